@@ -1,0 +1,140 @@
+# strata: build, test, install and run.
+#   make check   install missing Debian packages, build, run every test
+#   make run     build and start the daemon in the foreground (default config)
+#   make bench   benchmarks against containerd's own code (not part of check)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+SBINDIR := $(PREFIX)/sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+
+B := build
+G := $(B)/gen
+
+# Debian packages the build, the tests and `make run` need.
+DEB_PACKAGES := gcc make pkg-config clang-format \
+	libseccomp-dev libcap-ng-dev libprotobuf-c-dev protobuf-c-compiler \
+	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev zlib1g-dev \
+	libisal-dev libzstd-dev libinih-dev \
+	containerd runc golang-go golang-github-containerd-containerd-dev \
+	busybox-static util-linux iproute2 kmod
+
+PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto zlib libzstd inih libarchive
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow -Wno-unused-parameter \
+	-Wmissing-prototypes -Wstrict-prototypes
+CPPFLAGS += -D_GNU_SOURCE -I. -I$(G) -I$(G)/proto
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# ---- generated protocol code -------------------------------------------------
+PROTOS := $(shell cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
+PROTO_C := $(patsubst %.proto,$(G)/proto/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+POLICIES := $(sort $(wildcard policy/*.policy))
+
+# ---- sources -----------------------------------------------------------------
+COMMON_SRC := $(sort $(wildcard common/*.c))
+DAEMON_SRC := $(sort $(wildcard broker/*.c worker/*.c policy/*.c proto/*.c))
+DAEMON_MAIN := worker/main.c
+CLIENT_SRC := $(sort $(wildcard client/*.c))
+CLIENT_MAIN := client/main.c
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN),$(DAEMON_SRC))) \
+	$(patsubst %.c,%.o,$(PROTO_C)) $(G)/policy_text.o
+CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps check unit integration format format-check install run bench fuzz clean
+.SECONDARY:
+
+all: $(B)/stratad $(B)/strata
+
+# Installs what is missing, and nothing when everything is there.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f '$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+$(G)/proto/%.pb-c.c $(G)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(G)/proto
+	cd proto && protoc-c -I. --c_out=$(abspath $(G))/proto $*.proto 2>&1 | grep -v 'is unused' || true
+	@test -f $(G)/proto/$*.pb-c.c
+
+$(G)/policy_text.c: $(POLICIES) policy/embed.sh
+	@mkdir -p $(G)
+	sh policy/embed.sh $(POLICIES) > $@
+
+$(G)/%.o: $(G)/%.c $(PROTO_H)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(CFLAGS) -w -c -o $@ $<
+
+$(B)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libstrata.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/stratad: $(call obj,$(DAEMON_MAIN)) $(B)/libstrata.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/strata: $(call obj,$(CLIENT_MAIN)) $(CLIENT_OBJ) $(B)/libstrata.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libstrata.a $(CLIENT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a \
+		$(LIBS) $(shell pkg-config --libs check)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests -------------------------------------------------------------------
+check: deps
+	$(MAKE) all
+	$(MAKE) format-check
+	$(MAKE) unit
+	$(MAKE) integration
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+integration: all
+	sh tests/run-integration.sh
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+# ---- run, install ------------------------------------------------------------
+run: deps all
+	sh systemd/ensure-user.sh strata
+	exec $(B)/stratad --config systemd/stratad.conf
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(PREFIX)/share/strata $(DESTDIR)/etc/strata
+	install -m 0755 $(B)/stratad $(DESTDIR)$(SBINDIR)/stratad
+	install -m 0755 $(B)/strata $(DESTDIR)$(BINDIR)/strata
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/strata.service > $(DESTDIR)$(UNITDIR)/strata.service
+	install -m 0644 systemd/strata.socket $(DESTDIR)$(UNITDIR)/strata.socket
+	install -m 0644 systemd/strata.sysusers $(DESTDIR)$(SYSUSERSDIR)/strata.conf
+	test -e $(DESTDIR)/etc/strata/stratad.conf || install -m 0644 systemd/stratad.conf $(DESTDIR)/etc/strata/stratad.conf
+	if [ -z "$(DESTDIR)" ]; then sh systemd/ensure-user.sh strata; fi
+
+bench: deps all
+	sh tests/bench/run.sh
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,36 @@
+/* The broker role: the only process that talks to clients.
+ *
+ * The parent execs it as
+ *   stratad --role=broker --broker-uid=U --broker-gid=G [--overlay-index-off] [config flags]
+ * with these fds open and everything else closed: */
+#ifndef STRATA_BROKER_H
+#define STRATA_BROKER_H
+
+#include <sys/types.h>
+#include "../common/config.h"
+
+#define BROKER_FD_CTL	 3 /* ipc control channel to the parent (requests, replies) */
+#define BROKER_FD_EVT	 4 /* ipc event channel from the parent (job exits) */
+#define BROKER_FD_GRPC	 5 /* listening gRPC socket (SOCK_STREAM) */
+#define BROKER_FD_NATIVE 6 /* listening native socket (SOCK_SEQPACKET) */
+
+struct broker_opts {
+	struct config cfg;
+	uid_t uid; /* account to run as */
+	gid_t gid;
+	int overlay_index_off; /* the overlay module has the `index` parameter: add index=off */
+};
+
+/* Never returns on success paths other than shutdown (SIGTERM): returns the exit status. */
+int broker_main(const struct broker_opts *o);
+
+/* The broker's state shared by the services. */
+struct meta;
+struct broker_state {
+	const struct broker_opts *opts;
+	struct meta *meta;
+	char *snapshots_dir; /* ROOT/snapshots: only used to build mount strings */
+};
+extern struct broker_state broker;
+
+#endif

@@ -1,0 +1,155 @@
+/* Calls in flight and the method table shared by both front doors. */
+#include "call.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "durable.h"
+#include "services.h"
+
+#define SNAP  "/containerd.services.snapshots.v1.Snapshots/"
+#define DIFF  "/containerd.services.diff.v1.Diff/"
+#define D(x)  &containerd__services__snapshots__v1__##x##__descriptor
+#define EMPTY &google__protobuf__empty__descriptor
+
+static const struct method_desc methods[] = {
+    {NM_PREPARE, SNAP "Prepare", D(prepare_snapshot_request), D(prepare_snapshot_response), 0, 0,
+     svc_prepare},
+    {NM_VIEW, SNAP "View", D(view_snapshot_request), D(view_snapshot_response), 0, 0, svc_view},
+    {NM_MOUNTS, SNAP "Mounts", D(mounts_request), D(mounts_response), 0, 0, svc_mounts},
+    {NM_COMMIT, SNAP "Commit", D(commit_snapshot_request), EMPTY, 0, 0, svc_commit},
+    {NM_REMOVE, SNAP "Remove", D(remove_snapshot_request), EMPTY, 0, 0, svc_remove},
+    {NM_STAT, SNAP "Stat", D(stat_snapshot_request), D(stat_snapshot_response), 0, 0, svc_stat},
+    {NM_UPDATE, SNAP "Update", D(update_snapshot_request), D(update_snapshot_response), 0, 0, svc_update},
+    {NM_LIST, SNAP "List", D(list_snapshots_request), D(list_snapshots_response), 1, 0, svc_list},
+    {NM_USAGE, SNAP "Usage", D(usage_request), D(usage_response), 0, 0, svc_usage},
+    {NM_CLEANUP, SNAP "Cleanup", D(cleanup_request), EMPTY, 0, 0, svc_cleanup},
+    {NM_APPLY, DIFF "Apply", &containerd__services__diff__v1__apply_request__descriptor,
+     &containerd__services__diff__v1__apply_response__descriptor, 0, 0, svc_apply},
+    {NM_DIFF, DIFF "Diff", &containerd__services__diff__v1__diff_request__descriptor,
+     &containerd__services__diff__v1__diff_response__descriptor, 0, 0, svc_diff},
+    {NM_PROBE, NULL, &strata__v1__probe_request__descriptor, &strata__v1__probe_response__descriptor, 1, 0,
+     svc_probe},
+};
+
+static unsigned calls_alive;
+
+const struct method_desc *method_by_grpc_path(const char *path)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
+		if (methods[i].grpc_path && !strcmp(methods[i].grpc_path, path))
+			return &methods[i];
+	return NULL;
+}
+
+const struct method_desc *method_by_id(uint32_t id)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
+		if (methods[i].id == id)
+			return &methods[i];
+	return NULL;
+}
+
+struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const struct call_ops *ops,
+		      void *transport)
+{
+	struct call *c = xcalloc(1, sizeof *c);
+	c->m = m;
+	c->req = req;
+	c->ops = ops;
+	c->transport = transport;
+	c->peer_uid = (uid_t)-1;
+	for (size_t i = 0; i < ARRAY_SIZE(c->fds); i++)
+		c->fds[i] = -1;
+	calls_alive++;
+	return c;
+}
+
+void call_dispatch(struct call *c)
+{
+	c->m->handler(c);
+}
+
+static void call_free(struct call *c)
+{
+	if (c->req)
+		protobuf_c_message_free_unpacked(c->req, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(c->fds); i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	calls_alive--;
+	free(c);
+}
+
+void call_send(struct call *c, const ProtobufCMessage *msg)
+{
+	if (c->transport)
+		c->ops->send(c->transport, msg);
+}
+
+struct call_end_state {
+	struct call *c;
+	int code;
+	char msg[ERR_MSG_MAX];
+};
+
+static void call_end_durable(void *ctx, const struct err *e)
+{
+	struct call_end_state *s = ctx;
+	struct call *c = s->c;
+	if (e && s->code == ST_OK) {
+		/* What this call did (or read) was lost with the batch. */
+		s->code = e->code == ST_OK ? ST_INTERNAL : e->code;
+		snprintf(s->msg, sizeof s->msg, "%s", e->msg);
+	}
+	if (c->transport)
+		c->ops->finish(c->transport, s->code, s->msg);
+	call_free(c);
+	free(s);
+}
+
+/* No call is answered before the metadata changes made so far are durable:
+ * a client never hears "done" of a change a crash could still undo. */
+static void call_end(struct call *c, int code, const char *msg)
+{
+	struct call_end_state *s = xmalloc(sizeof *s);
+	s->c = c;
+	s->code = code;
+	snprintf(s->msg, sizeof s->msg, "%s", msg);
+	durable_then(call_end_durable, s);
+}
+
+void call_reply(struct call *c, const ProtobufCMessage *resp)
+{
+	if (resp)
+		call_send(c, resp);
+	call_end(c, ST_OK, "");
+}
+
+void call_fail(struct call *c, int code, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	call_end(c, code == ST_OK ? ST_UNKNOWN : code, msg);
+}
+
+void call_fail_err(struct call *c, const struct err *e)
+{
+	call_end(c, e->code == ST_OK ? ST_UNKNOWN : e->code, e->msg);
+}
+
+void call_detach(struct call *c)
+{
+	c->transport = NULL;
+}
+
+unsigned call_count(void)
+{
+	return calls_alive;
+}

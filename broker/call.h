@@ -1,0 +1,65 @@
+/* One RPC in flight, independent of the front door it came through.
+ *
+ * A transport (gRPC in grpc.c, the native socket in native.c) turns bytes into
+ * a request message, creates a call and hands it to the method's handler.  The
+ * handler answers at once or later (when a worker job ends) with call_reply()
+ * or call_fail(); a streaming method sends any number of call_send() first.
+ * call_reply()/call_fail() end the call and free it.  If the client goes away
+ * first, the transport calls call_detach(): the handler still ends the call,
+ * and nothing is sent. */
+#ifndef STRATA_CALL_H
+#define STRATA_CALL_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <sys/types.h>
+#include "../common/err.h"
+#include "../proto/native.h"
+
+struct call;
+
+struct call_ops {
+	/* Sends one response message on the call's stream. */
+	void (*send)(void *transport, const ProtobufCMessage *msg);
+	/* Ends the stream with a status; the transport forgets the call. */
+	void (*finish)(void *transport, int code, const char *msg);
+};
+
+struct method_desc {
+	uint32_t id;	       /* enum native_method: the native socket's method id */
+	const char *grpc_path; /* "/containerd.services.snapshots.v1.Snapshots/Prepare"; NULL: native only */
+	const ProtobufCMessageDescriptor *req;
+	const ProtobufCMessageDescriptor *resp;
+	int streaming; /* server-streaming (List) */
+	int nfds;      /* fds the native request must carry (0: none accepted) */
+	void (*handler)(struct call *c);
+};
+
+struct call {
+	const struct method_desc *m;
+	ProtobufCMessage *req; /* unpacked request, freed with the call */
+	const struct call_ops *ops;
+	void *transport; /* NULL once the client went away */
+	uid_t peer_uid;	 /* native socket: SO_PEERCRED; gRPC: the socket peer */
+	pid_t peer_pid;
+	int fds[NATIVE_MAX_FDS]; /* native only: received fds, -1 when absent; closed with the call */
+	void *state;		 /* handler's own state while the call waits */
+};
+
+const struct method_desc *method_by_grpc_path(const char *path);
+const struct method_desc *method_by_id(uint32_t id);
+
+/* Takes ownership of req. */
+struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const struct call_ops *ops,
+		      void *transport);
+/* Runs the method's handler. */
+void call_dispatch(struct call *c);
+void call_send(struct call *c, const ProtobufCMessage *msg);
+/* Ends the call with OK and an optional final message (unary response). */
+void call_reply(struct call *c, const ProtobufCMessage *resp);
+void call_fail(struct call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void call_fail_err(struct call *c, const struct err *e);
+void call_detach(struct call *c);
+/* Number of calls alive (for tests and shutdown). */
+unsigned call_count(void);
+
+#endif

@@ -1,0 +1,110 @@
+/* The broker's prologue and loop.  Read top to bottom, broker_main() is the
+ * broker's whole confinement: after step 4 it can do nothing but serve its
+ * sockets, its LMDB files and its ipc channels to the parent. */
+#include "broker.h"
+
+#include <cap-ng.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../policy/policy.h"
+#include "durable.h"
+#include "grpc.h"
+#include "loop.h"
+#include "meta.h"
+#include "native.h"
+#include "parentlink.h"
+#include "services.h"
+
+struct broker_state broker;
+static volatile sig_atomic_t stopping;
+
+static void become_unprivileged(const struct broker_opts *o)
+{
+	/* No capability survives the change of ids, none is in the bounding
+	 * set, none is ambient: the broker can never regain privilege. */
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_change_id((int)o->uid, (int)o->gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) != 0)
+		die("cannot change to uid %u gid %u", (unsigned)o->uid, (unsigned)o->gid);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
+		die("cannot clear ambient capabilities: %m");
+	/* Changing ids cleared the parent-death signal the parent set: without
+	 * it a broker could outlive a killed parent. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() == 1)
+		die("parent is gone");
+	if (capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_BOTH) != CAPNG_NONE)
+		die("capabilities remain after dropping them");
+}
+
+static void on_signal(void *ctx, uint32_t events)
+{
+	int fd = *(int *)ctx;
+	struct signalfd_siginfo si;
+	while (read(fd, &si, sizeof si) == sizeof si)
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			stopping = 1;
+}
+
+static void startup_swept(void *ctx, const struct err *e)
+{
+	if (e)
+		log_warn("start-up sweep of orphan directories: %s", e->msg);
+}
+
+int broker_main(const struct broker_opts *o)
+{
+	struct err e;
+	static int sigfd;
+	log_init("stratad-broker", o->cfg.log_level);
+	broker.opts = o;
+	broker.snapshots_dir = xasprintf("%s/snapshots", o->cfg.root);
+
+	/* 1. the broker's own account, no capabilities */
+	become_unprivileged(o);
+	/* 2. nothing it execs (nothing: seccomp forbids exec) could gain privilege */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		die("PR_SET_NO_NEW_PRIVS: %m");
+	/* 3. open the metadata store while open() of new paths is still allowed */
+	cleanup_free char *metadir = xasprintf("%s/meta", o->cfg.root);
+	if (meta_open(&broker.meta, metadir, &e) < 0)
+		die("%s", e.msg);
+	durable_init();
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigfd < 0 || loop_init() < 0)
+		die("event loop: %m");
+	/* 4. the broker's seccomp policy (policy/broker.policy) */
+	if (policy_confine_self("broker", o->cfg.seccomp_log, &e) < 0)
+		die("%s", e.msg);
+
+	/* Serve. */
+	struct grpc_limits gl = {o->cfg.max_message, o->cfg.max_conns, 128};
+	job_set_limit(o->cfg.max_jobs);
+	if (!loop_add(sigfd, EPOLLIN, on_signal, &sigfd) ||
+	    plink_init(BROKER_FD_CTL, BROKER_FD_EVT, &e) < 0 ||
+	    grpc_server_start(BROKER_FD_GRPC, &gl, &e) < 0 ||
+	    native_server_start(BROKER_FD_NATIVE, o->cfg.max_conns, &e) < 0)
+		die("start: %s", e.msg);
+	snapshots_sweep_orphans(startup_swept, NULL);
+	if (plink_ready(&e) < 0)
+		die("%s", e.msg);
+	loop_run(&stopping);
+
+	log_info("stopping: %u calls in flight", call_count());
+	durable_flush();
+	grpc_server_stop();
+	native_server_stop();
+	meta_close(broker.meta);
+	return 0;
+}

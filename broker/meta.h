@@ -1,0 +1,95 @@
+/* Snapshot metadata in LMDB (ROOT/meta), with containerd's semantics
+ * (snapshots/storage/bolt.go): names, kinds, parents, labels, times, usage
+ * measured at commit, a parent index and never-reused numeric ids.
+ *
+ * Every function that changes anything is exactly one write transaction and
+ * never waits for anything but LMDB.  Error codes follow containerd's
+ * errdefs: NotFound, AlreadyExists, FailedPrecondition, InvalidArgument. */
+#ifndef STRATA_META_H
+#define STRATA_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/err.h"
+
+/* Limits checked on every write (InvalidArgument).  Names: strata's own
+ * bound, keeps records and messages small.  Label size: containerd's
+ * labels.Validate (key + value).  Label count: strata's own bound against a
+ * client filling the store through one snapshot (containerd has none). */
+#define META_NAME_MAX	4096
+#define META_LABEL_MAX	4096
+#define META_LABELS_MAX 1024
+
+/* Same numbers as containerd.services.snapshots.v1.Kind. */
+enum snap_kind { KIND_UNKNOWN = 0, KIND_VIEW = 1, KIND_ACTIVE = 2, KIND_COMMITTED = 3 };
+
+struct label {
+	char *key;
+	char *value;
+};
+
+struct snap_info {
+	char *name;
+	char *parent; /* NULL when none */
+	int kind;     /* enum snap_kind */
+	uint64_t id;
+	int64_t created_sec;
+	int32_t created_nsec;
+	int64_t updated_sec;
+	int32_t updated_nsec;
+	size_t nlabels;
+	struct label *labels; /* sorted by key, no duplicates, no empty values */
+	int64_t size;	      /* usage measured at commit (committed only) */
+	int64_t inodes;
+};
+
+void snap_info_free(struct snap_info *s); /* frees members, not s */
+const char *snap_kind_name(int kind);	  /* "active", "view", "committed" */
+
+struct meta;
+
+int meta_open(struct meta **out, const char *dir, struct err *e);
+void meta_close(struct meta *m);
+
+/* Group commit: from now on write operations join a batch transaction that
+ * meta_flush() commits with one sync.  batch_opened(ctx) is called when a
+ * batch begins, so that the caller schedules the flush. */
+void meta_set_group_commit(struct meta *m, void (*batch_opened)(void *ctx), void *ctx);
+/* Whether changes are waiting for meta_flush(). */
+int meta_pending(const struct meta *m);
+/* Commits the batch (durably); on failure every change in it is lost. */
+int meta_flush(struct meta *m, struct err *e);
+
+/* NotFound when absent. */
+int meta_get(struct meta *m, const char *name, struct snap_info *out, struct err *e);
+/* Ids of name's ancestors, nearest first (not name's own). */
+int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);
+/* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */
+typedef int (*meta_walk_fn)(const struct snap_info *s, void *ctx);
+int meta_walk(struct meta *m, meta_walk_fn fn, void *ctx, struct err *e);
+/* All ids in use, ascending. */
+int meta_ids(struct meta *m, uint64_t **ids, size_t *n, struct err *e);
+
+/* Hands out a new id.  Ids are reserved in blocks, each reservation its own
+ * durable transaction, so an id is never reused even if the snapshot that
+ * was to have it is never created. */
+int meta_next_id(struct meta *m, uint64_t *id, struct err *e);
+/* Creates an active or view snapshot record with in->id, in->labels.  Checks
+ * as containerd does: kind (InvalidArgument), parent exists (NotFound) and is
+ * committed (InvalidArgument), name free (AlreadyExists).  Fills *out with
+ * the stored record when out is not NULL. */
+int meta_create(struct meta *m, const struct snap_info *in, struct snap_info *out, struct err *e);
+/* Commits active `key` as `name` with the given labels and usage (containerd's
+ * CommitActive): name taken -> AlreadyExists, key missing -> NotFound, key not
+ * active -> FailedPrecondition.  The id stays; the key is gone afterwards. */
+int meta_commit(struct meta *m, const char *key, const char *name, const struct label *labels, size_t nlabels,
+		int64_t size, int64_t inodes, struct err *e);
+/* Removes `name`: NotFound, or FailedPrecondition when it has children.
+ * Returns its id and kind. */
+int meta_remove(struct meta *m, const char *name, uint64_t *id, int *kind, struct err *e);
+/* containerd's UpdateInfo: paths "labels" and "labels.KEY" (none: replace all
+ * labels); any other path -> InvalidArgument.  Fills *out. */
+int meta_update(struct meta *m, const struct snap_info *in, const char *const *paths, size_t npaths,
+		struct snap_info *out, struct err *e);
+
+#endif

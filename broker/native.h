@@ -1,0 +1,12 @@
+/* The native socket server (proto/native.h): SOCK_SEQPACKET, one record per
+ * message, fds with SCM_RIGHTS, caller identified by SO_PEERCRED. */
+#ifndef STRATA_NATIVE_SERVER_H
+#define STRATA_NATIVE_SERVER_H
+
+#include <stdint.h>
+#include "../common/err.h"
+
+int native_server_start(int listen_fd, uint32_t max_connections, struct err *e);
+void native_server_stop(void);
+
+#endif

@@ -1,0 +1,393 @@
+/* The broker's side of the ipc with the parent: synchronous control
+ * requests, the job-exit event source and the job queue.  Everything a
+ * worker sends is untrusted: a bad record fails its job, never the broker. */
+#include "parentlink.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../proto/ipc.h"
+#include "loop.h"
+
+static const char *const role_names[] = {
+    [ROLE_USAGE] = "usage",	[ROLE_REMOVE] = "remove", [ROLE_PROBE] = "probe",
+    [ROLE_EXTRACT] = "extract", [ROLE_DIFF] = "diff",	  [ROLE_MOUNT] = "mount",
+};
+
+const char *worker_role_name(int role)
+{
+	if (role <= 0 || role >= (int)ARRAY_SIZE(role_names) || !role_names[role])
+		return "unknown";
+	return role_names[role];
+}
+
+int worker_role_by_name(const char *name)
+{
+	for (size_t i = 1; i < ARRAY_SIZE(role_names); i++)
+		if (role_names[i] && !strcmp(role_names[i], name))
+			return (int)i;
+	return -1;
+}
+
+enum job_state { JOB_QUEUED = 1, JOB_RUNNING = 2 };
+
+struct job {
+	uint64_t id;
+	struct job_spec spec;
+	job_started_fn started;
+	job_done_fn done; /* NULL once cancelled */
+	void *ctx;
+	int state;
+	int sock; /* broker's end of the job socket; -1 when closed */
+	pid_t pid;
+	struct job *next;
+};
+
+static struct {
+	int ctl, evt;
+	struct loop_src *evt_src;
+	uint64_t next_job_id;
+	unsigned limit, running;
+	struct job *jobs; /* running and cancelled-but-running jobs */
+	struct job *queue, **queue_tail;
+} pl = {.ctl = -1, .evt = -1, .limit = 8};
+
+/* ---- control requests ---------------------------------------------------- */
+
+/* Sends a request and receives one record back, of an expected type. */
+static int ctl_call(uint32_t type, const void *body, size_t len, struct ipc_msg *m, struct err *e)
+{
+	if (pl.ctl < 0)
+		return err_set(e, ST_UNAVAILABLE, "parent link is not initialised");
+	if (ipc_send(pl.ctl, type, body, len, NULL, 0, e) < 0)
+		return -1;
+	int r = ipc_recv(pl.ctl, m, e);
+	if (r == 0)
+		return err_set(e, ST_UNAVAILABLE, "parent closed the control channel");
+	return r < 0 ? -1 : 0;
+}
+
+/* A REPLY: 0, or the parent's error as an error object. */
+static int reply_result(const struct ipc_msg *m, const char *what, struct err *e)
+{
+	if (m->type != IPC_REPLY) {
+		err_set(e, ST_INTERNAL, "%s: unexpected `%s` from the parent", what, ipc_type_name(m->type));
+		return -1;
+	}
+	if (m->body.reply.errnum == 0)
+		return 0;
+	if (m->body.reply.msg[0])
+		return err_set(e, status_from_errno(m->body.reply.errnum), "%s", m->body.reply.msg);
+	return err_errno(e, 0, m->body.reply.errnum, "%s", what);
+}
+
+static int ctl_simple(uint32_t type, const void *body, size_t len, const char *what, struct err *e)
+{
+	struct ipc_msg m;
+	if (ctl_call(type, body, len, &m, e) < 0)
+		return -1;
+	int rc = reply_result(&m, what, e);
+	ipc_msg_close(&m);
+	return rc;
+}
+
+int plink_ready(struct err *e)
+{
+	return ctl_simple(IPC_READY, NULL, 0, "ready", e);
+}
+
+int plink_snap_create(uint64_t id, uint64_t parent_id, int active, struct err *e)
+{
+	struct ipc_snap_create r = {.id = id, .parent_id = parent_id, .active = active ? 1 : 0};
+	return ctl_simple(IPC_SNAP_CREATE, &r, sizeof r, "create snapshot directory", e);
+}
+
+int plink_snap_drop(uint64_t id, int kind, struct err *e)
+{
+	struct ipc_snap_drop r = {.id = id, .kind = (uint32_t)kind};
+	return ctl_simple(IPC_SNAP_DROP, &r, sizeof r, "drop snapshot directory", e);
+}
+
+int plink_snap_list(struct snapdir **out, size_t *n, struct err *e)
+{
+	struct ipc_msg m;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (ctl_call(IPC_SNAP_LIST, NULL, 0, &m, e) < 0)
+		return -1;
+	while (m.type == IPC_SNAP_ENTRY) {
+		if (*n == cap)
+			*out = xrealloc(*out, (cap = cap ? cap * 2 : 64) * sizeof **out);
+		(*out)[(*n)++] = (struct snapdir){(int)m.body.snap_entry.kind, m.body.snap_entry.id};
+		int r = ipc_recv(pl.ctl, &m, e);
+		if (r <= 0) {
+			if (r == 0)
+				err_set(e, ST_UNAVAILABLE, "parent closed the control channel");
+			goto fail;
+		}
+	}
+	if (reply_result(&m, "list snapshot directories", e) == 0)
+		return 0;
+fail:
+	ipc_msg_close(&m);
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return -1;
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static void job_free(struct job *j)
+{
+	if (j->sock >= 0)
+		close(j->sock);
+	free(j);
+}
+
+static int job_spawn(struct job *j, struct err *e)
+{
+	struct ipc_spawn *s = xcalloc(1, sizeof *s);
+	s->job_id = j->id;
+	s->role = (uint32_t)j->spec.role;
+	s->target = j->spec.target;
+	if (j->spec.role == ROLE_PROBE) {
+		s->probe_role = (uint32_t)j->spec.probe_role;
+		s->probe_syscall = j->spec.probe_syscall;
+		s->probe_hold_ms = j->spec.probe_hold_ms;
+	}
+	struct ipc_msg m;
+	int rc = ctl_call(IPC_SPAWN, s, sizeof *s, &m, e);
+	free(s);
+	if (rc < 0)
+		return err_wrap(e, "start %s worker", worker_role_name(j->spec.role));
+	if (m.type != IPC_SPAWNED) {
+		rc = reply_result(&m, "start worker", e);
+		ipc_msg_close(&m);
+		return rc < 0 ? err_wrap(e, "start %s worker", worker_role_name(j->spec.role))
+			      : err_set(e, ST_INTERNAL, "start worker: the parent answered without a worker");
+	}
+	if (m.body.spawned.job_id != j->id) {
+		ipc_msg_close(&m);
+		return err_set(e, ST_INTERNAL, "start worker: reply for another job");
+	}
+	j->sock = m.fds[0];
+	j->pid = m.body.spawned.pid;
+	j->state = JOB_RUNNING;
+	set_nonblock(j->sock, 1);
+	j->next = pl.jobs;
+	pl.jobs = j;
+	pl.running++;
+	return 0;
+}
+
+static void job_fail_async(struct job *j, const struct err *e)
+{
+	struct job_result res = {0};
+	if (j->done)
+		j->done(j->ctx, &res, e);
+	job_free(j);
+}
+
+/* Starts queued jobs while there is room. */
+static void start_queued(void)
+{
+	while (pl.queue && pl.running < pl.limit) {
+		struct job *j = pl.queue;
+		pl.queue = j->next;
+		if (!pl.queue)
+			pl.queue_tail = &pl.queue;
+		j->next = NULL;
+		struct err e = {0};
+		if (j->done == NULL) {
+			job_free(j);
+		} else if (job_spawn(j, &e) < 0) {
+			job_fail_async(j, &e);
+		} else if (j->started) {
+			j->started(j->ctx, j->pid);
+		}
+	}
+}
+
+struct job *job_start(const struct job_spec *spec, job_started_fn started, job_done_fn done, void *ctx,
+		      struct err *e)
+{
+	if (!pl.queue_tail)
+		pl.queue_tail = &pl.queue;
+	struct job *j = xcalloc(1, sizeof *j);
+	*j = (struct job){.id = ++pl.next_job_id,
+			  .spec = *spec,
+			  .started = started,
+			  .done = done,
+			  .ctx = ctx,
+			  .state = JOB_QUEUED,
+			  .sock = -1};
+	if (pl.running >= pl.limit || pl.queue) {
+		*pl.queue_tail = j;
+		pl.queue_tail = &j->next;
+		return j;
+	}
+	if (job_spawn(j, e) < 0) {
+		free(j);
+		return NULL;
+	}
+	if (started)
+		started(ctx, j->pid);
+	return j;
+}
+
+void job_cancel(struct job *j)
+{
+	if (j->state == JOB_QUEUED) {
+		/* Forgotten now; start_queued() frees it when it comes up. */
+		j->done = NULL;
+		return;
+	}
+	/* Running: the worker sees its socket close; the job entry stays until
+	 * its exit is reported so that the limit keeps counting it. */
+	j->done = NULL;
+	if (j->sock >= 0) {
+		close(j->sock);
+		j->sock = -1;
+	}
+}
+
+void job_set_limit(unsigned max_jobs)
+{
+	pl.limit = max_jobs ? max_jobs : 1;
+	if (pl.queue_tail)
+		start_queued();
+}
+
+unsigned job_count(void)
+{
+	unsigned n = pl.running;
+	for (struct job *j = pl.queue; j; j = j->next)
+		if (j->done)
+			n++;
+	return n;
+}
+
+/* ---- job exits ------------------------------------------------------------ */
+
+static const char *job_role_name(const struct job *j)
+{
+	return worker_role_name(j->spec.role == ROLE_PROBE ? j->spec.probe_role : j->spec.role);
+}
+
+/* Turns the worker's exit status and its result record into the outcome. */
+static int job_outcome(struct job *j, int wstatus, struct job_result *res, struct err *e)
+{
+	const char *role = job_role_name(j);
+	struct ipc_msg m = {0};
+	struct err rerr = {0};
+	int got = j->sock >= 0 ? ipc_recv(j->sock, &m, &rerr) : 0;
+	if (got > 0 && m.type == IPC_JOB_FAIL) {
+		int code = m.body.job_fail.code;
+		if (code <= ST_OK || code > ST_UNAVAILABLE)
+			code = ST_INTERNAL;
+		return err_set(e, code, "%s", m.body.job_fail.msg);
+	}
+	if (WIFSIGNALED(wstatus)) {
+		int sig = WTERMSIG(wstatus);
+		if (sig == SIGSYS)
+			return err_set(e, ST_INTERNAL,
+				       "worker killed by seccomp policy violation (SIGSYS) in role `%s`",
+				       role);
+		return err_set(e, ST_INTERNAL, "worker in role `%s` killed by signal SIG%s", role,
+			       sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	}
+	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+		return err_set(e, ST_INTERNAL, "worker in role `%s` exited with status %d", role,
+			       WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
+	if (got < 0)
+		return err_set(e, ST_INTERNAL, "worker in role `%s` sent a bad result: %s", role, rerr.msg);
+	if (got == 0)
+		return err_set(e, ST_INTERNAL, "worker in role `%s` exited without a result", role);
+	/* Each role has exactly one kind of success record. */
+	uint32_t expected = j->spec.role == ROLE_USAGE	 ? IPC_JOB_USAGE
+			    : j->spec.role == ROLE_PROBE ? IPC_JOB_PROBE
+							 : IPC_JOB_DONE;
+	if (m.type == expected) {
+		if (m.type == IPC_JOB_USAGE) {
+			res->size = m.body.job_usage.size;
+			res->inodes = m.body.job_usage.inodes;
+		} else if (m.type == IPC_JOB_PROBE) {
+			res->probe_ret = m.body.job_probe.ret;
+			res->probe_errno = m.body.job_probe.errnum;
+		}
+		return 0;
+	}
+	return err_set(e, ST_INTERNAL, "worker in role `%s` sent an unexpected `%s` result", role,
+		       ipc_type_name(m.type));
+}
+
+static void job_exited(uint64_t job_id, int wstatus)
+{
+	struct job **pp = &pl.jobs, *j;
+	while ((j = *pp) && j->id != job_id)
+		pp = &j->next;
+	if (!j) {
+		log_warn("exit of unknown job %llu", (unsigned long long)job_id);
+		return;
+	}
+	*pp = j->next;
+	pl.running--;
+	struct job_result res = {.pid = j->pid};
+	struct err e = {0};
+	int rc = j->done ? job_outcome(j, wstatus, &res, &e) : 0;
+	job_done_fn done = j->done;
+	void *ctx = j->ctx;
+	job_free(j);
+	start_queued();
+	if (done)
+		done(ctx, &res, rc < 0 ? &e : NULL);
+}
+
+static void on_evt(void *ctx, uint32_t events)
+{
+	for (;;) {
+		struct ipc_msg m;
+		struct err e = {0};
+		int r = ipc_recv(pl.evt, &m, &e);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r == 0) {
+			/* The parent is gone: no worker can start or be reaped, and
+			 * a new parent will start its own broker. */
+			log_err("parent event channel closed: the parent is gone; exiting");
+			_exit(1);
+		}
+		if (r < 0) {
+			log_err("parent event channel: %s", e.msg);
+			continue;
+		}
+		if (m.type != IPC_JOB_EXIT) {
+			log_err("parent event channel: unexpected `%s`", ipc_type_name(m.type));
+			ipc_msg_close(&m);
+			continue;
+		}
+		job_exited(m.body.job_exit.job_id, m.body.job_exit.wstatus);
+	}
+}
+
+int plink_init(int ctl_fd, int evt_fd, struct err *e)
+{
+	pl.ctl = ctl_fd;
+	pl.evt = evt_fd;
+	pl.queue_tail = &pl.queue;
+	if (set_nonblock(evt_fd, 1) < 0)
+		return err_errno(e, 0, errno, "parent event channel: set non-blocking");
+	pl.evt_src = loop_add(evt_fd, EPOLLIN, on_evt, NULL);
+	if (!pl.evt_src)
+		return err_set(e, ST_INTERNAL, "parent event channel: cannot watch it");
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* The broker's side of the ipc with the privileged parent.
+ *
+ * Requests on the control channel are synchronous: the parent answers each at
+ * once (it only does fixed, name-safe directory operations and forks).  Work
+ * that takes time runs in a worker; its end is reported asynchronously: the
+ * parent sends a job-exit event on the event channel, the broker then reads
+ * the worker's single result record from the job's socket and calls `done`. */
+#ifndef STRATA_PARENTLINK_H
+#define STRATA_PARENTLINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "../common/err.h"
+
+/* Worker roles; the same numbers travel in the ipc spawn request. */
+enum worker_role {
+	ROLE_USAGE = 1,	 /* count size and inodes of snapshots/ID/fs (read-only view) */
+	ROLE_REMOVE = 2, /* delete the contents of snapshots/rm-ID without following links */
+	ROLE_PROBE = 3,	 /* confine as probe_role, then try one syscall (tests, enable_probe) */
+	ROLE_EXTRACT = 4,
+	ROLE_DIFF = 5,
+	ROLE_MOUNT = 6,
+};
+
+const char *worker_role_name(int role);
+int worker_role_by_name(const char *name);
+
+/* Takes over the two channel fds and registers the event channel. */
+int plink_init(int ctl_fd, int evt_fd, struct err *e);
+/* Tells the parent both sockets accept connections (it logs and notifies systemd). */
+int plink_ready(struct err *e);
+
+/* mkdir snapshots/new-ID/{fs[,work]}; fs takes parent's owner when parent_id != 0;
+ * then rename to snapshots/ID. */
+int plink_snap_create(uint64_t id, uint64_t parent_id, int active, struct err *e);
+
+enum snapdir_kind { SNAPDIR_LIVE = 1 /* ID */, SNAPDIR_NEW = 2 /* new-ID */, SNAPDIR_RM = 3 /* rm-ID */ };
+struct snapdir {
+	int kind;
+	uint64_t id;
+};
+/* Renames snapshots/ID (or new-ID when kind is SNAPDIR_NEW) to rm-ID. */
+int plink_snap_drop(uint64_t id, int kind, struct err *e);
+/* Lists the snapshots directory; other names are ignored. Caller frees *out. */
+int plink_snap_list(struct snapdir **out, size_t *n, struct err *e);
+
+struct job_spec {
+	int role;
+	uint64_t target;	/* snapshot id */
+	int probe_role;		/* ROLE_PROBE: whose confinement to take */
+	int probe_syscall;	/* ROLE_PROBE: syscall number, -1 for none */
+	uint32_t probe_hold_ms; /* ROLE_PROBE: stay alive (confined) this long first */
+};
+
+struct job_result {
+	pid_t pid;
+	int64_t size;	   /* ROLE_USAGE */
+	int64_t inodes;	   /* ROLE_USAGE */
+	int64_t probe_ret; /* ROLE_PROBE: syscall's return value */
+	int probe_errno;
+};
+
+struct job;
+/* e is NULL on success.  A worker killed by SIGSYS fails with a message that
+ * names the seccomp policy violation; other deaths name the signal or status. */
+typedef void (*job_done_fn)(void *ctx, const struct job_result *res, const struct err *e);
+/* Optional: called once the worker runs, with its pid. */
+typedef void (*job_started_fn)(void *ctx, pid_t pid);
+
+/* Starts (or queues, past max_jobs) a job. */
+struct job *job_start(const struct job_spec *spec, job_started_fn started, job_done_fn done, void *ctx,
+		      struct err *e);
+/* The caller lost interest: `done` will not be called; the worker is told to
+ * stop (its job socket is closed). */
+void job_cancel(struct job *j);
+void job_set_limit(unsigned max_jobs);
+unsigned job_count(void);
+
+#endif

@@ -1,0 +1,41 @@
+/* The services behind both front doors: containerd's snapshots v1 and diff v1,
+ * plus strata's own native operations.  Each handler receives a call whose
+ * request is already unpacked and ends it with call_reply() or call_fail(). */
+#ifndef STRATA_SERVICES_H
+#define STRATA_SERVICES_H
+
+#include "call.h"
+#include "../proto/api.h"
+
+/* Short names for containerd's generated types. */
+typedef Containerd__Services__Snapshots__V1__PrepareSnapshotRequest PrepareReq;
+typedef Containerd__Services__Snapshots__V1__ViewSnapshotRequest ViewReq;
+typedef Containerd__Services__Snapshots__V1__MountsRequest MountsReq;
+typedef Containerd__Services__Snapshots__V1__CommitSnapshotRequest CommitReq;
+typedef Containerd__Services__Snapshots__V1__RemoveSnapshotRequest RemoveReq;
+typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest StatReq;
+typedef Containerd__Services__Snapshots__V1__UpdateSnapshotRequest UpdateReq;
+typedef Containerd__Services__Snapshots__V1__ListSnapshotsRequest ListReq;
+typedef Containerd__Services__Snapshots__V1__UsageRequest UsageReq;
+typedef Containerd__Services__Snapshots__V1__CleanupRequest CleanupReq;
+typedef Containerd__Services__Snapshots__V1__Info SnapInfoMsg;
+typedef Containerd__Types__Mount MountMsg;
+
+void svc_prepare(struct call *c);
+void svc_view(struct call *c);
+void svc_mounts(struct call *c);
+void svc_commit(struct call *c);
+void svc_remove(struct call *c);
+void svc_stat(struct call *c);
+void svc_update(struct call *c);
+void svc_list(struct call *c);
+void svc_usage(struct call *c);
+void svc_cleanup(struct call *c);
+void svc_apply(struct call *c);
+void svc_diff(struct call *c);
+void svc_probe(struct call *c);
+
+/* Removes snapshot directories that no metadata points at (start-up and Cleanup). */
+void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void *ctx);
+
+#endif

@@ -1,0 +1,110 @@
+/* containerd's snapshots v1 service: Stat, Update and List. */
+#include <string.h>
+
+#include "../common/util.h"
+#include "broker.h"
+#include "convert.h"
+#include "filter.h"
+#include "meta.h"
+#include "services.h"
+
+void svc_stat(struct call *c)
+{
+	StatReq *r = (StatReq *)c->req;
+	struct snap_info s = {0};
+	struct err e;
+	if (meta_get(broker.meta, r->key, &s, &e) < 0)
+		return call_fail_err(c, &e);
+	Containerd__Services__Snapshots__V1__StatSnapshotResponse resp;
+	containerd__services__snapshots__v1__stat_snapshot_response__init(&resp);
+	resp.info = info_msg_new(&s);
+	snap_info_free(&s);
+	call_reply(c, &resp.base);
+	info_msg_free(resp.info);
+}
+
+void svc_update(struct call *c)
+{
+	UpdateReq *r = (UpdateReq *)c->req;
+	struct snap_info in = {0}, out = {0};
+	struct err e;
+	if (!r->info || !r->info->name || !r->info->name[0])
+		return call_fail(c, ST_INVALID_ARGUMENT, "update: snapshot name must not be empty");
+	in.name = r->info->name;
+	in.nlabels = r->info->n_labels;
+	in.labels = labels_from_entries((void *const *)r->info->labels, r->info->n_labels);
+	size_t npaths = r->update_mask ? r->update_mask->n_paths : 0;
+	const char *const *paths = r->update_mask ? (const char *const *)r->update_mask->paths : NULL;
+	int rc = meta_update(broker.meta, &in, paths, npaths, &out, &e);
+	labels_free(in.labels, in.nlabels);
+	if (rc < 0)
+		return call_fail_err(c, &e);
+	Containerd__Services__Snapshots__V1__UpdateSnapshotResponse resp;
+	containerd__services__snapshots__v1__update_snapshot_response__init(&resp);
+	resp.info = info_msg_new(&out);
+	snap_info_free(&out);
+	call_reply(c, &resp.base);
+	info_msg_free(resp.info);
+}
+
+/* List sends batches: at most LIST_BATCH infos or about LIST_BATCH_BYTES of
+ * message each, so that one batch always fits a native record. */
+#define LIST_BATCH	 100
+#define LIST_BATCH_BYTES (64 * 1024)
+
+struct list_state {
+	struct call *c;
+	const struct filter *f;
+	Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp;
+	SnapInfoMsg *batch[LIST_BATCH];
+	size_t bytes;
+};
+
+static void list_flush(struct list_state *ls)
+{
+	if (ls->resp.n_info == 0)
+		return;
+	call_send(ls->c, &ls->resp.base);
+	for (size_t i = 0; i < ls->resp.n_info; i++)
+		info_msg_free(ls->batch[i]);
+	ls->resp.n_info = 0;
+	ls->bytes = 0;
+}
+
+static int list_one(const struct snap_info *s, void *ctx)
+{
+	struct list_state *ls = ctx;
+	if (ls->f && !filter_match(ls->f, filter_snapshot_field, s))
+		return 0;
+	SnapInfoMsg *m = info_msg_new(s);
+	size_t sz = protobuf_c_message_get_packed_size(&m->base) + 8;
+	if (ls->resp.n_info == LIST_BATCH || ls->bytes + sz > LIST_BATCH_BYTES)
+		list_flush(ls);
+	ls->batch[ls->resp.n_info++] = m;
+	ls->bytes += sz;
+	return 0;
+}
+
+void svc_list(struct call *c)
+{
+	ListReq *r = (ListReq *)c->req;
+	struct filter *f = NULL;
+	struct err e;
+	if (r->n_filters && filter_parse((const char *const *)r->filters, r->n_filters, &f, &e) < 0)
+		return call_fail_err(c, &e);
+	struct list_state *ls = xcalloc(1, sizeof *ls);
+	ls->c = c;
+	ls->f = f;
+	containerd__services__snapshots__v1__list_snapshots_response__init(&ls->resp);
+	ls->resp.info = ls->batch;
+	int rc = meta_walk(broker.meta, list_one, ls, &e);
+	if (rc == 0)
+		list_flush(ls);
+	for (size_t i = 0; i < ls->resp.n_info; i++)
+		info_msg_free(ls->batch[i]);
+	free(ls);
+	filter_free(f);
+	if (rc < 0)
+		return call_fail_err(c, &e);
+	call_reply(c, NULL);
+}

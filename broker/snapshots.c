@@ -1,0 +1,397 @@
+/* containerd's snapshots v1 service: Prepare, View, Mounts, Commit, Remove,
+ * Usage and Cleanup (Stat, Update and List are in snapinfo.c).
+ *
+ * Ordering, so that a crash at any point loses nothing committed and leaves
+ * at worst an orphan directory (removed by start-up and Cleanup):
+ *   create: reserve id (durable) -> parent creates snapshots/ID -> metadata
+ *           record -> batch commit -> answer
+ *   remove: metadata record deleted -> batch commit -> parent renames ID to
+ *           rm-ID -> answer; a remove worker then deletes rm-ID
+ * (durable.h: no answer and no rename before the metadata is durable).
+ * Metadata transactions never span a wait: the usage measured for Commit is
+ * taken first, then the commit is one transaction that re-checks everything. */
+#include <string.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "broker.h"
+#include "convert.h"
+#include "durable.h"
+#include "meta.h"
+#include "mounts.h"
+#include "parentlink.h"
+#include "services.h"
+
+/* Ids whose directory a remove worker is deleting, so that a sweep running
+ * meanwhile does not start a second one. */
+static uint64_t *removing;
+static size_t nremoving;
+
+static int removing_has(uint64_t id)
+{
+	for (size_t i = 0; i < nremoving; i++)
+		if (removing[i] == id)
+			return 1;
+	return 0;
+}
+
+static void removing_add(uint64_t id)
+{
+	if (removing_has(id))
+		return;
+	removing = xrealloc(removing, (nremoving + 1) * sizeof *removing);
+	removing[nremoving++] = id;
+}
+
+static void removing_del(uint64_t id)
+{
+	for (size_t i = 0; i < nremoving; i++)
+		if (removing[i] == id) {
+			removing[i] = removing[--nremoving];
+			return;
+		}
+}
+
+struct removal {
+	uint64_t id;
+	void (*done)(void *ctx);
+	void *ctx;
+};
+
+static void removal_done(void *ctx, const struct job_result *res, const struct err *e)
+{
+	struct removal *r = ctx;
+	if (e)
+		log_warn("removing snapshot directory rm-%llu: %s", (unsigned long long)r->id, e->msg);
+	removing_del(r->id);
+	if (r->done)
+		r->done(r->ctx);
+	free(r);
+}
+
+/* Deletes snapshots/rm-ID in a remove worker; done(ctx) runs when it is gone
+ * (or failed: the directory stays an orphan for the next sweep). */
+static void remove_dir_async(uint64_t id, void (*done)(void *), void *ctx)
+{
+	struct job_spec spec = {.role = ROLE_REMOVE, .target = id};
+	struct removal *r = xcalloc(1, sizeof *r);
+	struct err e;
+	r->id = id;
+	r->done = done;
+	r->ctx = ctx;
+	removing_add(id);
+	if (!job_start(&spec, NULL, removal_done, r, &e))
+		removal_done(r, NULL, &e);
+}
+
+/* ---- Prepare / View ---------------------------------------------------------- */
+
+static int snapshot_mounts(const char *key, const struct snap_info *s, struct mount_spec *m, struct err *e)
+{
+	cleanup_free uint64_t *parents = NULL;
+	size_t nparents = 0;
+	if (meta_parent_ids(broker.meta, key, &parents, &nparents, e) < 0)
+		return -1;
+	struct mount_opts mo = {
+	    .snapshots_dir = broker.snapshots_dir,
+	    .index_off = broker.opts->overlay_index_off,
+	};
+	return (int)mounts_build(&mo, s->kind, s->id, parents, nparents, m);
+}
+
+static void reply_mounts(struct call *c, const struct mount_spec *m, size_t n)
+{
+	/* Prepare, View and Mounts responses have the same layout: repeated Mount mounts = 1. */
+	Containerd__Services__Snapshots__V1__MountsResponse resp;
+	containerd__services__snapshots__v1__mounts_response__init(&resp);
+	resp.base.descriptor = c->m->resp;
+	resp.n_mounts = n;
+	resp.mounts = mount_msgs_new(m, n);
+	call_reply(c, &resp.base);
+	mount_msgs_free(resp.mounts, n);
+}
+
+static int create_snapshot(int kind, const char *key, const char *parent, void *const *labels, size_t nlabels,
+			   struct snap_info *out, struct err *e)
+{
+	struct snap_info in = {.kind = kind, .name = (char *)key, .parent = (char *)parent};
+	struct snap_info p = {0};
+	uint64_t parent_id = 0;
+	if (!key || !key[0])
+		return err_set(e, ST_INVALID_ARGUMENT, "snapshot key must not be empty");
+	if (parent && !parent[0])
+		in.parent = NULL;
+	/* Fail before touching the disk when the metadata will refuse anyway. */
+	if (meta_get(broker.meta, key, &p, NULL) == 0) {
+		snap_info_free(&p);
+		return err_set(e, ST_ALREADY_EXISTS, "snapshot %s: already exists", key);
+	}
+	if (in.parent) {
+		if (meta_get(broker.meta, in.parent, &p, e) < 0)
+			return err_set(e, ST_NOT_FOUND, "missing parent %s: not found", in.parent);
+		parent_id = p.id;
+		int pkind = p.kind;
+		snap_info_free(&p);
+		if (pkind != KIND_COMMITTED)
+			return err_set(e, ST_INVALID_ARGUMENT, "parent %s is not committed snapshot",
+				       in.parent);
+	}
+	if (meta_next_id(broker.meta, &in.id, e) < 0)
+		return -1;
+	if (plink_snap_create(in.id, parent_id, kind == KIND_ACTIVE, e) < 0)
+		return err_wrap(e, "creating snapshot directory for `%s`", key);
+	in.labels = labels_from_entries(labels, nlabels);
+	in.nlabels = nlabels;
+	int r = meta_create(broker.meta, &in, out, e);
+	labels_free(in.labels, in.nlabels);
+	if (r < 0) {
+		/* The directory has no metadata: hand it to a remove worker now. */
+		if (plink_snap_drop(in.id, SNAPDIR_LIVE, NULL) == 0)
+			remove_dir_async(in.id, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void prepare_or_view(struct call *c, int kind, const char *key, const char *parent,
+			    void *const *labels, size_t nlabels)
+{
+	struct snap_info s = {0};
+	struct mount_spec m;
+	struct err e;
+	if (create_snapshot(kind, key, parent, labels, nlabels, &s, &e) < 0)
+		return call_fail_err(c, &e);
+	int n = snapshot_mounts(key, &s, &m, &e);
+	snap_info_free(&s);
+	if (n < 0)
+		return call_fail_err(c, &e);
+	reply_mounts(c, &m, (size_t)n);
+	mounts_free(&m, (size_t)n);
+}
+
+void svc_prepare(struct call *c)
+{
+	PrepareReq *r = (PrepareReq *)c->req;
+	prepare_or_view(c, KIND_ACTIVE, r->key, r->parent, (void *const *)r->labels, r->n_labels);
+}
+
+void svc_view(struct call *c)
+{
+	ViewReq *r = (ViewReq *)c->req;
+	prepare_or_view(c, KIND_VIEW, r->key, r->parent, (void *const *)r->labels, r->n_labels);
+}
+
+void svc_mounts(struct call *c)
+{
+	MountsReq *r = (MountsReq *)c->req;
+	struct snap_info s = {0};
+	struct mount_spec m;
+	struct err e;
+	if (meta_get(broker.meta, r->key, &s, &e) < 0)
+		return call_fail(c, e.code, "failed to get active mount: %s", e.msg);
+	if (s.kind != KIND_ACTIVE && s.kind != KIND_VIEW) {
+		call_fail(c, ST_FAILED_PRECONDITION,
+			  "failed to get active mount: requested snapshot %s not active or view", r->key);
+		snap_info_free(&s);
+		return;
+	}
+	int n = snapshot_mounts(r->key, &s, &m, &e);
+	snap_info_free(&s);
+	if (n < 0)
+		return call_fail_err(c, &e);
+	reply_mounts(c, &m, (size_t)n);
+	mounts_free(&m, (size_t)n);
+}
+
+/* ---- Commit ------------------------------------------------------------------ */
+
+static void commit_measured(void *ctx, const struct job_result *res, const struct err *je)
+{
+	struct call *c = ctx;
+	CommitReq *r = (CommitReq *)c->req;
+	struct err e;
+	if (je)
+		return call_fail(c, je->code, "failed to commit snapshot %s: measuring usage: %s", r->key,
+				 je->msg);
+	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
+	int rc = meta_commit(broker.meta, r->key, r->name, l, r->n_labels, res->size, res->inodes, &e);
+	labels_free(l, r->n_labels);
+	if (rc < 0)
+		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
+	call_reply(c, NULL);
+}
+
+void svc_commit(struct call *c)
+{
+	CommitReq *r = (CommitReq *)c->req;
+	struct snap_info s = {0};
+	struct err e;
+	if (!r->name || !r->name[0])
+		return call_fail(c, ST_INVALID_ARGUMENT, "committed snapshot name must not be empty");
+	if (meta_get(broker.meta, r->key, &s, &e) < 0)
+		return call_fail_err(c, &e);
+	uint64_t id = s.id;
+	int kind = s.kind;
+	snap_info_free(&s);
+	/* The same checks, in the same order, as the commit transaction: answer
+	 * before spending a worker on a commit that cannot succeed. */
+	if (meta_get(broker.meta, r->name, &s, NULL) == 0) {
+		snap_info_free(&s);
+		return call_fail(c, ST_ALREADY_EXISTS,
+				 "failed to commit snapshot: committed snapshot %s: already exists", r->name);
+	}
+	if (kind != KIND_ACTIVE)
+		return call_fail(c, ST_FAILED_PRECONDITION,
+				 "failed to commit snapshot: snapshot %s is not active: failed precondition",
+				 r->key);
+	struct job_spec spec = {.role = ROLE_USAGE, .target = id};
+	if (!job_start(&spec, NULL, commit_measured, c, &e))
+		return call_fail_err(c, &e);
+}
+
+/* ---- Remove ------------------------------------------------------------------ */
+
+static void remove_durable(void *ctx, const struct err *de)
+{
+	struct call *c = ctx;
+	uint64_t id = *(uint64_t *)c->state;
+	struct err e;
+	free(c->state);
+	c->state = NULL;
+	if (de) {
+		removing_del(id);
+		return call_fail(c, de->code, "failed to remove: %s", de->msg);
+	}
+	/* The metadata is durably gone: from here on the call succeeds.  The
+	 * directory leaves its live name now and is deleted in the background,
+	 * as containerd's snapshotter does with asynchronous removal; one that
+	 * cannot be dropped or deleted stays an orphan for Cleanup. */
+	if (plink_snap_drop(id, SNAPDIR_LIVE, &e) < 0) {
+		removing_del(id);
+		log_warn("remove: %s", e.msg);
+	} else {
+		remove_dir_async(id, NULL, NULL);
+	}
+	call_reply(c, NULL);
+}
+
+void svc_remove(struct call *c)
+{
+	RemoveReq *r = (RemoveReq *)c->req;
+	uint64_t id;
+	int kind;
+	struct err e;
+	if (meta_remove(broker.meta, r->key, &id, &kind, &e) < 0)
+		return call_fail(c, e.code, "failed to remove: %s", e.msg);
+	/* Until the rename, no sweep may take the directory for an orphan. */
+	removing_add(id);
+	c->state = xmalloc(sizeof id);
+	*(uint64_t *)c->state = id;
+	durable_then(remove_durable, c);
+}
+
+/* ---- Usage ------------------------------------------------------------------- */
+
+static void reply_usage(struct call *c, int64_t size, int64_t inodes)
+{
+	Containerd__Services__Snapshots__V1__UsageResponse resp;
+	containerd__services__snapshots__v1__usage_response__init(&resp);
+	resp.size = size;
+	resp.inodes = inodes;
+	call_reply(c, &resp.base);
+}
+
+static void usage_measured(void *ctx, const struct job_result *res, const struct err *e)
+{
+	if (e)
+		return call_fail_err(ctx, e);
+	reply_usage(ctx, res->size, res->inodes);
+}
+
+void svc_usage(struct call *c)
+{
+	UsageReq *r = (UsageReq *)c->req;
+	struct snap_info s = {0};
+	struct err e;
+	if (meta_get(broker.meta, r->key, &s, &e) < 0)
+		return call_fail_err(c, &e);
+	int kind = s.kind;
+	struct job_spec spec = {.role = ROLE_USAGE, .target = s.id};
+	int64_t size = s.size, inodes = s.inodes;
+	snap_info_free(&s);
+	if (kind != KIND_ACTIVE)
+		return reply_usage(c, size, inodes);
+	if (!job_start(&spec, NULL, usage_measured, c, &e))
+		return call_fail_err(c, &e);
+}
+
+/* ---- Cleanup and orphan sweep -------------------------------------------------- */
+
+struct sweep {
+	unsigned pending;
+	void (*done)(void *ctx, const struct err *e);
+	void *ctx;
+};
+
+static void sweep_one_done(void *ctx)
+{
+	struct sweep *sw = ctx;
+	if (--sw->pending == 0) {
+		sw->done(sw->ctx, NULL);
+		free(sw);
+	}
+}
+
+static int id_in(const uint64_t *ids, size_t n, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (ids[mid] == id)
+			return 1;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void *ctx)
+{
+	cleanup_free struct snapdir *dirs = NULL;
+	cleanup_free uint64_t *ids = NULL;
+	size_t ndirs = 0, nids = 0;
+	struct err e;
+	if (meta_ids(broker.meta, &ids, &nids, &e) < 0 || plink_snap_list(&dirs, &ndirs, &e) < 0)
+		return done(ctx, &e);
+	struct sweep *sw = xcalloc(1, sizeof *sw);
+	sw->done = done;
+	sw->ctx = ctx;
+	sw->pending = 1; /* held until every removal is started */
+	for (size_t i = 0; i < ndirs; i++) {
+		const struct snapdir *d = &dirs[i];
+		if (removing_has(d->id) || (d->kind == SNAPDIR_LIVE && id_in(ids, nids, d->id)))
+			continue;
+		if (d->kind != SNAPDIR_RM && plink_snap_drop(d->id, d->kind, &e) < 0) {
+			log_warn("cleanup: %s", e.msg);
+			continue;
+		}
+		log_info("cleanup: removing orphan snapshot directory %llu", (unsigned long long)d->id);
+		sw->pending++;
+		remove_dir_async(d->id, sweep_one_done, sw);
+	}
+	sweep_one_done(sw);
+}
+
+static void cleanup_done(void *ctx, const struct err *e)
+{
+	if (e)
+		return call_fail_err(ctx, e);
+	call_reply(ctx, NULL);
+}
+
+void svc_cleanup(struct call *c)
+{
+	snapshots_sweep_orphans(cleanup_done, c);
+}

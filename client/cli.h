@@ -1,0 +1,94 @@
+/* The strata CLI's shared pieces: the command table entry, argument
+ * parsing, the connection and the error/exit conventions.
+ *
+ * Exit codes: 0 success, 1 a call failed, 2 usage error. */
+#ifndef STRATA_CLIENT_CLI_H
+#define STRATA_CLIENT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "client.h"
+#include "output.h"
+
+#define CLI_OK	  0
+#define CLI_FAIL  1
+#define CLI_USAGE 2
+
+/* The snapshotter name put in every request. */
+#define CLI_SNAPSHOTTER "strata"
+
+struct cli {
+	const char *address; /* gRPC address; the native socket is ADDRESS.fd */
+	int json;
+	const char *cmd;    /* command name, for messages */
+	struct client conn; /* fd -1 until cli_connect() */
+};
+
+struct cli_cmd {
+	const char *name;
+	const char *synopsis; /* arguments after the name */
+	const char *summary;  /* one line, for `strata --help` */
+	const char *help;     /* the rest of `strata help NAME` */
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Options a command accepts besides -h/--help. */
+enum { CLI_OPT_LABEL = 1, CLI_OPT_HOLD = 2 };
+
+struct cli_label {
+	const char *key;
+	const char *value; /* "" for `K=` */
+};
+
+struct cli_args {
+	char **pos; /* positional arguments (pointers into argv) */
+	int npos;
+	struct cli_label *labels;
+	size_t nlabels;
+	uint32_t hold_ms;
+	int help; /* -h/--help was given: help printed, exit 0 */
+};
+
+/* Parses argv[1..] (argv[0] is the command word): options in `opts`
+ * anywhere, `--` ends options.  Checks min <= positional <= max (max < 0:
+ * unbounded).  Returns CLI_OK, or CLI_USAGE after printing the error. */
+int cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, unsigned opts, int min,
+	      int max, struct cli_args *a);
+void cli_args_free(struct cli_args *a);
+/* Splits "K=V" (K non-empty); V may be empty. */
+int cli_split_label(const char *s, struct cli_label *l);
+
+/* Connects on first use. */
+int cli_connect(struct cli *cli, struct err *e);
+/* Prints `strata: CMD OBJ: Status: message` and returns CLI_FAIL; obj may be NULL. */
+int cli_fail(struct cli *cli, const char *obj, const struct err *e);
+/* Prints `strata: CMD: message` and a hint, returns CLI_USAGE. */
+int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_print_help(const struct cli_cmd *cmd);
+
+/* Builds map entries of descriptor d (a generated LabelsEntry) from
+ * labels, skipping empty values when skip_empty; free with
+ * cli_free_entries(). */
+void **cli_label_entries(const ProtobufCMessageDescriptor *d, const struct cli_label *l, size_t n,
+			 int skip_empty, size_t *count);
+void cli_free_entries(void **entries, size_t n);
+
+/* One unary call on the CLI's connection. */
+int cli_unary(struct cli *cli, uint32_t method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *resp, ProtobufCMessage **out, struct err *e);
+
+/* Every snapshot (List, all batches), sorted by name; free with
+ * cli_infos_free(). */
+struct cli_infos {
+	snap_info_msg **v;
+	size_t n;
+	ProtobufCMessage **batches;
+	size_t nbatches;
+};
+int cli_list(struct cli *cli, char **filters, size_t nfilters, struct cli_infos *out, struct err *e);
+void cli_infos_free(struct cli_infos *l);
+
+extern const struct cli_cmd cli_cmd_prepare, cli_cmd_view, cli_cmd_mounts, cli_cmd_commit, cli_cmd_rm,
+    cli_cmd_stat, cli_cmd_ls, cli_cmd_usage, cli_cmd_label, cli_cmd_tree, cli_cmd_cleanup, cli_cmd_debug;
+
+#endif

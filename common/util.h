@@ -1,0 +1,60 @@
+/* Small helpers shared by every process role. */
+#ifndef STRATA_UTIL_H
+#define STRATA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Cleanup attributes, as in bubblewrap: a variable declared with one of these
+ * is released when it goes out of scope; steal_*() hands ownership on. */
+static inline void cleanup_freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void cleanup_fdp(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define cleanup_free __attribute__((cleanup(cleanup_freep)))
+#define cleanup_fd   __attribute__((cleanup(cleanup_fdp)))
+
+static inline void *steal_pointer(void *pp)
+{
+	void **p = pp, *v = *p;
+	*p = NULL;
+	return v;
+}
+static inline int steal_fd(int *fd)
+{
+	int v = *fd;
+	*fd = -1;
+	return v;
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation that never returns NULL: out of memory is fatal everywhere. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Loops over EINTR and short writes/reads. */
+int write_all(int fd, const void *buf, size_t len);
+ssize_t read_full(int fd, void *buf, size_t len);
+
+int set_nonblock(int fd, int on);
+int set_cloexec(int fd, int on);
+
+/* Strict decimal parsing of a whole string; -1 on anything else. */
+int parse_u64(const char *s, uint64_t *out);
+
+/* Monotonic and wall-clock times. */
+uint64_t now_ns_monotonic(void);
+void now_realtime(int64_t *sec, int32_t *nsec);
+
+#endif

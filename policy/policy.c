@@ -1,0 +1,449 @@
+#include "policy.h"
+
+#include <cap-ng.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+
+/* Constants a condition may name.  Only what the policies need, so that a
+ * reviewer can check each value here. */
+static const struct {
+	const char *name;
+	uint64_t value;
+} policy_consts[] = {
+    {"AF_UNIX", AF_UNIX},
+    {"AF_INET", AF_INET},
+    {"AF_INET6", AF_INET6},
+    {"AF_NETLINK", AF_NETLINK},
+    {"SOCK_STREAM", SOCK_STREAM},
+    {"SOCK_DGRAM", SOCK_DGRAM},
+    {"SOCK_SEQPACKET", SOCK_SEQPACKET},
+    {"SOCK_CLOEXEC", SOCK_CLOEXEC},
+    {"SOCK_NONBLOCK", SOCK_NONBLOCK},
+    {"O_RDONLY", O_RDONLY},
+    {"O_WRONLY", O_WRONLY},
+    {"O_RDWR", O_RDWR},
+    {"O_ACCMODE", O_ACCMODE},
+    {"O_CREAT", O_CREAT},
+    {"O_EXCL", O_EXCL},
+    {"O_TRUNC", O_TRUNC},
+    {"O_APPEND", O_APPEND},
+    {"O_DIRECTORY", O_DIRECTORY},
+    {"O_NOFOLLOW", O_NOFOLLOW},
+    {"O_CLOEXEC", O_CLOEXEC},
+    {"O_PATH", O_PATH},
+    {"O_TMPFILE", O_TMPFILE},
+    {"F_DUPFD_CLOEXEC", F_DUPFD_CLOEXEC},
+    {"F_GETFD", F_GETFD},
+    {"F_SETFD", F_SETFD},
+    {"F_GETFL", F_GETFL},
+    {"F_SETFL", F_SETFL},
+    {"F_GETLK", F_GETLK},
+    {"F_SETLK", F_SETLK},
+    {"F_SETLKW", F_SETLKW},
+    {"F_OFD_GETLK", F_OFD_GETLK},
+    {"F_OFD_SETLK", F_OFD_SETLK},
+    {"F_OFD_SETLKW", F_OFD_SETLKW},
+    {"PROT_NONE", PROT_NONE},
+    {"PROT_READ", PROT_READ},
+    {"PROT_WRITE", PROT_WRITE},
+    {"PROT_EXEC", PROT_EXEC},
+    {"AT_REMOVEDIR", AT_REMOVEDIR},
+    {"AT_SYMLINK_NOFOLLOW", AT_SYMLINK_NOFOLLOW},
+    {"AT_EMPTY_PATH", AT_EMPTY_PATH},
+    {"STDERR_FILENO", STDERR_FILENO},
+};
+
+struct parser {
+	const char *file; /* policy name, for messages */
+	int line;
+	const char *p; /* cursor in the current line */
+	const char *end;
+	struct err *e;
+};
+
+static void skip_ws(struct parser *ps)
+{
+	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t'))
+		ps->p++;
+}
+
+static int parse_fail(struct parser *ps, const char *what, size_t n, const char *tok)
+{
+	return err_set(ps->e, ST_INVALID_ARGUMENT, "policy `%s.policy` line %d: %s `%.*s`", ps->file,
+		       ps->line, what, (int)n, tok);
+}
+
+/* A word: [A-Za-z0-9_]+ */
+static size_t word(struct parser *ps, const char **start)
+{
+	skip_ws(ps);
+	*start = ps->p;
+	while (ps->p < ps->end && (isalnum((unsigned char)*ps->p) || *ps->p == '_'))
+		ps->p++;
+	return (size_t)(ps->p - *start);
+}
+
+static int accept_tok(struct parser *ps, const char *tok)
+{
+	skip_ws(ps);
+	size_t n = strlen(tok);
+	if ((size_t)(ps->end - ps->p) >= n && !memcmp(ps->p, tok, n)) {
+		ps->p += n;
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_term(struct parser *ps, uint64_t *out)
+{
+	const char *w;
+	size_t n = word(ps, &w);
+	if (!n)
+		return parse_fail(ps, "expected a value at", (size_t)(ps->end - ps->p), ps->p);
+	if (isdigit((unsigned char)w[0])) {
+		char buf[32];
+		if (n >= sizeof buf)
+			return parse_fail(ps, "number too long", n, w);
+		memcpy(buf, w, n);
+		buf[n] = '\0';
+		char *endp;
+		errno = 0;
+		unsigned long long v = strtoull(buf, &endp, 0);
+		if (errno || *endp)
+			return parse_fail(ps, "bad number", n, w);
+		*out = v;
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(policy_consts); i++)
+		if (strlen(policy_consts[i].name) == n && !memcmp(policy_consts[i].name, w, n)) {
+			*out = policy_consts[i].value;
+			return 0;
+		}
+	return parse_fail(ps, "unknown constant", n, w);
+}
+
+/* V := term ('|' term)* */
+static int parse_value(struct parser *ps, uint64_t *out)
+{
+	*out = 0;
+	do {
+		uint64_t t = 0;
+		if (parse_term(ps, &t) < 0)
+			return -1;
+		*out |= t;
+		skip_ws(ps);
+		/* `|` but not `||` */
+		if (ps->end - ps->p >= 2 && ps->p[0] == '|' && ps->p[1] == '|')
+			break;
+	} while (accept_tok(ps, "|"));
+	return 0;
+}
+
+static int parse_cond(struct parser *ps, struct policy_cond *c)
+{
+	const char *w;
+	size_t n = word(ps, &w);
+	if (n != 4 || strncmp(w, "arg", 3) || w[3] < '0' || w[3] > '5')
+		return parse_fail(ps, "expected arg0..arg5, not", n ? n : (size_t)(ps->end - w), w);
+	c->arg = (unsigned)(w[3] - '0');
+	if (accept_tok(ps, "==")) {
+		c->op = POLICY_EQ;
+	} else if (accept_tok(ps, "!=")) {
+		c->op = POLICY_NE;
+	} else if (accept_tok(ps, "&")) {
+		c->op = POLICY_MASKED_EQ;
+		if (parse_value(ps, &c->mask) < 0)
+			return -1;
+		if (!accept_tok(ps, "=="))
+			return parse_fail(ps, "expected `==` after the mask at", (size_t)(ps->end - ps->p),
+					  ps->p);
+	} else {
+		return parse_fail(ps, "expected ==, != or & at", (size_t)(ps->end - ps->p), ps->p);
+	}
+	return parse_value(ps, &c->value);
+}
+
+static void add_rule(struct policy *p, const struct policy_rule *r)
+{
+	p->rules = xrealloc(p->rules, (p->nrules + 1) * sizeof *p->rules);
+	p->rules[p->nrules++] = *r;
+}
+
+/* syscall [: COND && ... || ...] */
+static int parse_syscall_line(struct parser *ps, struct policy *p)
+{
+	const char *w;
+	size_t n = word(ps, &w);
+	char name[64];
+	if (!n || n >= sizeof name)
+		return parse_fail(ps, "expected a syscall name at", (size_t)(ps->end - w), w);
+	memcpy(name, w, n);
+	name[n] = '\0';
+	struct policy_rule r = {.nr = seccomp_syscall_resolve_name(name), .line = ps->line};
+	if (r.nr == __NR_SCMP_ERROR || r.nr < 0)
+		return parse_fail(ps, "unknown syscall", n, w);
+	if (!accept_tok(ps, ":")) {
+		add_rule(p, &r);
+	} else {
+		do {
+			r.ncond = 0;
+			do {
+				if (r.ncond == POLICY_MAX_COND)
+					return parse_fail(ps, "too many conditions for", n, w);
+				if (parse_cond(ps, &r.cond[r.ncond++]) < 0)
+					return -1;
+			} while (accept_tok(ps, "&&"));
+			add_rule(p, &r);
+		} while (accept_tok(ps, "||"));
+	}
+	skip_ws(ps);
+	if (ps->p != ps->end)
+		return parse_fail(ps, "unexpected text", (size_t)(ps->end - ps->p), ps->p);
+	return 0;
+}
+
+static int parse_caps_line(struct parser *ps, struct policy *p)
+{
+	if (p->has_caps_line)
+		return parse_fail(ps, "second", 5, "caps:");
+	p->has_caps_line = 1;
+	for (;;) {
+		const char *w;
+		size_t n = word(ps, &w);
+		if (!n)
+			break;
+		char name[64];
+		int cap = -1;
+		if (n > 4 && n < sizeof name + 4 && !strncmp(w, "CAP_", 4)) {
+			for (size_t i = 4; i < n; i++)
+				name[i - 4] = (char)tolower((unsigned char)w[i]);
+			name[n - 4] = '\0';
+			cap = capng_name_to_capability(name);
+		}
+		if (cap < 0)
+			return parse_fail(ps, "unknown capability", n, w);
+		if (p->ncaps == POLICY_MAX_CAPS)
+			return parse_fail(ps, "too many capabilities at", n, w);
+		p->caps[p->ncaps++] = cap;
+	}
+	skip_ws(ps);
+	if (ps->p != ps->end)
+		return parse_fail(ps, "unexpected text", (size_t)(ps->end - ps->p), ps->p);
+	return 0;
+}
+
+static int parse_line(struct parser *ps, struct policy *p)
+{
+	/* A trailing comment ends the line. */
+	const char *hash = memchr(ps->p, '#', (size_t)(ps->end - ps->p));
+	if (hash)
+		ps->end = hash;
+	while (ps->end > ps->p && isspace((unsigned char)ps->end[-1]))
+		ps->end--;
+	skip_ws(ps);
+	if (ps->p == ps->end)
+		return 0;
+	if (accept_tok(ps, "caps:"))
+		return parse_caps_line(ps, p);
+	return parse_syscall_line(ps, p);
+}
+
+struct policy *policy_parse(const char *name, const char *text, struct err *e)
+{
+	struct policy *p = xcalloc(1, sizeof *p);
+	p->name = xstrdup(name);
+	struct parser ps = {.file = name, .e = e};
+	for (const char *s = text; *s;) {
+		const char *nl = strchr(s, '\n');
+		const char *end = nl ? nl : s + strlen(s);
+		ps.line++;
+		ps.p = s;
+		ps.end = end;
+		if (parse_line(&ps, p) < 0) {
+			policy_free(p);
+			return NULL;
+		}
+		s = nl ? nl + 1 : end;
+	}
+	if (!p->has_caps_line) {
+		err_set(e, ST_INVALID_ARGUMENT, "policy `%s.policy`: no `caps:` line", name);
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+const char *policy_text_for_role(const char *role)
+{
+	for (const struct policy_text *t = policy_texts; t->name; t++)
+		if (!strcmp(t->name, role))
+			return t->text;
+	return NULL;
+}
+
+struct policy *policy_for_role(const char *role, struct err *e)
+{
+	const char *text = policy_text_for_role(role);
+	if (!text) {
+		err_set(e, ST_NOT_FOUND, "policy `%s.policy` is not built in", role);
+		return NULL;
+	}
+	return policy_parse(role, text, e);
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->rules);
+	free(p);
+}
+
+int policy_mentions(const struct policy *p, int nr)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].nr == nr)
+			return 1;
+	return 0;
+}
+
+int policy_syscall_number(const char *name)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	return (nr == __NR_SCMP_ERROR || nr < 0) ? -1 : nr;
+}
+
+static int add_seccomp_rule(scmp_filter_ctx ctx, const struct policy *p, const struct policy_rule *r,
+			    struct err *e)
+{
+	static const enum scmp_compare ops[] = {
+	    [POLICY_EQ] = SCMP_CMP_EQ, [POLICY_NE] = SCMP_CMP_NE, [POLICY_MASKED_EQ] = SCMP_CMP_MASKED_EQ};
+	struct scmp_arg_cmp cmp[POLICY_MAX_COND];
+	for (unsigned i = 0; i < r->ncond; i++) {
+		const struct policy_cond *c = &r->cond[i];
+		cmp[i] = (struct scmp_arg_cmp){
+		    .arg = c->arg,
+		    .op = ops[c->op],
+		    .datum_a = c->op == POLICY_MASKED_EQ ? c->mask : c->value,
+		    .datum_b = c->op == POLICY_MASKED_EQ ? c->value : 0,
+		};
+	}
+	int rc = seccomp_rule_add_exact_array(ctx, SCMP_ACT_ALLOW, r->nr, r->ncond, cmp);
+	if (rc < 0)
+		return err_errno(e, ST_INTERNAL, -rc, "policy `%s.policy` line %d: seccomp rule", p->name,
+				 r->line);
+	return 0;
+}
+
+/* libseccomp 2.5 has no in-memory export: write the program to a memfd and
+ * read it back. */
+static int export_bpf(scmp_filter_ctx ctx, const char *name, struct policy_bpf *out, struct err *e)
+{
+	cleanup_fd int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, ST_INTERNAL, errno, "policy `%s`: memfd_create", name);
+	int rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0)
+		return err_errno(e, ST_INTERNAL, -rc, "policy `%s`: export filter", name);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+	    st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return err_set(e, ST_INTERNAL, "policy `%s`: exported filter has a bad size", name);
+	void *buf = xmalloc((size_t)st.st_size);
+	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+		free(buf);
+		return err_set(e, ST_INTERNAL, "policy `%s`: read back filter", name);
+	}
+	out->insns = buf;
+	out->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+	return 0;
+}
+
+int policy_compile(const struct policy *p, int log_denied, struct policy_bpf *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	scmp_filter_ctx ctx = seccomp_init(log_denied ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return err_set(e, ST_INTERNAL, "policy `%s`: seccomp_init failed", p->name);
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	for (size_t i = 0; rc == 0 && i < p->nrules; i++)
+		if (add_seccomp_rule(ctx, p, &p->rules[i], e) < 0) {
+			seccomp_release(ctx);
+			return -1;
+		}
+	if (rc < 0) {
+		seccomp_release(ctx);
+		return err_errno(e, ST_INTERNAL, -rc, "policy `%s`: seccomp attribute", p->name);
+	}
+	rc = export_bpf(ctx, p->name, out, e);
+	seccomp_release(ctx);
+	return rc;
+}
+
+void policy_bpf_free(struct policy_bpf *b)
+{
+	free(b->insns);
+	b->insns = NULL;
+	b->len = 0;
+}
+
+int policy_apply_caps(const struct policy *p, struct err *e)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (size_t i = 0; i < p->ncaps; i++)
+		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+				 (unsigned)p->caps[i]) < 0)
+			return err_set(e, ST_INTERNAL, "policy `%s`: capng_update", p->name);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+		return err_set(e, ST_INTERNAL, "policy `%s`: cannot apply capabilities", p->name);
+	/* Ambient capabilities would survive an exec; there must be none. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return err_errno(e, ST_INTERNAL, errno, "policy `%s`: clear ambient capabilities", p->name);
+	return 0;
+}
+
+int policy_load_bpf(const struct policy_bpf *b, struct err *e)
+{
+	struct sock_fprog prog = {.len = b->len, .filter = b->insns};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "seccomp(SET_MODE_FILTER)");
+	return 0;
+}
+
+int policy_enter(const struct policy *p, const struct policy_bpf *b, struct err *e)
+{
+	if (policy_apply_caps(p, e) < 0)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "prctl(NO_NEW_PRIVS)");
+	return policy_load_bpf(b, e);
+}
+
+int policy_confine_self(const char *role, int log_denied, struct err *e)
+{
+	struct policy *p = policy_for_role(role, e);
+	if (!p)
+		return -1;
+	struct policy_bpf b;
+	int rc = policy_compile(p, log_denied, &b, e);
+	policy_free(p);
+	if (rc < 0)
+		return -1;
+	rc = policy_load_bpf(&b, e);
+	policy_bpf_free(&b);
+	return rc;
+}

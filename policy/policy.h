@@ -1,0 +1,92 @@
+/* Per-role confinement as reviewable text (policy/NAME.policy, embedded in the
+ * binary by policy/embed.sh): a capability set and a seccomp allowlist.
+ *
+ * Language (see policy/README.md):
+ *   # comment                      (also after a rule)
+ *   caps: CAP_X CAP_Y              (or `caps:` alone: none)
+ *   syscall                        allowed with any arguments
+ *   syscall: COND [&& COND]... [|| COND [&& COND]...]
+ *   COND:  argN == V | argN != V | argN & V == V
+ *   V:     number (decimal, 0x hex, 0 octal) or a supported constant
+ *          (AF_UNIX, O_RDONLY, F_GETFL, PROT_EXEC, ...), joined with `|`.
+ * Unknown syscalls, capabilities and constants are errors naming the line. */
+#ifndef STRATA_POLICY_H
+#define STRATA_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/err.h"
+
+/* The embedded texts (build/gen/policy_text.c), ended by { NULL, NULL }. */
+struct policy_text {
+	const char *name;
+	const char *text;
+};
+extern const struct policy_text policy_texts[];
+
+#define POLICY_MAX_COND 6
+#define POLICY_MAX_CAPS 64
+
+enum policy_op { POLICY_EQ = 1, POLICY_NE = 2, POLICY_MASKED_EQ = 3 };
+
+struct policy_cond {
+	unsigned arg;  /* 0..5 */
+	int op;	       /* enum policy_op */
+	uint64_t mask; /* POLICY_MASKED_EQ */
+	uint64_t value;
+};
+
+/* One allow rule: the syscall with all conditions true. */
+struct policy_rule {
+	int nr;
+	int line;
+	unsigned ncond;
+	struct policy_cond cond[POLICY_MAX_COND];
+};
+
+struct policy {
+	char *name;
+	int caps[POLICY_MAX_CAPS];
+	size_t ncaps;
+	int has_caps_line;
+	struct policy_rule *rules;
+	size_t nrules;
+};
+
+/* A compiled filter, ready for seccomp(2) in a process that may no longer
+ * allocate (a freshly forked worker). */
+struct policy_bpf {
+	void *insns; /* struct sock_filter[] */
+	unsigned short len;
+};
+
+struct policy *policy_parse(const char *name, const char *text, struct err *e);
+/* Parses the embedded policy of a role (`broker`, `usage`, `remove`). */
+struct policy *policy_for_role(const char *role, struct err *e);
+const char *policy_text_for_role(const char *role);
+void policy_free(struct policy *p);
+/* Whether the policy allows the syscall unconditionally or with conditions. */
+int policy_mentions(const struct policy *p, int nr);
+
+/* Kill-process default action (or log when log_denied), other architectures
+ * killed too. */
+int policy_compile(const struct policy *p, int log_denied, struct policy_bpf *out, struct err *e);
+void policy_bpf_free(struct policy_bpf *b);
+
+/* Keeps exactly the policy's capabilities (effective, permitted, bounding;
+ * inheritable and ambient emptied).  Needs CAP_SETPCAP to shrink the
+ * bounding set when anything is dropped from it. */
+int policy_apply_caps(const struct policy *p, struct err *e);
+/* seccomp(SECCOMP_SET_MODE_FILTER); NO_NEW_PRIVS must be set already. */
+int policy_load_bpf(const struct policy_bpf *b, struct err *e);
+/* A worker's last confinement step: caps, NO_NEW_PRIVS, filter. */
+int policy_enter(const struct policy *p, const struct policy_bpf *b, struct err *e);
+
+/* For the broker: builds and loads the role's filter in the calling process
+ * (which has already dropped its capabilities and set NO_NEW_PRIVS). */
+int policy_confine_self(const char *role, int log_denied, struct err *e);
+
+/* Syscall number for a name on this architecture, -1 when unknown. */
+int policy_syscall_number(const char *name);
+
+#endif

@@ -1,0 +1,184 @@
+/* The ipc between the parent, the broker and the workers.
+ *
+ * Every channel is a SOCK_SEQPACKET socketpair: one record per message, a
+ * struct ipc_hdr followed by the type's fixed body.  ipc_recv() rejects a
+ * record whose length is not exactly the type's, and fds travel only on the
+ * types that carry them, exactly the expected number; surplus fds are closed.
+ *
+ * Channels:
+ *   ctl  (broker -> parent requests, parent -> broker replies, synchronous)
+ *   evt  (parent -> broker, job exits)
+ *   job  (one per job: worker -> broker, exactly one result record)
+ *
+ * Role and snapshot-directory numbers are those of broker/parentlink.h
+ * (enum worker_role, enum snapdir_kind). */
+#ifndef STRATA_IPC_H
+#define STRATA_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/err.h"
+
+#define IPC_MAX_LOWER 512 /* lower snapshots a job may name (overlay chains) */
+#define IPC_MSG_MAX   256 /* text in REPLY and JOB_FAIL, NUL-terminated */
+#define IPC_MAX_FDS   1	  /* fds any one message may carry */
+
+enum ipc_type {
+	/* ctl, broker -> parent.  Body: none.  Both listening sockets accept
+	 * connections: the parent logs one line and notifies systemd.  Safe:
+	 * carries nothing; accepted once per broker. */
+	IPC_READY = 1,
+	/* ctl, broker -> parent.  Creates snapshots/new-ID/{fs,work} and renames
+	 * it to ID.  Needed because the snapshots directory is root's and the
+	 * broker has no privilege.  Safe: names are built by the parent from the
+	 * numbers only, every call is *at() relative to the snapshots fd without
+	 * following links, and rename refuses to replace. */
+	IPC_SNAP_CREATE = 2,
+	/* ctl, broker -> parent.  Renames ID (or new-ID) to rm-ID so that a
+	 * remove worker can delete it.  Safe: as SNAP_CREATE; it only moves a
+	 * numbered entry to another numbered name inside the same directory. */
+	IPC_SNAP_DROP = 3,
+	/* ctl, broker -> parent.  Body: none.  Lists the snapshots directory
+	 * (Cleanup, start-up): answered by SNAP_ENTRY records, then REPLY.  Safe:
+	 * reveals only numeric names the broker created itself. */
+	IPC_SNAP_LIST = 4,
+	/* ctl, parent -> broker.  One numbered directory entry. */
+	IPC_SNAP_ENTRY = 5,
+	/* ctl, broker -> parent.  Forks a worker for one job.  Needed because
+	 * only root can build the worker's sandbox.  Safe: the role is one of a
+	 * fixed table, the target is a number checked to exist as a directory,
+	 * the worker confines itself (namespaces, pivot_root, caps, seccomp)
+	 * before it reads anything, and probe jobs exist only with enable_probe. */
+	IPC_SPAWN = 6,
+	/* ctl, parent -> broker.  The worker runs; carries 1 fd: the broker's
+	 * end of the job socket. */
+	IPC_SPAWNED = 7,
+	/* ctl, parent -> broker.  Outcome of a request: errnum 0 or an errno
+	 * value, and a message naming the operation. */
+	IPC_REPLY = 8,
+	/* evt, parent -> broker.  A worker was reaped.  The broker then reads the
+	 * worker's result from the job socket (written before the exit). */
+	IPC_JOB_EXIT = 9,
+	/* job, worker -> broker: the result, exactly one of these four.  The
+	 * broker treats them as untrusted: a wrong type or length fails the job,
+	 * never the broker. */
+	IPC_JOB_USAGE = 10,
+	IPC_JOB_DONE = 11, /* body: none */
+	IPC_JOB_FAIL = 12,
+	IPC_JOB_PROBE = 13,
+	IPC_TYPE_MAX = 13,
+};
+
+struct ipc_hdr {
+	uint32_t type;
+	uint32_t len; /* body bytes that follow */
+};
+
+struct ipc_snap_create {
+	uint64_t id;
+	uint64_t parent_id; /* 0: no parent; else fs takes the owner of parent's fs */
+	uint32_t active;    /* 1: also create work/ */
+	uint32_t pad;
+};
+
+struct ipc_snap_drop {
+	uint64_t id;
+	uint32_t kind; /* SNAPDIR_LIVE or SNAPDIR_NEW */
+	uint32_t pad;
+};
+
+struct ipc_snap_entry {
+	uint64_t id;
+	uint32_t kind; /* SNAPDIR_LIVE, SNAPDIR_NEW or SNAPDIR_RM */
+	uint32_t pad;
+};
+
+struct ipc_spawn {
+	uint64_t job_id; /* non-zero, chosen by the broker, unique among running jobs */
+	uint64_t target; /* snapshot id */
+	uint32_t role;
+	uint32_t probe_role;	/* ROLE_PROBE only */
+	int32_t probe_syscall;	/* ROLE_PROBE only; -1: none */
+	uint32_t probe_hold_ms; /* ROLE_PROBE only */
+	uint32_t nlower;	/* entries of lower[] in use */
+	uint32_t pad;
+	uint64_t lower[IPC_MAX_LOWER]; /* parent snapshots, nearest first (extract, diff, mount) */
+};
+
+struct ipc_spawned {
+	uint64_t job_id;
+	int32_t pid;
+	uint32_t pad;
+};
+
+struct ipc_reply {
+	int32_t errnum; /* 0: success */
+	uint32_t pad;
+	char msg[IPC_MSG_MAX];
+};
+
+struct ipc_job_exit {
+	uint64_t job_id;
+	int32_t wstatus; /* as from waitpid */
+	uint32_t pad;
+};
+
+struct ipc_job_usage {
+	int64_t size;
+	int64_t inodes;
+};
+
+struct ipc_job_fail {
+	int32_t code; /* enum status_code */
+	uint32_t pad;
+	char msg[IPC_MSG_MAX];
+};
+
+struct ipc_job_probe {
+	int64_t ret;
+	int32_t errnum;
+	uint32_t pad;
+};
+
+union ipc_body {
+	struct ipc_snap_create snap_create;
+	struct ipc_snap_drop snap_drop;
+	struct ipc_snap_entry snap_entry;
+	struct ipc_spawn spawn;
+	struct ipc_spawned spawned;
+	struct ipc_reply reply;
+	struct ipc_job_exit job_exit;
+	struct ipc_job_usage job_usage;
+	struct ipc_job_fail job_fail;
+	struct ipc_job_probe job_probe;
+};
+
+/* One received message.  fds[] holds exactly ipc_type_fds(type) fds, owned
+ * by the receiver. */
+struct ipc_msg {
+	uint32_t type;
+	union ipc_body body;
+	int fds[IPC_MAX_FDS];
+	size_t nfds;
+};
+
+/* Body length of a type, or (size_t)-1 for an unknown type. */
+size_t ipc_type_len(uint32_t type);
+/* fds a type carries. */
+size_t ipc_type_fds(uint32_t type);
+const char *ipc_type_name(uint32_t type);
+
+/* Sends one record; len and nfds must match the type.  EAGAIN leaves errno
+ * set (non-blocking sockets). */
+int ipc_send(int fd, uint32_t type, const void *body, size_t len, const int *fds, size_t nfds, struct err *e);
+/* Receives one record.  Returns 1 with *m filled, 0 at end of stream, -1 on
+ * error (unknown type, wrong length, wrong fd count, truncation: every fd
+ * received is closed).  errno is EAGAIN when a non-blocking socket is empty. */
+int ipc_recv(int fd, struct ipc_msg *m, struct err *e);
+/* Closes the fds of a message still held. */
+void ipc_msg_close(struct ipc_msg *m);
+
+/* Copies text into a fixed message field, always NUL-terminated. */
+void ipc_set_text(char dst[IPC_MSG_MAX], const char *src);
+
+#endif

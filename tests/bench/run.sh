@@ -1,0 +1,211 @@
+#!/bin/sh
+# `make bench`: snapshot operations, strata against containerd's own code.
+#
+# Peer: containerd 1.6's overlayfs snapshotter behind containerd's snapshot
+# service wrapper, served by grpc-go on a unix socket (ctrd-overlay-server).
+# Load: snapbench, containerd's proxy snapshotter client (what containerd uses
+# for a proxy plugin), C clients on their own connections, each doing
+# prepare → mounts → commit → stat → remove against a committed base.
+#
+# Both daemons run side by side on roots in the same temp dir. Runs alternate
+# strata, containerd, strata, containerd ... (absolute speed drifts on these
+# shared machines; a ratio of interleaved medians does not), for C=1
+# (sequential) and C=16. Then resident memory: stratad's parent + broker
+# against the Go server (workers are short-lived, one per job, not counted).
+#
+# Environment: B (build dir, default build), STRATAD (default $B/stratad),
+# STRATA_USER, ROUNDS (default 5, at least 3), N1 (cycles for C=1, default
+# 300), N16 (cycles per client for C=16, default 40), WARMUP (untimed cycles
+# per client and run, default 5), BENCH_ONLY=containerd (peer only, to check
+# the harness while the daemon is not serving yet), KEEP=1 (keep the temp dir).
+set -u
+_bench_stratad=${STRATAD:-}
+. "$(dirname -- "$0")/../lib.sh"
+
+B=${B:-$REPO/build}
+case $B in /*) ;; *) B=$REPO/$B ;; esac
+STRATAD=${_bench_stratad:-$B/stratad}
+ROUNDS=${ROUNDS:-5}
+N1=${N1:-300}
+N16=${N16:-40}
+WARMUP=${WARMUP:-5}
+BENCH_ONLY=${BENCH_ONLY:-}
+[ "$ROUNDS" -ge 3 ] 2>/dev/null || { echo "bench: ROUNDS must be a number >= 3" >&2; exit 2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: must run as root (stratad and overlayfs)" >&2
+	exit 1
+fi
+if [ "$BENCH_ONLY" != containerd ] && [ ! -x "$STRATAD" ]; then
+	echo "bench: no stratad at $STRATAD (make all, or set STRATAD)" >&2
+	exit 1
+fi
+
+lib_init bench
+
+# ---- build the Go side, offline, GOPATH mode -----------------------------------
+export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/bench/go:/usr/share/gocode"
+export GOCACHE="$B/gocache"
+mkdir -p "$GOCACHE" "$T/bin"
+for p in ctrd-overlay-server snapbench; do
+	(cd "$REPO/tests/bench/go/src/strata-bench/$p" && go build -o "$T/bin/$p" .) ||
+		{ echo "bench: go build $p failed" >&2; exit 1; }
+done
+SNAPBENCH=$T/bin/snapbench
+
+# ---- start both daemons --------------------------------------------------------
+CTRD_PID=''
+# shellcheck disable=SC2317 # called from the at_exit list
+stop_ctrd()
+{
+	[ -n "$CTRD_PID" ] || return 0
+	kill -TERM "$CTRD_PID" 2>/dev/null
+	wait "$CTRD_PID" 2>/dev/null
+	CTRD_PID=''
+}
+at_exit stop_ctrd
+
+mkdir -p "$T/ctrd" "$T/strata"
+"$T/bin/ctrd-overlay-server" -root "$T/ctrd/root" -address "$T/ctrd/snap.sock" >"$T/ctrd.log" 2>&1 &
+CTRD_PID=$!
+if ! wait_socket "$T/ctrd/snap.sock" 10 "$CTRD_PID"; then
+	echo "bench: ctrd-overlay-server did not serve; log:" >&2
+	cat "$T/ctrd.log" >&2
+	exit 1
+fi
+
+if [ "$BENCH_ONLY" != containerd ]; then
+	ensure_user
+	start_stratad "$T/strata/root" "$T/strata/snap.sock" || exit 1
+fi
+
+# ---- timed runs ----------------------------------------------------------------
+# field NAME LINE: the value of NAME=... in snapbench's output line.
+field()
+{
+	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+median()
+{
+	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# one SIDE C N: one snapbench run, result line appended to $T/res.SIDE.C.
+one()
+{
+	_out=$("$SNAPBENCH" -address "$T/$1/snap.sock" -c "$2" -n "$3" -warmup "$WARMUP") || {
+		echo "bench: snapbench against $1 (c=$2) failed: $_out" >&2
+		[ "$1" = strata ] && tail -n 20 "$T/stratad.log" >&2
+		exit 1
+	}
+	printf '%s\n' "$_out" >>"$T/res.$1.$2"
+	printf '  %-7s c=%-2s %s ops/s  %s cycles/s\n' "$1" "$2" \
+		"$(field ops_per_sec "$_out")" "$(field cycles_per_sec "$_out")"
+}
+
+SIDES="strata ctrd"
+[ "$BENCH_ONLY" = containerd ] && SIDES=ctrd
+
+echo "== snapshot cycles: prepare, mounts, commit, stat, remove; $(nproc) cpus, $(uname -r)"
+echo "   command: make bench (ROUNDS=$ROUNDS N1=$N1 N16=$N16 WARMUP=$WARMUP)"
+for s in $SIDES; do
+	# Untimed warm-up: page cache, metadata files, the Go runtime's heap.
+	"$SNAPBENCH" -address "$T/$s/snap.sock" -c 4 -n 10 -warmup 0 >/dev/null ||
+		{ echo "bench: warm-up against $s failed" >&2; exit 1; }
+done
+for c in 1 16; do
+	n=$N1
+	[ "$c" -eq 16 ] && n=$N16
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		echo " round $r, c=$c"
+		for s in $SIDES; do
+			one "$s" "$c" "$n"
+		done
+		r=$((r + 1))
+	done
+done
+
+# ---- summary -------------------------------------------------------------------
+med()
+{
+	while IFS= read -r _l; do field "$2" "$_l"; done <"$T/res.$1.$3" | median
+}
+
+# paired_ratio C: the median over rounds of strata/containerd ops/s within a round.
+paired_ratio()
+{
+	for _s in strata ctrd; do
+		while IFS= read -r _l; do field ops_per_sec "$_l"; done <"$T/res.$_s.$1" >"$T/ops.$_s.$1"
+	done
+	paste "$T/ops.strata.$1" "$T/ops.ctrd.$1" | awk '{ printf "%.3f\n", $1 / $2 }' | median |
+		awk '{ printf "%.2f", $1 }'
+}
+
+echo
+echo "== medians of $ROUNDS interleaved rounds (ops/s: each RPC is one op)"
+printf '%-3s %10s %10s %8s %14s\n' C strata containerd ratio 'paired ratio'
+for c in 1 16; do
+	ct=$(med ctrd ops_per_sec "$c")
+	st=- ratio=- paired=-
+	if [ -z "$BENCH_ONLY" ]; then
+		st=$(med strata ops_per_sec "$c")
+		ratio=$(awk -v a="$st" -v b="$ct" 'BEGIN { printf "%.2f", a / b }')
+		paired=$(paired_ratio "$c")
+	fi
+	printf '%-3s %10s %10s %8s %14s\n' "$c" "$st" "$ct" "$ratio" "$paired"
+done
+echo "(ratio: of the medians; paired ratio: median of each round's strata/containerd)"
+echo
+echo "== per-RPC latency, median over rounds of each run's p50 (us), strata/containerd"
+printf '%-3s' C
+for op in prepare mounts commit stat remove; do printf ' %15s' "$op"; done
+echo
+for c in 1 16; do
+	printf '%-3s' "$c"
+	for op in prepare mounts commit stat remove; do
+		sl=-
+		[ -z "$BENCH_ONLY" ] && sl=$(med strata "${op}_p50_us" "$c")
+		printf ' %15s' "$sl/$(med ctrd "${op}_p50_us" "$c")"
+	done
+	echo
+done
+
+# ---- resident memory, after the runs -------------------------------------------
+# kb PID FIELD: VmRSS or VmHWM of PID in kB.
+kb()
+{
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# The broker: the child of stratad started with --role=broker.
+find_broker()
+{
+	for _d in /proc/[0-9]*; do
+		_ppid=$(awk '$1 == "PPid:" { print $2 }' "$_d/status" 2>/dev/null)
+		[ "$_ppid" = "$1" ] || continue
+		if tr '\0' ' ' <"$_d/cmdline" 2>/dev/null | grep -q -- '--role=broker'; then
+			echo "${_d#/proc/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+echo
+echo "== resident memory after the runs (kB)"
+printf '%-28s %9s %9s\n' process VmRSS VmHWM
+printf '%-28s %9s %9s\n' "containerd overlay (Go)" "$(kb "$CTRD_PID" VmRSS)" "$(kb "$CTRD_PID" VmHWM)"
+if [ -z "$BENCH_ONLY" ]; then
+	broker=$(find_broker "$STRATAD_PID") || { echo "bench: no broker child of stratad $STRATAD_PID" >&2; exit 1; }
+	prss=$(kb "$STRATAD_PID" VmRSS) phwm=$(kb "$STRATAD_PID" VmHWM)
+	brss=$(kb "$broker" VmRSS) bhwm=$(kb "$broker" VmHWM)
+	printf '%-28s %9s %9s\n' "stratad parent" "$prss" "$phwm"
+	printf '%-28s %9s %9s\n' "stratad broker" "$brss" "$bhwm"
+	printf '%-28s %9s %9s\n' "stratad parent + broker" "$((prss + brss))" "$((phwm + bhwm))"
+	awk -v sr="$((prss + brss))" -v sh="$((phwm + bhwm))" \
+		-v cr="$(kb "$CTRD_PID" VmRSS)" -v ch="$(kb "$CTRD_PID" VmHWM)" \
+		'BEGIN { printf "%-28s %9.2f %9.2f\n", "ratio strata/containerd", sr / cr, sh / ch }'
+fi
+exit 0

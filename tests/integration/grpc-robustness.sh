@@ -1,0 +1,56 @@
+#!/bin/sh
+# The gRPC front door under load and abuse: tests/go/.../grpcstress runs many
+# connections x streams of Prepare/Stat/List/Remove with grpc-go and
+# containerd's generated client, checking every answer, while other clients
+# send garbage, hang up mid-request, send an oversized, compressed or
+# undecodable message and call an unknown method.  Afterwards the same
+# daemon (same broker process) must still serve.
+#
+# Offline, GOPATH mode (the repo's tests/go plus Debian's /usr/share/gocode);
+# Go build cache in $B/gocache.  Needs root (stratad's parent runs as root).
+set -u
+. "$(dirname -- "$0")/../lib.sh"
+
+B=${B:-$REPO/build}
+case $B in /*) ;; *) B=$REPO/$B ;; esac
+MAX_MESSAGE=65536
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "grpc-robustness.sh: must run as root" >&2
+	exit 1
+fi
+if [ ! -x "$STRATAD" ]; then
+	echo "grpc-robustness.sh: no stratad at $STRATAD (make all, or set STRATAD)" >&2
+	exit 1
+fi
+ensure_user
+lib_init grpc-robustness
+
+export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache"
+mkdir -p "$GOCACHE"
+if ! go build -o "$T/grpcstress" strata-tests/grpcstress >"$T/go-build.log" 2>&1; then
+	cat "$T/go-build.log"
+	fail "build grpcstress"
+	summary
+	exit 1
+fi
+
+ADDR=$T/s.sock
+start_stratad "$T/root" "$ADDR" --max-message "$MAX_MESSAGE" || {
+	fail "daemon starts"
+	summary
+	exit 1
+}
+broker_pid() { pgrep -P "$STRATAD_PID" -f -- '--role=broker' | head -n 1; }
+broker=$(broker_pid)
+
+check "grpcstress: load with misbehaving clients alongside" \
+	"$T/grpcstress" -address "$ADDR" -max-message "$MAX_MESSAGE" -conns 4 -streams 8 -ops 5 -timeout 300s
+tail -n 1 "$T/.check.out"
+check "grpcstress again on the same daemon" \
+	"$T/grpcstress" -address "$ADDR" -max-message "$MAX_MESSAGE" -conns 2 -streams 4 -ops 2 -timeout 120s
+check "stratad is still running" kill -0 "$STRATAD_PID"
+check "the broker was never restarted" test -n "$broker" -a "$(broker_pid)" = "$broker"
+check "no snapshot left behind" sh -c "! ls '$T/root/snapshots' 2>/dev/null | grep -q '^[0-9]'"
+check "stratad stops cleanly" stop_stratad
+summary

@@ -1,0 +1,107 @@
+#!/bin/sh
+# Privilege separation, proved from outside: /proc/PID/status of the broker
+# and of workers caught mid-job, their roots and namespaces, and a worker that
+# makes a forbidden syscall killed by its seccomp policy while the daemon
+# keeps serving.
+set -u
+. "$(dirname "$0")/../lib.sh"
+lib_init privsep
+ensure_user
+STRATA="$REPO/build/strata"
+ADDR=$T/s.sock
+start_stratad "$T/root" "$ADDR" --enable-probe || { fail "daemon starts"; summary; exit 1; }
+st() { "$STRATA" --address "$ADDR" "$@"; }
+field() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
+
+# ---- the broker ----
+broker=$(pgrep -P "$STRATAD_PID" -f -- '--role=broker' | head -n 1)
+uid=$(id -u "$STRATA_USER")
+if [ -n "$broker" ]; then
+	check "broker runs as $STRATA_USER" test "$(field "$broker" Uid)" = "$uid"
+	check "broker has no effective capability" test "$(field "$broker" CapEff)" = 0000000000000000
+	check "broker has no permitted capability" test "$(field "$broker" CapPrm)" = 0000000000000000
+	check "broker has an empty bounding set" test "$(field "$broker" CapBnd)" = 0000000000000000
+	check "broker has no_new_privs" test "$(field "$broker" NoNewPrivs)" = 1
+	check "broker runs under a seccomp filter" test "$(field "$broker" Seccomp)" = 2
+else
+	fail "broker process found"
+fi
+check "parent stays root" test "$(field "$STRATAD_PID" Uid)" = 0
+
+# ---- workers caught mid-job ----
+st prepare base >/dev/null
+id=$(st mounts base | awk '{ print $2 }' | sed -n 's|.*/snapshots/\([0-9]*\)/fs$|\1|p')
+[ -n "$id" ] || fail "snapshot id from mounts"
+fsdir=$T/root/snapshots/$id/fs
+
+# role caps as hex masks: usage = CAP_DAC_READ_SEARCH (2);
+# remove = CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2), CAP_FOWNER (3)
+for spec in usage:0000000000000004 remove:000000000000000e; do
+	role=${spec%%:*}
+	want=${spec#*:}
+	out=$T/probe-$role.out
+	st debug probe "$role" close base --hold 4000 >"$out" 2>&1 &
+	cli=$!
+	i=0
+	while ! grep -q '^pid ' "$out" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	w=$(awk '$1 == "pid" { print $2; exit }' "$out")
+	if [ -z "$w" ] || [ ! -d "/proc/$w" ]; then
+		fail "$role worker caught mid-job" "$(cat "$out")"
+		wait "$cli"
+		continue
+	fi
+	check "$role worker runs as uid 0" test "$(field "$w" Uid)" = 0
+	check "$role worker has only its role's capabilities" test "$(field "$w" CapEff)" = "$want"
+	check "$role worker bounding set is its role's" test "$(field "$w" CapBnd)" = "$want"
+	check "$role worker has no_new_privs" test "$(field "$w" NoNewPrivs)" = 1
+	check "$role worker runs under a seccomp filter" test "$(field "$w" Seccomp)" = 2
+	check "$role worker's root is its snapshot directory" \
+		test "$(stat -L -c %d:%i "/proc/$w/root/")" = "$(stat -c %d:%i "$fsdir")"
+	check "$role worker has a private mount namespace" \
+		test "$(readlink "/proc/$w/ns/mnt")" != "$(readlink /proc/self/ns/mnt)"
+	check "$role worker has a private network namespace" \
+		test "$(readlink "/proc/$w/ns/net")" != "$(readlink /proc/self/ns/net)"
+	check "$role worker sees no other file" test ! -e "/proc/$w/root/etc/passwd"
+	wait "$cli"
+	# close(0) is allowed; fd 0 is not open in a worker, so it answers EBADF
+	check "$role probe of an allowed syscall returns" grep -q '^ret -1 errno 9' "$out"
+done
+
+# ---- a forbidden syscall kills the worker, the job fails, the daemon serves on ----
+for spec in usage:mount usage:ptrace usage:execve remove:socket remove:kill usage:unshare; do
+	role=${spec%%:*}
+	sys=${spec#*:}
+	if out=$(st debug probe "$role" "$sys" base 2>&1); then
+		fail "$role worker calling $sys is killed" "probe succeeded: $out"
+	else
+		case $out in
+		*"seccomp policy violation"*) pass "$role worker calling $sys is killed by its policy" ;;
+		*) fail "$role worker calling $sys is killed" "$out" ;;
+		esac
+	fi
+done
+check "daemon keeps serving after killed workers" st stat base
+check "the snapshot can still be removed" st rm base
+
+# ---- probes are off unless enabled ----
+stop_stratad
+: >"$T/stratad.log" # start_stratad waits for a new "serving" line
+start_stratad "$T/root" "$ADDR" || fail "daemon restarts"
+st prepare again >/dev/null
+if out=$(st debug probe usage close again 2>&1); then
+	fail "probes refused without enable_probe" "$out"
+else
+	case $out in *PermissionDenied*) pass "probes refused without enable_probe" ;;
+	*) fail "probes refused without enable_probe" "$out" ;; esac
+fi
+
+# ---- SIGTERM leaves no process, mount or socket ----
+parent=$STRATAD_PID
+children=$(pgrep -P "$parent" | tr '\n' ' ')
+check "daemon stops cleanly on SIGTERM" stop_stratad
+check "no socket file left" test ! -e "$ADDR" -a ! -e "$ADDR.fd"
+left=""
+for c in $children; do kill -0 "$c" 2>/dev/null && left="$left $c"; done
+check "no child process left" test -z "$left"
+check "no mount left under the root" test -z "$(findmnt -rn -o TARGET | grep -F "$T/root" || true)"
+summary

@@ -1,0 +1,235 @@
+/* ipc records: exact lengths, fds only where a type carries them. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto/ipc.h"
+
+static int sp[2] = {-1, -1};
+
+static void setup(void)
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+}
+
+static void teardown(void)
+{
+	close(sp[0]);
+	close(sp[1]);
+}
+
+/* Sends a raw record: header claiming (type, claimed), then body_len bytes,
+ * with nfds copies of fd. */
+static void send_raw(uint32_t type, uint32_t claimed, size_t body_len, int fd, int nfds)
+{
+	char buf[sizeof(struct ipc_hdr) + sizeof(union ipc_body) + 16] = {0};
+	struct ipc_hdr h = {type, claimed};
+	memcpy(buf, &h, sizeof h);
+	struct iovec iov = {buf, sizeof h + body_len};
+	union {
+		struct cmsghdr a;
+		char c[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (nfds) {
+		memset(&cm, 0, sizeof cm);
+		mh.msg_control = cm.c;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		for (int i = 0; i < nfds; i++)
+			memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
+	}
+	ck_assert_int_eq(sendmsg(sp[0], &mh, 0), (ssize_t)(sizeof h + body_len));
+}
+
+static int recv_one(struct ipc_msg *m, struct err *e)
+{
+	memset(e, 0, sizeof *e);
+	return ipc_recv(sp[1], m, e);
+}
+
+START_TEST(round_trip_every_type)
+{
+	static const uint32_t types[] = {IPC_READY,	 IPC_SNAP_CREATE, IPC_SNAP_DROP, IPC_SNAP_LIST,
+					 IPC_SNAP_ENTRY, IPC_SPAWN,	  IPC_REPLY,	 IPC_JOB_EXIT,
+					 IPC_JOB_USAGE,	 IPC_JOB_DONE,	  IPC_JOB_FAIL,	 IPC_JOB_PROBE};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		union ipc_body b;
+		memset(&b, 0, sizeof b);
+		memset(&b, (int)(0x11 * (i + 1)), ipc_type_len(types[i]));
+		if (types[i] == IPC_REPLY)
+			b.reply.msg[IPC_MSG_MAX - 1] = '\0';
+		if (types[i] == IPC_JOB_FAIL)
+			b.job_fail.msg[IPC_MSG_MAX - 1] = '\0';
+		struct err e = {0};
+		ck_assert_int_eq(ipc_send(sp[0], types[i], &b, ipc_type_len(types[i]), NULL, 0, &e), 0);
+		struct ipc_msg m;
+		ck_assert_int_eq(recv_one(&m, &e), 1);
+		ck_assert_uint_eq(m.type, types[i]);
+		ck_assert_uint_eq(m.nfds, 0);
+		ck_assert_int_eq(memcmp(&m.body, &b, ipc_type_len(types[i])), 0);
+	}
+}
+END_TEST
+
+START_TEST(spawn_carries_lower_list)
+{
+	struct ipc_spawn s = {.job_id = 7, .target = 42, .role = 1, .nlower = IPC_MAX_LOWER};
+	for (int i = 0; i < IPC_MAX_LOWER; i++)
+		s.lower[i] = (uint64_t)i + 1000;
+	struct err e;
+	ck_assert_int_eq(ipc_send(sp[0], IPC_SPAWN, &s, sizeof s, NULL, 0, &e), 0);
+	struct ipc_msg m;
+	ck_assert_int_eq(recv_one(&m, &e), 1);
+	ck_assert_uint_eq(m.body.spawn.lower[IPC_MAX_LOWER - 1], 1000 + IPC_MAX_LOWER - 1);
+	ck_assert_uint_eq(m.body.spawn.target, 42);
+}
+END_TEST
+
+START_TEST(spawned_passes_one_fd)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	struct ipc_spawned s = {.job_id = 3, .pid = 1234};
+	struct err e;
+	ck_assert_int_eq(ipc_send(sp[0], IPC_SPAWNED, &s, sizeof s, &p[1], 1, &e), 0);
+	close(p[1]);
+	struct ipc_msg m;
+	ck_assert_int_eq(recv_one(&m, &e), 1);
+	ck_assert_uint_eq(m.nfds, 1);
+	ck_assert_int_eq(m.body.spawned.pid, 1234);
+	ck_assert_int_eq(write(m.fds[0], "x", 1), 1);
+	char c;
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	ck_assert_int_ne(fcntl(m.fds[0], F_GETFD) & FD_CLOEXEC, 0);
+	ipc_msg_close(&m);
+	ck_assert_int_eq(read(p[0], &c, 1), 0); /* every write end closed */
+	close(p[0]);
+}
+END_TEST
+
+START_TEST(wrong_length_rejected)
+{
+	struct ipc_msg m;
+	struct err e;
+	/* header and body agree with each other but not with the type */
+	send_raw(IPC_SNAP_CREATE, sizeof(struct ipc_snap_create) - 8, sizeof(struct ipc_snap_create) - 8, -1,
+		 0);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "wrong length"));
+	/* header says the right length, the record is longer */
+	send_raw(IPC_SNAP_DROP, sizeof(struct ipc_snap_drop), sizeof(struct ipc_snap_drop) + 4, -1, 0);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	/* a body on a type that has none */
+	send_raw(IPC_READY, 4, 4, -1, 0);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	/* shorter than a header */
+	ck_assert_int_eq(send(sp[0], "abc", 3, 0), 3);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	/* unknown types */
+	send_raw(0, 0, 0, -1, 0);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	send_raw(IPC_TYPE_MAX + 1, 0, 0, -1, 0);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "unknown type"));
+	/* still usable afterwards */
+	ck_assert_int_eq(ipc_send(sp[0], IPC_READY, NULL, 0, NULL, 0, &e), 0);
+	ck_assert_int_eq(recv_one(&m, &e), 1);
+	ck_assert_uint_eq(m.type, IPC_READY);
+}
+END_TEST
+
+START_TEST(unexpected_fds_closed_and_rejected)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	struct ipc_msg m;
+	struct err e;
+	/* fd on a type that carries none */
+	send_raw(IPC_SNAP_CREATE, sizeof(struct ipc_snap_create), sizeof(struct ipc_snap_create), p[1], 1);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "fds"));
+	/* surplus fds on a type that carries one */
+	send_raw(IPC_SPAWNED, sizeof(struct ipc_spawned), sizeof(struct ipc_spawned), p[1], 3);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	close(p[1]);
+	char c;
+	ck_assert_int_eq(read(p[0], &c, 1), 0); /* no copy of the write end survived */
+	close(p[0]);
+}
+END_TEST
+
+START_TEST(missing_fd_rejected)
+{
+	struct ipc_spawned s = {.job_id = 3, .pid = 1};
+	struct err e;
+	/* the sender refuses, and so does the receiver of a raw record */
+	ck_assert_int_eq(ipc_send(sp[0], IPC_SPAWNED, &s, sizeof s, NULL, 0, &e), -1);
+	send_raw(IPC_SPAWNED, sizeof s, sizeof s, -1, 0);
+	struct ipc_msg m;
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+}
+END_TEST
+
+START_TEST(send_checks_length)
+{
+	struct ipc_snap_drop d = {0};
+	struct err e;
+	ck_assert_int_eq(ipc_send(sp[0], IPC_SNAP_DROP, &d, sizeof d - 1, NULL, 0, &e), -1);
+	ck_assert_int_eq(ipc_send(sp[0], 999, &d, sizeof d, NULL, 0, &e), -1);
+}
+END_TEST
+
+START_TEST(text_is_terminated_and_eof_seen)
+{
+	struct ipc_reply r;
+	memset(&r, 'A', sizeof r);
+	r.errnum = 2;
+	struct err e;
+	ck_assert_int_eq(ipc_send(sp[0], IPC_REPLY, &r, sizeof r, NULL, 0, &e), 0);
+	struct ipc_msg m;
+	ck_assert_int_eq(recv_one(&m, &e), 1);
+	ck_assert_uint_eq(strlen(m.body.reply.msg), IPC_MSG_MAX - 1);
+	close(sp[0]);
+	sp[0] = -1;
+	ck_assert_int_eq(recv_one(&m, &e), 0);
+}
+END_TEST
+
+START_TEST(nonblocking_empty_is_eagain)
+{
+	struct ipc_msg m;
+	struct err e;
+	ck_assert_int_eq(fcntl(sp[1], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(recv_one(&m, &e), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ipc");
+	TCase *tc = tcase_create("records");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, round_trip_every_type);
+	tcase_add_test(tc, spawn_carries_lower_list);
+	tcase_add_test(tc, spawned_passes_one_fd);
+	tcase_add_test(tc, wrong_length_rejected);
+	tcase_add_test(tc, unexpected_fds_closed_and_rejected);
+	tcase_add_test(tc, missing_fd_rejected);
+	tcase_add_test(tc, send_checks_length);
+	tcase_add_test(tc, text_is_terminated_and_eof_seen);
+	tcase_add_test(tc, nonblocking_empty_is_eagain);
+	suite_add_tcase(s, tc);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,524 @@
+/* Policies: the language, the embedded files, and each worker role's
+ * confinement applied for real in a forked child (caps + seccomp, without
+ * the mount part): forbidden calls die of SIGSYS, the role's work passes. */
+#include <check.h>
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker/parentlink.h"
+#include "policy/policy.h"
+#include "proto/ipc.h"
+#include "worker/roles.h"
+
+static const char *const worker_roles[] = {"usage", "remove"};
+
+/* Never in any policy: they would let a process leave or widen its sandbox. */
+static const char *const never_allowed[] = {
+    "kill",
+    "tkill",
+    "tgkill",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "setns",
+    "unshare",
+    "execve",
+    "execveat",
+    "fork",
+    "vfork",
+    "clone3",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsmount",
+    "bpf",
+    "init_module",
+    "finit_module",
+    "kexec_load",
+    "kexec_file_load",
+    "setuid",
+    "setresuid",
+    "setgid",
+    "capset",
+    "keyctl",
+    "add_key",
+    "socket",
+    "connect",
+    "bind",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "mknodat",
+    "symlinkat",
+    "linkat",
+    "fchmodat",
+};
+
+static struct err e;
+
+static struct policy *parse(const char *text)
+{
+	memset(&e, 0, sizeof e);
+	return policy_parse("t", text, &e);
+}
+
+START_TEST(embedded_policies_parse_and_compile)
+{
+	const char *roles[] = {"broker", "usage", "remove"};
+	for (size_t i = 0; i < 3; i++) {
+		struct policy *p = policy_for_role(roles[i], &e);
+		ck_assert_msg(p != NULL, "%s: %s", roles[i], e.msg);
+		ck_assert_uint_gt(p->nrules, 5);
+		struct policy_bpf b;
+		ck_assert_msg(policy_compile(p, 0, &b, &e) == 0, "%s: %s", roles[i], e.msg);
+		ck_assert_uint_gt(b.len, 10);
+		policy_bpf_free(&b);
+		policy_free(p);
+	}
+	ck_assert_ptr_null(policy_for_role("nosuchrole", &e));
+}
+END_TEST
+
+START_TEST(forbidden_syscalls_absent)
+{
+	const char *roles[] = {"broker", "usage", "remove"};
+	for (size_t i = 0; i < 3; i++) {
+		struct policy *p = policy_for_role(roles[i], &e);
+		ck_assert_ptr_nonnull(p);
+		for (size_t k = 0; k < sizeof never_allowed / sizeof never_allowed[0]; k++) {
+			int nr = policy_syscall_number(never_allowed[k]);
+			ck_assert_int_ge(nr, 0);
+			ck_assert_msg(!policy_mentions(p, nr), "%s allows %s", roles[i], never_allowed[k]);
+		}
+		/* clone only for threads would be a future change; none now */
+		ck_assert(!policy_mentions(p, policy_syscall_number("clone")));
+		policy_free(p);
+	}
+	struct policy *b = policy_for_role("broker", &e);
+	ck_assert_uint_eq(b->ncaps, 0);
+	policy_free(b);
+}
+END_TEST
+
+START_TEST(language_accepts_conditions)
+{
+	struct policy *p = parse("# c\ncaps: CAP_FOWNER CAP_DAC_OVERRIDE  # two\n\n"
+				 "read\n"
+				 "unlinkat: arg2 == 0 || arg2 == AT_REMOVEDIR\n"
+				 "openat: arg2 & O_ACCMODE|O_CREAT == 0 && arg0 != 0x10\n");
+	ck_assert_msg(p != NULL, "%s", e.msg);
+	ck_assert_uint_eq(p->ncaps, 2);
+	ck_assert_int_eq(p->caps[0], CAP_FOWNER);
+	ck_assert_uint_eq(p->nrules, 4);
+	ck_assert_uint_eq(p->rules[1].ncond, 1);
+	ck_assert_uint_eq(p->rules[2].cond[0].value, AT_REMOVEDIR);
+	ck_assert_uint_eq(p->rules[3].ncond, 2);
+	ck_assert_int_eq(p->rules[3].cond[0].op, POLICY_MASKED_EQ);
+	ck_assert_uint_eq(p->rules[3].cond[0].mask, O_ACCMODE | O_CREAT);
+	ck_assert_int_eq(p->rules[3].cond[1].op, POLICY_NE);
+	ck_assert_uint_eq(p->rules[3].cond[1].value, 16);
+	ck_assert_int_eq(p->rules[3].line, 6);
+	policy_free(p);
+	p = parse("caps:\n");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->ncaps, 0);
+	policy_free(p);
+}
+END_TEST
+
+static void assert_error(const char *text, const char *needle)
+{
+	struct policy *p = parse(text);
+	ck_assert_msg(p == NULL, "accepted: %s", text);
+	ck_assert_msg(strstr(e.msg, needle) != NULL, "`%s` lacks `%s`", e.msg, needle);
+}
+
+START_TEST(language_errors_name_the_line)
+{
+	assert_error("caps:\nread\nnosuchcall\n", "`t.policy` line 3: unknown syscall `nosuchcall`");
+	assert_error("caps: CAP_NOPE\n", "line 1: unknown capability `CAP_NOPE`");
+	assert_error("caps: dac_override\n", "line 1: unknown capability");
+	assert_error("caps:\n\nread: arg7 == 1\n", "line 3: expected arg0..arg5");
+	assert_error("caps:\nread: arg0 == NOT_A_CONST\n", "line 2: unknown constant `NOT_A_CONST`");
+	assert_error("caps:\nread: arg0 >= 1\n", "line 2: expected ==, != or &");
+	assert_error("caps:\nread: arg0 & 1\n", "line 2: expected `==` after the mask");
+	assert_error("caps:\nread arg0\n", "line 2: unexpected text");
+	assert_error("caps:\nread: arg0 == 1 &&\n", "line 2: expected arg0..arg5");
+	assert_error("caps:\ncaps:\n", "line 2: second");
+	assert_error("read\n", "no `caps:` line");
+}
+END_TEST
+
+/* ---- confinement in a child ------------------------------------------------ */
+
+typedef int (*child_fn)(void *arg);
+
+/* When >= 0, the confined child gets this fd as its job socket (fd 3). */
+static int child_job_fd = -1;
+
+/* Forks; the child confines itself as `role` (caps, NO_NEW_PRIVS, filter)
+ * and returns fn's value as its exit status.  Returns the wait status. */
+static int run_confined(const char *role, int log_denied, child_fn fn, void *arg)
+{
+	struct policy *p = policy_for_role(role, &e);
+	ck_assert_ptr_nonnull(p);
+	struct policy_bpf b;
+	ck_assert_int_eq(policy_compile(p, log_denied, &b, &e), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct err ce;
+		if (child_job_fd >= 0 && dup2(child_job_fd, WORKER_FD_JOB) < 0)
+			_exit(101);
+		if (policy_enter(p, &b, &ce) < 0)
+			_exit(100);
+		_exit(fn(arg));
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	policy_bpf_free(&b);
+	policy_free(p);
+	return st;
+}
+
+static int try_mount(void *arg)
+{
+	return mount("none", "/tmp", "tmpfs", 0, NULL) == 0 ? 0 : 1;
+}
+static int try_ptrace(void *arg)
+{
+	return ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0 ? 0 : 1;
+}
+static int try_kill(void *arg)
+{
+	return kill(getppid(), 0) == 0 ? 0 : 1;
+}
+static int try_socket_inet(void *arg)
+{
+	return socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 1;
+}
+static int try_execve(void *arg)
+{
+	char *argv[] = {"true", NULL};
+	execve("/bin/true", argv, NULL);
+	return 1;
+}
+static int try_fork(void *arg)
+{
+	return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) >= 0 ? 0 : 1;
+}
+static int try_unshare(void *arg)
+{
+	return syscall(SYS_unshare, 0) == 0 ? 0 : 1;
+}
+static int try_write_stderr(void *arg)
+{
+	return syscall(SYS_write, 2, "", 0) >= 0 ? 0 : 1;
+}
+static int try_getppid(void *arg)
+{
+	return syscall(SYS_getppid) > 0 ? 0 : 1;
+}
+
+static const struct {
+	const char *name;
+	child_fn fn;
+} forbidden_calls[] = {
+    {"mount", try_mount},     {"ptrace", try_ptrace},
+    {"kill", try_kill},	      {"socket(AF_INET)", try_socket_inet},
+    {"execve", try_execve},   {"clone", try_fork},
+    {"unshare", try_unshare}, {"write", try_write_stderr},
+};
+
+START_TEST(worker_roles_die_on_forbidden_calls)
+{
+	const char *role = worker_roles[_i];
+	for (size_t k = 0; k < sizeof forbidden_calls / sizeof forbidden_calls[0]; k++) {
+		int st = run_confined(role, 0, forbidden_calls[k].fn, NULL);
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+			      "%s: %s not killed by SIGSYS (status %#x)", role, forbidden_calls[k].name, st);
+	}
+}
+END_TEST
+
+START_TEST(log_mode_lets_denied_calls_through)
+{
+	int st = run_confined(worker_roles[_i], 1, try_getppid, NULL);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
+/* The caps of a role and nothing else, bounding set included. */
+static int check_caps(void *arg)
+{
+	const char *role = arg;
+	capng_get_caps_process();
+	int want_dros = 1, want_dac = !strcmp(role, "remove");
+	if (capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_READ_SEARCH) != want_dros)
+		return 2;
+	if (capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE) != want_dac)
+		return 3;
+	if (capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_ADMIN) ||
+	    capng_have_capability(CAPNG_PERMITTED, CAP_SETPCAP))
+		return 4;
+	return 0;
+}
+
+static int caps_then_check(void *arg)
+{
+	return check_caps(arg);
+}
+
+START_TEST(worker_roles_keep_only_their_caps)
+{
+	const char *role = worker_roles[_i];
+	struct policy *p = policy_for_role(role, &e);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct err ce;
+		if (policy_apply_caps(p, &ce) < 0)
+			_exit(100);
+		if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
+			_exit(5);
+		_exit(caps_then_check((void *)role));
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %#x", role, st);
+	policy_free(p);
+}
+END_TEST
+
+/* ---- the role bodies under their own filters ----------------------------- */
+
+static char tmp[64];
+
+static void mkfile(const char *rel, const char *data, mode_t mode)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", tmp, rel);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	close(fd);
+}
+
+static void mkd(const char *rel, mode_t mode)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", tmp, rel);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void tree_setup(void)
+{
+	strcpy(tmp, "/tmp/test_policy.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+}
+
+static void tree_teardown(void)
+{
+	char cmd[320];
+	snprintf(cmd, sizeof cmd, "chmod -R u+rwx %s 2>/dev/null; rm -rf %s %s.outside", tmp, tmp, tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", tmp);
+}
+
+/* A tree with what makes walking hard: links to outside, hardlinks,
+ * unreadable and unwritable directories, a sticky directory. */
+static void build_tree(void)
+{
+	char p1[256], p2[256];
+	mkd("t", 0755);
+	mkfile("t/a", "hello", 0644);
+	mkd("t/d", 0755);
+	mkfile("t/d/b", "0123456789", 0600);
+	snprintf(p1, sizeof p1, "%s/t/d/b", tmp);
+	snprintf(p2, sizeof p2, "%s/t/hard", tmp);
+	ck_assert_int_eq(link(p1, p2), 0);
+	snprintf(p1, sizeof p1, "%s.outside", tmp);
+	int fd = open(p1, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(p2, sizeof p2, "%s/t/escape", tmp);
+	ck_assert_int_eq(symlink(p1, p2), 0);
+	snprintf(p2, sizeof p2, "%s/t/escapedir", tmp);
+	ck_assert_int_eq(symlink("/etc", p2), 0);
+	mkd("t/d/deep", 0755);
+	mkd("t/d/deep/er", 0755);
+	mkfile("t/d/deep/er/c", "x", 0644);
+	mkd("t/sticky", 0755);
+	mkfile("t/sticky/other", "o", 0644);
+	snprintf(p1, sizeof p1, "%s/t/sticky/other", tmp);
+	ck_assert_int_eq(chown(p1, 4242, 4242), 0);
+	ck_assert_int_eq(chmod(strcat(strcpy(p2, tmp), "/t/sticky"), 01777), 0);
+	ck_assert_int_eq(chmod(strcat(strcpy(p2, tmp), "/t/d/deep/er"), 0555), 0);
+	ck_assert_int_eq(chmod(strcat(strcpy(p2, tmp), "/t/d/deep"), 0), 0);
+}
+
+/* Expected usage, counted the plain way (path-based, as the Go walk). */
+static void count_path(const char *path, int64_t *size, int64_t *inodes, ino_t *seen, size_t *nseen)
+{
+	struct stat st;
+	ck_assert_int_eq(lstat(path, &st), 0);
+	size_t i;
+	for (i = 0; i < *nseen && seen[i] != st.st_ino; i++)
+		;
+	if (i == *nseen) {
+		seen[(*nseen)++] = st.st_ino;
+		*size += st.st_blocks * 512;
+		(*inodes)++;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return;
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "ls -A '%s'", path);
+	FILE *f = popen(cmd, "r");
+	char name[256];
+	while (fgets(name, sizeof name, f)) {
+		name[strcspn(name, "\n")] = '\0';
+		char sub[512];
+		snprintf(sub, sizeof sub, "%s/%s", path, name);
+		count_path(sub, size, inodes, seen, nseen);
+	}
+	pclose(f);
+}
+
+static int64_t want_size, want_inodes;
+
+static int usage_in_child(void *arg)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/t", tmp);
+	int fd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 10;
+	int64_t size, inodes;
+	struct err ce;
+	if (role_usage_count(fd, &size, &inodes, &ce) < 0)
+		return 11;
+	return size == want_size && inodes == want_inodes ? 0 : 12;
+}
+
+START_TEST(usage_role_counts_under_its_filter)
+{
+	build_tree();
+	ino_t seen[64];
+	size_t nseen = 0;
+	char path[256];
+	snprintf(path, sizeof path, "%s/t", tmp);
+	want_size = want_inodes = 0;
+	count_path(path, &want_size, &want_inodes, seen, &nseen);
+	ck_assert_int_eq(want_inodes, 11); /* t a d b=hard escape escapedir deep er c sticky other */
+	int st = run_confined("usage", 0, usage_in_child, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+}
+END_TEST
+
+static int remove_in_child(void *arg)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/t", tmp);
+	int fd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 10;
+	struct err ce;
+	return role_remove_tree(fd, &ce) < 0 ? 11 : 0;
+}
+
+START_TEST(remove_role_deletes_under_its_filter)
+{
+	build_tree();
+	int st = run_confined("remove", 0, remove_in_child, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	char path[256];
+	snprintf(path, sizeof path, "%s/t", tmp);
+	ck_assert_int_eq(rmdir(path), 0); /* empty now */
+	snprintf(path, sizeof path, "%s.outside", tmp);
+	ck_assert_int_eq(access(path, F_OK), 0); /* the link's target survived */
+	ck_assert_int_eq(access("/etc/passwd", F_OK), 0);
+}
+END_TEST
+
+/* The probe, as the parent would run it: job socket on fd 3. */
+static int probe_nr;
+static int probe_in_child(void *arg)
+{
+	struct ipc_spawn req = {.role = ROLE_PROBE, .probe_syscall = probe_nr, .probe_hold_ms = 1};
+	return role_probe_run(WORKER_FD_JOB, &req);
+}
+
+START_TEST(probe_reports_or_dies)
+{
+	int sp[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	child_job_fd = sp[1];
+	/* an allowed call: the result arrives */
+	probe_nr = SYS_close; /* close(0): allowed in both roles */
+	int st = run_confined(worker_roles[_i], 0, probe_in_child, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	struct ipc_msg m;
+	ck_assert_int_eq(ipc_recv(sp[0], &m, &e), 1);
+	ck_assert_uint_eq(m.type, IPC_JOB_PROBE);
+	/* a forbidden one: SIGSYS, nothing sent */
+	probe_nr = SYS_getpid;
+	st = run_confined(worker_roles[_i], 0, probe_in_child, NULL);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	close(sp[1]);
+	child_job_fd = -1;
+	ck_assert_int_eq(ipc_recv(sp[0], &m, &e), 0);
+	close(sp[0]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *lang = tcase_create("language");
+	tcase_add_test(lang, embedded_policies_parse_and_compile);
+	tcase_add_test(lang, forbidden_syscalls_absent);
+	tcase_add_test(lang, language_accepts_conditions);
+	tcase_add_test(lang, language_errors_name_the_line);
+	suite_add_tcase(s, lang);
+	TCase *conf = tcase_create("confinement");
+	tcase_add_loop_test(conf, worker_roles_die_on_forbidden_calls, 0, 2);
+	tcase_add_loop_test(conf, log_mode_lets_denied_calls_through, 0, 2);
+	tcase_add_loop_test(conf, worker_roles_keep_only_their_caps, 0, 2);
+	tcase_add_loop_test(conf, probe_reports_or_dies, 0, 2);
+	suite_add_tcase(s, conf);
+	/* Unchecked fixtures run in the runner, so the tree goes even when a
+	 * test fails; one tree per case. */
+	TCase *usage = tcase_create("usage role");
+	tcase_add_unchecked_fixture(usage, tree_setup, tree_teardown);
+	tcase_add_test(usage, usage_role_counts_under_its_filter);
+	suite_add_tcase(s, usage);
+	TCase *rm = tcase_create("remove role");
+	tcase_add_unchecked_fixture(rm, tree_setup, tree_teardown);
+	tcase_add_test(rm, remove_role_deletes_under_its_filter);
+	suite_add_tcase(s, rm);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}

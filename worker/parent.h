@@ -1,0 +1,23 @@
+/* The parent: what stratad is when started as root.  It prepares the state
+ * directories and sockets, runs the broker (restarting it when it dies),
+ * serves the broker's few fixed requests and forks the workers. */
+#ifndef STRATA_PARENT_H
+#define STRATA_PARENT_H
+
+#include "../common/config.h"
+#include "../common/err.h"
+
+/* Runs until SIGTERM/SIGINT; returns the exit status. */
+int parent_main(const struct config *cfg);
+
+/* sdnotify.c: systemd's protocols without libsystemd. */
+
+/* Takes the sockets of socket activation (LISTEN_PID/LISTEN_FDS), telling
+ * them apart by SO_TYPE: SOCK_STREAM is gRPC, SOCK_SEQPACKET native.  Sets
+ * the fds found (others stay -1), marks them close-on-exec and unsets the
+ * variables.  Returns the number taken. */
+int sd_listen_fds_take(int *grpc_fd, int *native_fd, struct err *e);
+/* Sends `state` (e.g. "READY=1") to NOTIFY_SOCKET when it is set. */
+int sd_notify_state(const char *state, struct err *e);
+
+#endif

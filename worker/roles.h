@@ -1,0 +1,44 @@
+/* The worker roles: what a worker does once its sandbox is in place.
+ *
+ * Each role runs confined (private namespaces, its target directory as /,
+ * its caps, its seccomp filter), with the job socket on WORKER_FD_JOB, and
+ * sends exactly one result record on it (ipc JOB_*). */
+#ifndef STRATA_ROLES_H
+#define STRATA_ROLES_H
+
+#include <stdint.h>
+#include "../common/err.h"
+#include "../proto/ipc.h"
+
+#define WORKER_FD_JOB 3
+
+/* Which directory of the snapshots tree becomes the worker's root. */
+enum role_target {
+	TARGET_FS = 1, /* snapshots/ID/fs */
+	TARGET_RM = 2, /* snapshots/rm-ID */
+};
+
+struct role_def {
+	int role;	  /* enum worker_role */
+	const char *name; /* policy file and messages */
+	int target;	  /* enum role_target */
+	int readonly;	  /* view mounted read-only */
+	/* Runs confined; sends one result record; returns the exit status. */
+	int (*run)(int job_fd, const struct ipc_spawn *req);
+};
+
+/* usage: size and inodes as containerd's fs.DiskUsage counts them. */
+int role_usage_count(int top, int64_t *size, int64_t *inodes, struct err *e);
+int role_usage_run(int job_fd, const struct ipc_spawn *req);
+
+/* remove: deletes everything below dirfd, never following a link. */
+int role_remove_tree(int top, struct err *e);
+int role_remove_run(int job_fd, const struct ipc_spawn *req);
+
+/* probe: waits hold_ms (or until the broker hangs up), tries one syscall. */
+int role_probe_run(int job_fd, const struct ipc_spawn *req);
+
+/* Sends JOB_FAIL carrying e's code and message; returns 1 (the exit status). */
+int role_send_fail(int job_fd, const struct err *e);
+
+#endif

@@ -1,0 +1,194 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../broker/parentlink.h"
+#include "../common/util.h"
+#include "../policy/policy.h"
+
+static const struct role_def roles[] = {
+    {ROLE_USAGE, "usage", TARGET_FS, 1, role_usage_run},
+    {ROLE_REMOVE, "remove", TARGET_RM, 0, role_remove_run},
+    /* The probe has no confinement of its own: it takes probe_role's. */
+    {ROLE_PROBE, "probe", 0, 0, role_probe_run},
+};
+
+/* Prepared once in the parent, before any fork. */
+static struct prepared {
+	int role;
+	struct policy *policy;
+	struct policy_bpf bpf;
+} prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}}, {ROLE_REMOVE, NULL, {NULL, 0}}};
+
+const struct role_def *sandbox_role(int role)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++)
+		if (roles[i].role == role)
+			return &roles[i];
+	return NULL;
+}
+
+const struct role_def *sandbox_confinement(const struct ipc_spawn *req)
+{
+	int role = req->role == ROLE_PROBE ? (int)req->probe_role : (int)req->role;
+	return role == ROLE_PROBE ? NULL : sandbox_role(role);
+}
+
+static const struct prepared *prepared_for(int role)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(prepared); i++)
+		if (prepared[i].role == role && prepared[i].policy)
+			return &prepared[i];
+	return NULL;
+}
+
+int sandbox_init(int seccomp_log, struct err *e)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(prepared); i++) {
+		struct prepared *p = &prepared[i];
+		p->policy = policy_for_role(sandbox_role(p->role)->name, e);
+		if (!p->policy || policy_compile(p->policy, seccomp_log, &p->bpf, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len)
+{
+	const struct role_def *conf = sandbox_confinement(req);
+	/* A probe always works on a live snapshot's fs directory (rm-ID exists
+	 * only while a removal runs); it takes the role's read-only or
+	 * read-write view of it, caps and filter unchanged. */
+	int target = req->role == ROLE_PROBE ? TARGET_FS : conf->target;
+	uint64_t id = req->target;
+	if (target == TARGET_FS)
+		snprintf(buf, len, "%llu/fs", (unsigned long long)id);
+	else
+		snprintf(buf, len, "rm-%llu", (unsigned long long)id);
+}
+
+int role_send_fail(int job_fd, const struct err *e)
+{
+	struct ipc_job_fail f = {.code = e->code ? e->code : ST_INTERNAL};
+	ipc_set_text(f.msg, e->msg);
+	ipc_send(job_fd, IPC_JOB_FAIL, &f, sizeof f, NULL, 0, NULL);
+	return 1;
+}
+
+/* A sandbox step failed: tell the broker which, and end the worker. */
+__attribute__((format(printf, 1, 2))) _Noreturn static void setup_fail(const char *fmt, ...)
+{
+	int saved = errno;
+	struct err e;
+	char what[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	err_errno(&e, ST_INTERNAL, saved, "worker sandbox: %s", what);
+	role_send_fail(WORKER_FD_JOB, &e);
+	_exit(1);
+}
+
+/* Everything but the job socket is closed: the worker holds nothing of the
+ * parent's (listening sockets, broker channels, other jobs' sockets). */
+static void keep_only_job_fd(int job_fd, pid_t parent_pid)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	if (job_fd != WORKER_FD_JOB && dup2(job_fd, WORKER_FD_JOB) < 0)
+		_exit(1);
+	if (job_fd == WORKER_FD_JOB)
+		set_cloexec(job_fd, 0);
+	if (close_range(0, WORKER_FD_JOB - 1, 0) < 0 || close_range(WORKER_FD_JOB + 1, ~0U, 0) < 0)
+		setup_fail("close_range");
+	/* A worker must not outlive the parent that would reap it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent_pid)
+		setup_fail("parent death signal");
+}
+
+/* The target directory becomes /, and the old root is detached (not merely
+ * hidden), so no path leads out of the target. */
+static void enter_view(const char *path, int readonly)
+{
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		setup_fail("unshare");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		setup_fail("make / private");
+	int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (tree < 0)
+		setup_fail("bind `%s`", path);
+	struct mount_attr attr = {
+	    .attr_set =
+		MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | (readonly ? MOUNT_ATTR_RDONLY : 0),
+	};
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		setup_fail("set attributes of `%s`", path);
+	if (move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		setup_fail("attach `%s`", path);
+	if (fchdir(tree) < 0)
+		setup_fail("chdir `%s`", path);
+	close(tree);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		setup_fail("pivot_root `%s`", path);
+	if (umount2(".", MNT_DETACH) < 0)
+		setup_fail("detach the old root");
+	if (chdir("/") < 0)
+		setup_fail("chdir /");
+}
+
+static void set_limits(void)
+{
+	static const struct {
+		int res;
+		rlim_t max;
+	} limits[] = {
+	    {RLIMIT_CORE, 0},	     /* no dumps of what a worker read */
+	    {RLIMIT_NOFILE, 4096},   /* one directory fd per level of a walk */
+	    {RLIMIT_NPROC, 0},	     /* a second wall: clone is not in any policy */
+	    {RLIMIT_FSIZE, 0},	     /* usage and remove write no file data */
+	    {RLIMIT_AS, 4ull << 30}, /* bounds the usage inode set */
+	    {RLIMIT_MEMLOCK, 0},     {RLIMIT_MSGQUEUE, 0},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
+		struct rlimit rl = {limits[i].max, limits[i].max};
+		if (setrlimit(limits[i].res, &rl) < 0)
+			setup_fail("setrlimit %d", limits[i].res);
+	}
+}
+
+void sandbox_run(const char *snapshots_dir, int job_fd, const struct ipc_spawn *req, pid_t parent_pid)
+{
+	const struct role_def *conf = sandbox_confinement(req);
+	const struct role_def *role = sandbox_role((int)req->role);
+	const struct prepared *p = conf ? prepared_for(conf->role) : NULL;
+	keep_only_job_fd(job_fd, parent_pid);
+	if (!role || !p)
+		setup_fail("no confinement prepared for role %u", req->role);
+	char name[64], path[4096];
+	sandbox_target_name(req, name, sizeof name);
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", snapshots_dir, name) >= sizeof path)
+		setup_fail("target path too long");
+	enter_view(path, conf->readonly);
+	set_limits();
+	struct err e = {0};
+	if (policy_enter(p->policy, &p->bpf, &e) < 0) {
+		role_send_fail(WORKER_FD_JOB, &e);
+		_exit(1);
+	}
+	_exit(role->run(WORKER_FD_JOB, req));
+}

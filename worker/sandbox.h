@@ -1,0 +1,31 @@
+/* Worker sandboxes: the parent prepares every role's confinement once at
+ * start (policies parsed, filters compiled), then each forked worker only
+ * applies it (see sandbox_run) and runs its role. */
+#ifndef STRATA_SANDBOX_H
+#define STRATA_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "../common/err.h"
+#include "../proto/ipc.h"
+#include "roles.h"
+
+/* Parses and compiles the policies of every worker role. */
+int sandbox_init(int seccomp_log, struct err *e);
+
+/* The role table: usage, remove and probe; NULL for others. */
+const struct role_def *sandbox_role(int role);
+/* The role whose confinement a request runs under (probe: probe_role). */
+const struct role_def *sandbox_confinement(const struct ipc_spawn *req);
+
+/* Name of a target below the snapshots directory: "ID/fs" or "rm-ID". */
+void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len);
+
+/* In a freshly forked child of the (single-threaded) parent: builds the
+ * sandbox around snapshots_dir/<target>, runs the role, exits.  Failures
+ * before the role runs are reported to the broker as JOB_FAIL. */
+_Noreturn void sandbox_run(const char *snapshots_dir, int job_fd, const struct ipc_spawn *req,
+			   pid_t parent_pid);
+
+#endif

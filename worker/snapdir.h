@@ -1,0 +1,29 @@
+/* Name-safe operations on the snapshots directory, done by the parent for
+ * the broker.  Every name is built here from numbers (`ID`, `new-ID`,
+ * `rm-ID`), every call is an *at() call relative to an O_PATH fd of
+ * ROOT/snapshots that never follows a link, and renames never replace. */
+#ifndef STRATA_SNAPDIR_H
+#define STRATA_SNAPDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../broker/parentlink.h" /* enum snapdir_kind, struct snapdir */
+#include "../common/err.h"
+
+/* O_PATH|O_DIRECTORY fd of ROOT/snapshots. */
+int snapdir_open(const char *snapshots_dir, struct err *e);
+
+/* mkdir new-ID (0700), new-ID/fs (0755), new-ID/work (0711, active only);
+ * fs takes the owner of PARENT/fs when parent_id != 0; rename to ID. */
+int snapdir_create(int dfd, uint64_t id, uint64_t parent_id, int active, struct err *e);
+/* Renames ID (SNAPDIR_LIVE) or new-ID (SNAPDIR_NEW) to rm-ID. */
+int snapdir_drop(int dfd, uint64_t id, int kind, struct err *e);
+/* Numbered entries (ID, new-ID, rm-ID); other names are ignored. */
+int snapdir_list(int dfd, struct snapdir **out, size_t *n, struct err *e);
+/* rmdir rm-ID, after a remove worker emptied it. */
+int snapdir_remove_rm(int dfd, uint64_t id, struct err *e);
+/* Whether a worker target ("ID/fs" or "rm-ID", see sandbox_target_name) is
+ * a directory, not a link. */
+int snapdir_check_target(int dfd, const char *name, struct err *e);
+
+#endif
