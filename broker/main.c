@@ -97,6 +97,7 @@ int broker_main(const struct broker_opts *o)
 	    native_server_start(BROKER_FD_NATIVE, o->cfg.max_conns, &e) < 0)
 		die("start: %s", e.msg);
 	snapshots_sweep_orphans(startup_swept, NULL);
+	snapshots_measure_pending();
 	if (plink_ready(&e) < 0)
 		die("%s", e.msg);
 	loop_run(&stopping);

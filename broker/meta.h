@@ -84,6 +84,10 @@ int meta_create(struct meta *m, const struct snap_info *in, struct snap_info *ou
  * active -> FailedPrecondition.  The id stays; the key is gone afterwards. */
 int meta_commit(struct meta *m, const char *key, const char *name, const struct label *labels, size_t nlabels,
 		int64_t size, int64_t inodes, struct err *e);
+/* Records the usage measured for committed snapshot `name` with `id`, if it
+ * is still there and still waiting for it (size < 0); otherwise nothing. */
+int meta_set_usage(struct meta *m, const char *name, uint64_t id, int64_t size, int64_t inodes,
+		   struct err *e);
 /* Removes `name`: NotFound, or FailedPrecondition when it has children.
  * Returns its id and kind. */
 int meta_remove(struct meta *m, const char *name, uint64_t *id, int *kind, struct err *e);

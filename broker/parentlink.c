@@ -36,7 +36,7 @@ int worker_role_by_name(const char *name)
 	return -1;
 }
 
-enum job_state { JOB_QUEUED = 1, JOB_RUNNING = 2 };
+enum job_state { JOB_QUEUED = 1, JOB_SPAWNING = 2, JOB_RUNNING = 3 };
 
 struct job {
 	uint64_t id;
@@ -153,36 +153,27 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* Asks for the worker; the parent answers on the event channel (SPAWNED or
+ * SPAWN_FAILED), so the broker never waits for a fork. */
 static int job_spawn(struct job *j, struct err *e)
 {
 	struct ipc_spawn *s = xcalloc(1, sizeof *s);
 	s->job_id = j->id;
 	s->role = (uint32_t)j->spec.role;
 	s->target = j->spec.target;
+	if (j->spec.drop_first)
+		s->flags |= IPC_SPAWN_DROP_FIRST;
 	if (j->spec.role == ROLE_PROBE) {
 		s->probe_role = (uint32_t)j->spec.probe_role;
 		s->probe_syscall = j->spec.probe_syscall;
 		s->probe_hold_ms = j->spec.probe_hold_ms;
 	}
-	struct ipc_msg m;
-	int rc = ctl_call(IPC_SPAWN, s, sizeof *s, &m, e);
+	int rc = pl.ctl < 0 ? err_set(e, ST_UNAVAILABLE, "parent link is not initialised")
+			    : ipc_send(pl.ctl, IPC_SPAWN, s, sizeof *s, NULL, 0, e);
 	free(s);
 	if (rc < 0)
 		return err_wrap(e, "start %s worker", worker_role_name(j->spec.role));
-	if (m.type != IPC_SPAWNED) {
-		rc = reply_result(&m, "start worker", e);
-		ipc_msg_close(&m);
-		return rc < 0 ? err_wrap(e, "start %s worker", worker_role_name(j->spec.role))
-			      : err_set(e, ST_INTERNAL, "start worker: the parent answered without a worker");
-	}
-	if (m.body.spawned.job_id != j->id) {
-		ipc_msg_close(&m);
-		return err_set(e, ST_INTERNAL, "start worker: reply for another job");
-	}
-	j->sock = m.fds[0];
-	j->pid = m.body.spawned.pid;
-	j->state = JOB_RUNNING;
-	set_nonblock(j->sock, 1);
+	j->state = JOB_SPAWNING;
 	j->next = pl.jobs;
 	pl.jobs = j;
 	pl.running++;
@@ -207,13 +198,10 @@ static void start_queued(void)
 			pl.queue_tail = &pl.queue;
 		j->next = NULL;
 		struct err e = {0};
-		if (j->done == NULL) {
+		if (j->done == NULL)
 			job_free(j);
-		} else if (job_spawn(j, &e) < 0) {
+		else if (job_spawn(j, &e) < 0)
 			job_fail_async(j, &e);
-		} else if (j->started) {
-			j->started(j->ctx, j->pid);
-		}
 	}
 }
 
@@ -239,8 +227,6 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 		free(j);
 		return NULL;
 	}
-	if (started)
-		started(ctx, j->pid);
 	return j;
 }
 
@@ -330,11 +316,57 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 		       ipc_type_name(m.type));
 }
 
+static struct job **job_find(uint64_t job_id)
+{
+	struct job **pp = &pl.jobs;
+	while (*pp && (*pp)->id != job_id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void job_spawned(const struct ipc_spawned *sp, int sock)
+{
+	struct job *j = *job_find(sp->job_id);
+	if (!j || j->state != JOB_SPAWNING) {
+		log_warn("worker for unknown job %llu", (unsigned long long)sp->job_id);
+		close(sock);
+		return;
+	}
+	j->pid = sp->pid;
+	j->state = JOB_RUNNING;
+	if (!j->done) {
+		/* Cancelled meanwhile: the worker sees its socket close. */
+		close(sock);
+		return;
+	}
+	j->sock = sock;
+	set_nonblock(j->sock, 1);
+	if (j->started)
+		j->started(j->ctx, j->pid);
+}
+
+static void job_spawn_failed(const struct ipc_spawn_failed *f)
+{
+	struct job **pp = job_find(f->job_id), *j = *pp;
+	if (!j || j->state != JOB_SPAWNING) {
+		log_warn("failure of unknown job %llu", (unsigned long long)f->job_id);
+		return;
+	}
+	*pp = j->next;
+	pl.running--;
+	struct err e;
+	if (f->msg[0])
+		err_set(&e, status_from_errno(f->errnum), "start %s worker: %s",
+			worker_role_name(j->spec.role), f->msg);
+	else
+		err_errno(&e, 0, f->errnum, "start %s worker", worker_role_name(j->spec.role));
+	job_fail_async(j, &e);
+	start_queued();
+}
+
 static void job_exited(uint64_t job_id, int wstatus)
 {
-	struct job **pp = &pl.jobs, *j;
-	while ((j = *pp) && j->id != job_id)
-		pp = &j->next;
+	struct job **pp = job_find(job_id), *j = *pp;
 	if (!j) {
 		log_warn("exit of unknown job %llu", (unsigned long long)job_id);
 		return;
@@ -370,12 +402,16 @@ static void on_evt(void *ctx, uint32_t events)
 			log_err("parent event channel: %s", e.msg);
 			continue;
 		}
-		if (m.type != IPC_JOB_EXIT) {
+		if (m.type == IPC_JOB_EXIT) {
+			job_exited(m.body.job_exit.job_id, m.body.job_exit.wstatus);
+		} else if (m.type == IPC_SPAWNED) {
+			job_spawned(&m.body.spawned, m.fds[0]);
+		} else if (m.type == IPC_SPAWN_FAILED) {
+			job_spawn_failed(&m.body.spawn_failed);
+		} else {
 			log_err("parent event channel: unexpected `%s`", ipc_type_name(m.type));
 			ipc_msg_close(&m);
-			continue;
 		}
-		job_exited(m.body.job_exit.job_id, m.body.job_exit.wstatus);
 	}
 }
 

@@ -51,6 +51,7 @@ struct job_spec {
 	int probe_role;		/* ROLE_PROBE: whose confinement to take */
 	int probe_syscall;	/* ROLE_PROBE: syscall number, -1 for none */
 	uint32_t probe_hold_ms; /* ROLE_PROBE: stay alive (confined) this long first */
+	int drop_first;		/* ROLE_REMOVE: rename the live ID to rm-ID first */
 };
 
 struct job_result {

@@ -35,6 +35,8 @@ void svc_apply(struct call *c);
 void svc_diff(struct call *c);
 void svc_probe(struct call *c);
 
+/* Measures the committed snapshots whose usage a crash left unmeasured. */
+void snapshots_measure_pending(void);
 /* Removes snapshot directories that no metadata points at (start-up and Cleanup). */
 void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void *ctx);
 

@@ -69,11 +69,12 @@ static void removal_done(void *ctx, const struct job_result *res, const struct e
 	free(r);
 }
 
-/* Deletes snapshots/rm-ID in a remove worker; done(ctx) runs when it is gone
- * (or failed: the directory stays an orphan for the next sweep). */
-static void remove_dir_async(uint64_t id, void (*done)(void *), void *ctx)
+/* Deletes snapshots/rm-ID in a remove worker (with drop_first, renames the
+ * live snapshots/ID to rm-ID first); done(ctx) runs when it is gone (or
+ * failed: the directory stays an orphan for the next sweep). */
+static void remove_dir_async(uint64_t id, int drop_first, void (*done)(void *), void *ctx)
 {
-	struct job_spec spec = {.role = ROLE_REMOVE, .target = id};
+	struct job_spec spec = {.role = ROLE_REMOVE, .target = id, .drop_first = drop_first};
 	struct removal *r = xcalloc(1, sizeof *r);
 	struct err e;
 	r->id = id;
@@ -146,8 +147,7 @@ static int create_snapshot(int kind, const char *key, const char *parent, void *
 	labels_free(in.labels, in.nlabels);
 	if (r < 0) {
 		/* The directory has no metadata: hand it to a remove worker now. */
-		if (plink_snap_drop(in.id, SNAPDIR_LIVE, NULL) == 0)
-			remove_dir_async(in.id, NULL, NULL);
+		remove_dir_async(in.id, 1, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -203,7 +203,95 @@ void svc_mounts(struct call *c)
 	mounts_free(&m, (size_t)n);
 }
 
-/* ---- Commit ------------------------------------------------------------------ */
+/* ---- Commit and usage measurement ------------------------------------------------ */
+
+/* containerd measures a snapshot's usage at commit.  strata commits first and
+ * measures in a usage worker right after (the committed tree no longer
+ * changes); the record says "pending" (-1) until the measurement is stored,
+ * a Usage call on it waits for the measurement, and start-up measures what a
+ * crash left pending.  Past MEASURE_BACKLOG measurements in flight, Commit
+ * measures before committing, as containerd does, so that the background
+ * work never outgrows what the workers can do. */
+#define MEASURE_BACKLOG 16
+
+struct measure {
+	uint64_t id;
+	char *name;
+	struct call **waiters;
+	size_t nwaiters;
+	struct measure *next;
+};
+static struct measure *measures;
+static unsigned nmeasures;
+
+static void reply_usage(struct call *c, int64_t size, int64_t inodes)
+{
+	Containerd__Services__Snapshots__V1__UsageResponse resp;
+	containerd__services__snapshots__v1__usage_response__init(&resp);
+	resp.size = size;
+	resp.inodes = inodes;
+	call_reply(c, &resp.base);
+}
+
+static void measure_done(void *ctx, const struct job_result *res, const struct err *je)
+{
+	struct measure *ms = ctx, **pp = &measures;
+	struct err e;
+	while (*pp != ms)
+		pp = &(*pp)->next;
+	*pp = ms->next;
+	nmeasures--;
+	if (je)
+		log_warn("measuring usage of `%s`: %s", ms->name, je->msg);
+	else if (meta_set_usage(broker.meta, ms->name, ms->id, res->size, res->inodes, &e) < 0)
+		log_warn("recording usage of `%s`: %s", ms->name, e.msg);
+	for (size_t i = 0; i < ms->nwaiters; i++) {
+		if (je)
+			call_fail_err(ms->waiters[i], je);
+		else
+			reply_usage(ms->waiters[i], res->size, res->inodes);
+	}
+	free(ms->waiters);
+	free(ms->name);
+	free(ms);
+}
+
+/* Starts measuring committed snapshot `name` (or joins the measurement
+ * running for it). */
+static struct measure *measure_start(uint64_t id, const char *name, struct err *e)
+{
+	for (struct measure *ms = measures; ms; ms = ms->next)
+		if (ms->id == id)
+			return ms;
+	struct measure *ms = xcalloc(1, sizeof *ms);
+	ms->id = id;
+	ms->name = xstrdup(name);
+	struct job_spec spec = {.role = ROLE_USAGE, .target = id};
+	if (!job_start(&spec, NULL, measure_done, ms, e)) {
+		free(ms->name);
+		free(ms);
+		return NULL;
+	}
+	ms->next = measures;
+	measures = ms;
+	nmeasures++;
+	return ms;
+}
+
+static int measure_pending_one(const struct snap_info *s, void *ctx)
+{
+	struct err e;
+	if (s->kind == KIND_COMMITTED && s->size < 0 && !measure_start(s->id, s->name, &e))
+		log_warn("measuring usage of `%s`: %s", s->name, e.msg);
+	return 0;
+}
+
+void snapshots_measure_pending(void)
+{
+	struct err e;
+	if (meta_walk(broker.meta, measure_pending_one, NULL, &e) < 0)
+		log_warn("looking for unmeasured snapshots: %s", e.msg);
+}
 
 static void commit_measured(void *ctx, const struct job_result *res, const struct err *je)
 {
@@ -244,9 +332,20 @@ void svc_commit(struct call *c)
 		return call_fail(c, ST_FAILED_PRECONDITION,
 				 "failed to commit snapshot: snapshot %s is not active: failed precondition",
 				 r->key);
-	struct job_spec spec = {.role = ROLE_USAGE, .target = id};
-	if (!job_start(&spec, NULL, commit_measured, c, &e))
-		return call_fail_err(c, &e);
+	if (nmeasures >= MEASURE_BACKLOG) {
+		struct job_spec spec = {.role = ROLE_USAGE, .target = id};
+		if (!job_start(&spec, NULL, commit_measured, c, &e))
+			return call_fail_err(c, &e);
+		return;
+	}
+	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
+	int rc = meta_commit(broker.meta, r->key, r->name, l, r->n_labels, -1, -1, &e);
+	labels_free(l, r->n_labels);
+	if (rc < 0)
+		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
+	if (!measure_start(id, r->name, &e))
+		log_warn("measuring usage of `%s` (left for later): %s", r->name, e.msg);
+	call_reply(c, NULL);
 }
 
 /* ---- Remove ------------------------------------------------------------------ */
@@ -255,7 +354,6 @@ static void remove_durable(void *ctx, const struct err *de)
 {
 	struct call *c = ctx;
 	uint64_t id = *(uint64_t *)c->state;
-	struct err e;
 	free(c->state);
 	c->state = NULL;
 	if (de) {
@@ -263,15 +361,11 @@ static void remove_durable(void *ctx, const struct err *de)
 		return call_fail(c, de->code, "failed to remove: %s", de->msg);
 	}
 	/* The metadata is durably gone: from here on the call succeeds.  The
-	 * directory leaves its live name now and is deleted in the background,
-	 * as containerd's snapshotter does with asynchronous removal; one that
-	 * cannot be dropped or deleted stays an orphan for Cleanup. */
-	if (plink_snap_drop(id, SNAPDIR_LIVE, &e) < 0) {
-		removing_del(id);
-		log_warn("remove: %s", e.msg);
-	} else {
-		remove_dir_async(id, NULL, NULL);
-	}
+	 * parent renames the directory to rm-ID and a worker deletes it in the
+	 * background, as containerd's snapshotter does with asynchronous
+	 * removal; one that cannot be dropped or deleted stays an orphan for
+	 * Cleanup. */
+	remove_dir_async(id, 1, NULL, NULL);
 	call_reply(c, NULL);
 }
 
@@ -292,15 +386,6 @@ void svc_remove(struct call *c)
 
 /* ---- Usage ------------------------------------------------------------------- */
 
-static void reply_usage(struct call *c, int64_t size, int64_t inodes)
-{
-	Containerd__Services__Snapshots__V1__UsageResponse resp;
-	containerd__services__snapshots__v1__usage_response__init(&resp);
-	resp.size = size;
-	resp.inodes = inodes;
-	call_reply(c, &resp.base);
-}
-
 static void usage_measured(void *ctx, const struct job_result *res, const struct err *e)
 {
 	if (e)
@@ -316,11 +401,20 @@ void svc_usage(struct call *c)
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)
 		return call_fail_err(c, &e);
 	int kind = s.kind;
-	struct job_spec spec = {.role = ROLE_USAGE, .target = s.id};
+	uint64_t id = s.id;
 	int64_t size = s.size, inodes = s.inodes;
 	snap_info_free(&s);
+	if (kind == KIND_COMMITTED && size < 0) {
+		struct measure *ms = measure_start(id, r->key, &e);
+		if (!ms)
+			return call_fail_err(c, &e);
+		ms->waiters = xrealloc(ms->waiters, (ms->nwaiters + 1) * sizeof *ms->waiters);
+		ms->waiters[ms->nwaiters++] = c;
+		return;
+	}
 	if (kind != KIND_ACTIVE)
 		return reply_usage(c, size, inodes);
+	struct job_spec spec = {.role = ROLE_USAGE, .target = id};
 	if (!job_start(&spec, NULL, usage_measured, c, &e))
 		return call_fail_err(c, &e);
 }
@@ -379,7 +473,7 @@ void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void 
 		}
 		log_info("cleanup: removing orphan snapshot directory %llu", (unsigned long long)d->id);
 		sw->pending++;
-		remove_dir_async(d->id, sweep_one_done, sw);
+		remove_dir_async(d->id, 0, sweep_one_done, sw);
 	}
 	sweep_one_done(sw);
 }

@@ -28,6 +28,7 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_JOB_DONE, 0, 0),
     T(IPC_JOB_FAIL, sizeof(struct ipc_job_fail), 0),
     T(IPC_JOB_PROBE, sizeof(struct ipc_job_probe), 0),
+    T(IPC_SPAWN_FAILED, sizeof(struct ipc_spawn_failed), 0),
 };
 #undef T
 
@@ -191,5 +192,7 @@ int ipc_recv(int fd, struct ipc_msg *m, struct err *e)
 		m->body.reply.msg[IPC_MSG_MAX - 1] = '\0';
 	else if (m->type == IPC_JOB_FAIL)
 		m->body.job_fail.msg[IPC_MSG_MAX - 1] = '\0';
+	else if (m->type == IPC_SPAWN_FAILED)
+		m->body.spawn_failed.msg[IPC_MSG_MAX - 1] = '\0';
 	return 1;
 }

@@ -50,8 +50,10 @@ enum ipc_type {
 	 * the worker confines itself (namespaces, pivot_root, caps, seccomp)
 	 * before it reads anything, and probe jobs exist only with enable_probe. */
 	IPC_SPAWN = 6,
-	/* ctl, parent -> broker.  The worker runs; carries 1 fd: the broker's
-	 * end of the job socket. */
+	/* evt, parent -> broker.  The worker of a SPAWN runs; carries 1 fd: the
+	 * broker's end of the job socket.  On evt, not ctl, so that the broker
+	 * never waits for a fork: SPAWN is answered asynchronously, always
+	 * before that job's JOB_EXIT (same channel, in order). */
 	IPC_SPAWNED = 7,
 	/* ctl, parent -> broker.  Outcome of a request: errnum 0 or an errno
 	 * value, and a message naming the operation. */
@@ -66,7 +68,11 @@ enum ipc_type {
 	IPC_JOB_DONE = 11, /* body: none */
 	IPC_JOB_FAIL = 12,
 	IPC_JOB_PROBE = 13,
-	IPC_TYPE_MAX = 13,
+	/* evt, parent -> broker.  A SPAWN could not start its worker (target
+	 * missing, too many workers, fork failed, drop failed): errno value and
+	 * a message.  Safe: carries only numbers and the parent's own text. */
+	IPC_SPAWN_FAILED = 14,
+	IPC_TYPE_MAX = 14,
 };
 
 struct ipc_hdr {
@@ -97,12 +103,24 @@ struct ipc_spawn {
 	uint64_t job_id; /* non-zero, chosen by the broker, unique among running jobs */
 	uint64_t target; /* snapshot id */
 	uint32_t role;
-	uint32_t probe_role;	/* ROLE_PROBE only */
-	int32_t probe_syscall;	/* ROLE_PROBE only; -1: none */
-	uint32_t probe_hold_ms; /* ROLE_PROBE only */
-	uint32_t nlower;	/* entries of lower[] in use */
-	uint32_t pad;
+	uint32_t probe_role;	       /* ROLE_PROBE only */
+	int32_t probe_syscall;	       /* ROLE_PROBE only; -1: none */
+	uint32_t probe_hold_ms;	       /* ROLE_PROBE only */
+	uint32_t nlower;	       /* entries of lower[] in use */
+	uint32_t flags;		       /* IPC_SPAWN_* */
 	uint64_t lower[IPC_MAX_LOWER]; /* parent snapshots, nearest first (extract, diff, mount) */
+};
+
+/* ROLE_REMOVE only: first rename the live snapshots/ID to rm-ID (as
+ * SNAP_DROP), then start the worker that deletes it; one message instead of
+ * two round trips when a snapshot is removed. */
+#define IPC_SPAWN_DROP_FIRST 1u
+
+struct ipc_spawn_failed {
+	uint64_t job_id;
+	int32_t errnum;
+	uint32_t pad;
+	char msg[IPC_MSG_MAX];
 };
 
 struct ipc_spawned {
@@ -146,6 +164,7 @@ union ipc_body {
 	struct ipc_snap_entry snap_entry;
 	struct ipc_spawn spawn;
 	struct ipc_spawned spawned;
+	struct ipc_spawn_failed spawn_failed;
 	struct ipc_reply reply;
 	struct ipc_job_exit job_exit;
 	struct ipc_job_usage job_usage;

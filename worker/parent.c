@@ -43,6 +43,18 @@ struct worker {
 	unsigned gen; /* broker generation that asked for it */
 };
 
+/* A message waiting for room on the event channel (SPAWNED keeps its fd). */
+struct evt_msg {
+	uint32_t type;
+	size_t len;
+	union {
+		struct ipc_job_exit job_exit;
+		struct ipc_spawned spawned;
+		struct ipc_spawn_failed spawn_failed;
+	} body;
+	int fd;
+};
+
 static struct {
 	const struct config *cfg;
 	char *native_addr, *snap_path;
@@ -63,11 +75,20 @@ static struct {
 	/* workers and their exits not yet delivered */
 	struct worker *workers;
 	size_t nworkers, capworkers;
-	struct ipc_job_exit *pending;
+	struct evt_msg *pending;
 	size_t npending, cappending;
 	int stopping;
 	uint64_t stop_deadline_ns;
 } P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .sigfd = -1, .ctl = -1, .evt = -1};
+
+/* Forgets what was waiting for a broker that is gone. */
+static void evts_drop(void)
+{
+	for (size_t i = 0; i < P.npending; i++)
+		if (P.pending[i].fd >= 0)
+			close(P.pending[i].fd);
+	P.npending = 0;
+}
 
 /* ---- the broker ----------------------------------------------------------- */
 
@@ -150,7 +171,7 @@ static int broker_start(void)
 	P.evt = evt[0];
 	P.gen++;
 	P.ready_seen = 0;
-	P.npending = 0;
+	evts_drop();
 	P.started_ns = now_ns_monotonic();
 	log_debug("broker started, pid %d", (int)pid);
 	return 0;
@@ -181,7 +202,7 @@ static void broker_gone(int wstatus)
 	if (P.evt >= 0)
 		close(P.evt);
 	P.ctl = P.evt = -1;
-	P.npending = 0;
+	evts_drop();
 	/* Its jobs have nobody to report to. */
 	for (size_t i = 0; i < P.nworkers; i++)
 		kill(P.workers[i].pid, SIGKILL);
@@ -308,8 +329,11 @@ static const char *spawn_invalid(const struct ipc_spawn *s)
 {
 	if (s->job_id == 0 || worker_by_job(s->job_id))
 		return "SPAWN with a zero or duplicate job id";
-	if (s->target == 0 || s->pad || s->nlower > IPC_MAX_LOWER)
+	if (s->target == 0 || s->nlower > IPC_MAX_LOWER)
 		return "SPAWN with a bad target or lower count";
+	if ((s->flags & ~IPC_SPAWN_DROP_FIRST) ||
+	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE))
+		return "SPAWN with bad flags";
 	if (s->role == ROLE_PROBE) {
 		if (!P.cfg->enable_probe)
 			return "SPAWN of a probe without enable_probe";
@@ -329,6 +353,18 @@ static const char *spawn_invalid(const struct ipc_spawn *s)
 	return NULL;
 }
 
+static void queue_evt(uint32_t type, const void *body, size_t len, int fd);
+
+/* SPAWN is answered on the event channel, never on ctl: SPAWNED with the
+ * broker's end of the job socket, or SPAWN_FAILED. */
+static int spawn_failed(uint64_t job_id, int errnum, const char *msg)
+{
+	struct ipc_spawn_failed f = {.job_id = job_id, .errnum = errnum};
+	ipc_set_text(f.msg, msg);
+	queue_evt(IPC_SPAWN_FAILED, &f, sizeof f, -1);
+	return 0;
+}
+
 static int serve_spawn(const struct ipc_msg *m)
 {
 	const struct ipc_spawn *s = &m->body.spawn;
@@ -336,15 +372,17 @@ static int serve_spawn(const struct ipc_msg *m)
 	if (bad)
 		return broker_reject(bad), -1;
 	if (P.nworkers >= P.cfg->max_jobs)
-		return reply(EAGAIN, "start worker: too many workers running");
+		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
+	struct err e = {0};
+	if ((s->flags & IPC_SPAWN_DROP_FIRST) && snapdir_drop(P.snapdir, s->target, SNAPDIR_LIVE, &e) < 0)
+		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
 	char name[64];
 	sandbox_target_name(s, name, sizeof name);
-	struct err e = {0};
 	if (snapdir_check_target(P.snapdir, name, &e) < 0)
-		return reply_err(&e);
+		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return reply(errno, "start worker: socketpair");
+		return spawn_failed(s->job_id, errno, "start worker: socketpair");
 	pid_t me = getpid(), pid = fork();
 	if (pid == 0)
 		sandbox_run(P.snap_path, sp[1], s, me);
@@ -352,7 +390,7 @@ static int serve_spawn(const struct ipc_msg *m)
 	close(sp[1]);
 	if (pid < 0) {
 		close(sp[0]);
-		return reply(saved, "start worker: fork");
+		return spawn_failed(s->job_id, saved, "start worker: fork");
 	}
 	if (P.nworkers == P.capworkers)
 		P.workers = xrealloc(P.workers, (P.capworkers = P.capworkers * 2 + 8) * sizeof *P.workers);
@@ -360,9 +398,8 @@ static int serve_spawn(const struct ipc_msg *m)
 	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
 		  worker_role_name((int)s->role), (unsigned long long)s->target);
 	struct ipc_spawned r = {.job_id = s->job_id, .pid = pid};
-	int rc = send_ctl(IPC_SPAWNED, &r, sizeof r, &sp[0], 1);
-	close(sp[0]);
-	return rc;
+	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
+	return 0;
 }
 
 /* The permit table: what the broker may ask, and how often.  Lengths and fd
@@ -407,24 +444,38 @@ static void serve_ctl(void)
 
 /* ---- workers ---------------------------------------------------------------- */
 
-static void queue_exit(uint64_t job_id, int wstatus)
+static void queue_evt(uint32_t type, const void *body, size_t len, int fd)
 {
 	if (P.npending == P.cappending)
 		P.pending = xrealloc(P.pending, (P.cappending = P.cappending * 2 + 16) * sizeof *P.pending);
-	P.pending[P.npending++] = (struct ipc_job_exit){.job_id = job_id, .wstatus = wstatus};
+	struct evt_msg *m = &P.pending[P.npending++];
+	m->type = type;
+	m->len = len;
+	memcpy(&m->body, body, len);
+	m->fd = fd;
 }
 
-static void flush_exits(void)
+static void queue_exit(uint64_t job_id, int wstatus)
+{
+	struct ipc_job_exit x = {.job_id = job_id, .wstatus = wstatus};
+	queue_evt(IPC_JOB_EXIT, &x, sizeof x, -1);
+}
+
+/* Sends what waits on the event channel, in order, as far as it takes it. */
+static void flush_evts(void)
 {
 	size_t sent = 0;
 	while (sent < P.npending && P.evt >= 0) {
+		struct evt_msg *m = &P.pending[sent];
 		struct err e = {0};
-		if (ipc_send(P.evt, IPC_JOB_EXIT, &P.pending[sent], sizeof P.pending[sent], NULL, 0, &e) <
+		if (ipc_send(P.evt, m->type, &m->body, m->len, m->fd >= 0 ? &m->fd : NULL, m->fd >= 0, &e) <
 		    0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				broker_reject(e.msg);
 			break;
 		}
+		if (m->fd >= 0)
+			close(m->fd);
 		sent++;
 	}
 	memmove(P.pending, P.pending + sent, (P.npending - sent) * sizeof *P.pending);
@@ -528,7 +579,7 @@ static int run_loop(void)
 		if (n > 0 && fds[1].revents && P.ctl == fds[1].fd && P.ctl >= 0)
 			serve_ctl();
 		if (P.npending)
-			flush_exits();
+			flush_evts();
 		on_timer();
 	}
 	return 0;

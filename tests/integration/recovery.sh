@@ -61,6 +61,18 @@ check "start-up removes orphan directories" test -z "$(ls "$ROOT/snapshots" | gr
 known=$(st ls | awk 'NR > 1' | wc -l)
 check "one directory per snapshot" test "$(ls "$ROOT/snapshots" | wc -l)" = "$known"
 
+# Usage of a snapshot committed a moment ago: measured after the commit, and
+# a Usage call waits for the measurement.
+st prepare measured-a l2 >/dev/null
+mid=$(st mounts measured-a | sed -n 's|.*upperdir=[^,]*/snapshots/\([0-9]*\)/fs.*|\1|p')
+head -c 100000 /dev/zero >"$ROOT/snapshots/$mid/fs/blob"
+st commit measured measured-a
+usage=$(st usage measured --json | tr -d ' ')
+size=$(printf '%s' "$usage" | sed -n 's/.*"size":\([0-9]*\).*/\1/p')
+check "usage of a just-committed snapshot counts its inodes" \
+	test "$(printf '%s' "$usage" | sed -n 's/.*"inodes":\([0-9]*\).*/\1/p')" = 2
+check "usage of a just-committed snapshot counts its blocks" test "${size:-0}" -ge 100000
+
 # Cleanup removes an orphan made while the daemon runs.
 mkdir -p "$ROOT/snapshots/9100/fs/x"
 check "cleanup succeeds" st cleanup

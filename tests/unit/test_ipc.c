@@ -56,9 +56,10 @@ static int recv_one(struct ipc_msg *m, struct err *e)
 
 START_TEST(round_trip_every_type)
 {
-	static const uint32_t types[] = {IPC_READY,	 IPC_SNAP_CREATE, IPC_SNAP_DROP, IPC_SNAP_LIST,
-					 IPC_SNAP_ENTRY, IPC_SPAWN,	  IPC_REPLY,	 IPC_JOB_EXIT,
-					 IPC_JOB_USAGE,	 IPC_JOB_DONE,	  IPC_JOB_FAIL,	 IPC_JOB_PROBE};
+	static const uint32_t types[] = {IPC_READY,	  IPC_SNAP_CREATE, IPC_SNAP_DROP, IPC_SNAP_LIST,
+					 IPC_SNAP_ENTRY,  IPC_SPAWN,	   IPC_REPLY,	  IPC_JOB_EXIT,
+					 IPC_JOB_USAGE,	  IPC_JOB_DONE,	   IPC_JOB_FAIL,  IPC_JOB_PROBE,
+					 IPC_SPAWN_FAILED};
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		union ipc_body b;
 		memset(&b, 0, sizeof b);
@@ -67,6 +68,8 @@ START_TEST(round_trip_every_type)
 			b.reply.msg[IPC_MSG_MAX - 1] = '\0';
 		if (types[i] == IPC_JOB_FAIL)
 			b.job_fail.msg[IPC_MSG_MAX - 1] = '\0';
+		if (types[i] == IPC_SPAWN_FAILED)
+			b.spawn_failed.msg[IPC_MSG_MAX - 1] = '\0';
 		struct err e = {0};
 		ck_assert_int_eq(ipc_send(sp[0], types[i], &b, ipc_type_len(types[i]), NULL, 0, &e), 0);
 		struct ipc_msg m;
