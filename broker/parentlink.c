@@ -153,8 +153,9 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-/* Asks for the worker; the parent answers on the event channel (SPAWNED or
- * SPAWN_FAILED), so the broker never waits for a fork. */
+/* Asks the spawner for the worker, on the event channel; it answers there
+ * (SPAWNED or SPAWN_FAILED), so the broker never waits for a fork.  The
+ * channel is non-blocking: a full channel fails this job, not the broker. */
 static int job_spawn(struct job *j, struct err *e)
 {
 	struct ipc_spawn *s = xcalloc(1, sizeof *s);
@@ -168,8 +169,8 @@ static int job_spawn(struct job *j, struct err *e)
 		s->probe_syscall = j->spec.probe_syscall;
 		s->probe_hold_ms = j->spec.probe_hold_ms;
 	}
-	int rc = pl.ctl < 0 ? err_set(e, ST_UNAVAILABLE, "parent link is not initialised")
-			    : ipc_send(pl.ctl, IPC_SPAWN, s, sizeof *s, NULL, 0, e);
+	int rc = pl.evt < 0 ? err_set(e, ST_UNAVAILABLE, "parent link is not initialised")
+			    : ipc_send(pl.evt, IPC_SPAWN, s, sizeof *s, NULL, 0, e);
 	free(s);
 	if (rc < 0)
 		return err_wrap(e, "start %s worker", worker_role_name(j->spec.role));

@@ -1,10 +1,11 @@
-/* The broker's side of the ipc with the privileged parent.
+/* The broker's side of the ipc with the privileged processes.
  *
- * Requests on the control channel are synchronous: the parent answers each at
- * once (it only does fixed, name-safe directory operations and forks).  Work
- * that takes time runs in a worker; its end is reported asynchronously: the
- * parent sends a job-exit event on the event channel, the broker then reads
- * the worker's single result record from the job's socket and calls `done`. */
+ * Requests on the control channel (fd 3) go to the parent and are
+ * synchronous: it answers each at once (it only does fixed, name-safe
+ * directory operations).  Jobs go to the spawner on the event channel (fd 4)
+ * and are asynchronous: it answers SPAWNED (or SPAWN_FAILED) and, when the
+ * worker is reaped, JOB_EXIT; the broker then reads the worker's single
+ * result record from the job's socket and calls `done`. */
 #ifndef STRATA_PARENTLINK_H
 #define STRATA_PARENTLINK_H
 

@@ -90,3 +90,25 @@ int err_wrap(struct err *e, const char *fmt, ...)
 			 old);
 	return -1;
 }
+
+int errno_from_status(int code)
+{
+	switch (code) {
+	case ST_NOT_FOUND:
+		return ENOENT;
+	case ST_ALREADY_EXISTS:
+		return EEXIST;
+	case ST_INVALID_ARGUMENT:
+		return EINVAL;
+	case ST_PERMISSION_DENIED:
+		return EACCES;
+	case ST_RESOURCE_EXHAUSTED:
+		return ENOSPC;
+	case ST_FAILED_PRECONDITION:
+		return ENOTEMPTY;
+	case ST_UNIMPLEMENTED:
+		return ENOSYS;
+	default:
+		return EIO;
+	}
+}

@@ -22,5 +22,7 @@ int err_errno(struct err *e, int code, int errnum, const char *fmt, ...)
 /* Prefixes an existing message with more context, keeping its code. */
 int err_wrap(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int status_from_errno(int errnum);
+/* The inverse, for errors that cross the ipc as errno values. */
+int errno_from_status(int code);
 
 #endif

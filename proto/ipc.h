@@ -1,4 +1,4 @@
-/* The ipc between the parent, the broker and the workers.
+/* The ipc between the parent, the spawner, the broker and the workers.
  *
  * Every channel is a SOCK_SEQPACKET socketpair: one record per message, a
  * struct ipc_hdr followed by the type's fixed body.  ipc_recv() rejects a
@@ -7,7 +7,7 @@
  *
  * Channels:
  *   ctl  (broker -> parent requests, parent -> broker replies, synchronous)
- *   evt  (parent -> broker, job exits)
+ *   evt  (broker <-> spawner: SPAWN in; SPAWNED, SPAWN_FAILED, JOB_EXIT out)
  *   job  (one per job: worker -> broker, exactly one result record)
  *
  * Role and snapshot-directory numbers are those of broker/parentlink.h
@@ -44,13 +44,13 @@ enum ipc_type {
 	IPC_SNAP_LIST = 4,
 	/* ctl, parent -> broker.  One numbered directory entry. */
 	IPC_SNAP_ENTRY = 5,
-	/* ctl, broker -> parent.  Forks a worker for one job.  Needed because
+	/* evt, broker -> spawner.  Forks a worker for one job.  Needed because
 	 * only root can build the worker's sandbox.  Safe: the role is one of a
 	 * fixed table, the target is a number checked to exist as a directory,
 	 * the worker confines itself (namespaces, pivot_root, caps, seccomp)
 	 * before it reads anything, and probe jobs exist only with enable_probe. */
 	IPC_SPAWN = 6,
-	/* evt, parent -> broker.  The worker of a SPAWN runs; carries 1 fd: the
+	/* evt, spawner -> broker.  The worker of a SPAWN runs; carries 1 fd: the
 	 * broker's end of the job socket.  On evt, not ctl, so that the broker
 	 * never waits for a fork: SPAWN is answered asynchronously, always
 	 * before that job's JOB_EXIT (same channel, in order). */
@@ -58,7 +58,7 @@ enum ipc_type {
 	/* ctl, parent -> broker.  Outcome of a request: errnum 0 or an errno
 	 * value, and a message naming the operation. */
 	IPC_REPLY = 8,
-	/* evt, parent -> broker.  A worker was reaped.  The broker then reads the
+	/* evt, spawner -> broker.  A worker was reaped.  The broker then reads the
 	 * worker's result from the job socket (written before the exit). */
 	IPC_JOB_EXIT = 9,
 	/* job, worker -> broker: the result, exactly one of these four.  The
@@ -68,7 +68,7 @@ enum ipc_type {
 	IPC_JOB_DONE = 11, /* body: none */
 	IPC_JOB_FAIL = 12,
 	IPC_JOB_PROBE = 13,
-	/* evt, parent -> broker.  A SPAWN could not start its worker (target
+	/* evt, spawner -> broker.  A SPAWN could not start its worker (target
 	 * missing, too many workers, fork failed, drop failed): errno value and
 	 * a message.  Safe: carries only numbers and the parent's own text. */
 	IPC_SPAWN_FAILED = 14,

@@ -1,5 +1,6 @@
-/* The parent (root, tiny): state directories, sockets, the broker's life
- * cycle, the broker's requests and the workers' exits.  It parses nothing
+/* The parent (root, tiny): state directories, sockets, the life cycle of the
+ * broker and its spawner (which forks and reaps the workers, spawner.c), and
+ * the broker's directory requests.  It parses nothing
  * but fixed-size ipc records, checks each against the permit table, and
  * never dies because of the broker: a broker that breaks the protocol is
  * killed and started afresh. */
@@ -27,33 +28,13 @@
 #include "../proto/ipc.h"
 #include "sandbox.h"
 #include "snapdir.h"
+#include "spawner.h"
 
 #define BACKOFF_MIN_MS	   100
 #define BACKOFF_MAX_MS	   10000
 #define BROKER_STABLE_NS   (30ull * 1000000000ull) /* lived this long: back-off resets */
 #define STOP_GRACE_NS	   (5ull * 1000000000ull)
 #define CTL_SEND_TIMEOUT_S 5
-#define PROBE_MAX_HOLD_MS  600000
-
-struct worker {
-	pid_t pid;
-	uint64_t job_id;
-	int role;
-	uint64_t target;
-	unsigned gen; /* broker generation that asked for it */
-};
-
-/* A message waiting for room on the event channel (SPAWNED keeps its fd). */
-struct evt_msg {
-	uint32_t type;
-	size_t len;
-	union {
-		struct ipc_job_exit job_exit;
-		struct ipc_spawned spawned;
-		struct ipc_spawn_failed spawn_failed;
-	} body;
-	int fd;
-};
 
 static struct {
 	const struct config *cfg;
@@ -67,28 +48,15 @@ static struct {
 	int sigfd;
 	/* the broker */
 	pid_t broker;
-	int ctl, evt;
-	unsigned gen;
+	int ctl;
 	int ready_seen, notified;
 	uint64_t started_ns, restart_at_ns;
 	unsigned backoff_ms;
-	/* workers and their exits not yet delivered */
-	struct worker *workers;
-	size_t nworkers, capworkers;
-	struct evt_msg *pending;
-	size_t npending, cappending;
+	/* the broker's spawner (worker/spawner.h) */
+	pid_t spawner;
 	int stopping;
 	uint64_t stop_deadline_ns;
-} P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .sigfd = -1, .ctl = -1, .evt = -1};
-
-/* Forgets what was waiting for a broker that is gone. */
-static void evts_drop(void)
-{
-	for (size_t i = 0; i < P.npending; i++)
-		if (P.pending[i].fd >= 0)
-			close(P.pending[i].fd);
-	P.npending = 0;
-}
+} P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .sigfd = -1, .ctl = -1};
 
 /* ---- the broker ----------------------------------------------------------- */
 
@@ -142,6 +110,19 @@ _Noreturn static void broker_exec(int ctl, int evt)
 	die("broker: exec /proc/self/exe: %m");
 }
 
+/* In the forked child: the spawner keeps only its end of the event channel
+ * and the snapshots directory. */
+_Noreturn static void spawner_exec(int evt)
+{
+	close(P.ctl);
+	close(P.sigfd);
+	close(P.grpc_fd);
+	close(P.native_fd);
+	struct spawner_args a = {.cfg = P.cfg, .evt = evt, .snapdir = P.snapdir, .snap_path = P.snap_path};
+	spawner_main(&a);
+}
+
+/* Starts a broker and its spawner, joined by the event channel. */
 static int broker_start(void)
 {
 	int ctl[2], evt[2];
@@ -152,28 +133,35 @@ static int broker_start(void)
 		close(ctl[1]);
 		return log_err("broker: socketpair: %m"), -1;
 	}
-	pid_t pid = fork();
+	P.ctl = ctl[0];
+	pid_t spawner = fork();
+	if (spawner == 0) {
+		close(ctl[1]);
+		close(evt[1]);
+		spawner_exec(evt[0]);
+	}
+	pid_t pid = spawner < 0 ? -1 : fork();
 	if (pid == 0)
 		broker_exec(ctl[1], evt[1]);
 	close(ctl[1]);
+	close(evt[0]);
 	close(evt[1]);
-	if (pid < 0) {
+	if (spawner < 0 || pid < 0) {
+		log_err("broker: fork: %m");
+		if (spawner > 0)
+			kill(spawner, SIGKILL), P.spawner = spawner;
 		close(ctl[0]);
-		close(evt[0]);
-		return log_err("broker: fork: %m"), -1;
+		P.ctl = -1;
+		return -1;
 	}
 	/* A broker that stops reading must not stall the parent. */
 	struct timeval tv = {CTL_SEND_TIMEOUT_S, 0};
 	setsockopt(ctl[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	set_nonblock(evt[0], 1);
 	P.broker = pid;
-	P.ctl = ctl[0];
-	P.evt = evt[0];
-	P.gen++;
+	P.spawner = spawner;
 	P.ready_seen = 0;
-	evts_drop();
 	P.started_ns = now_ns_monotonic();
-	log_debug("broker started, pid %d", (int)pid);
+	log_debug("broker started, pid %d, spawner pid %d", (int)pid, (int)spawner);
 	return 0;
 }
 
@@ -188,25 +176,18 @@ static void broker_reject(const char *why)
 	P.ctl = -1;
 }
 
-static void broker_gone(int wstatus)
+/* The broker and its spawner live and die together: when one is gone the
+ * other is stopped, and a new pair starts once both are gone. */
+static void pair_gone(void)
 {
-	if (WIFSIGNALED(wstatus))
-		log_msg(P.stopping ? LOG_INFO_ : LOG_ERR_, "broker (pid %d) killed by signal %d",
-			(int)P.broker, WTERMSIG(wstatus));
-	else
-		log_msg(P.stopping ? LOG_INFO_ : LOG_ERR_, "broker (pid %d) exited with status %d",
-			(int)P.broker, WEXITSTATUS(wstatus));
-	P.broker = 0;
 	if (P.ctl >= 0)
 		close(P.ctl);
-	if (P.evt >= 0)
-		close(P.evt);
-	P.ctl = P.evt = -1;
-	evts_drop();
-	/* Its jobs have nobody to report to. */
-	for (size_t i = 0; i < P.nworkers; i++)
-		kill(P.workers[i].pid, SIGKILL);
-	if (P.stopping)
+	P.ctl = -1;
+	if (P.broker > 0)
+		kill(P.broker, SIGKILL);
+	if (P.spawner > 0)
+		kill(P.spawner, SIGKILL);
+	if (P.stopping || P.broker > 0 || P.spawner > 0)
 		return;
 	uint64_t now = now_ns_monotonic();
 	if (now - P.started_ns > BROKER_STABLE_NS || P.backoff_ms == 0)
@@ -217,30 +198,24 @@ static void broker_gone(int wstatus)
 	log_info("restarting the broker in %u ms", P.backoff_ms);
 }
 
-/* ---- replies ---------------------------------------------------------------- */
-
-/* The broker turns errno back into a status (status_from_errno). */
-static int errno_from_status(int code)
+static void child_gone(pid_t pid, int wstatus)
 {
-	switch (code) {
-	case ST_NOT_FOUND:
-		return ENOENT;
-	case ST_ALREADY_EXISTS:
-		return EEXIST;
-	case ST_INVALID_ARGUMENT:
-		return EINVAL;
-	case ST_PERMISSION_DENIED:
-		return EACCES;
-	case ST_RESOURCE_EXHAUSTED:
-		return ENOSPC;
-	case ST_FAILED_PRECONDITION:
-		return ENOTEMPTY;
-	case ST_UNIMPLEMENTED:
-		return ENOSYS;
-	default:
-		return EIO;
-	}
+	const char *who = pid == P.broker ? "broker" : "spawner";
+	int quiet = P.stopping || (pid == P.spawner && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+	if (WIFSIGNALED(wstatus))
+		log_msg(quiet ? LOG_INFO_ : LOG_ERR_, "%s (pid %d) killed by signal %d", who, (int)pid,
+			WTERMSIG(wstatus));
+	else
+		log_msg(quiet ? LOG_INFO_ : LOG_ERR_, "%s (pid %d) exited with status %d", who, (int)pid,
+			WEXITSTATUS(wstatus));
+	if (pid == P.broker)
+		P.broker = 0;
+	else
+		P.spawner = 0;
+	pair_gone();
 }
+
+/* ---- replies ---------------------------------------------------------------- */
 
 static int send_ctl(uint32_t type, const void *body, size_t len, const int *fds, size_t nfds)
 {
@@ -316,92 +291,6 @@ static int serve_snap_list(const struct ipc_msg *m)
 	return rc < 0 ? -1 : reply(0, NULL);
 }
 
-static struct worker *worker_by_job(uint64_t job_id)
-{
-	for (size_t i = 0; i < P.nworkers; i++)
-		if (P.workers[i].job_id == job_id)
-			return &P.workers[i];
-	return NULL;
-}
-
-/* Everything a SPAWN may say; the rest is a protocol violation. */
-static const char *spawn_invalid(const struct ipc_spawn *s)
-{
-	if (s->job_id == 0 || worker_by_job(s->job_id))
-		return "SPAWN with a zero or duplicate job id";
-	if (s->target == 0 || s->nlower > IPC_MAX_LOWER)
-		return "SPAWN with a bad target or lower count";
-	if ((s->flags & ~IPC_SPAWN_DROP_FIRST) ||
-	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE))
-		return "SPAWN with bad flags";
-	if (s->role == ROLE_PROBE) {
-		if (!P.cfg->enable_probe)
-			return "SPAWN of a probe without enable_probe";
-		if (s->probe_role != ROLE_USAGE && s->probe_role != ROLE_REMOVE)
-			return "SPAWN of a probe for an unknown role";
-		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
-			return "SPAWN of a probe with a bad syscall or hold time";
-	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE) {
-		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
-			return "SPAWN with probe fields for a non-probe role";
-	} else {
-		return "SPAWN of an unknown role";
-	}
-	/* usage and remove read no lower layers */
-	if (s->nlower != 0)
-		return "SPAWN with lower layers for a role that takes none";
-	return NULL;
-}
-
-static void queue_evt(uint32_t type, const void *body, size_t len, int fd);
-
-/* SPAWN is answered on the event channel, never on ctl: SPAWNED with the
- * broker's end of the job socket, or SPAWN_FAILED. */
-static int spawn_failed(uint64_t job_id, int errnum, const char *msg)
-{
-	struct ipc_spawn_failed f = {.job_id = job_id, .errnum = errnum};
-	ipc_set_text(f.msg, msg);
-	queue_evt(IPC_SPAWN_FAILED, &f, sizeof f, -1);
-	return 0;
-}
-
-static int serve_spawn(const struct ipc_msg *m)
-{
-	const struct ipc_spawn *s = &m->body.spawn;
-	const char *bad = spawn_invalid(s);
-	if (bad)
-		return broker_reject(bad), -1;
-	if (P.nworkers >= P.cfg->max_jobs)
-		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
-	struct err e = {0};
-	if ((s->flags & IPC_SPAWN_DROP_FIRST) && snapdir_drop(P.snapdir, s->target, SNAPDIR_LIVE, &e) < 0)
-		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
-	char name[64];
-	sandbox_target_name(s, name, sizeof name);
-	if (snapdir_check_target(P.snapdir, name, &e) < 0)
-		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
-	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return spawn_failed(s->job_id, errno, "start worker: socketpair");
-	pid_t me = getpid(), pid = fork();
-	if (pid == 0)
-		sandbox_run(P.snap_path, sp[1], s, me);
-	int saved = errno;
-	close(sp[1]);
-	if (pid < 0) {
-		close(sp[0]);
-		return spawn_failed(s->job_id, saved, "start worker: fork");
-	}
-	if (P.nworkers == P.capworkers)
-		P.workers = xrealloc(P.workers, (P.capworkers = P.capworkers * 2 + 8) * sizeof *P.workers);
-	P.workers[P.nworkers++] = (struct worker){pid, s->job_id, (int)s->role, s->target, P.gen};
-	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
-		  worker_role_name((int)s->role), (unsigned long long)s->target);
-	struct ipc_spawned r = {.job_id = s->job_id, .pid = pid};
-	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
-	return 0;
-}
-
 /* The permit table: what the broker may ask, and how often.  Lengths and fd
  * counts are checked by ipc_recv; anything else is a violation. */
 static const struct permit {
@@ -409,9 +298,10 @@ static const struct permit {
 	int once; /* per broker */
 	int (*serve)(const struct ipc_msg *m);
 } permits[] = {
-    {IPC_READY, 1, serve_ready},	 {IPC_SNAP_CREATE, 0, serve_snap_create},
-    {IPC_SNAP_DROP, 0, serve_snap_drop}, {IPC_SNAP_LIST, 0, serve_snap_list},
-    {IPC_SPAWN, 0, serve_spawn},
+    {IPC_READY, 1, serve_ready},
+    {IPC_SNAP_CREATE, 0, serve_snap_create},
+    {IPC_SNAP_DROP, 0, serve_snap_drop},
+    {IPC_SNAP_LIST, 0, serve_snap_list},
 };
 
 static void serve_ctl(void)
@@ -442,76 +332,15 @@ static void serve_ctl(void)
 	p->serve(&m);
 }
 
-/* ---- workers ---------------------------------------------------------------- */
-
-static void queue_evt(uint32_t type, const void *body, size_t len, int fd)
-{
-	if (P.npending == P.cappending)
-		P.pending = xrealloc(P.pending, (P.cappending = P.cappending * 2 + 16) * sizeof *P.pending);
-	struct evt_msg *m = &P.pending[P.npending++];
-	m->type = type;
-	m->len = len;
-	memcpy(&m->body, body, len);
-	m->fd = fd;
-}
-
-static void queue_exit(uint64_t job_id, int wstatus)
-{
-	struct ipc_job_exit x = {.job_id = job_id, .wstatus = wstatus};
-	queue_evt(IPC_JOB_EXIT, &x, sizeof x, -1);
-}
-
-/* Sends what waits on the event channel, in order, as far as it takes it. */
-static void flush_evts(void)
-{
-	size_t sent = 0;
-	while (sent < P.npending && P.evt >= 0) {
-		struct evt_msg *m = &P.pending[sent];
-		struct err e = {0};
-		if (ipc_send(P.evt, m->type, &m->body, m->len, m->fd >= 0 ? &m->fd : NULL, m->fd >= 0, &e) <
-		    0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				broker_reject(e.msg);
-			break;
-		}
-		if (m->fd >= 0)
-			close(m->fd);
-		sent++;
-	}
-	memmove(P.pending, P.pending + sent, (P.npending - sent) * sizeof *P.pending);
-	P.npending -= sent;
-}
-
-static void worker_gone(size_t i, int wstatus)
-{
-	struct worker w = P.workers[i];
-	P.workers[i] = P.workers[--P.nworkers];
-	/* rm-ID goes before the broker hears of the exit, so that it sees
-	 * the directory gone once the job is done. */
-	if (w.role == ROLE_REMOVE && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
-		struct err e = {0};
-		if (snapdir_remove_rm(P.snapdir, w.target, &e) < 0)
-			log_warn("%s", e.msg);
-	}
-	if (w.gen == P.gen && P.broker)
-		queue_exit(w.job_id, wstatus);
-}
+/* ---- children ----------------------------------------------------------------- */
 
 static void reap(void)
 {
 	int st;
 	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (pid == P.broker) {
-			broker_gone(st);
-			continue;
-		}
-		for (size_t i = 0; i < P.nworkers; i++)
-			if (P.workers[i].pid == pid) {
-				worker_gone(i, st);
-				break;
-			}
-	}
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		if (pid == P.broker || pid == P.spawner)
+			child_gone(pid, st);
 }
 
 /* ---- start and stop --------------------------------------------------------- */
@@ -523,10 +352,10 @@ static void begin_stop(void)
 	P.stopping = 1;
 	P.stop_deadline_ns = now_ns_monotonic() + STOP_GRACE_NS;
 	log_info("stopping");
+	/* The spawner ends (killing the workers) when the broker's channel
+	 * closes. */
 	if (P.broker > 0)
 		kill(P.broker, SIGTERM);
-	for (size_t i = 0; i < P.nworkers; i++)
-		kill(P.workers[i].pid, SIGKILL);
 }
 
 static void on_signals(void)
@@ -546,7 +375,7 @@ static int poll_timeout_ms(void)
 	uint64_t now = now_ns_monotonic(), at;
 	if (P.stopping)
 		at = P.stop_deadline_ns;
-	else if (!P.broker)
+	else if (!P.broker && !P.spawner)
 		at = P.restart_at_ns;
 	else
 		return -1;
@@ -560,7 +389,7 @@ static void on_timer(void)
 		log_warn("broker did not stop in time; killing it");
 		kill(P.broker, SIGKILL);
 		P.stop_deadline_ns = now + STOP_GRACE_NS;
-	} else if (!P.stopping && !P.broker && now >= P.restart_at_ns) {
+	} else if (!P.stopping && !P.broker && !P.spawner && now >= P.restart_at_ns) {
 		if (broker_start() < 0)
 			P.restart_at_ns = now + (uint64_t)BACKOFF_MAX_MS * 1000000ull;
 	}
@@ -568,18 +397,15 @@ static void on_timer(void)
 
 static int run_loop(void)
 {
-	while (!(P.stopping && !P.broker && P.nworkers == 0)) {
-		struct pollfd fds[3] = {
-		    {P.sigfd, POLLIN, 0}, {P.ctl, POLLIN, 0}, {P.evt, P.npending ? POLLOUT : 0, 0}};
-		int n = poll(fds, 3, poll_timeout_ms());
+	while (!(P.stopping && !P.broker && !P.spawner)) {
+		struct pollfd fds[2] = {{P.sigfd, POLLIN, 0}, {P.ctl, POLLIN, 0}};
+		int n = poll(fds, 2, poll_timeout_ms());
 		if (n < 0 && errno != EINTR)
 			return log_err("poll: %m"), 1;
 		if (n > 0 && fds[0].revents)
 			on_signals();
 		if (n > 0 && fds[1].revents && P.ctl == fds[1].fd && P.ctl >= 0)
 			serve_ctl();
-		if (P.npending)
-			flush_evts();
 		on_timer();
 	}
 	return 0;

@@ -1,6 +1,6 @@
 /* The parent: what stratad is when started as root.  It prepares the state
- * directories and sockets, runs the broker (restarting it when it dies),
- * serves the broker's few fixed requests and forks the workers. */
+ * directories and sockets, runs the broker and its spawner (restarting both
+ * when one dies) and serves the broker's few fixed directory requests. */
 #ifndef STRATA_PARENT_H
 #define STRATA_PARENT_H
 

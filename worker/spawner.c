@@ -1,0 +1,261 @@
+/* The spawner's loop: SPAWN requests from the broker, checked against what a
+ * SPAWN may say, turned into forked workers; worker exits reaped and
+ * reported.  Everything it sends goes out on the one event channel, in order,
+ * so a job's SPAWNED always precedes its JOB_EXIT. */
+#include "spawner.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../broker/parentlink.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../proto/ipc.h"
+#include "sandbox.h"
+#include "snapdir.h"
+
+#define PROBE_MAX_HOLD_MS 600000
+#define EXIT_VIOLATION	  3
+
+struct worker {
+	pid_t pid;
+	uint64_t job_id;
+	int role;
+	uint64_t target;
+};
+
+/* A message waiting for room on the event channel (SPAWNED keeps its fd). */
+struct evt_msg {
+	uint32_t type;
+	size_t len;
+	union {
+		struct ipc_job_exit job_exit;
+		struct ipc_spawned spawned;
+		struct ipc_spawn_failed spawn_failed;
+	} body;
+	int fd;
+};
+
+static struct {
+	const struct spawner_args *a;
+	int sigfd;
+	struct worker *workers;
+	size_t nworkers, capworkers;
+	struct evt_msg *pending;
+	size_t npending, cappending;
+} S;
+
+_Noreturn static void finish(int status)
+{
+	for (size_t i = 0; i < S.nworkers; i++)
+		kill(S.workers[i].pid, SIGKILL);
+	while (S.nworkers && waitpid(-1, NULL, 0) > 0)
+		S.nworkers--;
+	_exit(status);
+}
+
+/* The broker broke the protocol: the parent sees this exit and restarts the
+ * broker and a new spawner. */
+_Noreturn static void violation(const char *why)
+{
+	log_err("broker violated the spawn protocol: %s", why);
+	finish(EXIT_VIOLATION);
+}
+
+static void queue_evt(uint32_t type, const void *body, size_t len, int fd)
+{
+	if (S.npending == S.cappending)
+		S.pending = xrealloc(S.pending, (S.cappending = S.cappending * 2 + 16) * sizeof *S.pending);
+	struct evt_msg *m = &S.pending[S.npending++];
+	m->type = type;
+	m->len = len;
+	memcpy(&m->body, body, len);
+	m->fd = fd;
+}
+
+/* Sends what waits, in order, as far as the channel takes it. */
+static void flush_evts(void)
+{
+	size_t sent = 0;
+	while (sent < S.npending) {
+		struct evt_msg *m = &S.pending[sent];
+		struct err e = {0};
+		if (ipc_send(S.a->evt, m->type, &m->body, m->len, m->fd >= 0 ? &m->fd : NULL, m->fd >= 0,
+			     &e) < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				finish(0); /* the broker is gone */
+			break;
+		}
+		if (m->fd >= 0)
+			close(m->fd);
+		sent++;
+	}
+	memmove(S.pending, S.pending + sent, (S.npending - sent) * sizeof *S.pending);
+	S.npending -= sent;
+}
+
+static struct worker *worker_by_job(uint64_t job_id)
+{
+	for (size_t i = 0; i < S.nworkers; i++)
+		if (S.workers[i].job_id == job_id)
+			return &S.workers[i];
+	return NULL;
+}
+
+/* Everything a SPAWN may say; the rest is a protocol violation. */
+static const char *spawn_invalid(const struct ipc_spawn *s)
+{
+	if (s->job_id == 0 || worker_by_job(s->job_id))
+		return "SPAWN with a zero or duplicate job id";
+	if (s->target == 0 || s->nlower > IPC_MAX_LOWER)
+		return "SPAWN with a bad target or lower count";
+	if ((s->flags & ~IPC_SPAWN_DROP_FIRST) ||
+	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE))
+		return "SPAWN with bad flags";
+	if (s->role == ROLE_PROBE) {
+		if (!S.a->cfg->enable_probe)
+			return "SPAWN of a probe without enable_probe";
+		if (s->probe_role != ROLE_USAGE && s->probe_role != ROLE_REMOVE)
+			return "SPAWN of a probe for an unknown role";
+		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
+			return "SPAWN of a probe with a bad syscall or hold time";
+	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE) {
+		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
+			return "SPAWN with probe fields for a non-probe role";
+	} else {
+		return "SPAWN of an unknown role";
+	}
+	/* usage and remove read no lower layers */
+	if (s->nlower != 0)
+		return "SPAWN with lower layers for a role that takes none";
+	return NULL;
+}
+
+static void spawn_failed(uint64_t job_id, int errnum, const char *msg)
+{
+	struct ipc_spawn_failed f = {.job_id = job_id, .errnum = errnum};
+	ipc_set_text(f.msg, msg);
+	queue_evt(IPC_SPAWN_FAILED, &f, sizeof f, -1);
+}
+
+static void serve_spawn(const struct ipc_spawn *s)
+{
+	const char *bad = spawn_invalid(s);
+	if (bad)
+		violation(bad);
+	if (S.nworkers >= S.a->cfg->max_jobs)
+		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
+	struct err e = {0};
+	if ((s->flags & IPC_SPAWN_DROP_FIRST) && snapdir_drop(S.a->snapdir, s->target, SNAPDIR_LIVE, &e) < 0)
+		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+	char name[64];
+	sandbox_target_name(s, name, sizeof name);
+	if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
+		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return spawn_failed(s->job_id, errno, "start worker: socketpair");
+	pid_t me = getpid(), pid = fork();
+	if (pid == 0)
+		sandbox_run(S.a->snap_path, sp[1], s, me);
+	int saved = errno;
+	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		return spawn_failed(s->job_id, saved, "start worker: fork");
+	}
+	if (S.nworkers == S.capworkers)
+		S.workers = xrealloc(S.workers, (S.capworkers = S.capworkers * 2 + 8) * sizeof *S.workers);
+	S.workers[S.nworkers++] = (struct worker){pid, s->job_id, (int)s->role, s->target};
+	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
+		  worker_role_name((int)s->role), (unsigned long long)s->target);
+	struct ipc_spawned r = {.job_id = s->job_id, .pid = pid};
+	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
+}
+
+static void serve_requests(void)
+{
+	for (;;) {
+		struct ipc_msg m;
+		struct err e = {0};
+		int r = ipc_recv(S.a->evt, &m, &e);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r == 0)
+			finish(0); /* the broker is gone, and so are its jobs */
+		if (r < 0)
+			violation(e.msg);
+		if (m.type != IPC_SPAWN) {
+			ipc_msg_close(&m);
+			violation("request type not permitted on the spawn channel");
+		}
+		serve_spawn(&m.body.spawn);
+	}
+}
+
+static void worker_gone(size_t i, int wstatus)
+{
+	struct worker w = S.workers[i];
+	S.workers[i] = S.workers[--S.nworkers];
+	/* rm-ID goes before the broker hears of the exit, so that it sees
+	 * the directory gone once the job is done. */
+	if (w.role == ROLE_REMOVE && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+		struct err e = {0};
+		if (snapdir_remove_rm(S.a->snapdir, w.target, &e) < 0)
+			log_warn("%s", e.msg);
+	}
+	struct ipc_job_exit x = {.job_id = w.job_id, .wstatus = wstatus};
+	queue_evt(IPC_JOB_EXIT, &x, sizeof x, -1);
+}
+
+static void reap(void)
+{
+	struct signalfd_siginfo si;
+	while (read(S.sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+		if (si.ssi_signo == SIGTERM)
+			finish(0);
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (size_t i = 0; i < S.nworkers; i++)
+			if (S.workers[i].pid == pid) {
+				worker_gone(i, st);
+				break;
+			}
+}
+
+void spawner_main(const struct spawner_args *a)
+{
+	S.a = a;
+	log_init("stratad-spawner", a->cfg->log_level);
+	/* The parent's death ends the spawner, and with it every worker. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(1);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	S.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (S.sigfd < 0 || set_nonblock(a->evt, 1) < 0)
+		_exit(1);
+	for (;;) {
+		struct pollfd fds[2] = {{S.sigfd, POLLIN, 0},
+					{a->evt, POLLIN | (S.npending ? POLLOUT : 0), 0}};
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			finish(1);
+		if (fds[0].revents)
+			reap();
+		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+			serve_requests();
+		if (S.npending)
+			flush_evts();
+	}
+}
