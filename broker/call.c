@@ -33,6 +33,8 @@ static const struct method_desc methods[] = {
      &containerd__services__diff__v1__diff_response__descriptor, 0, 0, svc_diff},
     {NM_PROBE, NULL, &strata__v1__probe_request__descriptor, &strata__v1__probe_response__descriptor, 1, 0,
      svc_probe},
+    {NM_APPLY_LAYER, NULL, &strata__v1__apply_layer_request__descriptor,
+     &strata__v1__apply_layer_response__descriptor, 1, 1, svc_apply_layer},
 };
 
 static unsigned calls_alive;

@@ -1,11 +1,182 @@
-/* containerd's diff v1 service.  Apply and Diff run in sandboxed extract and
- * diff workers; until those roles exist the service answers Unimplemented,
- * which containerd's proxy treats as "use another differ". */
+/* containerd's diff v1 service.
+ *
+ * Apply: the layer is read by digest from the content directory in
+ * containerd's layout (content_root/blobs/sha256/HEX), opened read-only by the
+ * parent after the digest is validated, and applied by an extract worker.
+ * The mounts must be exactly the mounts strata issued for one of its active
+ * snapshots: strata never mounts (or writes to) what a client describes, it
+ * maps the mounts back to the snapshot and extracts into that.
+ *
+ * Diff: not implemented yet (Unimplemented, which containerd's proxy treats
+ * as "use another differ"). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "broker.h"
+#include "meta.h"
+#include "mounts.h"
+#include "parentlink.h"
 #include "services.h"
+
+typedef Containerd__Services__Diff__V1__ApplyRequest ApplyReq;
+
+/* Media types as containerd's apply accepts them; the compression itself is
+ * detected from the stream. */
+static int media_type_known(const char *t)
+{
+	static const char *const known[] = {
+	    "application/vnd.oci.image.layer.v1.tar",
+	    "application/vnd.oci.image.layer.v1.tar+gzip",
+	    "application/vnd.oci.image.layer.v1.tar+zstd",
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+	    "application/vnd.docker.image.rootfs.diff.tar",
+	    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+	    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (!strcmp(t, known[i]))
+			return 1;
+	return 0;
+}
+
+/* "sha256:" and 64 lowercase hex digits; *hex points at the digits. */
+static int digest_valid(const char *d, const char **hex)
+{
+	if (strncmp(d, "sha256:", 7) || strlen(d) != 71)
+		return 0;
+	for (const char *p = d + 7; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	*hex = d + 7;
+	return 1;
+}
+
+/* The snapshot id a strata mount names: bind source or overlay upperdir. */
+static uint64_t mount_snapshot_id(const MountMsg *m)
+{
+	const char *dir = broker.snapshots_dir, *path = NULL;
+	if (!strcmp(m->type, "bind"))
+		path = m->source;
+	for (size_t i = 0; !path && i < m->n_options; i++)
+		if (!strncmp(m->options[i], "upperdir=", 9))
+			path = m->options[i] + 9;
+	size_t n = strlen(dir);
+	if (!path || strncmp(path, dir, n) || path[n] != '/')
+		return 0;
+	uint64_t id = 0;
+	const char *p = path + n + 1;
+	for (; *p >= '0' && *p <= '9' && id < UINT64_MAX / 10; p++)
+		id = id * 10 + (uint64_t)(*p - '0');
+	return strcmp(p, "/fs") ? 0 : id;
+}
+
+static int mounts_equal(const MountMsg *a, const struct mount_spec *b)
+{
+	if (strcmp(a->type, b->type) || strcmp(a->source, b->source) || a->n_options != b->nopts)
+		return 0;
+	for (size_t i = 0; i < b->nopts; i++)
+		if (strcmp(a->options[i], b->opts[i]))
+			return 0;
+	return 1;
+}
+
+/* The active snapshot the mounts were issued for, or InvalidArgument. */
+static int snapshot_of_mounts(MountMsg *const *mounts, size_t n, struct snap_info *s, struct err *e)
+{
+	uint64_t id = n == 1 ? mount_snapshot_id(mounts[0]) : 0;
+	struct mount_spec spec;
+	if (id == 0 || meta_get_by_id(broker.meta, id, s, NULL) < 0)
+		return err_set(e, ST_INVALID_ARGUMENT, "apply: the mounts are not mounts strata issued");
+	int ok = s->kind == KIND_ACTIVE && snapshot_mounts(s->name, s, &spec, NULL) == 1;
+	if (ok) {
+		ok = mounts_equal(mounts[0], &spec);
+		mounts_free(&spec, 1);
+	}
+	if (!ok) {
+		snap_info_free(s);
+		return err_set(e, ST_INVALID_ARGUMENT,
+			       "apply: the mounts are not the mounts of an active strata snapshot");
+	}
+	return 0;
+}
+
+struct diff_apply {
+	char digest[72];
+	int64_t size;
+};
+
+static void diff_applied(void *ctx, const struct job_result *res, const struct err *e)
+{
+	struct call *c = ctx;
+	struct diff_apply da = *(struct diff_apply *)c->state;
+	free(c->state);
+	c->state = NULL;
+	if (e)
+		return call_fail(c, e->code, "apply %s: %s", da.digest, e->msg);
+	static const char hex[] = "0123456789abcdef";
+	char got[72] = "sha256:", diff_id[72] = "sha256:";
+	for (int i = 0; i < 32; i++) {
+		got[7 + 2 * i] = hex[res->applied.digest[i] >> 4];
+		got[8 + 2 * i] = hex[res->applied.digest[i] & 15];
+		diff_id[7 + 2 * i] = hex[res->applied.diff_id[i] >> 4];
+		diff_id[8 + 2 * i] = hex[res->applied.diff_id[i] & 15];
+	}
+	got[71] = diff_id[71] = '\0';
+	if (strcmp(got, da.digest) || (da.size > 0 && (uint64_t)da.size != res->applied.compressed_size))
+		return call_fail(c, ST_FAILED_PRECONDITION, "apply: blob %s has digest %s and size %llu",
+				 da.digest, got, (unsigned long long)res->applied.compressed_size);
+	Containerd__Types__Descriptor applied;
+	containerd__types__descriptor__init(&applied);
+	applied.media_type = "application/vnd.oci.image.layer.v1.tar";
+	applied.digest = diff_id;
+	applied.size = (int64_t)res->applied.uncompressed_size;
+	Containerd__Services__Diff__V1__ApplyResponse resp;
+	containerd__services__diff__v1__apply_response__init(&resp);
+	resp.applied = &applied;
+	call_reply(c, &resp.base);
+}
 
 void svc_apply(struct call *c)
 {
-	call_fail(c, ST_UNIMPLEMENTED, "diff service: Apply is not implemented yet");
+	ApplyReq *r = (ApplyReq *)c->req;
+	const char *hex;
+	struct snap_info s = {0};
+	struct err e;
+	if (!r->diff || !digest_valid(r->diff->digest, &hex))
+		return call_fail(c, ST_INVALID_ARGUMENT, "apply: the descriptor needs a sha256 digest");
+	if (!media_type_known(r->diff->media_type))
+		return call_fail(c, ST_UNIMPLEMENTED, "unsupported diff media type: %s: not implemented",
+				 r->diff->media_type);
+	if (snapshot_of_mounts(r->mounts, r->n_mounts, &s, &e) < 0)
+		return call_fail_err(c, &e);
+	uint64_t id = s.id;
+	cleanup_free uint64_t *lower = NULL;
+	size_t nlower = 0;
+	int rc = meta_parent_ids(broker.meta, s.name, &lower, &nlower, &e);
+	snap_info_free(&s);
+	if (rc < 0)
+		return call_fail_err(c, &e);
+	uint64_t size;
+	int blob = plink_open_blob(hex, &size, &e);
+	if (blob < 0)
+		return call_fail(c, e.code, "apply: content %s: %s", r->diff->digest, e.msg);
+	struct diff_apply *da = xcalloc(1, sizeof *da);
+	snprintf(da->digest, sizeof da->digest, "%s", r->diff->digest);
+	da->size = r->diff->size;
+	c->state = da;
+	struct job_spec spec = {
+	    .role = ROLE_EXTRACT, .target = id, .input_fd = blob, .lower = lower, .nlower = nlower};
+	struct job *j = job_start(&spec, NULL, diff_applied, c, &e);
+	close(blob);
+	if (!j) {
+		free(c->state);
+		c->state = NULL;
+		return call_fail_err(c, &e);
+	}
 }
 
 void svc_diff(struct call *c)

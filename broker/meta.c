@@ -1093,3 +1093,41 @@ int meta_set_usage(struct meta *m, const char *name, uint64_t id, int64_t size, 
 	struct usage_args a = {name, id, size, inodes};
 	return in_txn(m, true, set_usage_body, &a, e);
 }
+
+/* ---- lookup by id ------------------------------------------------------------- */
+
+static int name_of_id_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct {
+		uint64_t id;
+		char *name;
+	} *a = arg;
+	uint64_t be;
+	MDB_val key = id_val(a->id, &be), v;
+	int rc = mdb_get(txn, m->ids, &key, &v);
+	if (rc == MDB_NOTFOUND)
+		return err_set(e, ST_NOT_FOUND, "no snapshot has id %" PRIu64, a->id);
+	if (rc)
+		return lmdb_fail(e, rc, "reading", "ids");
+	a->name = xmalloc(v.mv_size + 1);
+	memcpy(a->name, v.mv_data, v.mv_size);
+	a->name[v.mv_size] = '\0';
+	return 0;
+}
+
+int meta_get_by_id(struct meta *m, uint64_t id, struct snap_info *out, struct err *e)
+{
+	struct {
+		uint64_t id;
+		char *name;
+	} a = {id, NULL};
+	if (in_txn(m, false, name_of_id_body, &a, e) < 0)
+		return -1;
+	int rc = meta_get(m, a.name, out, e);
+	free(a.name);
+	if (rc == 0 && out->id != id) {
+		snap_info_free(out);
+		return err_set(e, ST_NOT_FOUND, "no snapshot has id %" PRIu64, id);
+	}
+	return rc;
+}

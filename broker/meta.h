@@ -62,6 +62,8 @@ int meta_flush(struct meta *m, struct err *e);
 
 /* NotFound when absent. */
 int meta_get(struct meta *m, const char *name, struct snap_info *out, struct err *e);
+/* The snapshot with numeric id `id`: NotFound when none has it. */
+int meta_get_by_id(struct meta *m, uint64_t id, struct snap_info *out, struct err *e);
 /* Ids of name's ancestors, nearest first (not name's own). */
 int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);
 /* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */

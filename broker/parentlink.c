@@ -4,6 +4,7 @@
 #include "parentlink.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,8 @@ enum job_state { JOB_QUEUED = 1, JOB_SPAWNING = 2, JOB_RUNNING = 3 };
 struct job {
 	uint64_t id;
 	struct job_spec spec;
+	int input;	 /* own copy of spec.input_fd, -1 when none */
+	uint64_t *lower; /* own copy of spec.lower */
 	job_started_fn started;
 	job_done_fn done; /* NULL once cancelled */
 	void *ctx;
@@ -115,6 +118,24 @@ int plink_snap_drop(uint64_t id, int kind, struct err *e)
 	return ctl_simple(IPC_SNAP_DROP, &r, sizeof r, "drop snapshot directory", e);
 }
 
+int plink_open_blob(const char *hex, uint64_t *size, struct err *e)
+{
+	struct ipc_open_blob r = {0};
+	if (strlen(hex) != 64)
+		return err_set(e, ST_INVALID_ARGUMENT, "blob digest must have 64 hex digits");
+	memcpy(r.hex, hex, 64);
+	struct ipc_msg m;
+	if (ctl_call(IPC_OPEN_BLOB, &r, sizeof r, &m, e) < 0)
+		return -1;
+	if (m.type != IPC_BLOB) {
+		int rc = reply_result(&m, "open blob", e);
+		ipc_msg_close(&m);
+		return rc < 0 ? -1 : err_set(e, ST_INTERNAL, "open blob: the parent answered without a blob");
+	}
+	*size = m.body.blob.size;
+	return m.fds[0];
+}
+
 int plink_snap_list(struct snapdir **out, size_t *n, struct err *e)
 {
 	struct ipc_msg m;
@@ -150,6 +171,9 @@ static void job_free(struct job *j)
 {
 	if (j->sock >= 0)
 		close(j->sock);
+	if (j->input >= 0)
+		close(j->input);
+	free(j->lower);
 	free(j);
 }
 
@@ -164,14 +188,23 @@ static int job_spawn(struct job *j, struct err *e)
 	s->target = j->spec.target;
 	if (j->spec.drop_first)
 		s->flags |= IPC_SPAWN_DROP_FIRST;
+	s->nlower = (uint32_t)j->spec.nlower;
+	for (size_t i = 0; i < j->spec.nlower; i++)
+		s->lower[i] = j->lower[i];
 	if (j->spec.role == ROLE_PROBE) {
 		s->probe_role = (uint32_t)j->spec.probe_role;
 		s->probe_syscall = j->spec.probe_syscall;
 		s->probe_hold_ms = j->spec.probe_hold_ms;
 	}
 	int rc = pl.evt < 0 ? err_set(e, ST_UNAVAILABLE, "parent link is not initialised")
-			    : ipc_send(pl.evt, IPC_SPAWN, s, sizeof *s, NULL, 0, e);
+			    : ipc_send(pl.evt, j->input >= 0 ? IPC_SPAWN_INPUT : IPC_SPAWN, s, sizeof *s,
+				       j->input >= 0 ? &j->input : NULL, j->input >= 0, e);
 	free(s);
+	/* The spawner has its own copy now. */
+	if (rc == 0 && j->input >= 0) {
+		close(j->input);
+		j->input = -1;
+	}
 	if (rc < 0)
 		return err_wrap(e, "start %s worker", worker_role_name(j->spec.role));
 	j->state = JOB_SPAWNING;
@@ -211,6 +244,16 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 {
 	if (!pl.queue_tail)
 		pl.queue_tail = &pl.queue;
+	if (spec->nlower > IPC_MAX_LOWER) {
+		err_set(e, ST_INVALID_ARGUMENT, "%zu lower layers: at most %d", spec->nlower, IPC_MAX_LOWER);
+		return NULL;
+	}
+	int input = -1;
+	if (spec->role == ROLE_EXTRACT && (input = fcntl(spec->input_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		err_errno(e, ST_INTERNAL, errno, "start %s worker: duplicate its input",
+			  worker_role_name(spec->role));
+		return NULL;
+	}
 	struct job *j = xcalloc(1, sizeof *j);
 	*j = (struct job){.id = ++pl.next_job_id,
 			  .spec = *spec,
@@ -218,14 +261,20 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 			  .done = done,
 			  .ctx = ctx,
 			  .state = JOB_QUEUED,
-			  .sock = -1};
+			  .sock = -1,
+			  .input = input};
+	if (spec->nlower) {
+		j->lower = xcalloc(spec->nlower, sizeof *j->lower);
+		memcpy(j->lower, spec->lower, spec->nlower * sizeof *j->lower);
+	}
+	j->spec.lower = NULL;
 	if (pl.running >= pl.limit || pl.queue) {
 		*pl.queue_tail = j;
 		pl.queue_tail = &j->next;
 		return j;
 	}
 	if (job_spawn(j, e) < 0) {
-		free(j);
+		job_free(j);
 		return NULL;
 	}
 	return j;
@@ -300,9 +349,10 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	if (got == 0)
 		return err_set(e, ST_INTERNAL, "worker in role `%s` exited without a result", role);
 	/* Each role has exactly one kind of success record. */
-	uint32_t expected = j->spec.role == ROLE_USAGE	 ? IPC_JOB_USAGE
-			    : j->spec.role == ROLE_PROBE ? IPC_JOB_PROBE
-							 : IPC_JOB_DONE;
+	uint32_t expected = j->spec.role == ROLE_USAGE	   ? IPC_JOB_USAGE
+			    : j->spec.role == ROLE_PROBE   ? IPC_JOB_PROBE
+			    : j->spec.role == ROLE_EXTRACT ? IPC_JOB_APPLIED
+							   : IPC_JOB_DONE;
 	if (m.type == expected) {
 		if (m.type == IPC_JOB_USAGE) {
 			res->size = m.body.job_usage.size;
@@ -310,6 +360,8 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 		} else if (m.type == IPC_JOB_PROBE) {
 			res->probe_ret = m.body.job_probe.ret;
 			res->probe_errno = m.body.job_probe.errnum;
+		} else if (m.type == IPC_JOB_APPLIED) {
+			res->applied = m.body.job_applied;
 		}
 		return 0;
 	}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "../common/err.h"
+#include "../proto/ipc.h"
 
 /* Worker roles; the same numbers travel in the ipc spawn request. */
 enum worker_role {
@@ -46,6 +47,10 @@ int plink_snap_drop(uint64_t id, int kind, struct err *e);
 /* Lists the snapshots directory; other names are ignored. Caller frees *out. */
 int plink_snap_list(struct snapdir **out, size_t *n, struct err *e);
 
+/* Opens content_root/blobs/sha256/HEX read-only (in the parent); returns the
+ * fd and its size.  NotFound when there is no such blob. */
+int plink_open_blob(const char *hex, uint64_t *size, struct err *e);
+
 struct job_spec {
 	int role;
 	uint64_t target;	/* snapshot id */
@@ -53,6 +58,9 @@ struct job_spec {
 	int probe_syscall;	/* ROLE_PROBE: syscall number, -1 for none */
 	uint32_t probe_hold_ms; /* ROLE_PROBE: stay alive (confined) this long first */
 	int drop_first;		/* ROLE_REMOVE: rename the live ID to rm-ID first */
+	int input_fd;		/* ROLE_EXTRACT: the layer; job_start takes its own copy */
+	const uint64_t *lower;	/* ROLE_EXTRACT: lower snapshot ids, nearest first (copied) */
+	size_t nlower;
 };
 
 struct job_result {
@@ -61,6 +69,7 @@ struct job_result {
 	int64_t inodes;	   /* ROLE_USAGE */
 	int64_t probe_ret; /* ROLE_PROBE: syscall's return value */
 	int probe_errno;
+	struct ipc_job_applied applied; /* ROLE_EXTRACT */
 };
 
 struct job;

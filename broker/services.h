@@ -5,6 +5,7 @@
 #define STRATA_SERVICES_H
 
 #include "call.h"
+#include "meta.h"
 #include "../proto/api.h"
 
 /* Short names for containerd's generated types. */
@@ -34,6 +35,12 @@ void svc_cleanup(struct call *c);
 void svc_apply(struct call *c);
 void svc_diff(struct call *c);
 void svc_probe(struct call *c);
+void svc_apply_layer(struct call *c);
+
+/* The mounts strata issues for snapshot `key` (whose record is s); returns
+ * how many (1). */
+struct mount_spec;
+int snapshot_mounts(const char *key, const struct snap_info *s, struct mount_spec *m, struct err *e);
 
 /* Measures the committed snapshots whose usage a crash left unmeasured. */
 void snapshots_measure_pending(void);

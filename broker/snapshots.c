@@ -87,7 +87,7 @@ static void remove_dir_async(uint64_t id, int drop_first, void (*done)(void *), 
 
 /* ---- Prepare / View ---------------------------------------------------------- */
 
-static int snapshot_mounts(const char *key, const struct snap_info *s, struct mount_spec *m, struct err *e)
+int snapshot_mounts(const char *key, const struct snap_info *s, struct mount_spec *m, struct err *e)
 {
 	cleanup_free uint64_t *parents = NULL;
 	size_t nparents = 0;

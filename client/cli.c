@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oci_archive.h"
 #include "../common/util.h"
 
 void cli_print_help(const struct cli_cmd *cmd)
@@ -70,6 +71,20 @@ static int set_hold(struct cli *cli, struct cli_args *a, const char *s)
 	return CLI_OK;
 }
 
+static int set_digest(struct cli *cli, struct cli_args *a, const char *s)
+{
+	if (!oci_digest_valid(s))
+		return cli_usage(cli, "--digest `%s` is not sha256: and 64 lowercase hex digits", s);
+	a->digest = s;
+	return CLI_OK;
+}
+
+static int set_platform(struct cli *cli, struct cli_args *a, const char *s)
+{
+	a->platform = s;
+	return CLI_OK;
+}
+
 /* Handles option argv[*i] (and its value); CLI_USAGE when not one of opts. */
 static int parse_option(struct cli *cli, unsigned opts, int argc, char **argv, int *i, struct cli_args *a)
 {
@@ -78,7 +93,10 @@ static int parse_option(struct cli *cli, unsigned opts, int argc, char **argv, i
 		const char *name;
 		unsigned opt;
 		int (*set)(struct cli *, struct cli_args *, const char *);
-	} table[] = {{"--label", CLI_OPT_LABEL, add_label}, {"--hold", CLI_OPT_HOLD, set_hold}};
+	} table[] = {{"--label", CLI_OPT_LABEL, add_label},
+		     {"--hold", CLI_OPT_HOLD, set_hold},
+		     {"--digest", CLI_OPT_DIGEST, set_digest},
+		     {"--platform", CLI_OPT_PLATFORM, set_platform}};
 	for (size_t t = 0; t < ARRAY_SIZE(table); t++) {
 		size_t n = strlen(table[t].name);
 		if (!(opts & table[t].opt) || strncmp(arg, table[t].name, n) != 0)

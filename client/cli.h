@@ -33,7 +33,7 @@ struct cli_cmd {
 };
 
 /* Options a command accepts besides -h/--help. */
-enum { CLI_OPT_LABEL = 1, CLI_OPT_HOLD = 2 };
+enum { CLI_OPT_LABEL = 1, CLI_OPT_HOLD = 2, CLI_OPT_DIGEST = 4, CLI_OPT_PLATFORM = 8 };
 
 struct cli_label {
 	const char *key;
@@ -46,7 +46,9 @@ struct cli_args {
 	struct cli_label *labels;
 	size_t nlabels;
 	uint32_t hold_ms;
-	int help; /* -h/--help was given: help printed, exit 0 */
+	const char *digest;   /* --digest sha256:HEX (checked), or NULL */
+	const char *platform; /* --platform OS/ARCH[/VARIANT] (unchecked), or NULL */
+	int help;	      /* -h/--help was given: help printed, exit 0 */
 };
 
 /* Parses argv[1..] (argv[0] is the command word): options in `opts`
@@ -88,7 +90,22 @@ struct cli_infos {
 int cli_list(struct cli *cli, char **filters, size_t nfilters, struct cli_infos *out, struct err *e);
 void cli_infos_free(struct cli_infos *l);
 
+/* The result of applying a layer (strata.v1.ApplyLayerResponse, done). */
+struct cli_applied {
+	char *diff_id, *digest;
+	int64_t compressed_size, uncompressed_size, entries;
+};
+
+/* Applies the layer read from fd (closed here, always) to active snapshot
+ * key; expected_digest may be NULL, expected_size < 0 when unknown.  On a
+ * terminal, a progress line titled `what` is drawn on stderr.  Free the
+ * result with cli_applied_free(). */
+int cli_apply_fd(struct cli *cli, const char *key, int fd, const char *expected_digest, int64_t expected_size,
+		 const char *what, struct cli_applied *out, struct err *e);
+void cli_applied_free(struct cli_applied *r);
+
 extern const struct cli_cmd cli_cmd_prepare, cli_cmd_view, cli_cmd_mounts, cli_cmd_commit, cli_cmd_rm,
-    cli_cmd_stat, cli_cmd_ls, cli_cmd_usage, cli_cmd_label, cli_cmd_tree, cli_cmd_cleanup, cli_cmd_debug;
+    cli_cmd_stat, cli_cmd_ls, cli_cmd_usage, cli_cmd_label, cli_cmd_tree, cli_cmd_cleanup, cli_cmd_debug,
+    cli_cmd_apply, cli_cmd_import;
 
 #endif

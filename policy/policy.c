@@ -3,6 +3,7 @@
 #include <cap-ng.h>
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -23,6 +24,17 @@ static const struct {
 	const char *name;
 	uint64_t value;
 } policy_consts[] = {
+    {"ENOSYS", ENOSYS},
+    {"EPERM", EPERM},
+    {"CLONE_VM", CLONE_VM},
+    {"CLONE_FS", CLONE_FS},
+    {"CLONE_FILES", CLONE_FILES},
+    {"CLONE_SIGHAND", CLONE_SIGHAND},
+    {"CLONE_THREAD", CLONE_THREAD},
+    {"CLONE_SYSVSEM", CLONE_SYSVSEM},
+    {"CLONE_SETTLS", CLONE_SETTLS},
+    {"CLONE_PARENT_SETTID", CLONE_PARENT_SETTID},
+    {"CLONE_CHILD_CLEARTID", CLONE_CHILD_CLEARTID},
     {"AF_UNIX", AF_UNIX},
     {"AF_INET", AF_INET},
     {"AF_INET6", AF_INET6},
@@ -193,9 +205,24 @@ static int parse_syscall_line(struct parser *ps, struct policy *p)
 	memcpy(name, w, n);
 	name[n] = '\0';
 	struct policy_rule r = {.nr = seccomp_syscall_resolve_name(name), .line = ps->line};
+	/* A syscall newer than libseccomp is written by its number (x86-64),
+	 * with its name in the comment. */
+	if ((r.nr == __NR_SCMP_ERROR || r.nr < 0) && name[0] >= '1' && name[0] <= '9') {
+		char *endp;
+		long v = strtol(name, &endp, 10);
+		r.nr = (*endp || v < 1 || v > 1023) ? -1 : (int)v;
+	}
 	if (r.nr == __NR_SCMP_ERROR || r.nr < 0)
 		return parse_fail(ps, "unknown syscall", n, w);
 	if (!accept_tok(ps, ":")) {
+		add_rule(p, &r);
+	} else if (accept_tok(ps, "errno")) {
+		uint64_t v;
+		if (parse_value(ps, &v) < 0)
+			return -1;
+		if (v == 0 || v > 4095)
+			return parse_fail(ps, "errno out of range for", n, w);
+		r.errnum = (int)v;
 		add_rule(p, &r);
 	} else {
 		do {
@@ -316,7 +343,7 @@ void policy_free(struct policy *p)
 int policy_mentions(const struct policy *p, int nr)
 {
 	for (size_t i = 0; i < p->nrules; i++)
-		if (p->rules[i].nr == nr)
+		if (p->rules[i].nr == nr && p->rules[i].errnum == 0)
 			return 1;
 	return 0;
 }
@@ -342,7 +369,8 @@ static int add_seccomp_rule(scmp_filter_ctx ctx, const struct policy *p, const s
 		    .datum_b = c->op == POLICY_MASKED_EQ ? c->value : 0,
 		};
 	}
-	int rc = seccomp_rule_add_exact_array(ctx, SCMP_ACT_ALLOW, r->nr, r->ncond, cmp);
+	uint32_t action = r->errnum ? SCMP_ACT_ERRNO((uint32_t)r->errnum) : SCMP_ACT_ALLOW;
+	int rc = seccomp_rule_add_exact_array(ctx, action, r->nr, r->ncond, cmp);
 	if (rc < 0)
 		return err_errno(e, ST_INTERNAL, -rc, "policy `%s.policy` line %d: seccomp rule", p->name,
 				 r->line);

@@ -36,10 +36,13 @@ struct policy_cond {
 	uint64_t value;
 };
 
-/* One allow rule: the syscall with all conditions true. */
+/* One allow rule: the syscall with all conditions true; or, with errnum
+ * set (`syscall: errno ENOSYS`), a rule that fails the call with that errno
+ * instead of killing (for calls a library tries before a fallback). */
 struct policy_rule {
 	int nr;
 	int line;
+	int errnum;
 	unsigned ncond;
 	struct policy_cond cond[POLICY_MAX_COND];
 };

@@ -29,6 +29,10 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_JOB_FAIL, sizeof(struct ipc_job_fail), 0),
     T(IPC_JOB_PROBE, sizeof(struct ipc_job_probe), 0),
     T(IPC_SPAWN_FAILED, sizeof(struct ipc_spawn_failed), 0),
+    T(IPC_SPAWN_INPUT, sizeof(struct ipc_spawn), 1),
+    T(IPC_JOB_APPLIED, sizeof(struct ipc_job_applied), 0),
+    T(IPC_OPEN_BLOB, sizeof(struct ipc_open_blob), 0),
+    T(IPC_BLOB, sizeof(struct ipc_blob), 1),
 };
 #undef T
 

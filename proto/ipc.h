@@ -72,7 +72,26 @@ enum ipc_type {
 	 * missing, too many workers, fork failed, drop failed): errno value and
 	 * a message.  Safe: carries only numbers and the parent's own text. */
 	IPC_SPAWN_FAILED = 14,
-	IPC_TYPE_MAX = 14,
+	/* evt, broker -> spawner.  As SPAWN, for a role that reads an input
+	 * (extract: the layer); carries 1 fd, which the worker gets as fd 4.
+	 * The fd is one a client opened itself and passed to the broker (or a
+	 * blob the parent opened read-only): the worker only reads it.  Safe:
+	 * the spawner accepts it only for those roles, and the worker is
+	 * confined before it reads a byte. */
+	IPC_SPAWN_INPUT = 15,
+	/* job, worker -> broker.  The extract role's result: digests, sizes,
+	 * entries.  Untrusted like every JOB_* record. */
+	IPC_JOB_APPLIED = 16,
+	/* ctl, broker -> parent.  Opens content_root/blobs/sha256/HEX read-only
+	 * (the diff service's Apply reads a layer by digest).  Needed because
+	 * the content directory is root's.  Safe: the parent accepts exactly 64
+	 * lowercase hex digits, builds the name itself, opens it relative to
+	 * the blobs directory with O_NOFOLLOW and refuses anything but a
+	 * regular file; the fd is read-only.  Answered by BLOB or REPLY. */
+	IPC_OPEN_BLOB = 17,
+	/* ctl, parent -> broker.  The blob's size; carries 1 fd, read-only. */
+	IPC_BLOB = 18,
+	IPC_TYPE_MAX = 18,
 };
 
 struct ipc_hdr {
@@ -123,6 +142,23 @@ struct ipc_spawn_failed {
 	char msg[IPC_MSG_MAX];
 };
 
+struct ipc_job_applied {
+	unsigned char diff_id[32]; /* sha256 of the uncompressed stream */
+	unsigned char digest[32];  /* sha256 of the bytes read */
+	uint64_t compressed_size;
+	uint64_t uncompressed_size;
+	uint64_t entries;
+};
+
+struct ipc_open_blob {
+	char hex[65]; /* 64 lowercase hex digits and a NUL */
+	char pad[7];
+};
+
+struct ipc_blob {
+	uint64_t size;
+};
+
 struct ipc_spawned {
 	uint64_t job_id;
 	int32_t pid;
@@ -170,6 +206,9 @@ union ipc_body {
 	struct ipc_job_usage job_usage;
 	struct ipc_job_fail job_fail;
 	struct ipc_job_probe job_probe;
+	struct ipc_job_applied job_applied;
+	struct ipc_open_blob open_blob;
+	struct ipc_blob blob;
 };
 
 /* One received message.  fds[] holds exactly ipc_type_fds(type) fds, owned

@@ -30,7 +30,8 @@ enum native_method {
 	NM_CLEANUP = 10,
 	NM_APPLY = 11, /* diff service */
 	NM_DIFF = 12,
-	NM_PROBE = 100, /* strata.v1 ProbeRequest: policy probe (only with enable_probe) */
+	NM_PROBE = 100,	      /* strata.v1 ProbeRequest: policy probe (only with enable_probe) */
+	NM_APPLY_LAYER = 101, /* strata.v1 ApplyLayerRequest + 1 fd: the layer */
 };
 
 struct native_req {

@@ -275,6 +275,36 @@ static int serve_snap_drop(const struct ipc_msg *m)
 	return reply(0, NULL);
 }
 
+static int serve_open_blob(const struct ipc_msg *m)
+{
+	const struct ipc_open_blob *r = &m->body.open_blob;
+	for (int i = 0; i < 64; i++)
+		if (!((r->hex[i] >= '0' && r->hex[i] <= '9') || (r->hex[i] >= 'a' && r->hex[i] <= 'f')))
+			return broker_reject("OPEN_BLOB with a malformed digest"), -1;
+	if (r->hex[64] != '\0')
+		return broker_reject("OPEN_BLOB with a malformed digest"), -1;
+	if (!P.cfg->content_root[0])
+		return reply(ENOENT, "no content_root is configured");
+	char path[4200];
+	snprintf(path, sizeof path, "%s/blobs/sha256", P.cfg->content_root);
+	cleanup_fd int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return reply(errno, "open the content store's blobs directory");
+	int fd = openat(dir, r->hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return reply(errno, "open blob");
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return reply(EINVAL, "blob is not a regular file");
+	}
+	set_nonblock(fd, 0);
+	struct ipc_blob b = {.size = (uint64_t)st.st_size};
+	int rc = send_ctl(IPC_BLOB, &b, sizeof b, &fd, 1);
+	close(fd);
+	return rc;
+}
+
 static int serve_snap_list(const struct ipc_msg *m)
 {
 	struct err e = {0};
@@ -298,10 +328,9 @@ static const struct permit {
 	int once; /* per broker */
 	int (*serve)(const struct ipc_msg *m);
 } permits[] = {
-    {IPC_READY, 1, serve_ready},
-    {IPC_SNAP_CREATE, 0, serve_snap_create},
-    {IPC_SNAP_DROP, 0, serve_snap_drop},
-    {IPC_SNAP_LIST, 0, serve_snap_list},
+    {IPC_READY, 1, serve_ready},	 {IPC_SNAP_CREATE, 0, serve_snap_create},
+    {IPC_SNAP_DROP, 0, serve_snap_drop}, {IPC_SNAP_LIST, 0, serve_snap_list},
+    {IPC_OPEN_BLOB, 0, serve_open_blob},
 };
 
 static void serve_ctl(void)

@@ -10,12 +10,15 @@
 #include "../common/err.h"
 #include "../proto/ipc.h"
 
-#define WORKER_FD_JOB 3
+#define WORKER_FD_JOB	3
+#define WORKER_FD_INPUT 4 /* roles with an input (extract): the layer */
 
 /* Which directory of the snapshots tree becomes the worker's root. */
 enum role_target {
-	TARGET_FS = 1, /* snapshots/ID/fs */
-	TARGET_RM = 2, /* snapshots/rm-ID */
+	TARGET_FS = 1,	   /* snapshots/ID/fs */
+	TARGET_RM = 2,	   /* snapshots/rm-ID */
+	TARGET_LAYERS = 3, /* a tmpfs root with /target (snapshots/ID/fs, read-write)
+			    * and /lower/N (the lower layers' fs, read-only) */
 };
 
 struct role_def {
@@ -23,6 +26,7 @@ struct role_def {
 	const char *name; /* policy file and messages */
 	int target;	  /* enum role_target */
 	int readonly;	  /* view mounted read-only */
+	int input;	  /* takes an input fd (SPAWN_INPUT) */
 	/* Runs confined; sends one result record; returns the exit status. */
 	int (*run)(int job_fd, const struct ipc_spawn *req);
 };
@@ -34,6 +38,9 @@ int role_usage_run(int job_fd, const struct ipc_spawn *req);
 /* remove: deletes everything below dirfd, never following a link. */
 int role_remove_tree(int top, struct err *e);
 int role_remove_run(int job_fd, const struct ipc_spawn *req);
+
+/* extract: applies the layer on WORKER_FD_INPUT to /target. */
+int role_extract_run(int job_fd, const struct ipc_spawn *req);
 
 /* probe: waits hold_ms (or until the broker hangs up), tries one syscall. */
 int role_probe_run(int job_fd, const struct ipc_spawn *req);

@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,10 +20,11 @@
 #include "../policy/policy.h"
 
 static const struct role_def roles[] = {
-    {ROLE_USAGE, "usage", TARGET_FS, 1, role_usage_run},
-    {ROLE_REMOVE, "remove", TARGET_RM, 0, role_remove_run},
+    {ROLE_USAGE, "usage", TARGET_FS, 1, 0, role_usage_run},
+    {ROLE_REMOVE, "remove", TARGET_RM, 0, 0, role_remove_run},
+    {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
     /* The probe has no confinement of its own: it takes probe_role's. */
-    {ROLE_PROBE, "probe", 0, 0, role_probe_run},
+    {ROLE_PROBE, "probe", 0, 0, 0, role_probe_run},
 };
 
 /* Prepared once in the parent, before any fork. */
@@ -30,7 +32,8 @@ static struct prepared {
 	int role;
 	struct policy *policy;
 	struct policy_bpf bpf;
-} prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}}, {ROLE_REMOVE, NULL, {NULL, 0}}};
+} prepared[] = {
+    {ROLE_USAGE, NULL, {NULL, 0}}, {ROLE_REMOVE, NULL, {NULL, 0}}, {ROLE_EXTRACT, NULL, {NULL, 0}}};
 
 const struct role_def *sandbox_role(int role)
 {
@@ -127,7 +130,7 @@ void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len)
 	/* A probe always works on a live snapshot's fs directory (rm-ID exists
 	 * only while a removal runs); it takes the role's read-only or
 	 * read-write view of it, caps and filter unchanged. */
-	int target = req->role == ROLE_PROBE ? TARGET_FS : conf->target;
+	int target = req->role == ROLE_PROBE || conf->target == TARGET_LAYERS ? TARGET_FS : conf->target;
 	uint64_t id = req->target;
 	if (target == TARGET_FS)
 		snprintf(buf, len, "%llu/fs", (unsigned long long)id);
@@ -160,18 +163,21 @@ __attribute__((format(printf, 1, 2))) _Noreturn static void setup_fail(const cha
 
 /* Everything but the job socket is closed: the worker holds nothing of the
  * parent's (listening sockets, broker channels, other jobs' sockets). */
-static void keep_only_job_fd(int job_fd, pid_t parent_pid)
+static void keep_only_job_fd(int job_fd, int input_fd, pid_t parent_pid)
 {
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
-	if (job_fd != WORKER_FD_JOB && dup2(job_fd, WORKER_FD_JOB) < 0)
+	/* Staged above both targets first, so neither source is overwritten. */
+	int job = fcntl(job_fd, F_DUPFD, 16);
+	int input = input_fd >= 0 ? fcntl(input_fd, F_DUPFD, 16) : -1;
+	if (job < 0 || (input_fd >= 0 && input < 0) || dup2(job, WORKER_FD_JOB) < 0 ||
+	    (input >= 0 && dup2(input, WORKER_FD_INPUT) < 0))
 		_exit(1);
-	if (job_fd == WORKER_FD_JOB)
-		set_cloexec(job_fd, 0);
-	if (close_range(0, WORKER_FD_JOB - 1, 0) < 0 || close_range(WORKER_FD_JOB + 1, ~0U, 0) < 0)
+	int last = input >= 0 ? WORKER_FD_INPUT : WORKER_FD_JOB;
+	if (close_range(0, WORKER_FD_JOB - 1, 0) < 0 || close_range(last + 1, ~0U, 0) < 0)
 		setup_fail("close_range");
 	/* A worker must not outlive the parent that would reap it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent_pid)
@@ -208,18 +214,87 @@ static void enter_view(const char *path, int readonly)
 		setup_fail("chdir /");
 }
 
-static void set_limits(void)
+/* A detached copy of the tree at path with the given attributes. */
+static int clone_tree(const char *path, uint64_t attrs)
 {
-	static const struct {
+	int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (tree < 0)
+		setup_fail("bind `%s`", path);
+	struct mount_attr attr = {.attr_set = attrs};
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		setup_fail("set attributes of `%s`", path);
+	return tree;
+}
+
+static void attach(int tree, const char *where)
+{
+	if (mkdir(where, 0755) < 0 || move_mount(tree, "", AT_FDCWD, where, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		setup_fail("attach `%s`", where);
+	close(tree);
+}
+
+/* The extract view: a small read-only tmpfs as /, the target snapshot's fs
+ * read-write at /target and each lower layer's fs read-only at /lower/N
+ * (nearest first).  ".." from any of them leads only to that tmpfs. */
+static void enter_layers_view(const char *snapshots_dir, const struct ipc_spawn *req)
+{
+	char path[4096];
+	const uint64_t base = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	if (unshare(CLONE_NEWNS) < 0)
+		setup_fail("unshare");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		setup_fail("make / private");
+	/* Clones first: the tmpfs then goes over the snapshots directory. */
+	snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->target);
+	int target = clone_tree(path, base);
+	int lowers[IPC_MAX_LOWER];
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->lower[i]);
+		lowers[i] = clone_tree(path, base | MOUNT_ATTR_RDONLY);
+	}
+	int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		setup_fail("create the view's tmpfs");
+	int root = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)base);
+	if (root < 0 || move_mount(root, "", AT_FDCWD, snapshots_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		setup_fail("attach the view's tmpfs");
+	close(fs);
+	if (chdir(snapshots_dir) < 0)
+		setup_fail("chdir `%s`", snapshots_dir);
+	attach(target, "target");
+	if (req->nlower && mkdir("lower", 0755) < 0)
+		setup_fail("mkdir lower");
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		snprintf(path, sizeof path, "lower/%u", i);
+		attach(lowers[i], path);
+	}
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		setup_fail("pivot_root `%s`", snapshots_dir);
+	if (umount2(".", MNT_DETACH) < 0)
+		setup_fail("detach the old root");
+	if (chdir("/") < 0)
+		setup_fail("chdir /");
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	if (mount_setattr(root, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)
+		setup_fail("make the view's root read-only");
+	close(root);
+}
+
+static void set_limits(int role)
+{
+	const struct {
 		int res;
 		rlim_t max;
 	} limits[] = {
-	    {RLIMIT_CORE, 0},	     /* no dumps of what a worker read */
-	    {RLIMIT_NOFILE, 4096},   /* one directory fd per level of a walk */
-	    {RLIMIT_NPROC, 0},	     /* a second wall: clone is not in any policy */
-	    {RLIMIT_FSIZE, 0},	     /* usage and remove write no file data */
+	    {RLIMIT_CORE, 0},	   /* no dumps of what a worker read */
+	    {RLIMIT_NOFILE, 4096}, /* one directory fd per level of a walk */
+	    /* usage and remove write no file data; extract's engine bounds it */
+	    {RLIMIT_FSIZE, role == ROLE_EXTRACT ? RLIM_INFINITY : 0},
 	    {RLIMIT_AS, 4ull << 30}, /* bounds the usage inode set */
-	    {RLIMIT_MEMLOCK, 0},     {RLIMIT_MSGQUEUE, 0},
+	    {RLIMIT_MEMLOCK, 0},
+	    {RLIMIT_MSGQUEUE, 0},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
 		struct rlimit rl = {limits[i].max, limits[i].max};
@@ -228,21 +303,25 @@ static void set_limits(void)
 	}
 }
 
-void sandbox_run(const char *snapshots_dir, int job_fd, const struct ipc_spawn *req, pid_t parent_pid)
+void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
+		 pid_t parent_pid)
 {
 	const struct role_def *conf = sandbox_confinement(req);
 	const struct role_def *role = sandbox_role((int)req->role);
 	const struct prepared *p = conf ? prepared_for(conf->role) : NULL;
 	join_shared_namespaces();
-	keep_only_job_fd(job_fd, parent_pid);
+	keep_only_job_fd(job_fd, input_fd, parent_pid);
 	if (!role || !p)
 		setup_fail("no confinement prepared for role %u", req->role);
 	char name[64], path[4096];
 	sandbox_target_name(req, name, sizeof name);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", snapshots_dir, name) >= sizeof path)
 		setup_fail("target path too long");
-	enter_view(path, conf->readonly);
-	set_limits();
+	if (conf->target == TARGET_LAYERS)
+		enter_layers_view(snapshots_dir, req);
+	else
+		enter_view(path, conf->readonly);
+	set_limits(conf->role);
 	struct err e = {0};
 	if (policy_enter(p->policy, &p->bpf, &e) < 0) {
 		role_send_fail(WORKER_FD_JOB, &e);

@@ -25,7 +25,7 @@ void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len);
 /* In a freshly forked child of the (single-threaded) parent: builds the
  * sandbox around snapshots_dir/<target>, runs the role, exits.  Failures
  * before the role runs are reported to the broker as JOB_FAIL. */
-_Noreturn void sandbox_run(const char *snapshots_dir, int job_fd, const struct ipc_spawn *req,
+_Noreturn void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
 			   pid_t parent_pid);
 
 #endif

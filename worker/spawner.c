@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -18,6 +19,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/ipc.h"
+#include "extract.h"
 #include "sandbox.h"
 #include "snapdir.h"
 
@@ -110,7 +112,7 @@ static struct worker *worker_by_job(uint64_t job_id)
 }
 
 /* Everything a SPAWN may say; the rest is a protocol violation. */
-static const char *spawn_invalid(const struct ipc_spawn *s)
+static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 {
 	if (s->job_id == 0 || worker_by_job(s->job_id))
 		return "SPAWN with a zero or duplicate job id";
@@ -126,15 +128,21 @@ static const char *spawn_invalid(const struct ipc_spawn *s)
 			return "SPAWN of a probe for an unknown role";
 		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
 			return "SPAWN of a probe with a bad syscall or hold time";
-	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE) {
+	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE || s->role == ROLE_EXTRACT) {
 		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
 			return "SPAWN with probe fields for a non-probe role";
 	} else {
 		return "SPAWN of an unknown role";
 	}
-	/* usage and remove read no lower layers */
-	if (s->nlower != 0)
+	/* Only extract reads lower layers (for the metadata of parent
+	 * directories a layer does not carry) and an input. */
+	if (s->nlower != 0 && s->role != ROLE_EXTRACT)
 		return "SPAWN with lower layers for a role that takes none";
+	if ((type == IPC_SPAWN_INPUT) != (s->role == ROLE_EXTRACT))
+		return "SPAWN with an input for a role that takes none, or without one";
+	for (uint32_t i = 0; i < s->nlower; i++)
+		if (s->lower[i] == 0 || s->lower[i] == s->target)
+			return "SPAWN with a bad lower layer";
 	return NULL;
 }
 
@@ -145,9 +153,9 @@ static void spawn_failed(uint64_t job_id, int errnum, const char *msg)
 	queue_evt(IPC_SPAWN_FAILED, &f, sizeof f, -1);
 }
 
-static void serve_spawn(const struct ipc_spawn *s)
+static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 {
-	const char *bad = spawn_invalid(s);
+	const char *bad = spawn_invalid(type, s);
 	if (bad)
 		violation(bad);
 	if (S.nworkers >= S.a->cfg->max_jobs)
@@ -159,12 +167,17 @@ static void serve_spawn(const struct ipc_spawn *s)
 	sandbox_target_name(s, name, sizeof name);
 	if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
 		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+	for (uint32_t i = 0; i < s->nlower; i++) {
+		snprintf(name, sizeof name, "%llu/fs", (unsigned long long)s->lower[i]);
+		if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
+			return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+	}
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return spawn_failed(s->job_id, errno, "start worker: socketpair");
 	pid_t me = getpid(), pid = fork();
 	if (pid == 0)
-		sandbox_run(S.a->snap_path, sp[1], s, me);
+		sandbox_run(S.a->snap_path, sp[1], input_fd, s, me);
 	int saved = errno;
 	close(sp[1]);
 	if (pid < 0) {
@@ -192,11 +205,13 @@ static void serve_requests(void)
 			finish(0); /* the broker is gone, and so are its jobs */
 		if (r < 0)
 			violation(e.msg);
-		if (m.type != IPC_SPAWN) {
+		if (m.type != IPC_SPAWN && m.type != IPC_SPAWN_INPUT) {
 			ipc_msg_close(&m);
 			violation("request type not permitted on the spawn channel");
 		}
-		serve_spawn(&m.body.spawn);
+		serve_spawn(m.type, &m.body.spawn, m.nfds ? m.fds[0] : -1);
+		/* The worker holds its own copy of the input now. */
+		ipc_msg_close(&m);
 	}
 }
 
@@ -238,6 +253,9 @@ void spawner_main(const struct spawner_args *a)
 	/* The parent's death ends the spawner, and with it every worker. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(1);
+	/* Loaded once here (it reads OpenSSL's configuration), so that every
+	 * extract worker inherits it and needs no file outside its view. */
+	extract_preload();
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

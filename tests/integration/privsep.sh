@@ -67,6 +67,44 @@ for spec in usage:0000000000000004 remove:000000000000000e; do
 	check "$role probe of an allowed syscall returns" grep -q '^ret -1 errno 9' "$out"
 done
 
+# ---- an extract worker, caught mid-job: its layer comes from a pipe the
+# test holds open, so it waits, confined, for the rest of the layer ----
+st prepare target >/dev/null
+tid=$(st mounts target | awk '{ print $2 }' | sed -n 's|.*/snapshots/\([0-9]*\)/fs$|\1|p')
+mkfifo "$T/layer.pipe"
+st apply target - <"$T/layer.pipe" >"$T/apply.out" 2>&1 &
+cli=$!
+exec 9>"$T/layer.pipe" # the writer end: the worker blocks reading it
+i=0
+w=''
+while [ -z "$w" ] && [ $i -lt 50 ]; do
+	for p in $(pgrep -P "$(pgrep -P "$STRATAD_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
+		[ "$(readlink "/proc/$p/fd/4" 2>/dev/null)" = "$(readlink "/proc/$cli/fd/0")" ] && w=$p
+	done
+	sleep 0.1
+	i=$((i + 1))
+done
+# extract = CAP_CHOWN (0), CAP_DAC_OVERRIDE (1), CAP_FOWNER (3), CAP_FSETID (4),
+# CAP_MKNOD (27), CAP_SYS_ADMIN (21), CAP_SETFCAP (31)
+if [ -n "$w" ]; then
+	check "extract worker runs as uid 0" test "$(field "$w" Uid)" = 0
+	check "extract worker has only its role's capabilities" test "$(field "$w" CapEff)" = 000000008820001b
+	check "extract worker has no_new_privs" test "$(field "$w" NoNewPrivs)" = 1
+	check "extract worker runs under a seccomp filter" test "$(field "$w" Seccomp)" = 2
+	check "extract worker sees its target at /target" \
+		test "$(stat -L -c %d:%i "/proc/$w/root/target")" = "$(stat -c %d:%i "$T/root/snapshots/$tid/fs")"
+	check "extract worker's root is not the host's" test ! -e "/proc/$w/root/etc/passwd"
+	check "extract worker's root is read-only" sh -c "! touch /proc/$w/root/x 2>/dev/null"
+else
+	fail "extract worker caught mid-job" "$(cat "$T/apply.out")"
+fi
+mkdir -p "$T/layer/etc" && echo hi >"$T/layer/etc/hello"
+tar -C "$T/layer" -cf - . >&9
+exec 9>&-
+wait "$cli"
+check "the held apply completes" grep -q '^sha256:' "$T/apply.out"
+check "its file is in the snapshot" test -f "$T/root/snapshots/$tid/fs/etc/hello"
+
 # ---- a forbidden syscall kills the worker, the job fails, the daemon serves on ----
 for spec in usage:mount usage:ptrace usage:execve remove:socket remove:kill usage:unshare; do
 	role=${spec%%:*}

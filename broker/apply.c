@@ -1,0 +1,76 @@
+/* Applying a layer to an active snapshot: the native operation (the client
+ * opened the layer and passed its fd) behind `strata apply` and `strata
+ * import`.  The layer is read and written by an extract worker; the broker
+ * only checks the snapshot, hands the fd on and reports the digests. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "broker.h"
+#include "meta.h"
+#include "parentlink.h"
+#include "services.h"
+
+static void hex_digest(char out[72], const unsigned char d[32])
+{
+	static const char hex[] = "0123456789abcdef";
+	memcpy(out, "sha256:", 7);
+	for (int i = 0; i < 32; i++) {
+		out[7 + 2 * i] = hex[d[i] >> 4];
+		out[8 + 2 * i] = hex[d[i] & 15];
+	}
+	out[71] = '\0';
+}
+
+static void applied(void *ctx, const struct job_result *res, const struct err *e)
+{
+	struct call *c = ctx;
+	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
+	if (e)
+		return call_fail(c, e->code, "apply to `%s`: %s", r->key, e->msg);
+	char diff_id[72], digest[72];
+	hex_digest(diff_id, res->applied.diff_id);
+	hex_digest(digest, res->applied.digest);
+	/* The layer is written by now: a digest mismatch fails the call, and the
+	 * caller removes the snapshot, as with containerd's apply. */
+	if (r->expected_digest[0] && strcmp(r->expected_digest, digest))
+		return call_fail(c, ST_FAILED_PRECONDITION, "apply to `%s`: layer digest %s, expected %s",
+				 r->key, digest, r->expected_digest);
+	Strata__V1__ApplyLayerResponse resp;
+	strata__v1__apply_layer_response__init(&resp);
+	resp.done = 1;
+	resp.diff_id = diff_id;
+	resp.digest = digest;
+	resp.compressed_size = (int64_t)res->applied.compressed_size;
+	resp.uncompressed_size = (int64_t)res->applied.uncompressed_size;
+	resp.entries = (int64_t)res->applied.entries;
+	resp.read = resp.compressed_size;
+	call_reply(c, &resp.base);
+}
+
+void svc_apply_layer(struct call *c)
+{
+	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
+	struct snap_info s = {0};
+	struct err e;
+	if (meta_get(broker.meta, r->key, &s, &e) < 0)
+		return call_fail_err(c, &e);
+	uint64_t id = s.id;
+	int kind = s.kind;
+	snap_info_free(&s);
+	if (kind != KIND_ACTIVE)
+		return call_fail(c, ST_FAILED_PRECONDITION, "apply: snapshot `%s` is not active", r->key);
+	cleanup_free uint64_t *lower = NULL;
+	size_t nlower = 0;
+	if (meta_parent_ids(broker.meta, r->key, &lower, &nlower, &e) < 0)
+		return call_fail_err(c, &e);
+	struct job_spec spec = {
+	    .role = ROLE_EXTRACT,
+	    .target = id,
+	    .input_fd = c->fds[0],
+	    .lower = lower,
+	    .nlower = nlower,
+	};
+	if (!job_start(&spec, NULL, applied, c, &e))
+		return call_fail_err(c, &e);
+}

@@ -1,0 +1,354 @@
+/* import ARCHIVE [--platform OS/ARCH[/VARIANT]]: unpacks an OCI image
+ * archive's layers, bottom first, into committed snapshots named by chain
+ * ID as containerd's unpacker names them, reusing those already there.
+ *
+ * Each missing layer: Prepare a temporary key on the previous chain ID,
+ * stream the blob out of the archive into a pipe (a thread writes, the
+ * read end goes to the daemon with NM_APPLY_LAYER and the blob's digest),
+ * check the diff ID against the config, Commit as the chain ID.  Any failure
+ * removes the temporary snapshot. */
+#include <archive.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "oci_archive.h"
+#include "../common/util.h"
+
+typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
+typedef Containerd__Services__Snapshots__V1__StatSnapshotResponse stat_resp;
+typedef Containerd__Services__Snapshots__V1__PrepareSnapshotRequest prepare_req;
+typedef Containerd__Services__Snapshots__V1__CommitSnapshotRequest commit_req;
+typedef Containerd__Services__Snapshots__V1__RemoveSnapshotRequest remove_req;
+
+/* containerd's unpacker puts this label on the snapshots it commits. */
+#define LABEL_SNAPSHOT_REF "containerd.io/snapshot.ref"
+
+/* ---- the blob pump --------------------------------------------------------- */
+
+struct pump {
+	pthread_t thread;
+	struct archive *a; /* positioned at the blob's data */
+	int wfd;
+	int64_t size;
+	const char *digest, *path;
+	struct err e;
+	int rc;
+	int archive_fault; /* e is about the archive (not a write to the daemon) */
+};
+
+static void *pump_main(void *arg)
+{
+	struct pump *p = arg;
+	static char buf[256 * 1024]; /* one pump runs at a time */
+	int64_t n = 0;
+	la_ssize_t r;
+	p->rc = 0;
+	while ((r = archive_read_data(p->a, buf, sizeof buf)) > 0) {
+		if (write_all(p->wfd, buf, (size_t)r) < 0) {
+			p->rc = err_errno(&p->e, 0, errno, "send blob `%s` to the daemon", p->digest);
+			break;
+		}
+		n += r;
+	}
+	p->archive_fault = r < 0 || (p->rc == 0 && n != p->size);
+	if (r < 0)
+		p->rc = err_set(&p->e, ST_INVALID_ARGUMENT, "read blob `%s` in `%s`: %s", p->digest, p->path,
+				archive_error_string(p->a));
+	else if (p->rc == 0 && n != p->size)
+		p->rc =
+		    err_set(&p->e, ST_INVALID_ARGUMENT, "blob `%s` in `%s` ended after %lld of %lld bytes",
+			    p->digest, p->path, (long long)n, (long long)p->size);
+	close(p->wfd); /* EOF for the daemon */
+	p->wfd = -1;
+	return NULL;
+}
+
+/* Opens the blob and starts the thread; *rfd gets the pipe's read end. */
+static int pump_start(struct pump *p, const char *path, const struct oci_layer *l, int *rfd, struct err *e)
+{
+	int fds[2];
+	memset(p, 0, sizeof *p);
+	p->path = path;
+	p->digest = l->digest;
+	p->size = l->size;
+	if (oci_blob_open(path, l->digest, l->size, &p->a, e) < 0)
+		return -1;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		archive_read_free(p->a);
+		return err_errno(e, 0, errno, "pipe for blob `%s`", l->digest);
+	}
+	p->wfd = fds[1];
+	int rc = pthread_create(&p->thread, NULL, pump_main, p);
+	if (rc != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		archive_read_free(p->a);
+		return err_errno(e, ST_INTERNAL, rc, "start a thread for blob `%s`", l->digest);
+	}
+	*rfd = fds[0];
+	return 0;
+}
+
+static int pump_finish(struct pump *p, struct err *e)
+{
+	pthread_join(p->thread, NULL);
+	archive_read_free(p->a);
+	if (p->rc < 0)
+		*e = p->e;
+	return p->rc;
+}
+
+/* ---- snapshot calls -------------------------------------------------------- */
+
+/* 1: committed snapshot name exists; 0: no such snapshot; -1: error (also
+ * when name exists but is not committed). */
+static int committed_exists(struct cli *cli, const char *name, struct err *e)
+{
+	stat_req req = CONTAINERD__SERVICES__SNAPSHOTS__V1__STAT_SNAPSHOT_REQUEST__INIT;
+	ProtobufCMessage *out;
+	req.snapshotter = CLI_SNAPSHOTTER;
+	req.key = (char *)name;
+	if (cli_unary(cli, NM_STAT, &req.base,
+		      &containerd__services__snapshots__v1__stat_snapshot_response__descriptor, &out, e) < 0)
+		return e->code == ST_NOT_FOUND ? 0 : -1;
+	const stat_resp *r = (const stat_resp *)out;
+	int committed = r && r->info && r->info->kind == CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__COMMITTED;
+	if (out)
+		protobuf_c_message_free_unpacked(out, NULL);
+	if (!committed)
+		return err_set(e, ST_FAILED_PRECONDITION, "snapshot `%s` exists but is not committed", name);
+	return 1;
+}
+
+static int prepare(struct cli *cli, const char *key, const char *parent, struct err *e)
+{
+	prepare_req req = CONTAINERD__SERVICES__SNAPSHOTS__V1__PREPARE_SNAPSHOT_REQUEST__INIT;
+	ProtobufCMessage *out;
+	req.snapshotter = CLI_SNAPSHOTTER;
+	req.key = (char *)key;
+	req.parent = (char *)(parent ? parent : "");
+	if (cli_unary(cli, NM_PREPARE, &req.base,
+		      &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor, &out,
+		      e) < 0)
+		return err_wrap(e, "prepare `%s`", key);
+	if (out)
+		protobuf_c_message_free_unpacked(out, NULL);
+	return 0;
+}
+
+static int commit(struct cli *cli, const char *name, const char *key, struct err *e)
+{
+	commit_req req = CONTAINERD__SERVICES__SNAPSHOTS__V1__COMMIT_SNAPSHOT_REQUEST__INIT;
+	struct cli_label label = {LABEL_SNAPSHOT_REF, name};
+	ProtobufCMessage *out;
+	req.snapshotter = CLI_SNAPSHOTTER;
+	req.name = (char *)name;
+	req.key = (char *)key;
+	req.labels = (void *)cli_label_entries(
+	    &containerd__services__snapshots__v1__commit_snapshot_request__labels_entry__descriptor, &label,
+	    1, 0, &req.n_labels);
+	int rc = cli_unary(cli, NM_COMMIT, &req.base, &google__protobuf__empty__descriptor, &out, e);
+	cli_free_entries((void **)req.labels, req.n_labels);
+	if (rc < 0)
+		return err_wrap(e, "commit `%s` as `%s`", key, name);
+	if (out)
+		protobuf_c_message_free_unpacked(out, NULL);
+	return 0;
+}
+
+/* Best effort: the caller is already failing with its own error. */
+static void remove_quietly(struct cli *cli, const char *key)
+{
+	remove_req req = CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
+	ProtobufCMessage *out;
+	struct err e;
+	req.snapshotter = CLI_SNAPSHOTTER;
+	req.key = (char *)key;
+	if (cli_unary(cli, NM_REMOVE, &req.base, &google__protobuf__empty__descriptor, &out, &e) < 0) {
+		fprintf(stderr, "strata: import: cannot remove temporary snapshot ");
+		out_text(stderr, key);
+		fprintf(stderr, ": %s: ", status_name(e.code));
+		out_text(stderr, e.msg);
+		fputc('\n', stderr);
+	} else if (out) {
+		protobuf_c_message_free_unpacked(out, NULL);
+	}
+}
+
+/* ---- one layer ------------------------------------------------------------- */
+
+struct import {
+	struct cli *cli;
+	const char *path;
+	const struct oci_image *img;
+	char tag[16]; /* random part of the temporary keys */
+};
+
+/* Streams layer i into active snapshot key and checks its diff ID. */
+static int apply_layer(struct import *im, size_t i, const char *key, struct err *e)
+{
+	const struct oci_layer *l = &im->img->layers[i];
+	struct pump p;
+	struct cli_applied res;
+	int rfd = -1;
+	if (pump_start(&p, im->path, l, &rfd, e) < 0)
+		return -1;
+	cleanup_free char *what = xasprintf("layer %zu/%zu %.19s", i + 1, im->img->nlayers, l->digest);
+	int rc = cli_apply_fd(im->cli, key, rfd, l->digest, l->size, what, &res, e);
+	struct err pe;
+	/* A damaged archive is the cause of whatever the daemon then says about
+	 * the stream; a write error (EPIPE) is only the consequence of the
+	 * daemon's own error. */
+	if (pump_finish(&p, &pe) < 0 && (rc == 0 || p.archive_fault)) {
+		*e = pe;
+		rc = -1;
+	}
+	if (rc < 0) {
+		cli_applied_free(&res);
+		return err_wrap(e, "apply layer %zu (`%s`)", i, l->digest);
+	}
+	if (strcmp(res.diff_id, l->diff_id) != 0)
+		rc = err_set(e, ST_INVALID_ARGUMENT,
+			     "layer %zu (`%s`) has diff ID `%s`, the image config says `%s`", i, l->digest,
+			     res.diff_id, l->diff_id);
+	cli_applied_free(&res);
+	return rc;
+}
+
+/* Creates committed snapshot chain for layer i on parent (NULL for the
+ * first).  *reused: another import committed it meanwhile. */
+static int unpack_layer(struct import *im, size_t i, const char *parent, const char *chain, int *reused,
+			struct err *e)
+{
+	cleanup_free char *key = xasprintf("import-%s-%zu", im->tag, i);
+	*reused = 0;
+	if (prepare(im->cli, key, parent, e) < 0)
+		return -1;
+	if (apply_layer(im, i, key, e) < 0) {
+		remove_quietly(im->cli, key);
+		return -1;
+	}
+	if (commit(im->cli, chain, key, e) < 0) {
+		remove_quietly(im->cli, key);
+		if (e->code != ST_ALREADY_EXISTS)
+			return -1;
+		/* Committed by someone else since our Stat: the same content. */
+		if (committed_exists(im->cli, chain, e) != 1)
+			return -1;
+		*reused = 1;
+	}
+	return 0;
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static void random_tag(char *out, size_t len)
+{
+	unsigned char r[6] = {0};
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+		uint64_t t = now_ns_monotonic() ^ (uint64_t)getpid();
+		memcpy(r, &t, sizeof r);
+	}
+	snprintf(out, len, "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+static void print_result(struct cli *cli, const struct oci_image *img, char (*chains)[OCI_DIGEST_LEN],
+			 const int *reused)
+{
+	if (!cli->json) {
+		printf("%s\n", chains[img->nlayers - 1]);
+		return;
+	}
+	struct jw w;
+	jw_init(&w, stdout);
+	jw_obj_begin(&w, NULL);
+	jw_str(&w, "chain_id", chains[img->nlayers - 1]);
+	jw_str(&w, "manifest", img->manifest_digest);
+	jw_str(&w, "config", img->config_digest);
+	jw_arr_begin(&w, "layers");
+	for (size_t i = 0; i < img->nlayers; i++) {
+		jw_obj_begin(&w, NULL);
+		jw_str(&w, "digest", img->layers[i].digest);
+		jw_str(&w, "diff_id", img->layers[i].diff_id);
+		jw_str(&w, "chain_id", chains[i]);
+		jw_bool(&w, "reused", reused[i]);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	jw_finish(&w);
+}
+
+static int import_image(struct cli *cli, const char *path, const struct oci_platform *want)
+{
+	struct import im = {.cli = cli, .path = path};
+	struct oci_image img;
+	struct err e;
+	if (oci_read_image(path, want, &img, &e) < 0)
+		return cli_fail(cli, path, &e);
+	im.img = &img;
+	random_tag(im.tag, sizeof im.tag);
+	char(*chains)[OCI_DIGEST_LEN] = xcalloc(img.nlayers, sizeof *chains);
+	int *reused = xcalloc(img.nlayers, sizeof *reused);
+	int rc = CLI_OK;
+	for (size_t i = 0; i < img.nlayers && rc == CLI_OK; i++) {
+		const char *parent = i ? chains[i - 1] : NULL;
+		oci_chain_id(parent, img.layers[i].diff_id, chains[i]);
+		int have = committed_exists(cli, chains[i], &e);
+		if (have == 0)
+			have = unpack_layer(&im, i, parent, chains[i], &reused[i], &e);
+		else if (have == 1)
+			reused[i] = 1;
+		if (have < 0)
+			rc = cli_fail(cli, path, &e);
+	}
+	if (rc == CLI_OK)
+		print_result(cli, &img, chains, reused);
+	free(chains);
+	free(reused);
+	oci_image_free(&img);
+	return rc;
+}
+
+static int run_import(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	struct oci_platform want;
+	int rc = cli_parse(cli, &cli_cmd_import, argc, argv, CLI_OPT_PLATFORM, 1, 1, &a);
+	if (rc == CLI_OK && !a.help) {
+		if (!a.platform)
+			oci_default_platform(&want);
+		if (a.platform && oci_parse_platform(a.platform, &want) < 0) {
+			rc = cli_usage(cli, "--platform `%s` is not OS/ARCH[/VARIANT]", a.platform);
+		} else {
+			/* A pump writing into a pipe the daemon has closed gets EPIPE. */
+			signal(SIGPIPE, SIG_IGN);
+			rc = import_image(cli, a.pos[0], &want);
+		}
+	}
+	cli_args_free(&a);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_import = {
+    .name = "import",
+    .synopsis = "ARCHIVE [--platform OS/ARCH[/VARIANT]]",
+    .summary = "unpack an OCI image archive into snapshots named by chain ID",
+    .help = "ARCHIVE is an OCI image layout in a tar (`ctr images export`, `skopeo copy\n"
+	    "oci-archive:`, recent `docker save`).  The manifest for the platform (default:\n"
+	    "linux and this machine's architecture) is found through index.json and any\n"
+	    "nested image index.  Each layer becomes a committed snapshot named by its\n"
+	    "chain ID, as containerd names them; layers already there are reused.\n"
+	    "Prints the top chain ID.  A failure removes the temporary active snapshot\n"
+	    "(`import-RANDOM-N`); the layers committed before it stay.\n"
+	    "--json: {\"chain_id\",\"manifest\",\"config\",\"layers\":[{\"digest\",\"diff_id\",\n"
+	    "\"chain_id\",\"reused\"}]}\n",
+    .run = run_import,
+};

@@ -1,0 +1,471 @@
+/* The layer stream: compression detected by magic (as containerd's
+ * compression.DetectCompression does, plus a clear Unimplemented for the
+ * formats it would take for tar), decompression with isa-l (gzip, several
+ * members as Go's multistream reader and unpigz accept) or libzstd, and the
+ * SHA-256 of both the compressed and the uncompressed bytes, trailing bytes
+ * after the tar end included: the diff ID containerd computes.
+ *
+ * The pipeline: a second thread (the producer) reads, decompresses and
+ * hashes into a ring of RING_N buffers; the calling thread (the consumer)
+ * parses tar and writes.  The ring and the decoder's buffers are all the
+ * memory the stream uses (about 1.2 MiB, plus zstd's window, which
+ * ZSTD_WINDOW_LOG_MAX bounds), whatever the layer. */
+#include "extract.h"
+
+#include <errno.h>
+#include <isa-l/igzip_lib.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "../common/util.h"
+
+#define IN_BUF	 (128 * 1024)
+#define RING_BUF (256 * 1024)
+#define RING_N	 4
+/* 16 MiB: every zstd level up to 19 and --long=24 fit; a frame asking for
+ * more is refused instead of growing the worker past its memory budget. */
+#define ZSTD_WINDOW_LOG_MAX 24
+
+enum codec { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD };
+
+struct decoder {
+	int fd;
+	enum codec codec;
+	unsigned char *in;
+	size_t in_pos, in_len;
+	int in_eof, done;
+	struct inflate_state *gz;
+	ZSTD_DCtx *zs;
+	size_t zs_hint; /* ZSTD_decompressStream's last return: 0 at a frame end */
+	EVP_MD_CTX *h_in, *h_out;
+	uint64_t bytes_out, max_bytes;
+	_Atomic uint64_t bytes_in;
+};
+
+struct xstream {
+	struct decoder d;
+	int threaded;
+	unsigned char *buf; /* single-threaded: the one block */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *ring[RING_N];
+	size_t len[RING_N];
+	uint64_t head, tail; /* consumed, produced; tail - head <= RING_N */
+	int held;	     /* the consumer holds ring[head] */
+	int started;	     /* the producer thread runs */
+	int prod_done, prod_rc, cancel;
+	struct err prod_err;
+};
+
+void extract_limits_default(struct extract_limits *l)
+{
+	*l = (struct extract_limits){
+	    .max_bytes = 64ULL << 30,
+	    .max_entries = 1 << 20,
+	    .max_depth = 256,
+	    .max_name = 4095,
+	    .max_xattr = 65536,
+	    .max_file = 32ULL << 30,
+	    .strip_caps = 0,
+	    .single_thread = 0,
+	};
+}
+
+void extract_preload(void)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c) {
+		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+		EVP_MD_CTX_free(c);
+	}
+}
+
+/* ---- decoder (producer side) -------------------------------------------- */
+
+static int refill(struct decoder *d, struct err *e)
+{
+	if (d->in_pos < d->in_len || d->in_eof)
+		return 0;
+	ssize_t n;
+	do
+		n = read(d->fd, d->in, IN_BUF);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_errno(e, ST_INTERNAL, errno, "read layer");
+	d->in_pos = 0;
+	d->in_len = (size_t)n;
+	if (n == 0) {
+		d->in_eof = 1;
+		return 0;
+	}
+	if (EVP_DigestUpdate(d->h_in, d->in, (size_t)n) != 1)
+		return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
+	atomic_fetch_add(&d->bytes_in, (uint64_t)n);
+	return 0;
+}
+
+/* Reads until the magic numbers can be told apart (or the input ends). */
+static int detect(struct decoder *d, struct err *e)
+{
+	while (d->in_len < 6 && !d->in_eof) {
+		ssize_t n = read(d->fd, d->in + d->in_len, IN_BUF - d->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_errno(e, ST_INTERNAL, errno, "read layer");
+		if (n == 0)
+			d->in_eof = 1;
+		else if (EVP_DigestUpdate(d->h_in, d->in + d->in_len, (size_t)n) != 1)
+			return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
+		d->in_len += (size_t)n;
+		atomic_fetch_add(&d->bytes_in, (uint64_t)n);
+	}
+	const unsigned char *m = d->in;
+	size_t n = d->in_len;
+	if (n >= 3 && m[0] == 0x1f && m[1] == 0x8b && m[2] == 0x08)
+		d->codec = CODEC_GZIP;
+	else if (n >= 4 && ((m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) ||
+			    ((m[0] & 0xf0) == 0x50 && m[1] == 0x2a && m[2] == 0x4d && m[3] == 0x18)))
+		d->codec = CODEC_ZSTD; /* a frame, or a skippable frame */
+	else if (n >= 3 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h')
+		return err_set(e, ST_UNIMPLEMENTED, "layer compression bzip2 is not supported");
+	else if (n >= 6 && !memcmp(m,
+				   "\xfd"
+				   "7zXZ\0",
+				   6))
+		return err_set(e, ST_UNIMPLEMENTED, "layer compression xz is not supported");
+	else if (n >= 4 && !memcmp(m, "\x04\x22\x4d\x18", 4))
+		return err_set(e, ST_UNIMPLEMENTED, "layer compression lz4 is not supported");
+	else if (n >= 2 && m[0] == 0x1f && (m[1] == 0x9d || m[1] == 0xa0))
+		return err_set(e, ST_UNIMPLEMENTED, "layer compression compress(1) is not supported");
+	else
+		d->codec = CODEC_NONE;
+	return 0;
+}
+
+static int decoder_init(struct decoder *d, int fd, const struct extract_limits *lim, struct err *e)
+{
+	*d = (struct decoder){.fd = fd, .max_bytes = lim->max_bytes};
+	d->in = xmalloc(IN_BUF);
+	d->h_in = EVP_MD_CTX_new();
+	d->h_out = EVP_MD_CTX_new();
+	if (!d->h_in || !d->h_out || EVP_DigestInit_ex(d->h_in, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestInit_ex(d->h_out, EVP_sha256(), NULL) != 1)
+		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
+	if (detect(d, e) < 0)
+		return -1;
+	if (d->codec == CODEC_GZIP) {
+		d->gz = xmalloc(sizeof *d->gz);
+		isal_inflate_init(d->gz);
+		d->gz->crc_flag = ISAL_GZIP;
+	} else if (d->codec == CODEC_ZSTD) {
+		d->zs = ZSTD_createDCtx();
+		if (!d->zs ||
+		    ZSTD_isError(ZSTD_DCtx_setParameter(d->zs, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX)))
+			return err_set(e, ST_INTERNAL, "zstd initialisation failed");
+	}
+	return 0;
+}
+
+static void decoder_free(struct decoder *d)
+{
+	free(d->in);
+	free(d->gz);
+	ZSTD_freeDCtx(d->zs);
+	EVP_MD_CTX_free(d->h_in);
+	EVP_MD_CTX_free(d->h_out);
+}
+
+static ssize_t decode_none(struct decoder *d, unsigned char *out, size_t cap, struct err *e)
+{
+	if (refill(d, e) < 0)
+		return -1;
+	size_t n = d->in_len - d->in_pos;
+	if (n > cap)
+		n = cap;
+	memcpy(out, d->in + d->in_pos, n);
+	d->in_pos += n;
+	return (ssize_t)n;
+}
+
+/* One gzip member after another; anything after a member that is not
+ * another member is an error, as Go's gzip reader reports it. */
+static ssize_t decode_gzip(struct decoder *d, unsigned char *out, size_t cap, struct err *e)
+{
+	struct inflate_state *s = d->gz;
+	size_t got = 0;
+	while (got < cap) {
+		if (refill(d, e) < 0)
+			return -1;
+		if (s->block_state == ISAL_BLOCK_FINISH) {
+			if (d->in_pos == d->in_len)
+				break; /* input ended after a whole member */
+			isal_inflate_reset(s);
+			s->crc_flag = ISAL_GZIP;
+		}
+		s->next_in = d->in + d->in_pos;
+		s->avail_in = (uint32_t)(d->in_len - d->in_pos);
+		s->next_out = out + got;
+		s->avail_out = (uint32_t)(cap - got);
+		int rc = isal_inflate(s);
+		size_t used = (d->in_len - d->in_pos) - s->avail_in;
+		size_t made = (cap - got) - s->avail_out;
+		d->in_pos += used;
+		got += made;
+		if (rc < 0)
+			return err_set(e, ST_INVALID_ARGUMENT, "gzip: corrupt layer data (isa-l error %d)",
+				       rc);
+		if (!used && !made && s->block_state != ISAL_BLOCK_FINISH && d->in_eof)
+			return err_set(e, ST_INVALID_ARGUMENT, "gzip: layer ends in the middle of a member");
+	}
+	return (ssize_t)got;
+}
+
+static ssize_t decode_zstd(struct decoder *d, unsigned char *out, size_t cap, struct err *e)
+{
+	ZSTD_outBuffer ob = {out, cap, 0};
+	while (ob.pos < cap) {
+		if (refill(d, e) < 0)
+			return -1;
+		ZSTD_inBuffer ib = {d->in + d->in_pos, d->in_len - d->in_pos, 0};
+		if (ib.size == 0 && d->zs_hint == 0 && d->in_eof)
+			break; /* input ended at a frame boundary */
+		size_t before = ob.pos;
+		size_t rc = ZSTD_decompressStream(d->zs, &ob, &ib);
+		d->in_pos += ib.pos;
+		if (ZSTD_isError(rc)) {
+			if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge)
+				return err_set(e, ST_RESOURCE_EXHAUSTED,
+					       "zstd: layer needs a window above the limit (2^%d bytes)",
+					       ZSTD_WINDOW_LOG_MAX);
+			return err_set(e, ST_INVALID_ARGUMENT, "zstd: corrupt layer data: %s",
+				       ZSTD_getErrorName(rc));
+		}
+		d->zs_hint = rc;
+		if (ib.pos == 0 && ob.pos == before && d->in_eof)
+			return err_set(e, ST_INVALID_ARGUMENT, "zstd: layer ends in the middle of a frame");
+	}
+	return (ssize_t)ob.pos;
+}
+
+/* Fills out with up to cap uncompressed bytes: > 0, 0 at the end, -1. */
+static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, struct err *e)
+{
+	if (d->done)
+		return 0;
+	ssize_t n;
+	switch (d->codec) {
+	case CODEC_GZIP:
+		n = decode_gzip(d, out, cap, e);
+		break;
+	case CODEC_ZSTD:
+		n = decode_zstd(d, out, cap, e);
+		break;
+	default:
+		n = decode_none(d, out, cap, e);
+		break;
+	}
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		d->done = 1;
+		return 0;
+	}
+	if ((uint64_t)n > d->max_bytes - d->bytes_out)
+		return err_set(e, ST_RESOURCE_EXHAUSTED,
+			       "layer exceeds the uncompressed size limit (max_bytes %llu)",
+			       (unsigned long long)d->max_bytes);
+	d->bytes_out += (uint64_t)n;
+	if (EVP_DigestUpdate(d->h_out, out, (size_t)n) != 1)
+		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
+	return n;
+}
+
+/* ---- the ring ------------------------------------------------------------- */
+
+static void *producer_main(void *arg)
+{
+	struct xstream *s = arg;
+	struct err e = {0};
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (s->tail - s->head == RING_N && !s->cancel)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->cancel)
+			break;
+		unsigned slot = (unsigned)(s->tail % RING_N);
+		pthread_mutex_unlock(&s->mu);
+		ssize_t n = decode(&s->d, s->ring[slot], RING_BUF, &e);
+		pthread_mutex_lock(&s->mu);
+		if (n <= 0) {
+			rc = (int)n;
+			break;
+		}
+		s->len[slot] = (size_t)n;
+		s->tail++;
+		pthread_cond_broadcast(&s->cv);
+	}
+	s->prod_done = 1;
+	s->prod_rc = rc;
+	s->prod_err = e;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->held) {
+		s->held = 0;
+		s->head++;
+		pthread_cond_broadcast(&s->cv);
+	}
+	while (s->tail == s->head && !s->prod_done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	ssize_t n;
+	if (s->tail != s->head) {
+		unsigned slot = (unsigned)(s->head % RING_N);
+		*buf = s->ring[slot];
+		n = (ssize_t)s->len[slot];
+		s->held = 1;
+	} else if (s->prod_rc < 0) {
+		if (e)
+			*e = s->prod_err;
+		n = -1;
+	} else {
+		n = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e)
+{
+	if (s->threaded)
+		return ring_next(s, buf, e);
+	ssize_t n = decode(&s->d, s->buf, RING_BUF, e);
+	if (n > 0)
+		*buf = s->buf;
+	return n;
+}
+
+uint64_t xstream_bytes_in(struct xstream *s)
+{
+	return atomic_load(&s->d.bytes_in);
+}
+
+static int stream_start(struct xstream *s, struct err *e)
+{
+	if (!s->threaded) {
+		s->buf = xmalloc(RING_BUF);
+		return 0;
+	}
+	for (int i = 0; i < RING_N; i++)
+		s->ring[i] = xmalloc(RING_BUF);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	int rc = pthread_create(&s->thread, &attr, producer_main, s);
+	pthread_attr_destroy(&attr);
+	if (rc == 0) {
+		s->started = 1;
+	} else {
+		s->threaded = 0; /* nothing started: fall back to one thread */
+		for (int i = 0; i < RING_N; i++)
+			free(steal_pointer(&s->ring[i]));
+		s->buf = xmalloc(RING_BUF);
+	}
+	return 0;
+}
+
+static void stream_stop(struct xstream *s)
+{
+	if (s->started) {
+		pthread_mutex_lock(&s->mu);
+		s->cancel = 1;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+	}
+	for (int i = 0; i < RING_N; i++)
+		free(s->ring[i]);
+	free(s->buf);
+	decoder_free(&s->d);
+}
+
+/* containerd reads the rest of the stream after the tar end (readCounter,
+ * io.Copy to io.Discard): those bytes count in the diff ID, and a corrupt
+ * or truncated compressed tail fails the apply. */
+static int stream_drain(struct xstream *s, struct err *e)
+{
+	const void *buf;
+	ssize_t n;
+	while ((n = xstream_next(s, &buf, e)) > 0)
+		;
+	return n < 0 ? -1 : 0;
+}
+
+static int stream_result(struct xstream *s, struct extract_result *res, struct err *e)
+{
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(s->d.h_out, res->diff_id, &len) != 1 || len != 32 ||
+	    EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32)
+		return err_set(e, ST_INTERNAL, "sha256 finalisation failed");
+	res->compressed_size = atomic_load(&s->d.bytes_in);
+	res->uncompressed_size = s->d.bytes_out;
+	return 0;
+}
+
+int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
+		  const struct extract_limits *lim,
+		  void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx,
+		  struct extract_result *res, struct err *e)
+{
+	struct extract_limits def;
+	if (!lim) {
+		extract_limits_default(&def);
+		lim = &def;
+	}
+	if (in_fd < 0 || target_fd < 0 || (nlower && !lower_fds) || !res)
+		return err_set(e, ST_INVALID_ARGUMENT, "extract: bad arguments");
+	memset(res, 0, sizeof *res);
+	mode_t old_umask = umask(0);
+	struct xstream *s = xcalloc(1, sizeof *s);
+	s->threaded = !lim->single_thread;
+	struct xwriter *w = NULL;
+	uint64_t entries = 0;
+	int rc = decoder_init(&s->d, in_fd, lim, e);
+	if (rc == 0)
+		rc = stream_start(s, e);
+	if (rc == 0) {
+		w = xw_new(target_fd, lower_fds, nlower, lim);
+		rc = xtar_apply(s, w, lim, progress, ctx, &entries, e);
+	}
+	if (rc == 0)
+		rc = stream_drain(s, e);
+	if (rc == 0)
+		rc = xw_finish(w, e);
+	if (rc == 0)
+		rc = stream_result(s, res, e);
+	res->entries = entries;
+	if (rc == 0 && progress)
+		progress(ctx, res->compressed_size, entries);
+	stream_stop(s);
+	free(s);
+	xw_free(w);
+	umask(old_umask);
+	return rc;
+}

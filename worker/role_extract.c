@@ -1,0 +1,45 @@
+/* The extract role: applies the layer on WORKER_FD_INPUT to /target, with the
+ * lower layers at /lower/N for the metadata of parent directories the layer
+ * does not carry (worker/extract.h does the work). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extract.h"
+#include "roles.h"
+
+int role_extract_run(int job_fd, const struct ipc_spawn *req)
+{
+	struct err e = {0};
+	int target = open("/target", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (target < 0) {
+		err_errno(&e, ST_INTERNAL, errno, "extract: open `/target`");
+		return role_send_fail(job_fd, &e);
+	}
+	static int lowers[IPC_MAX_LOWER];
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		char path[32];
+		snprintf(path, sizeof path, "/lower/%u", i);
+		if ((lowers[i] = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			err_errno(&e, ST_INTERNAL, errno, "extract: open `%s`", path);
+			return role_send_fail(job_fd, &e);
+		}
+	}
+	struct extract_limits lim;
+	extract_limits_default(&lim);
+	struct extract_result res;
+	if (extract_layer(WORKER_FD_INPUT, target, lowers, req->nlower, &lim, NULL, NULL, &res, &e) < 0)
+		return role_send_fail(job_fd, &e);
+	struct ipc_job_applied a = {
+	    .compressed_size = res.compressed_size,
+	    .uncompressed_size = res.uncompressed_size,
+	    .entries = res.entries,
+	};
+	memcpy(a.diff_id, res.diff_id, sizeof a.diff_id);
+	memcpy(a.digest, res.compressed_digest, sizeof a.digest);
+	if (ipc_send(job_fd, IPC_JOB_APPLIED, &a, sizeof a, NULL, 0, &e) < 0)
+		return 1;
+	return 0;
+}
