@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ini.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,45 @@ void config_defaults(struct config *c)
 	c->max_message = 16u << 20;
 	c->max_conns = 1024;
 	c->max_jobs = 8;
+	c->extract_max_bytes = 64ULL << 30;
+	c->extract_max_entries = 1 << 20;
+	c->extract_max_file = 32ULL << 30;
+	c->extract_max_depth = 256;
+	c->extract_max_name = 4095;
+	c->extract_max_xattr = 65536;
+	c->extract_max_ratio = 200;
+}
+
+/* The extract limits: key, field, range. */
+static const struct {
+	const char *key;
+	size_t off, size;
+	uint64_t lo, hi;
+} extract_keys[] = {
+    {"extract_max_bytes", offsetof(struct config, extract_max_bytes), 8, 1 << 20, UINT64_MAX},
+    {"extract_max_entries", offsetof(struct config, extract_max_entries), 8, 1, UINT64_MAX},
+    {"extract_max_file", offsetof(struct config, extract_max_file), 8, 0, UINT64_MAX},
+    {"extract_max_depth", offsetof(struct config, extract_max_depth), 4, 1, 100000},
+    {"extract_max_name", offsetof(struct config, extract_max_name), 4, 255, 65535},
+    {"extract_max_xattr", offsetof(struct config, extract_max_xattr), 4, 0, 1 << 20},
+    {"extract_max_ratio", offsetof(struct config, extract_max_ratio), 4, 0, 1000000},
+};
+
+static int set_extract_limit(struct config *c, size_t k, const char *value, struct err *e)
+{
+	uint64_t v;
+	if (parse_u64(value, &v) < 0 || v < extract_keys[k].lo || v > extract_keys[k].hi)
+		return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes %llu..%llu, not `%s`", extract_keys[k].key,
+			       (unsigned long long)extract_keys[k].lo, (unsigned long long)extract_keys[k].hi,
+			       value);
+	char *field = (char *)c + extract_keys[k].off;
+	if (extract_keys[k].size == 8) {
+		memcpy(field, &v, 8);
+	} else {
+		uint32_t v32 = (uint32_t)v;
+		memcpy(field, &v32, 4);
+	}
+	return 0;
 }
 
 static int parse_bool(const char *v, int *out)
@@ -72,6 +112,15 @@ int config_set(struct config *c, const char *key, const char *value, struct err 
 		if (ok < 0)
 			return err_set(e, ST_INVALID_ARGUMENT,
 				       "`log_level` is one of error, warn, info, debug, not `%s`", value);
+	} else if (!strncmp(key, "extract_", 8)) {
+		for (size_t k = 0; k < sizeof extract_keys / sizeof extract_keys[0]; k++)
+			if (!strcmp(key, extract_keys[k].key))
+				return set_extract_limit(c, k, value, e);
+		return err_set(e, ST_INVALID_ARGUMENT, "unknown setting `%s`", key);
+	} else if (!strcmp(key, "strip_caps")) {
+		if (parse_bool(value, &c->strip_caps) < 0)
+			return err_set(e, ST_INVALID_ARGUMENT, "`strip_caps` takes true or false, not `%s`",
+				       value);
 	} else if (!strcmp(key, "seccomp_log") || !strcmp(key, "enable_probe")) {
 		if (parse_bool(value, !strcmp(key, "seccomp_log") ? &c->seccomp_log : &c->enable_probe) < 0)
 			return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes true or false, not `%s`", key,

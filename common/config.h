@@ -22,6 +22,16 @@ struct config {
 	uint32_t max_message; /* --max-message, key `max_message`: largest gRPC/native message in bytes */
 	uint32_t max_conns;   /* --max-connections, key `max_connections` */
 	uint32_t max_jobs;    /* --max-jobs, key `max_jobs`: workers running at once */
+	/* Limits of one layer apply (`extract_*` keys, same-named flags with
+	 * dashes); exceeding one fails the apply with ResourceExhausted. */
+	uint64_t extract_max_bytes;   /* uncompressed bytes */
+	uint64_t extract_max_entries; /* tar entries */
+	uint64_t extract_max_file;    /* bytes of one file */
+	uint32_t extract_max_depth;   /* path components */
+	uint32_t extract_max_name;    /* bytes of a path or link target */
+	uint32_t extract_max_xattr;   /* bytes of one xattr value */
+	uint32_t extract_max_ratio;   /* uncompressed / compressed past 64 MiB; 0: none */
+	int strip_caps;		      /* key `strip_caps`: drop setuid/setgid and security.capability */
 };
 
 void config_defaults(struct config *c);

@@ -147,9 +147,9 @@ stop_stratad()
 		kill -KILL "$STRATAD_PID" 2>/dev/null
 	fi
 	wait "$STRATAD_PID"
-	_lib_rc=$?
+	_lib_src=$?
 	STRATAD_PID=''
-	return "$_lib_rc"
+	return "$_lib_src"
 }
 
 pass()

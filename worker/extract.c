@@ -45,8 +45,11 @@ struct decoder {
 	size_t zs_hint; /* ZSTD_decompressStream's last return: 0 at a frame end */
 	EVP_MD_CTX *h_in, *h_out;
 	uint64_t bytes_out, max_bytes;
+	uint32_t max_ratio;
 	_Atomic uint64_t bytes_in;
 };
+
+#define RATIO_GRACE (64ULL << 20)
 
 struct xstream {
 	struct decoder d;
@@ -73,6 +76,7 @@ void extract_limits_default(struct extract_limits *l)
 	    .max_name = 4095,
 	    .max_xattr = 65536,
 	    .max_file = 32ULL << 30,
+	    .max_ratio = 200,
 	    .strip_caps = 0,
 	    .single_thread = 0,
 	};
@@ -152,7 +156,7 @@ static int detect(struct decoder *d, struct err *e)
 
 static int decoder_init(struct decoder *d, int fd, const struct extract_limits *lim, struct err *e)
 {
-	*d = (struct decoder){.fd = fd, .max_bytes = lim->max_bytes};
+	*d = (struct decoder){.fd = fd, .max_bytes = lim->max_bytes, .max_ratio = lim->max_ratio};
 	d->in = xmalloc(IN_BUF);
 	d->h_in = EVP_MD_CTX_new();
 	d->h_out = EVP_MD_CTX_new();
@@ -283,6 +287,14 @@ static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, struct 
 			       "layer exceeds the uncompressed size limit (max_bytes %llu)",
 			       (unsigned long long)d->max_bytes);
 	d->bytes_out += (uint64_t)n;
+	/* A decompression bomb expands far more than any real layer: past the
+	 * first RATIO_GRACE bytes, the output may be at most max_ratio times the
+	 * input read so far. */
+	uint64_t in = d->bytes_in;
+	if (d->max_ratio && d->bytes_out > RATIO_GRACE && d->bytes_out / d->max_ratio > in)
+		return err_set(e, ST_RESOURCE_EXHAUSTED,
+			       "layer expands more than %u times (max_ratio): a decompression bomb?",
+			       d->max_ratio);
 	if (EVP_DigestUpdate(d->h_out, out, (size_t)n) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
 	return n;

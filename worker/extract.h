@@ -28,6 +28,7 @@ struct extract_limits {
 	uint32_t max_name;    /* bytes of an entry's path or link target */
 	uint32_t max_xattr;   /* bytes of one xattr value */
 	uint64_t max_file;    /* one file's (logical) size */
+	uint32_t max_ratio;   /* uncompressed / compressed, past the first 64 MiB (0: none) */
 	int strip_caps;	      /* drop security.capability and setuid/setgid bits */
 	int single_thread;    /* decompress in the calling thread (no pipeline) */
 };

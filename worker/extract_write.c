@@ -479,6 +479,17 @@ static int whiteout(int pfd, const char *name, const struct xentry *x, struct er
 	return 0;
 }
 
+/* The bind-mount apply's whiteout: the name is validated as for overlay,
+ * then whatever is there is removed (nothing there is fine). */
+static int naive_whiteout(int pfd, const char *name, const struct xentry *x, struct err *e)
+{
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return err_set(e, ST_INVALID_ARGUMENT, "invalid whiteout `%s`", x->path);
+	if (xw_remove(pfd, name, e) < 0)
+		return err_wrap(e, "whiteout `%s`", x->path);
+	return 0;
+}
+
 /* ---- entries --------------------------------------------------------------- */
 
 static int write_data(int fd, const struct xentry *x, struct xdata *data, struct err *e)
@@ -659,10 +670,14 @@ int xw_entry(struct xwriter *w, const struct xentry *x, struct xdata *data, stru
 	int pfd = resolve_parent(w, w->pbuf, x->path, e);
 	if (pfd < 0)
 		return -1;
+	/* With no lower layer, containerd hands the snapshot out as a bind mount
+	 * and applies without the overlay converter: a whiteout removes what
+	 * this apply put at the name, and an opaque marker has nothing below
+	 * it to hide. */
 	if (!strcmp(base, OPAQUE_MARKER))
-		return set_opaque(pfd, x, e);
+		return w->nlower ? set_opaque(pfd, x, e) : 0;
 	if (!strncmp(base, WHITEOUT_PREFIX, 4))
-		return whiteout(pfd, base + 4, x, e);
+		return w->nlower ? whiteout(pfd, base + 4, x, e) : naive_whiteout(pfd, base + 4, x, e);
 	switch (x->type) {
 	case XE_REG:
 		return create_file(w, pfd, base, x, data, e);

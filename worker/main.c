@@ -27,6 +27,14 @@ static const struct flag {
     {"--max-message", "max_message", 0},
     {"--max-connections", "max_connections", 0},
     {"--max-jobs", "max_jobs", 0},
+    {"--extract-max-bytes", "extract_max_bytes", 0},
+    {"--extract-max-entries", "extract_max_entries", 0},
+    {"--extract-max-file", "extract_max_file", 0},
+    {"--extract-max-depth", "extract_max_depth", 0},
+    {"--extract-max-name", "extract_max_name", 0},
+    {"--extract-max-xattr", "extract_max_xattr", 0},
+    {"--extract-max-ratio", "extract_max_ratio", 0},
+    {"--strip-caps", "strip_caps", 1},
     /* internal: the parent starts the broker with these */
     {"--role", NULL, 0},
     {"--broker-uid", NULL, 0},
@@ -40,6 +48,9 @@ static void usage(FILE *f)
 		"usage: stratad [--config FILE] [--root DIR] [--address PATH] [--user NAME]\n"
 		"               [--content-root DIR] [--log-level error|warn|info|debug] [--seccomp-log]\n"
 		"               [--enable-probe] [--max-message N] [--max-connections N] [--max-jobs N]\n"
+		"               [--extract-max-bytes N] [--extract-max-entries N] [--extract-max-file N]\n"
+		"               [--extract-max-depth N] [--extract-max-name N] [--extract-max-xattr N]\n"
+		"               [--extract-max-ratio N] [--strip-caps]\n"
 		"               [--help] [--version]\n"
 		"Serves containerd's snapshot service over gRPC on ADDRESS (default %s)\n"
 		"and the native protocol on ADDRESS.fd; state lives in ROOT (default %s).\n",

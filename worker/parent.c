@@ -584,7 +584,7 @@ static int parent_setup(void)
 	if (rc < 0)
 		return -1;
 	struct err e = {0};
-	if ((P.snapdir = snapdir_open(P.snap_path, &e)) < 0 || sandbox_init(c->seccomp_log, &e) < 0 ||
+	if ((P.snapdir = snapdir_open(P.snap_path, &e)) < 0 || sandbox_init(c, &e) < 0 ||
 	    sd_listen_fds_take(&P.grpc_fd, &P.native_fd, &e) < 0)
 		return log_err("%s", e.msg), -1;
 	check_overlay_index();

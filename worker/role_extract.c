@@ -9,6 +9,7 @@
 
 #include "extract.h"
 #include "roles.h"
+#include "sandbox.h"
 
 int role_extract_run(int job_fd, const struct ipc_spawn *req)
 {
@@ -27,8 +28,17 @@ int role_extract_run(int job_fd, const struct ipc_spawn *req)
 			return role_send_fail(job_fd, &e);
 		}
 	}
+	const struct config *c = sandbox_config();
 	struct extract_limits lim;
 	extract_limits_default(&lim);
+	lim.max_bytes = c->extract_max_bytes;
+	lim.max_entries = c->extract_max_entries;
+	lim.max_file = c->extract_max_file;
+	lim.max_depth = c->extract_max_depth;
+	lim.max_name = c->extract_max_name;
+	lim.max_xattr = c->extract_max_xattr;
+	lim.max_ratio = c->extract_max_ratio;
+	lim.strip_caps = c->strip_caps;
 	struct extract_result res;
 	if (extract_layer(WORKER_FD_INPUT, target, lowers, req->nlower, &lim, NULL, NULL, &res, &e) < 0)
 		return role_send_fail(job_fd, &e);

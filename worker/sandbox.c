@@ -111,8 +111,17 @@ static void join_shared_namespaces(void)
 			_exit(1);
 }
 
-int sandbox_init(int seccomp_log, struct err *e)
+static const struct config *sandbox_cfg;
+
+const struct config *sandbox_config(void)
 {
+	return sandbox_cfg;
+}
+
+int sandbox_init(const struct config *cfg, struct err *e)
+{
+	int seccomp_log = cfg->seccomp_log;
+	sandbox_cfg = cfg;
 	if (make_shared_namespaces(e) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(prepared); i++) {

@@ -7,12 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "../common/config.h"
 #include "../common/err.h"
 #include "../proto/ipc.h"
 #include "roles.h"
 
-/* Parses and compiles the policies of every worker role. */
-int sandbox_init(int seccomp_log, struct err *e);
+/* Parses and compiles the policies of every worker role; cfg (kept) gives
+ * the roles their settings (the extract limits). */
+int sandbox_init(const struct config *cfg, struct err *e);
+const struct config *sandbox_config(void);
 
 /* The role table: usage, remove and probe; NULL for others. */
 const struct role_def *sandbox_role(int role);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -238,9 +239,15 @@ static void reap(void)
 			finish(0);
 	int st;
 	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+	struct rusage ru;
+	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0)
 		for (size_t i = 0; i < S.nworkers; i++)
 			if (S.workers[i].pid == pid) {
+				log_debug(
+				    "worker %d (%s) exited: status %#x, peak resident %ld KiB, cpu %ld ms",
+				    (int)pid, worker_role_name(S.workers[i].role), st, ru.ru_maxrss,
+				    (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+					(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000);
 				worker_gone(i, st);
 				break;
 			}
