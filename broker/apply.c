@@ -48,6 +48,15 @@ static void applied(void *ctx, const struct job_result *res, const struct err *e
 	call_reply(c, &resp.base);
 }
 
+static void progress(void *ctx, uint64_t read, uint64_t entries)
+{
+	Strata__V1__ApplyLayerResponse resp;
+	strata__v1__apply_layer_response__init(&resp);
+	resp.read = (int64_t)read;
+	resp.entries = (int64_t)entries;
+	call_send(ctx, &resp.base);
+}
+
 void svc_apply_layer(struct call *c)
 {
 	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
@@ -71,6 +80,8 @@ void svc_apply_layer(struct call *c)
 	    .lower = lower,
 	    .nlower = nlower,
 	};
-	if (!job_start(&spec, NULL, applied, c, &e))
+	struct job *j = job_start(&spec, NULL, applied, c, &e);
+	if (!j)
 		return call_fail_err(c, &e);
+	job_on_progress(j, progress);
 }

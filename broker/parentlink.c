@@ -50,6 +50,11 @@ struct job {
 	int state;
 	int sock; /* broker's end of the job socket; -1 when closed */
 	pid_t pid;
+	job_progress_fn progress;
+	struct loop_src *sock_src; /* watched only for jobs that report progress */
+	uint64_t last_progress_ns;
+	struct ipc_msg result; /* a record read early by the progress watcher */
+	int has_result;
 	struct job *next;
 };
 
@@ -169,6 +174,10 @@ fail:
 
 static void job_free(struct job *j)
 {
+	if (j->sock_src)
+		loop_remove(j->sock_src);
+	if (j->has_result)
+		ipc_msg_close(&j->result);
 	if (j->sock >= 0)
 		close(j->sock);
 	if (j->input >= 0)
@@ -290,6 +299,10 @@ void job_cancel(struct job *j)
 	/* Running: the worker sees its socket close; the job entry stays until
 	 * its exit is reported so that the limit keeps counting it. */
 	j->done = NULL;
+	if (j->sock_src) {
+		loop_remove(j->sock_src);
+		j->sock_src = NULL;
+	}
 	if (j->sock >= 0) {
 		close(j->sock);
 		j->sock = -1;
@@ -325,7 +338,16 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	const char *role = job_role_name(j);
 	struct ipc_msg m = {0};
 	struct err rerr = {0};
-	int got = j->sock >= 0 ? ipc_recv(j->sock, &m, &rerr) : 0;
+	int got;
+	if (j->has_result) {
+		m = j->result;
+		j->has_result = 0;
+		got = 1;
+	} else {
+		do
+			got = j->sock >= 0 ? ipc_recv(j->sock, &m, &rerr) : 0;
+		while (got > 0 && m.type == IPC_JOB_PROGRESS);
+	}
 	if (got > 0 && m.type == IPC_JOB_FAIL) {
 		int code = m.body.job_fail.code;
 		if (code <= ST_OK || code > ST_UNAVAILABLE)
@@ -377,6 +399,44 @@ static struct job **job_find(uint64_t job_id)
 	return pp;
 }
 
+/* Progress records while the job runs; the first other record is kept for
+ * job_outcome(). */
+static void on_job_sock(void *ctx, uint32_t events)
+{
+	struct job *j = ctx;
+	while (!j->has_result && j->sock >= 0) {
+		struct ipc_msg m;
+		struct err e = {0};
+		int r = ipc_recv(j->sock, &m, &e);
+		if (r <= 0) {
+			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+				loop_remove(j->sock_src);
+				j->sock_src = NULL;
+			}
+			return;
+		}
+		if (m.type != IPC_JOB_PROGRESS) {
+			j->result = m;
+			j->has_result = 1;
+			loop_remove(j->sock_src);
+			j->sock_src = NULL;
+			return;
+		}
+		uint64_t now = now_ns_monotonic();
+		if (j->done && j->progress && now - j->last_progress_ns >= 100000000ull) {
+			j->last_progress_ns = now;
+			j->progress(j->ctx, m.body.job_progress.read, m.body.job_progress.entries);
+		}
+	}
+}
+
+void job_on_progress(struct job *j, job_progress_fn fn)
+{
+	j->progress = fn;
+	if (j->sock >= 0 && !j->sock_src)
+		j->sock_src = loop_add(j->sock, EPOLLIN, on_job_sock, j);
+}
+
 static void job_spawned(const struct ipc_spawned *sp, int sock)
 {
 	struct job *j = *job_find(sp->job_id);
@@ -394,6 +454,8 @@ static void job_spawned(const struct ipc_spawned *sp, int sock)
 	}
 	j->sock = sock;
 	set_nonblock(j->sock, 1);
+	if (j->progress)
+		j->sock_src = loop_add(j->sock, EPOLLIN, on_job_sock, j);
 	if (j->started)
 		j->started(j->ctx, j->pid);
 }

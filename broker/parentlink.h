@@ -79,6 +79,10 @@ typedef void (*job_done_fn)(void *ctx, const struct job_result *res, const struc
 /* Optional: called once the worker runs, with its pid. */
 typedef void (*job_started_fn)(void *ctx, pid_t pid);
 
+/* Optional: progress of an extract job (bytes read, entries written), at
+ * most ten times a second. */
+typedef void (*job_progress_fn)(void *ctx, uint64_t read, uint64_t entries);
+
 /* Starts (or queues, past max_jobs) a job. */
 struct job *job_start(const struct job_spec *spec, job_started_fn started, job_done_fn done, void *ctx,
 		      struct err *e);
@@ -86,6 +90,8 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
  * stop (its job socket is closed). */
 void job_cancel(struct job *j);
 void job_set_limit(unsigned max_jobs);
+/* Asks for progress reports of a job (call right after job_start). */
+void job_on_progress(struct job *j, job_progress_fn fn);
 unsigned job_count(void);
 
 #endif

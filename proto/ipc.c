@@ -33,6 +33,7 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_JOB_APPLIED, sizeof(struct ipc_job_applied), 0),
     T(IPC_OPEN_BLOB, sizeof(struct ipc_open_blob), 0),
     T(IPC_BLOB, sizeof(struct ipc_blob), 1),
+    T(IPC_JOB_PROGRESS, sizeof(struct ipc_job_progress), 0),
 };
 #undef T
 

@@ -91,7 +91,12 @@ enum ipc_type {
 	IPC_OPEN_BLOB = 17,
 	/* ctl, parent -> broker.  The blob's size; carries 1 fd, read-only. */
 	IPC_BLOB = 18,
-	IPC_TYPE_MAX = 18,
+	/* job, worker -> broker.  How far an extract job is: bytes read, entries
+	 * written.  Any number may precede the result record; the broker
+	 * forwards at most ten a second to the client and drops the rest, so a
+	 * worker that floods gains nothing. */
+	IPC_JOB_PROGRESS = 19,
+	IPC_TYPE_MAX = 19,
 };
 
 struct ipc_hdr {
@@ -147,6 +152,11 @@ struct ipc_job_applied {
 	unsigned char digest[32];  /* sha256 of the bytes read */
 	uint64_t compressed_size;
 	uint64_t uncompressed_size;
+	uint64_t entries;
+};
+
+struct ipc_job_progress {
+	uint64_t read;
 	uint64_t entries;
 };
 
@@ -208,6 +218,7 @@ union ipc_body {
 	struct ipc_job_probe job_probe;
 	struct ipc_job_applied job_applied;
 	struct ipc_open_blob open_blob;
+	struct ipc_job_progress job_progress;
 	struct ipc_blob blob;
 };
 

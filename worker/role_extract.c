@@ -11,6 +11,12 @@
 #include "roles.h"
 #include "sandbox.h"
 
+static void report_progress(void *ctx, uint64_t in, uint64_t entries)
+{
+	struct ipc_job_progress p = {.read = in, .entries = entries};
+	ipc_send(*(int *)ctx, IPC_JOB_PROGRESS, &p, sizeof p, NULL, 0, NULL);
+}
+
 int role_extract_run(int job_fd, const struct ipc_spawn *req)
 {
 	struct err e = {0};
@@ -40,7 +46,8 @@ int role_extract_run(int job_fd, const struct ipc_spawn *req)
 	lim.max_ratio = c->extract_max_ratio;
 	lim.strip_caps = c->strip_caps;
 	struct extract_result res;
-	if (extract_layer(WORKER_FD_INPUT, target, lowers, req->nlower, &lim, NULL, NULL, &res, &e) < 0)
+	if (extract_layer(WORKER_FD_INPUT, target, lowers, req->nlower, &lim, report_progress, &job_fd, &res,
+			  &e) < 0)
 		return role_send_fail(job_fd, &e);
 	struct ipc_job_applied a = {
 	    .compressed_size = res.compressed_size,

@@ -1,0 +1,284 @@
+#!/bin/sh
+# `make bench`, second part: layer apply, strata against GNU tar and containerd.
+#
+# Data: ../shared/bench/make-layers.sh builds three layers (distro: a Debian
+# minbase root filesystem, npm: a node_modules tree, big: four 200 MiB files),
+# each as .tar, .tar.gz and .tar.zst, into $BENCH_DATA (default
+# /var/tmp/strata-bench-data, outside the repository), once: it needs Debian's
+# mirror and the npm registry and takes minutes.
+#
+# For each of the nine layer files, interleaved rounds (strata, tar,
+# containerd, strata, tar, containerd ...; absolute speed drifts on these
+# shared machines, a ratio within a round does not), each into a fresh target:
+#   strata      `strata apply KEY FILE` into a freshly prepared active snapshot:
+#               the full daemon path (CLI, native socket, broker, extract worker).
+#               The diff ID it prints is checked against sha256 of the plain tar.
+#   tar         GNU tar with its own decompressor flag: `tar -xzf`,
+#               `tar --zstd -xf`, `tar -xf` (as root: owners and modes kept).
+#   containerd  ctrdapply -mode bind (tests/go/src/strata-tests/ctrdapply):
+#               containerd 1.6's DecompressStream (unpigz on the PATH) +
+#               archive.Apply + the diff ID over the uncompressed stream, as
+#               its differ applies a layer to a snapshot without parents.
+# Only the apply command is timed (wall clock); preparing the target is not.
+# Every run starts after `sync`, so no run pays for an earlier run's
+# writeback. Extracted trees are never deleted between timed runs (ext4
+# without a journal creates files slowly right after large deletes); they go
+# with the temp dir at the end. stratad runs with --log-level debug: its
+# spawner logs each extract worker's peak resident memory and CPU time.
+#
+# Environment: B (build dir, default build), STRATAD, STRATA (default
+# $B/strata), STRATA_USER, BENCH_DATA, ROUNDS (timed rounds, default 3, at
+# least 3), WARMUP (untimed rounds first, default 1), LAYERS (default
+# "distro npm big"), FORMATS (default "tar.gz tar.zst tar"), KEEP=1.
+# shellcheck disable=SC2317 # the run_SIDE functions are called as "run_$s"
+set -u
+_bench_stratad=${STRATAD:-}
+. "$(dirname -- "$0")/../lib.sh"
+
+B=${B:-$REPO/build}
+case $B in /*) ;; *) B=$REPO/$B ;; esac
+STRATAD=${_bench_stratad:-$B/stratad}
+STRATA=${STRATA:-$B/strata}
+BENCH_DATA=${BENCH_DATA:-/var/tmp/strata-bench-data}
+ROUNDS=${ROUNDS:-3}
+WARMUP=${WARMUP:-1}
+LAYERS=${LAYERS:-distro npm big}
+FORMATS=${FORMATS:-tar.gz tar.zst tar}
+MAKE_LAYERS=${MAKE_LAYERS:-$REPO/../shared/bench/make-layers.sh}
+[ -f "$MAKE_LAYERS" ] || MAKE_LAYERS=/work/shared/bench/make-layers.sh
+[ "$ROUNDS" -ge 3 ] 2>/dev/null || { echo "bench: ROUNDS must be a number >= 3" >&2; exit 2; }
+[ "$WARMUP" -ge 0 ] 2>/dev/null || { echo "bench: WARMUP must be a number >= 0" >&2; exit 2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: must run as root (stratad, debootstrap, tar keeping owners)" >&2
+	exit 1
+fi
+for _b in "$STRATAD" "$STRATA"; do
+	[ -x "$_b" ] || { echo "bench: no $_b (make all, or set STRATAD/STRATA)" >&2; exit 1; }
+done
+
+lib_init bench-apply
+
+# ---- tools -----------------------------------------------------------------------
+# Debian packages for what is missing (npm only when there is none: a nodejs
+# from elsewhere may carry its own and conflict with Debian's).
+missing=''
+command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
+command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
+command -v unpigz >/dev/null 2>&1 || missing="$missing pigz"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ -n "$missing" ]; then
+	echo "bench: installing$missing"
+	# shellcheck disable=SC2086 # a list of package names
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >"$T/apt.log" 2>&1 || {
+		echo "bench: apt-get install$missing failed:" >&2
+		tail -n 15 "$T/apt.log" >&2
+		exit 1
+	}
+fi
+
+# ---- data ------------------------------------------------------------------------
+# make-layers.sh writes STATS last; without it the data is incomplete. It is
+# built next to the final place and renamed on success, so an interrupted
+# build never looks complete; a failed one is removed (after unmounting
+# whatever debootstrap left mounted in it).
+PARTIAL=''
+# shellcheck disable=SC2317 # called from the at_exit list
+drop_partial()
+{
+	[ -n "$PARTIAL" ] && [ -d "$PARTIAL" ] || return 0
+	umount_under "$PARTIAL"
+	rm -rf --one-file-system "$PARTIAL"
+}
+at_exit drop_partial
+
+data_complete()
+{
+	[ -f "$BENCH_DATA/STATS" ] || return 1
+	for _l in distro npm big; do
+		for _f in tar tar.gz tar.zst; do
+			[ -s "$BENCH_DATA/$_l.$_f" ] || return 1
+		done
+	done
+}
+
+if ! data_complete; then
+	if [ -e "$BENCH_DATA" ]; then
+		echo "bench: $BENCH_DATA exists but is incomplete (no STATS or a layer file missing);" >&2
+		echo "       remove it or set BENCH_DATA to a new directory" >&2
+		exit 1
+	fi
+	PARTIAL=$BENCH_DATA.partial
+	drop_partial
+	echo "bench: building layer data in $BENCH_DATA (debootstrap + npm install; takes minutes)"
+	if ! bash "$MAKE_LAYERS" "$PARTIAL" >"$T/make-layers.log" 2>&1; then
+		echo "bench: building the layer data failed (it needs Debian's mirror and the npm" >&2
+		echo "       registry; no network here?); last lines of $MAKE_LAYERS:" >&2
+		tail -n 15 "$T/make-layers.log" >&2
+		exit 1
+	fi
+	mv "$PARTIAL" "$BENCH_DATA" || exit 1
+	PARTIAL=''
+fi
+
+# ---- containerd's side, built offline in GOPATH mode -----------------------------------
+export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
+export GOCACHE="$B/gocache"
+mkdir -p "$GOCACHE" "$T/bin"
+(cd "$REPO/tests/go/src/strata-tests/ctrdapply" && go build -o "$T/bin/ctrdapply" .) ||
+	{ echo "bench: go build ctrdapply failed" >&2; exit 1; }
+CTRDAPPLY=$T/bin/ctrdapply
+# containerd decompresses gzip with unpigz when it finds it on the PATH.
+UNPIGZ=$(command -v unpigz) || { echo "bench: no unpigz on the PATH" >&2; exit 1; }
+
+# ---- disk space --------------------------------------------------------------------
+# Every run leaves its tree until the end: check that they fit.
+need_kb=0
+for l in $LAYERS; do
+	[ -d "$BENCH_DATA/src/$l" ] || { echo "bench: no layer $l in $BENCH_DATA" >&2; exit 2; }
+	kb=$(du -sk "$BENCH_DATA/src/$l" | cut -f1)
+	nf=0
+	for _f in $FORMATS; do nf=$((nf + 1)); done
+	need_kb=$((need_kb + kb * nf * 3 * (ROUNDS + WARMUP)))
+done
+free_kb=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
+if [ "$free_kb" -lt $((need_kb + need_kb / 10)) ]; then
+	echo "bench: the trees need about $((need_kb / 1048576)) GiB, $T has $((free_kb / 1048576)) GiB free;" >&2
+	echo "       lower ROUNDS or WARMUP, or choose fewer LAYERS" >&2
+	exit 1
+fi
+
+# ---- the daemon --------------------------------------------------------------------
+ensure_user
+mkdir -p "$T/strata" "$T/trees"
+start_stratad "$T/strata/root" "$T/strata/s.sock" --log-level debug || exit 1
+st() { "$STRATA" --address "$T/strata/s.sock" "$@"; }
+
+# ---- one run of each side ------------------------------------------------------------
+now_ns() { date +%s%N; }
+ms_since() { echo "$1 $(now_ns)" | awk '{ printf "%.1f\n", ($2 - $1) / 1e6 }'; }
+extract_exits() { grep -c '(extract) exited:' "$T/stratad.log"; }
+
+# The spawner reaps the worker asynchronously: wait (untimed) for its line.
+# Sets RSS_KB and CPU_MS from it.
+worker_line()
+{
+	_i=0
+	while [ "$(extract_exits)" -le "$1" ] && [ "$_i" -lt 100 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	_line=$(grep '(extract) exited:' "$T/stratad.log" | tail -n 1)
+	RSS_KB=$(printf '%s\n' "$_line" | sed -n 's/.*peak resident \([0-9]*\) KiB.*/\1/p')
+	CPU_MS=$(printf '%s\n' "$_line" | sed -n 's/.*cpu \([0-9]*\) ms.*/\1/p')
+	[ -n "$RSS_KB" ] || { echo "bench: no extract worker exit in the log" >&2; exit 1; }
+}
+
+# run_SIDE NAME FILE FMT: prints the wall time in ms; exits on failure.
+run_strata()
+{
+	_k=$1
+	st prepare "$_k" >/dev/null || { echo "bench: strata prepare $_k failed" >&2; exit 1; }
+	_n=$(extract_exits)
+	_t=$(now_ns)
+	st apply "$_k" "$2" >"$T/out" 2>"$T/err" || {
+		echo "bench: strata apply $_k $2 failed: $(cat "$T/err")" >&2
+		tail -n 20 "$T/stratad.log" >&2
+		exit 1
+	}
+	MS=$(ms_since "$_t")
+	[ "$(cat "$T/out")" = "$WANT" ] ||
+		{ echo "bench: strata apply $2 printed $(cat "$T/out"), want $WANT" >&2; exit 1; }
+	worker_line "$_n"
+}
+
+run_tar()
+{
+	mkdir "$T/trees/$1"
+	case $3 in
+	tar.gz) set -- -xzf "$2" -C "$T/trees/$1" ;;
+	tar.zst) set -- --zstd -xf "$2" -C "$T/trees/$1" ;;
+	*) set -- -xf "$2" -C "$T/trees/$1" ;;
+	esac
+	_t=$(now_ns)
+	tar "$@" 2>"$T/err" || { echo "bench: tar $* failed: $(cat "$T/err")" >&2; exit 1; }
+	MS=$(ms_since "$_t")
+}
+
+run_ctrd()
+{
+	mkdir "$T/trees/$1"
+	_t=$(now_ns)
+	"$CTRDAPPLY" -mode bind "$T/trees/$1" "$2" >"$T/out" 2>"$T/err" ||
+		{ echo "bench: ctrdapply $2 failed: $(cat "$T/err")" >&2; exit 1; }
+	MS=$(ms_since "$_t")
+	[ "$(cat "$T/out")" = "$WANT" ] ||
+		{ echo "bench: ctrdapply $2 printed $(cat "$T/out"), want $WANT" >&2; exit 1; }
+}
+
+median()
+{
+	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ---- timed rounds ----------------------------------------------------------------------
+SIDES='strata tar ctrd'
+R=$T/res
+mkdir -p "$R"
+echo "== layer apply: $(nproc) cpus, $(uname -r), data in $BENCH_DATA, unpigz at $UNPIGZ"
+echo "   command: make bench (ROUNDS=$ROUNDS WARMUP=$WARMUP LAYERS='$LAYERS' FORMATS='$FORMATS')"
+echo "   wall ms per run: strata (apply via daemon) / GNU tar / containerd (ctrdapply -mode bind)"
+for l in $LAYERS; do
+	WANT=sha256:$(awk -v f="$l.tar" '{ n = split($2, p, "/") } p[n] == f { print $1 }' "$BENCH_DATA/STATS")
+	[ "$WANT" != sha256: ] || WANT=sha256:$(sha256sum "$BENCH_DATA/$l.tar" | cut -d' ' -f1)
+	for f in $FORMATS; do
+		F=$BENCH_DATA/$l.$f
+		L=$l.$f
+		cat "$F" >/dev/null # page-cache the input
+		r=$((1 - WARMUP))
+		while [ "$r" -le "$ROUNDS" ]; do
+			tag=$r
+			[ "$r" -le 0 ] && tag=w$((WARMUP + r))
+			line=''
+			for s in $SIDES; do
+				sync
+				"run_$s" "$s-$L-$tag" "$F" "$f"
+				line="$line $s $MS"
+				[ "$r" -le 0 ] && continue
+				echo "$MS" >>"$R/$L.$s"
+				[ "$s" = strata ] && echo "$RSS_KB $CPU_MS" >>"$R/$L.worker"
+			done
+			printf '  %-14s %-3s%s%s\n' "$L" "$tag" "$line" "$([ "$r" -le 0 ] && echo ' (warm-up)')"
+			r=$((r + 1))
+		done
+	done
+done
+
+# ---- summary --------------------------------------------------------------------------
+# paired A B LAYER: the median over rounds of A/B within a round.
+paired()
+{
+	paste "$R/$3.$1" "$R/$3.$2" | awk '{ printf "%.4f\n", $1 / $2 }' | median | awk '{ printf "%.2f", $1 }'
+}
+secs() { median <"$R/$1" | awk '{ printf "%.2f", $1 / 1000 }'; }
+
+echo
+echo "== medians of $ROUNDS interleaved rounds (wall seconds); ratios are paired (median of"
+echo "   each round's ratio); worker: the extract workers' max peak RSS and median CPU time"
+printf '%-14s %8s %8s %8s %11s %12s %11s %9s\n' layer strata tar ctrd strata/tar strata/ctrd 'worker MiB' 'cpu s'
+max_rss=0
+for l in $LAYERS; do
+	for f in $FORMATS; do
+		L=$l.$f
+		rss=$(awk '$1 > m { m = $1 } END { print m }' "$R/$L.worker")
+		[ "$rss" -gt "$max_rss" ] && max_rss=$rss
+		cpu=$(awk '{ print $2 }' "$R/$L.worker" | median | awk '{ printf "%.2f", $1 / 1000 }')
+		printf '%-14s %8s %8s %8s %11s %12s %11s %9s\n' "$L" "$(secs "$L.strata")" "$(secs "$L.tar")" \
+			"$(secs "$L.ctrd")" "$(paired strata tar "$L")" "$(paired strata ctrd "$L")" \
+			"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$cpu"
+	done
+done
+echo "goals (issue 3): strata/tar <= 0.80, strata/ctrd <= 0.40, worker peak RSS < 32 MiB" \
+	"(max here: $(awk -v k="$max_rss" 'BEGIN { printf "%.1f", k / 1024 }') MiB)"
+exit 0
