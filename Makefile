@@ -42,11 +42,12 @@ POLICIES := $(sort $(wildcard policy/*.policy))
 COMMON_SRC := $(sort $(wildcard common/*.c))
 DAEMON_SRC := $(sort $(wildcard broker/*.c worker/*.c policy/*.c proto/*.c))
 DAEMON_MAIN := worker/main.c
+SPAWNER_MAIN := worker/spawner_main.c
 CLIENT_SRC := $(sort $(wildcard client/*.c))
 CLIENT_MAIN := client/main.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
-LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN),$(DAEMON_SRC))) \
+LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN) $(SPAWNER_MAIN),$(DAEMON_SRC))) \
 	$(patsubst %.c,%.o,$(PROTO_C)) $(G)/policy_text.o
 CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
 
@@ -56,7 +57,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 .PHONY: all deps check unit integration format format-check install run bench fuzz clean
 .SECONDARY:
 
-all: $(B)/stratad $(B)/strata
+all: $(B)/stratad $(B)/stratad-spawner $(B)/strata
 
 # Installs what is missing, and nothing when everything is there.
 deps:
@@ -89,6 +90,11 @@ $(B)/libstrata.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/stratad: $(call obj,$(DAEMON_MAIN)) $(B)/libstrata.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The parent and the broker never map libarchive and the decompressors: only
+# the spawner (and the workers it forks) carry them.
+$(B)/stratad-spawner: $(call obj,$(SPAWNER_MAIN)) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/strata: $(call obj,$(CLIENT_MAIN)) $(CLIENT_OBJ) $(B)/libstrata.a
@@ -129,6 +135,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(PREFIX)/share/strata $(DESTDIR)/etc/strata
 	install -m 0755 $(B)/stratad $(DESTDIR)$(SBINDIR)/stratad
+	install -m 0755 $(B)/stratad-spawner $(DESTDIR)$(SBINDIR)/stratad-spawner
 	install -m 0755 $(B)/strata $(DESTDIR)$(BINDIR)/strata
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/strata.service > $(DESTDIR)$(UNITDIR)/strata.service
 	install -m 0644 systemd/strata.socket $(DESTDIR)$(UNITDIR)/strata.socket
@@ -138,6 +145,7 @@ install: all
 
 bench: deps all
 	sh tests/bench/run.sh
+	sh tests/bench/apply.sh
 
 # libFuzzer over the extraction engine (clang; run as root): builds, seeds a
 # corpus with a few real layers, fuzzes for FUZZ_SECONDS.

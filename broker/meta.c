@@ -26,12 +26,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/sha256.h"
 #include "../common/util.h"
 #include "proto/api.h"
 
@@ -85,9 +85,7 @@ static void snap_key_of(const char *name, struct snap_key *k)
 		return;
 	}
 	memcpy(k->b, name, LONG_KEY_PREFIX);
-	unsigned int hl = HASH_LEN;
-	if (EVP_Digest(name, len, k->b + LONG_KEY_PREFIX, &hl, EVP_sha256(), NULL) != 1 || hl != HASH_LEN)
-		abort(); /* SHA-256 of memory cannot fail short of a broken libcrypto */
+	sha256(name, len, k->b + LONG_KEY_PREFIX);
 	k->n = LONG_KEY_LEN;
 }
 

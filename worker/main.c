@@ -1,5 +1,7 @@
 /* stratad's entry: the parent by default; the broker when the parent execs
- * it with --role=broker.  Workers are forked, never exec'ed. */
+ * it with --role=broker.  The spawner is a binary of its own
+ * (stratad-spawner, worker/spawner_main.c), so that neither the parent nor
+ * the broker maps the layer-parsing libraries the workers use. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,113 +9,10 @@
 #include "../common/config.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "args.h"
 #include "parent.h"
 
-#define STRATA_VERSION "0.1.0"
-
-static const struct flag {
-	const char *flag;
-	const char *key; /* config key; NULL: handled here */
-	int is_bool;
-} flags[] = {
-    {"--config", NULL, 0},
-    {"--root", "root", 0},
-    {"--address", "address", 0},
-    {"--user", "user", 0},
-    {"--content-root", "content_root", 0},
-    {"--log-level", "log_level", 0},
-    {"--seccomp-log", "seccomp_log", 1},
-    {"--enable-probe", "enable_probe", 1},
-    {"--max-message", "max_message", 0},
-    {"--max-connections", "max_connections", 0},
-    {"--max-jobs", "max_jobs", 0},
-    {"--extract-max-bytes", "extract_max_bytes", 0},
-    {"--extract-max-entries", "extract_max_entries", 0},
-    {"--extract-max-file", "extract_max_file", 0},
-    {"--extract-max-depth", "extract_max_depth", 0},
-    {"--extract-max-name", "extract_max_name", 0},
-    {"--extract-max-xattr", "extract_max_xattr", 0},
-    {"--extract-max-ratio", "extract_max_ratio", 0},
-    {"--strip-caps", "strip_caps", 1},
-    /* internal: the parent starts the broker with these */
-    {"--role", NULL, 0},
-    {"--broker-uid", NULL, 0},
-    {"--broker-gid", NULL, 0},
-    {"--overlay-index-off", NULL, 1},
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: stratad [--config FILE] [--root DIR] [--address PATH] [--user NAME]\n"
-		"               [--content-root DIR] [--log-level error|warn|info|debug] [--seccomp-log]\n"
-		"               [--enable-probe] [--max-message N] [--max-connections N] [--max-jobs N]\n"
-		"               [--extract-max-bytes N] [--extract-max-entries N] [--extract-max-file N]\n"
-		"               [--extract-max-depth N] [--extract-max-name N] [--extract-max-xattr N]\n"
-		"               [--extract-max-ratio N] [--strip-caps]\n"
-		"               [--help] [--version]\n"
-		"Serves containerd's snapshot service over gRPC on ADDRESS (default %s)\n"
-		"and the native protocol on ADDRESS.fd; state lives in ROOT (default %s).\n",
-		STRATA_DEFAULT_ADDRESS, STRATA_DEFAULT_ROOT);
-}
-
-struct parsed {
-	const char *config_file, *role, *uid, *gid;
-	int index_off;
-};
-
-/* One flag at argv[*i]: `--flag VALUE`, `--flag=VALUE`, or a bare boolean. */
-static int parse_flag(int argc, char **argv, int *i, const struct flag **out, const char **value)
-{
-	const char *arg = argv[*i], *eq = strchr(arg, '=');
-	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-	for (size_t k = 0; k < ARRAY_SIZE(flags); k++) {
-		if (strlen(flags[k].flag) != n || strncmp(flags[k].flag, arg, n))
-			continue;
-		*out = &flags[k];
-		if (eq)
-			*value = eq + 1;
-		else if (flags[k].is_bool)
-			*value = "true";
-		else if (*i + 1 < argc)
-			*value = argv[++*i];
-		else
-			return fprintf(stderr, "stratad: %s needs a value\n", flags[k].flag), -1;
-		return 0;
-	}
-	return fprintf(stderr, "stratad: unknown option `%s` (see --help)\n", arg), -1;
-}
-
-/* Pass 1 (apply == 0) finds --config and the internal flags; pass 2 applies
- * the settings over the file's, so that flags win. */
-static int parse_args(int argc, char **argv, struct config *c, struct parsed *p, int apply)
-{
-	for (int i = 1; i < argc; i++) {
-		const struct flag *f;
-		const char *v;
-		if (parse_flag(argc, argv, &i, &f, &v) < 0)
-			return -1;
-		if (!f->key) {
-			if (!strcmp(f->flag, "--config"))
-				p->config_file = v;
-			else if (!strcmp(f->flag, "--role"))
-				p->role = v;
-			else if (!strcmp(f->flag, "--broker-uid"))
-				p->uid = v;
-			else if (!strcmp(f->flag, "--broker-gid"))
-				p->gid = v;
-			else
-				p->index_off = 1;
-			continue;
-		}
-		struct err e = {0};
-		if (apply && config_set(c, f->key, v, &e) < 0)
-			return fprintf(stderr, "stratad: %s: %s\n", f->flag, e.msg), -1;
-	}
-	return 0;
-}
-
-static int run_broker(const struct config *c, const struct parsed *p)
+static int run_broker(const struct config *c, const struct stratad_args *p)
 {
 	static struct broker_opts o;
 	uint64_t uid, gid;
@@ -129,28 +28,17 @@ static int run_broker(const struct config *c, const struct parsed *p)
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return usage(stdout), 0;
-		if (!strcmp(argv[i], "--version"))
-			return puts("stratad " STRATA_VERSION), 0;
-	}
 	struct config c;
-	struct parsed p = {0};
-	struct err e = {0};
-	config_defaults(&c);
-	if (parse_args(argc, argv, &c, &p, 0) < 0)
-		return 2;
-	if (p.config_file && config_load_file(&c, p.config_file, &e) < 0)
-		return fprintf(stderr, "stratad: %s\n", e.msg), 2;
-	if (parse_args(argc, argv, &c, &p, 1) < 0)
-		return 2;
+	struct stratad_args p;
+	int rc = stratad_args(argc, argv, &c, &p);
+	if (rc >= 0)
+		return rc;
 	if (p.role && strcmp(p.role, "broker"))
 		return fprintf(stderr, "stratad: unknown role `%s`\n", p.role), 2;
 	if (p.role)
 		return run_broker(&c, &p);
 	log_init("stratad", c.log_level);
-	int rc = parent_main(&c);
+	rc = parent_main(&c);
 	config_free(&c);
 	return rc;
 }

@@ -26,7 +26,8 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/ipc.h"
-#include "sandbox.h"
+#include "../policy/policy.h"
+#include "args.h"
 #include "snapdir.h"
 #include "spawner.h"
 
@@ -54,6 +55,7 @@ static struct {
 	unsigned backoff_ms;
 	/* the broker's spawner (worker/spawner.h) */
 	pid_t spawner;
+	char *spawner_path;
 	int stopping;
 	uint64_t stop_deadline_ns;
 } P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .sigfd = -1, .ctl = -1};
@@ -62,28 +64,14 @@ static struct {
 
 static char **broker_argv(void)
 {
-	static const char *levels[] = {"error", "warn", "info", "debug"};
-	const struct config *c = P.cfg;
-	char **v = xcalloc(20, sizeof *v);
-	int n = 0;
-	v[n++] = xstrdup("stratad");
-	v[n++] = xstrdup("--role=broker");
+	char **v = stratad_argv(P.cfg, "broker");
+	size_t n = 0;
+	while (v[n])
+		n++;
 	v[n++] = xasprintf("--broker-uid=%u", (unsigned)P.buid);
 	v[n++] = xasprintf("--broker-gid=%u", (unsigned)P.bgid);
 	if (P.index_off)
 		v[n++] = xstrdup("--overlay-index-off");
-	v[n++] = xasprintf("--root=%s", c->root);
-	v[n++] = xasprintf("--address=%s", c->address);
-	v[n++] = xasprintf("--user=%s", c->user);
-	v[n++] = xasprintf("--content-root=%s", c->content_root);
-	v[n++] = xasprintf("--log-level=%s", levels[c->log_level & 3]);
-	if (c->seccomp_log)
-		v[n++] = xstrdup("--seccomp-log");
-	if (c->enable_probe)
-		v[n++] = xstrdup("--enable-probe");
-	v[n++] = xasprintf("--max-message=%u", c->max_message);
-	v[n++] = xasprintf("--max-connections=%u", c->max_conns);
-	v[n++] = xasprintf("--max-jobs=%u", c->max_jobs);
 	return v;
 }
 
@@ -110,16 +98,25 @@ _Noreturn static void broker_exec(int ctl, int evt)
 	die("broker: exec /proc/self/exe: %m");
 }
 
-/* In the forked child: the spawner keeps only its end of the event channel
- * and the snapshots directory. */
+/* In the forked child: the event channel lands on fd 3 and the snapshots
+ * directory on fd 4 (worker/spawner.h), everything else is closed, and
+ * stratad-spawner, which alone carries the layer-parsing code, is exec'ed. */
 _Noreturn static void spawner_exec(int evt)
 {
-	close(P.ctl);
-	close(P.sigfd);
-	close(P.grpc_fd);
-	close(P.native_fd);
-	struct spawner_args a = {.cfg = P.cfg, .evt = evt, .snapdir = P.snapdir, .snap_path = P.snap_path};
-	spawner_main(&a);
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	int src[2] = {evt, P.snapdir}, staged[2];
+	for (int i = 0; i < 2; i++)
+		if ((staged[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0)
+			die("spawner: dup fd: %m");
+	if (dup2(staged[0], SPAWNER_FD_EVT) < 0 || dup2(staged[1], SPAWNER_FD_SNAPDIR) < 0)
+		die("spawner: dup2: %m");
+	close_range(SPAWNER_FD_SNAPDIR + 1, ~0U, 0);
+	execv(P.spawner_path, stratad_argv(P.cfg, "spawner"));
+	die("spawner: exec `%s`: %m", P.spawner_path);
 }
 
 /* Starts a broker and its spawner, joined by the event channel. */
@@ -565,6 +562,36 @@ fail:
 	return -1;
 }
 
+/* stratad-spawner lives next to stratad. */
+static int find_spawner(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return log_err("readlink /proc/self/exe: %m"), -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	*slash = '\0';
+	P.spawner_path = xasprintf("%s/stratad-spawner", self);
+	if (access(P.spawner_path, X_OK) < 0)
+		return log_err("`%s`: %m (it is installed next to stratad)", P.spawner_path), -1;
+	return 0;
+}
+
+/* The workers' policies are compiled by the spawner; a broken one should
+ * stop the daemon now, not the spawner at each restart. */
+static int check_policies(struct err *e)
+{
+	static const char *const roles[] = {"usage", "remove", "extract"};
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
+		struct policy *p = policy_for_role(roles[i], e);
+		if (!p)
+			return -1;
+		policy_free(p);
+	}
+	return 0;
+}
+
 static int parent_setup(void)
 {
 	const struct config *c = P.cfg;
@@ -584,7 +611,7 @@ static int parent_setup(void)
 	if (rc < 0)
 		return -1;
 	struct err e = {0};
-	if ((P.snapdir = snapdir_open(P.snap_path, &e)) < 0 || sandbox_init(c, &e) < 0 ||
+	if ((P.snapdir = snapdir_open(P.snap_path, &e)) < 0 || find_spawner() < 0 || check_policies(&e) < 0 ||
 	    sd_listen_fds_take(&P.grpc_fd, &P.native_fd, &e) < 0)
 		return log_err("%s", e.msg), -1;
 	check_overlay_index();

@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include "../common/config.h"
 
+/* stratad-spawner is exec'ed with these fds (and nothing else open). */
+#define SPAWNER_FD_EVT	   3 /* the broker's event channel */
+#define SPAWNER_FD_SNAPDIR 4 /* O_PATH fd of ROOT/snapshots */
+
 struct spawner_args {
 	const struct config *cfg;
 	int evt;     /* the broker's event channel: SPAWN in; SPAWNED, SPAWN_FAILED, JOB_EXIT out */

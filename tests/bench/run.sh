@@ -179,13 +179,13 @@ kb()
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
 
-# The broker: the child of stratad started with --role=broker.
-find_broker()
+# A child of stratad by role: find_child PID broker|spawner.
+find_child()
 {
 	for _d in /proc/[0-9]*; do
 		_ppid=$(awk '$1 == "PPid:" { print $2 }' "$_d/status" 2>/dev/null)
 		[ "$_ppid" = "$1" ] || continue
-		if tr '\0' ' ' <"$_d/cmdline" 2>/dev/null | grep -q -- '--role=broker'; then
+		if tr '\0' ' ' <"$_d/cmdline" 2>/dev/null | grep -q -- "--role=$2"; then
 			echo "${_d#/proc/}"
 			return 0
 		fi
@@ -198,14 +198,21 @@ echo "== resident memory after the runs (kB)"
 printf '%-28s %9s %9s\n' process VmRSS VmHWM
 printf '%-28s %9s %9s\n' "containerd overlay (Go)" "$(kb "$CTRD_PID" VmRSS)" "$(kb "$CTRD_PID" VmHWM)"
 if [ -z "$BENCH_ONLY" ]; then
-	broker=$(find_broker "$STRATAD_PID") || { echo "bench: no broker child of stratad $STRATAD_PID" >&2; exit 1; }
+	broker=$(find_child "$STRATAD_PID" broker) || { echo "bench: no broker child of stratad $STRATAD_PID" >&2; exit 1; }
+	spawner=$(find_child "$STRATAD_PID" spawner) || { echo "bench: no spawner child of stratad" >&2; exit 1; }
 	prss=$(kb "$STRATAD_PID" VmRSS) phwm=$(kb "$STRATAD_PID" VmHWM)
 	brss=$(kb "$broker" VmRSS) bhwm=$(kb "$broker" VmHWM)
+	srss=$(kb "$spawner" VmRSS) shwm=$(kb "$spawner" VmHWM)
 	printf '%-28s %9s %9s\n' "stratad parent" "$prss" "$phwm"
 	printf '%-28s %9s %9s\n' "stratad broker" "$brss" "$bhwm"
 	printf '%-28s %9s %9s\n' "stratad parent + broker" "$((prss + brss))" "$((phwm + bhwm))"
+	printf '%-28s %9s %9s\n' "stratad spawner" "$srss" "$shwm"
+	printf '%-28s %9s %9s\n' "all three" "$((prss + brss + srss))" "$((phwm + bhwm + shwm))"
 	awk -v sr="$((prss + brss))" -v sh="$((phwm + bhwm))" \
 		-v cr="$(kb "$CTRD_PID" VmRSS)" -v ch="$(kb "$CTRD_PID" VmHWM)" \
-		'BEGIN { printf "%-28s %9.2f %9.2f\n", "ratio strata/containerd", sr / cr, sh / ch }'
+		'BEGIN { printf "%-28s %9.2f %9.2f\n", "ratio (parent+broker)/ctrd", sr / cr, sh / ch }'
+	awk -v sr="$((prss + brss + srss))" -v sh="$((phwm + bhwm + shwm))" \
+		-v cr="$(kb "$CTRD_PID" VmRSS)" -v ch="$(kb "$CTRD_PID" VmHWM)" \
+		'BEGIN { printf "%-28s %9.2f %9.2f\n", "ratio (all three)/ctrd", sr / cr, sh / ch }'
 fi
 exit 0
