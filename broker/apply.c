@@ -5,22 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/layer.h"
 #include "../common/util.h"
 #include "broker.h"
 #include "meta.h"
 #include "parentlink.h"
 #include "services.h"
-
-static void hex_digest(char out[72], const unsigned char d[32])
-{
-	static const char hex[] = "0123456789abcdef";
-	memcpy(out, "sha256:", 7);
-	for (int i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hex[d[i] >> 4];
-		out[8 + 2 * i] = hex[d[i] & 15];
-	}
-	out[71] = '\0';
-}
 
 static void applied(void *ctx, const struct job_result *res, const struct err *e)
 {
@@ -28,9 +18,9 @@ static void applied(void *ctx, const struct job_result *res, const struct err *e
 	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
 	if (e)
 		return call_fail(c, e->code, "apply to `%s`: %s", r->key, e->msg);
-	char diff_id[72], digest[72];
-	hex_digest(diff_id, res->applied.diff_id);
-	hex_digest(digest, res->applied.digest);
+	char diff_id[DIGEST_LEN + 1], digest[DIGEST_LEN + 1];
+	digest_format(diff_id, res->applied.diff_id);
+	digest_format(digest, res->applied.digest);
 	/* The layer is written by now: a digest mismatch fails the call, and the
 	 * caller removes the snapshot, as with containerd's apply. */
 	if (r->expected_digest[0] && strcmp(r->expected_digest, digest))

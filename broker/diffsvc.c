@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/layer.h"
 #include "../common/util.h"
 #include "broker.h"
 #include "meta.h"
@@ -21,39 +22,6 @@
 #include "services.h"
 
 typedef Containerd__Services__Diff__V1__ApplyRequest ApplyReq;
-
-/* Media types as containerd's apply accepts them; the compression itself is
- * detected from the stream. */
-static int media_type_known(const char *t)
-{
-	static const char *const known[] = {
-	    "application/vnd.oci.image.layer.v1.tar",
-	    "application/vnd.oci.image.layer.v1.tar+gzip",
-	    "application/vnd.oci.image.layer.v1.tar+zstd",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-	    "application/vnd.docker.image.rootfs.diff.tar",
-	    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-	    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
-		if (!strcmp(t, known[i]))
-			return 1;
-	return 0;
-}
-
-/* "sha256:" and 64 lowercase hex digits; *hex points at the digits. */
-static int digest_valid(const char *d, const char **hex)
-{
-	if (strncmp(d, "sha256:", 7) || strlen(d) != 71)
-		return 0;
-	for (const char *p = d + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return 0;
-	*hex = d + 7;
-	return 1;
-}
 
 /* The snapshot id a strata mount names: bind source or overlay upperdir. */
 static uint64_t mount_snapshot_id(const MountMsg *m)
@@ -105,7 +73,7 @@ static int snapshot_of_mounts(MountMsg *const *mounts, size_t n, struct snap_inf
 }
 
 struct diff_apply {
-	char digest[72];
+	char digest[DIGEST_LEN + 1];
 	int64_t size;
 };
 
@@ -117,15 +85,9 @@ static void diff_applied(void *ctx, const struct job_result *res, const struct e
 	c->state = NULL;
 	if (e)
 		return call_fail(c, e->code, "apply %s: %s", da.digest, e->msg);
-	static const char hex[] = "0123456789abcdef";
-	char got[72] = "sha256:", diff_id[72] = "sha256:";
-	for (int i = 0; i < 32; i++) {
-		got[7 + 2 * i] = hex[res->applied.digest[i] >> 4];
-		got[8 + 2 * i] = hex[res->applied.digest[i] & 15];
-		diff_id[7 + 2 * i] = hex[res->applied.diff_id[i] >> 4];
-		diff_id[8 + 2 * i] = hex[res->applied.diff_id[i] & 15];
-	}
-	got[71] = diff_id[71] = '\0';
+	char got[DIGEST_LEN + 1], diff_id[DIGEST_LEN + 1];
+	digest_format(got, res->applied.digest);
+	digest_format(diff_id, res->applied.diff_id);
 	if (strcmp(got, da.digest) || (da.size > 0 && (uint64_t)da.size != res->applied.compressed_size))
 		return call_fail(c, ST_FAILED_PRECONDITION, "apply: blob %s has digest %s and size %llu",
 				 da.digest, got, (unsigned long long)res->applied.compressed_size);
@@ -143,12 +105,11 @@ static void diff_applied(void *ctx, const struct job_result *res, const struct e
 void svc_apply(struct call *c)
 {
 	ApplyReq *r = (ApplyReq *)c->req;
-	const char *hex;
 	struct snap_info s = {0};
 	struct err e;
-	if (!r->diff || !digest_valid(r->diff->digest, &hex))
+	if (!r->diff || !digest_valid(r->diff->digest))
 		return call_fail(c, ST_INVALID_ARGUMENT, "apply: the descriptor needs a sha256 digest");
-	if (!media_type_known(r->diff->media_type))
+	if (!layer_media_type_known(r->diff->media_type))
 		return call_fail(c, ST_UNIMPLEMENTED, "unsupported diff media type: %s: not implemented",
 				 r->diff->media_type);
 	if (snapshot_of_mounts(r->mounts, r->n_mounts, &s, &e) < 0)
@@ -161,7 +122,7 @@ void svc_apply(struct call *c)
 	if (rc < 0)
 		return call_fail_err(c, &e);
 	uint64_t size;
-	int blob = plink_open_blob(hex, &size, &e);
+	int blob = plink_open_blob(r->diff->digest + 7, &size, &e);
 	if (blob < 0)
 		return call_fail(c, e.code, "apply: content %s: %s", r->diff->digest, e.msg);
 	struct diff_apply *da = xcalloc(1, sizeof *da);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "json_read.h"
+#include "../common/layer.h"
 #include "../common/util.h"
 
 /* Manifests and configs are a few KiB; this bounds what a hostile archive
@@ -30,31 +31,12 @@
 
 int oci_digest_valid(const char *d)
 {
-	if (!d || strncmp(d, "sha256:", 7) != 0 || strlen(d) != OCI_DIGEST_LEN - 1)
-		return 0;
-	for (const char *p = d + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return 0;
-	return 1;
+	return digest_valid(d);
 }
 
 int oci_layer_type_supported(const char *mt)
 {
-	static const char *const types[] = {
-	    "application/vnd.oci.image.layer.v1.tar",
-	    "application/vnd.oci.image.layer.v1.tar+gzip",
-	    "application/vnd.oci.image.layer.v1.tar+zstd",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-	    "application/vnd.docker.image.rootfs.diff.tar",
-	    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-	    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-	};
-	for (size_t i = 0; mt && i < ARRAY_SIZE(types); i++)
-		if (strcmp(mt, types[i]) == 0)
-			return 1;
-	return 0;
+	return layer_media_type_known(mt);
 }
 
 static void sha256_hex(const void *data, size_t len, char out[OCI_DIGEST_LEN])

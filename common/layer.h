@@ -1,0 +1,15 @@
+/* What the daemon and the CLI agree on about layers: the media types
+ * containerd applies, and sha256 digests in their "sha256:HEX" form. */
+#ifndef STRATA_LAYER_H
+#define STRATA_LAYER_H
+
+#define DIGEST_LEN 71 /* "sha256:" and 64 lowercase hex digits */
+
+/* OCI and Docker layer media types containerd's apply accepts. */
+int layer_media_type_known(const char *mt);
+/* Exactly "sha256:" and 64 lowercase hex digits. */
+int digest_valid(const char *d);
+/* "sha256:HEX" of a raw digest. */
+void digest_format(char out[DIGEST_LEN + 1], const unsigned char raw[32]);
+
+#endif
