@@ -114,7 +114,7 @@ if ! data_complete; then
 	echo "bench: building layer data in $BENCH_DATA (debootstrap + npm install; takes minutes)"
 	if ! bash "$MAKE_LAYERS" "$PARTIAL" >"$T/make-layers.log" 2>&1; then
 		echo "bench: building the layer data failed (it needs Debian's mirror and the npm" >&2
-		echo "       registry; no network here?); last lines of $MAKE_LAYERS:" >&2
+		echo "       registry; no network here?); the end of its output ($MAKE_LAYERS):" >&2
 		tail -n 15 "$T/make-layers.log" >&2
 		exit 1
 	fi

@@ -1,0 +1,362 @@
+/* The tar writer: POSIX ustar headers with PAX extended headers when a
+ * field does not fit (long names and link targets, sizes, ids and times
+ * past the octal fields) and for xattrs (SCHILY.xattr.NAME, as Go's
+ * archive/tar and libarchive read them).  What containerd's ChangeWriter
+ * (Go's tar.Writer, FormatPAX) writes, made deterministic:
+ *
+ *  - numeric owners only (uname and gname empty), mode = permission,
+ *    setuid, setgid and sticky bits, mtime in whole seconds (clamped to
+ *    source_date_epoch when given), no atime or ctime;
+ *  - PAX records sorted by key, the PAX header's own fields fixed;
+ *  - whiteouts are empty regular files with mode 0, owner 0 and mtime 0
+ *    (or source_date_epoch): containerd stamps them with the time of the
+ *    diff, which only makes the digest change from run to run;
+ *  - the end is two zero blocks, no padding to a 10 KiB record, as Go's
+ *    tar.Writer.Close writes it.
+ * Sparse files are written dense. */
+#include "diff.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+
+#define BLOCK	 512
+#define TBUF_CAP (1u << 20) /* bytes buffered before the sink */
+
+struct tarw {
+	struct dsink *sink;
+	int64_t sde;
+	unsigned char *buf;
+	size_t len;
+	uint64_t entries;
+	char *pax; /* PAX records of the current entry */
+	size_t pax_len, pax_cap;
+};
+
+struct tarw *tarw_new(struct dsink *sink, int64_t source_date_epoch)
+{
+	struct tarw *t = xcalloc(1, sizeof *t);
+	t->sink = sink;
+	t->sde = source_date_epoch;
+	t->buf = xmalloc(TBUF_CAP);
+	return t;
+}
+
+void tarw_free(struct tarw *t)
+{
+	if (!t)
+		return;
+	free(t->buf);
+	free(t->pax);
+	free(t);
+}
+
+uint64_t tarw_entries(const struct tarw *t)
+{
+	return t->entries;
+}
+
+static int flush(struct tarw *t, struct err *e)
+{
+	if (t->len && dsink_write(t->sink, t->buf, t->len, e) < 0)
+		return -1;
+	t->len = 0;
+	return 0;
+}
+
+/* Room for n more bytes (n <= TBUF_CAP). */
+static unsigned char *reserve(struct tarw *t, size_t n, struct err *e)
+{
+	if (TBUF_CAP - t->len < n && flush(t, e) < 0)
+		return NULL;
+	return t->buf + t->len;
+}
+
+static int put_zeros(struct tarw *t, size_t n, struct err *e)
+{
+	unsigned char *p = reserve(t, n, e);
+	if (!p)
+		return -1;
+	memset(p, 0, n);
+	t->len += n;
+	return 0;
+}
+
+/* ---- header fields ---------------------------------------------------------- */
+
+/* Octal, zero-padded, NUL-terminated in a field of w bytes; 0 if v does
+ * not fit in w - 1 digits. */
+static int put_octal(char *f, size_t w, uint64_t v)
+{
+	if (w < 22 && v >> (3 * (w - 1)))
+		return 0;
+	snprintf(f, w, "%0*llo", (int)(w - 1), (unsigned long long)v);
+	return 1;
+}
+
+/* GNU base-256 for device numbers past the octal field (PAX has no
+ * record for them); libarchive and Go read it. */
+static void put_base256(char *f, size_t w, uint64_t v)
+{
+	memset(f, 0, w);
+	for (size_t i = w; i-- > 1 && v; v >>= 8)
+		f[i] = (char)(v & 0xff);
+	f[0] = (char)0x80;
+}
+
+static void pax_add(struct tarw *t, const char *key, const void *val, size_t vlen)
+{
+	/* "LEN KEY=VALUE\n", LEN counting its own digits. */
+	size_t body = 1 + strlen(key) + 1 + vlen + 1, len = body + 1;
+	while (len < body + (size_t)snprintf(NULL, 0, "%zu", len))
+		len++;
+	len = body + (size_t)snprintf(NULL, 0, "%zu", len);
+	if (t->pax_cap - t->pax_len < len + 1) {
+		t->pax_cap = (t->pax_len + len + 1) * 2;
+		t->pax = xrealloc(t->pax, t->pax_cap);
+	}
+	char *p = t->pax + t->pax_len;
+	int n = snprintf(p, len + 1, "%zu %s=", len, key);
+	memcpy(p + n, val, vlen);
+	p[n + vlen] = '\n';
+	t->pax_len += len;
+}
+
+static void pax_add_num(struct tarw *t, const char *key, int64_t v)
+{
+	char s[24];
+	int n = snprintf(s, sizeof s, "%lld", (long long)v);
+	pax_add(t, key, s, (size_t)n);
+}
+
+static void checksum(char *h)
+{
+	unsigned sum = 0;
+	memset(h + 148, ' ', 8);
+	for (int i = 0; i < BLOCK; i++)
+		sum += (unsigned char)h[i];
+	snprintf(h + 148, 8, "%06o", sum);
+	h[155] = ' ';
+}
+
+struct hdr {
+	const char *name;
+	const char *link;
+	char type;
+	unsigned mode;
+	uint64_t uid, gid, size;
+	int64_t mtime;
+	unsigned major, minor;
+};
+
+/* Splits name into ustar's prefix (155) and name (100) at a slash, as
+ * Go's tar.Writer does before it falls back to a PAX path record. */
+static int split_name(const char *name, size_t *pfx)
+{
+	size_t n = strlen(name);
+	if (n <= 100) {
+		*pfx = 0;
+		return 1;
+	}
+	for (size_t i = n - 1; i > 0; i--) {
+		if (name[i] != '/' || i > 155)
+			continue;
+		if (n - i - 1 == 0 || n - i - 1 > 100)
+			return 0;
+		*pfx = i;
+		return 1;
+	}
+	return 0;
+}
+
+static void fill_ustar(char *h, const struct hdr *x, int *need_pax)
+{
+	memset(h, 0, BLOCK);
+	size_t pfx = 0, n = strlen(x->name);
+	if (split_name(x->name, &pfx)) {
+		if (pfx) {
+			memcpy(h + 345, x->name, pfx);
+			memcpy(h, x->name + pfx + 1, n - pfx - 1);
+		} else {
+			memcpy(h, x->name, n);
+		}
+	} else {
+		memcpy(h, x->name, 100); /* readers take the PAX path */
+		*need_pax = 1;
+	}
+	put_octal(h + 100, 8, x->mode & 07777);
+	if (!put_octal(h + 108, 8, x->uid))
+		put_octal(h + 108, 8, 0);
+	if (!put_octal(h + 116, 8, x->gid))
+		put_octal(h + 116, 8, 0);
+	if (!put_octal(h + 124, 12, x->size))
+		put_octal(h + 124, 12, 0);
+	if (x->mtime < 0 || !put_octal(h + 136, 12, (uint64_t)x->mtime))
+		put_octal(h + 136, 12, 0);
+	h[156] = x->type;
+	if (x->link)
+		memcpy(h + 157, x->link, strnlen(x->link, 100));
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	if (!put_octal(h + 329, 8, x->major))
+		put_base256(h + 329, 8, x->major);
+	if (!put_octal(h + 337, 8, x->minor))
+		put_base256(h + 337, 8, x->minor);
+	checksum(h);
+}
+
+/* The records, in key order ("SCHILY..." sorts before lowercase keys). */
+static void pax_records(struct tarw *t, const struct hdr *x, const struct dnode *n, int name_pax)
+{
+	t->pax_len = 0;
+	for (size_t i = 0; i < n->nxattrs; i++) {
+		char key[16 + 256];
+		snprintf(key, sizeof key, "SCHILY.xattr.%s", n->xattrs[i].name);
+		pax_add(t, key, n->xattrs[i].value, n->xattrs[i].size);
+	}
+	if (x->gid >> 21)
+		pax_add_num(t, "gid", (int64_t)x->gid);
+	if (x->link && strlen(x->link) > 100)
+		pax_add(t, "linkpath", x->link, strlen(x->link));
+	if (x->mtime < 0 || (uint64_t)x->mtime >> 33)
+		pax_add_num(t, "mtime", x->mtime);
+	if (name_pax)
+		pax_add(t, "path", x->name, strlen(x->name));
+	if (x->size >> 33)
+		pax_add_num(t, "size", (int64_t)x->size);
+	if (x->uid >> 21)
+		pax_add_num(t, "uid", (int64_t)x->uid);
+}
+
+static int put_pax(struct tarw *t, const char *name, struct err *e)
+{
+	/* Name: PaxHeaders.0/BASE cut to the field; readers ignore it. */
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	char pname[101];
+	snprintf(pname, sizeof pname, "PaxHeaders.0/%s", base);
+	struct hdr p = {.name = pname, .type = 'x', .mode = 0644, .size = t->pax_len};
+	int dummy = 0;
+	unsigned char *h = reserve(t, BLOCK, e);
+	if (!h)
+		return -1;
+	fill_ustar((char *)h, &p, &dummy);
+	t->len += BLOCK;
+	for (size_t off = 0; off < t->pax_len;) {
+		size_t chunk = t->pax_len - off < TBUF_CAP / 2 ? t->pax_len - off : TBUF_CAP / 2;
+		unsigned char *d = reserve(t, chunk, e);
+		if (!d)
+			return -1;
+		memcpy(d, t->pax + off, chunk);
+		t->len += chunk;
+		off += chunk;
+	}
+	return put_zeros(t, (BLOCK - t->pax_len % BLOCK) % BLOCK, e);
+}
+
+static int put_data(struct tarw *t, const struct dnode *n, uint64_t size, struct err *e)
+{
+	uint64_t left = size;
+	while (left) {
+		if (TBUF_CAP == t->len && flush(t, e) < 0)
+			return -1;
+		size_t want = TBUF_CAP - t->len;
+		if (want > left)
+			want = (size_t)left;
+		ssize_t r = read(n->fd, t->buf + t->len, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return err_errno(e, ST_INTERNAL, errno, "read `%s`", n->path);
+		if (r == 0)
+			return err_set(e, ST_FAILED_PRECONDITION, "file `%s` shrank while it was read",
+				       n->path);
+		t->len += (size_t)r;
+		left -= (uint64_t)r;
+	}
+	return put_zeros(t, (BLOCK - size % BLOCK) % BLOCK, e);
+}
+
+static void hdr_from_node(struct tarw *t, const struct dnode *n, struct hdr *x, char *name, size_t cap)
+{
+	*x = (struct hdr){.name = name};
+	if (n->kind == DN_WHITEOUT) {
+		snprintf(name, cap, "%s", n->path);
+		x->type = '0';
+		x->mtime = t->sde >= 0 ? t->sde : 0;
+		return;
+	}
+	const struct stat *st = n->st;
+	int dir = S_ISDIR(st->st_mode) && n->kind == DN_ENTRY;
+	snprintf(name, cap, "%s%s", n->path, dir ? "/" : "");
+	x->mode = st->st_mode & 07777;
+	x->uid = st->st_uid;
+	x->gid = st->st_gid;
+	x->mtime = st->st_mtim.tv_sec;
+	if (t->sde >= 0 && x->mtime > t->sde)
+		x->mtime = t->sde;
+	x->link = n->link;
+	if (n->kind == DN_HARDLINK) {
+		x->type = '1';
+		return;
+	}
+	switch (st->st_mode & S_IFMT) {
+	case S_IFREG:
+		x->type = '0';
+		x->size = (uint64_t)st->st_size;
+		break;
+	case S_IFDIR:
+		x->type = '5';
+		break;
+	case S_IFLNK:
+		x->type = '2';
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		x->type = S_ISCHR(st->st_mode) ? '3' : '4';
+		x->major = major(st->st_rdev);
+		x->minor = minor(st->st_rdev);
+		break;
+	default:
+		x->type = '6';
+		break;
+	}
+}
+
+int tarw_entry(struct tarw *t, const struct dnode *n, struct err *e)
+{
+	size_t cap = strlen(n->path) + 2;
+	cleanup_free char *name = xmalloc(cap);
+	struct hdr x;
+	hdr_from_node(t, n, &x, name, cap);
+	for (size_t i = 0; i < n->nxattrs; i++)
+		if (strchr(n->xattrs[i].name, '=') || strlen(n->xattrs[i].name) > 255)
+			return err_set(e, ST_FAILED_PRECONDITION, "xattr `%s` of `%s` cannot be a PAX record",
+				       n->xattrs[i].name, n->path);
+	int name_pax = 0;
+	unsigned char hb[BLOCK];
+	fill_ustar((char *)hb, &x, &name_pax);
+	pax_records(t, &x, n, name_pax);
+	if (t->pax_len && put_pax(t, name, e) < 0)
+		return -1;
+	unsigned char *h = reserve(t, BLOCK, e);
+	if (!h)
+		return -1;
+	memcpy(h, hb, BLOCK);
+	t->len += BLOCK;
+	t->entries++;
+	if (x.type == '0' && x.size)
+		return put_data(t, n, x.size, e);
+	return 0;
+}
+
+int tarw_finish(struct tarw *t, struct err *e)
+{
+	if (put_zeros(t, 2 * BLOCK, e) < 0)
+		return -1;
+	return flush(t, e);
+}
