@@ -295,7 +295,9 @@ static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, struct 
 		return err_set(e, ST_RESOURCE_EXHAUSTED,
 			       "layer expands more than %u times (max_ratio): a decompression bomb?",
 			       d->max_ratio);
-	if (EVP_DigestUpdate(d->h_out, out, (size_t)n) != 1)
+	/* An uncompressed layer is its own uncompressed stream: hashed once,
+	 * as it is read (the diff ID is then the digest). */
+	if (d->codec != CODEC_NONE && EVP_DigestUpdate(d->h_out, out, (size_t)n) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
 	return n;
 }
@@ -432,10 +434,13 @@ static int stream_drain(struct xstream *s, struct err *e)
 
 static int stream_result(struct xstream *s, struct extract_result *res, struct err *e)
 {
-	unsigned int len = 0;
-	if (EVP_DigestFinal_ex(s->d.h_out, res->diff_id, &len) != 1 || len != 32 ||
-	    EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32)
+	unsigned int len = 0, len2 = 32;
+	if (EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32 ||
+	    (s->d.codec != CODEC_NONE &&
+	     (EVP_DigestFinal_ex(s->d.h_out, res->diff_id, &len2) != 1 || len2 != 32)))
 		return err_set(e, ST_INTERNAL, "sha256 finalisation failed");
+	if (s->d.codec == CODEC_NONE)
+		memcpy(res->diff_id, res->compressed_digest, 32);
 	res->compressed_size = atomic_load(&s->d.bytes_in);
 	res->uncompressed_size = s->d.bytes_out;
 	return 0;
