@@ -35,6 +35,8 @@ static const struct method_desc methods[] = {
      svc_probe},
     {NM_APPLY_LAYER, NULL, &strata__v1__apply_layer_request__descriptor,
      &strata__v1__apply_layer_response__descriptor, 1, 1, svc_apply_layer},
+    {NM_DIFF_LAYER, NULL, &strata__v1__diff_layer_request__descriptor,
+     &strata__v1__diff_layer_response__descriptor, 1, 1, svc_diff_layer},
 };
 
 static unsigned calls_alive;

@@ -197,6 +197,9 @@ static int job_spawn(struct job *j, struct err *e)
 	s->target = j->spec.target;
 	if (j->spec.drop_first)
 		s->flags |= IPC_SPAWN_DROP_FIRST;
+	s->diff_compression = (uint32_t)j->spec.diff_compression;
+	s->diff_has_epoch = j->spec.diff_has_epoch ? 1 : 0;
+	s->diff_epoch = j->spec.diff_epoch;
 	s->nlower = (uint32_t)j->spec.nlower;
 	for (size_t i = 0; i < j->spec.nlower; i++)
 		s->lower[i] = j->lower[i];
@@ -258,7 +261,8 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 		return NULL;
 	}
 	int input = -1;
-	if (spec->role == ROLE_EXTRACT && (input = fcntl(spec->input_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+	if ((spec->role == ROLE_EXTRACT || spec->role == ROLE_DIFF) &&
+	    (input = fcntl(spec->input_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		err_errno(e, ST_INTERNAL, errno, "start %s worker: duplicate its input",
 			  worker_role_name(spec->role));
 		return NULL;
@@ -371,10 +375,10 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	if (got == 0)
 		return err_set(e, ST_INTERNAL, "worker in role `%s` exited without a result", role);
 	/* Each role has exactly one kind of success record. */
-	uint32_t expected = j->spec.role == ROLE_USAGE	   ? IPC_JOB_USAGE
-			    : j->spec.role == ROLE_PROBE   ? IPC_JOB_PROBE
-			    : j->spec.role == ROLE_EXTRACT ? IPC_JOB_APPLIED
-							   : IPC_JOB_DONE;
+	uint32_t expected = j->spec.role == ROLE_USAGE					? IPC_JOB_USAGE
+			    : j->spec.role == ROLE_PROBE				? IPC_JOB_PROBE
+			    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF ? IPC_JOB_APPLIED
+											: IPC_JOB_DONE;
 	if (m.type == expected) {
 		if (m.type == IPC_JOB_USAGE) {
 			res->size = m.body.job_usage.size;

@@ -58,9 +58,12 @@ struct job_spec {
 	int probe_syscall;	/* ROLE_PROBE: syscall number, -1 for none */
 	uint32_t probe_hold_ms; /* ROLE_PROBE: stay alive (confined) this long first */
 	int drop_first;		/* ROLE_REMOVE: rename the live ID to rm-ID first */
-	int input_fd;		/* ROLE_EXTRACT: the layer; job_start takes its own copy */
+	int input_fd;		/* ROLE_EXTRACT: the layer; ROLE_DIFF: its output (job_start copies it) */
 	const uint64_t *lower;	/* ROLE_EXTRACT: lower snapshot ids, nearest first (copied) */
 	size_t nlower;
+	int diff_compression; /* ROLE_DIFF: 0 tar, 1 gzip, 2 zstd */
+	int diff_has_epoch;   /* ROLE_DIFF: clamp entry times to diff_epoch */
+	int64_t diff_epoch;
 };
 
 struct job_result {

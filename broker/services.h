@@ -36,6 +36,7 @@ void svc_apply(struct call *c);
 void svc_diff(struct call *c);
 void svc_probe(struct call *c);
 void svc_apply_layer(struct call *c);
+void svc_diff_layer(struct call *c);
 
 /* The mounts strata issues for snapshot `key` (whose record is s); returns
  * how many (1). */

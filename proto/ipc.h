@@ -72,15 +72,16 @@ enum ipc_type {
 	 * missing, too many workers, fork failed, drop failed): errno value and
 	 * a message.  Safe: carries only numbers and the parent's own text. */
 	IPC_SPAWN_FAILED = 14,
-	/* evt, broker -> spawner.  As SPAWN, for a role that reads an input
-	 * (extract: the layer); carries 1 fd, which the worker gets as fd 4.
-	 * The fd is one a client opened itself and passed to the broker (or a
-	 * blob the parent opened read-only): the worker only reads it.  Safe:
-	 * the spawner accepts it only for those roles, and the worker is
-	 * confined before it reads a byte. */
+	/* evt, broker -> spawner.  As SPAWN, for a role that reads an input or
+	 * writes an output (extract: the layer to read; diff: where to write
+	 * the layer); carries 1 fd, which the worker gets as fd 4.  The fd is
+	 * one a client opened itself and passed to the broker (or a blob the
+	 * parent opened read-only).  Safe: the spawner accepts it only for those
+	 * roles, the worker is confined before it touches it, and it gains no
+	 * access the client did not already have. */
 	IPC_SPAWN_INPUT = 15,
-	/* job, worker -> broker.  The extract role's result: digests, sizes,
-	 * entries.  Untrusted like every JOB_* record. */
+	/* job, worker -> broker.  The extract and diff roles' result: the
+	 * layer's digests, sizes, entries.  Untrusted like every JOB_* record. */
 	IPC_JOB_APPLIED = 16,
 	/* ctl, broker -> parent.  Opens content_root/blobs/sha256/HEX read-only
 	 * (the diff service's Apply reads a layer by digest).  Needed because
@@ -127,11 +128,14 @@ struct ipc_spawn {
 	uint64_t job_id; /* non-zero, chosen by the broker, unique among running jobs */
 	uint64_t target; /* snapshot id */
 	uint32_t role;
-	uint32_t probe_role;	       /* ROLE_PROBE only */
-	int32_t probe_syscall;	       /* ROLE_PROBE only; -1: none */
-	uint32_t probe_hold_ms;	       /* ROLE_PROBE only */
-	uint32_t nlower;	       /* entries of lower[] in use */
-	uint32_t flags;		       /* IPC_SPAWN_* */
+	uint32_t probe_role;	   /* ROLE_PROBE only */
+	int32_t probe_syscall;	   /* ROLE_PROBE only; -1: none */
+	uint32_t probe_hold_ms;	   /* ROLE_PROBE only */
+	uint32_t nlower;	   /* entries of lower[] in use */
+	uint32_t flags;		   /* IPC_SPAWN_* */
+	uint32_t diff_compression; /* ROLE_DIFF: 0 tar, 1 gzip, 2 zstd */
+	uint32_t diff_has_epoch;   /* ROLE_DIFF: clamp entry times to diff_epoch */
+	int64_t diff_epoch;
 	uint64_t lower[IPC_MAX_LOWER]; /* parent snapshots, nearest first (extract, diff, mount) */
 };
 

@@ -32,6 +32,7 @@ enum native_method {
 	NM_DIFF = 12,
 	NM_PROBE = 100,	      /* strata.v1 ProbeRequest: policy probe (only with enable_probe) */
 	NM_APPLY_LAYER = 101, /* strata.v1 ApplyLayerRequest + 1 fd: the layer */
+	NM_DIFF_LAYER = 102,  /* strata.v1 DiffLayerRequest + 1 fd: where the layer goes */
 };
 
 struct native_req {

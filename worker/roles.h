@@ -11,7 +11,7 @@
 #include "../proto/ipc.h"
 
 #define WORKER_FD_JOB	3
-#define WORKER_FD_INPUT 4 /* roles with an input (extract): the layer */
+#define WORKER_FD_INPUT 4 /* extract: the layer to read; diff: where to write it */
 
 /* Which directory of the snapshots tree becomes the worker's root. */
 enum role_target {
@@ -26,7 +26,7 @@ struct role_def {
 	const char *name; /* policy file and messages */
 	int target;	  /* enum role_target */
 	int readonly;	  /* view mounted read-only */
-	int input;	  /* takes an input fd (SPAWN_INPUT) */
+	int input;	  /* takes an fd (SPAWN_INPUT): extract's input, diff's output */
 	/* Runs confined; sends one result record; returns the exit status. */
 	int (*run)(int job_fd, const struct ipc_spawn *req);
 };
@@ -41,6 +41,9 @@ int role_remove_run(int job_fd, const struct ipc_spawn *req);
 
 /* extract: applies the layer on WORKER_FD_INPUT to /target. */
 int role_extract_run(int job_fd, const struct ipc_spawn *req);
+
+/* diff: writes the layer of / (a snapshot's fs, read-only) to WORKER_FD_INPUT. */
+int role_diff_run(int job_fd, const struct ipc_spawn *req);
 
 /* probe: waits hold_ms (or until the broker hangs up), tries one syscall. */
 int role_probe_run(int job_fd, const struct ipc_spawn *req);

@@ -23,6 +23,7 @@ static const struct role_def roles[] = {
     {ROLE_USAGE, "usage", TARGET_FS, 1, 0, role_usage_run},
     {ROLE_REMOVE, "remove", TARGET_RM, 0, 0, role_remove_run},
     {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
+    {ROLE_DIFF, "diff", TARGET_FS, 1, 1, role_diff_run},
     /* The probe has no confinement of its own: it takes probe_role's. */
     {ROLE_PROBE, "probe", 0, 0, 0, role_probe_run},
 };
@@ -32,8 +33,10 @@ static struct prepared {
 	int role;
 	struct policy *policy;
 	struct policy_bpf bpf;
-} prepared[] = {
-    {ROLE_USAGE, NULL, {NULL, 0}}, {ROLE_REMOVE, NULL, {NULL, 0}}, {ROLE_EXTRACT, NULL, {NULL, 0}}};
+} prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}},
+		{ROLE_REMOVE, NULL, {NULL, 0}},
+		{ROLE_EXTRACT, NULL, {NULL, 0}},
+		{ROLE_DIFF, NULL, {NULL, 0}}};
 
 const struct role_def *sandbox_role(int role)
 {
@@ -299,8 +302,9 @@ static void set_limits(int role)
 	} limits[] = {
 	    {RLIMIT_CORE, 0},	   /* no dumps of what a worker read */
 	    {RLIMIT_NOFILE, 4096}, /* one directory fd per level of a walk */
-	    /* usage and remove write no file data; extract's engine bounds it */
-	    {RLIMIT_FSIZE, role == ROLE_EXTRACT ? RLIM_INFINITY : 0},
+	    /* usage and remove write no file data; extract's engine bounds what
+	     * it writes; diff writes the layer to the client's own fd */
+	    {RLIMIT_FSIZE, role == ROLE_EXTRACT || role == ROLE_DIFF ? RLIM_INFINITY : 0},
 	    {RLIMIT_AS, 4ull << 30}, /* bounds the usage inode set */
 	    {RLIMIT_MEMLOCK, 0},
 	    {RLIMIT_MSGQUEUE, 0},

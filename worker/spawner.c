@@ -20,6 +20,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/ipc.h"
+#include "diff.h"
 #include "extract.h"
 #include "sandbox.h"
 #include "snapdir.h"
@@ -129,7 +130,8 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 			return "SPAWN of a probe for an unknown role";
 		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
 			return "SPAWN of a probe with a bad syscall or hold time";
-	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE || s->role == ROLE_EXTRACT) {
+	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE || s->role == ROLE_EXTRACT ||
+		   s->role == ROLE_DIFF) {
 		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
 			return "SPAWN with probe fields for a non-probe role";
 	} else {
@@ -139,8 +141,12 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 	 * directories a layer does not carry) and an input. */
 	if (s->nlower != 0 && s->role != ROLE_EXTRACT)
 		return "SPAWN with lower layers for a role that takes none";
-	if ((type == IPC_SPAWN_INPUT) != (s->role == ROLE_EXTRACT))
-		return "SPAWN with an input for a role that takes none, or without one";
+	if ((type == IPC_SPAWN_INPUT) != (s->role == ROLE_EXTRACT || s->role == ROLE_DIFF))
+		return "SPAWN with an fd for a role that takes none, or without one";
+	if (s->role != ROLE_DIFF && (s->diff_compression || s->diff_has_epoch || s->diff_epoch))
+		return "SPAWN with diff options for another role";
+	if (s->diff_compression > 2 || s->diff_has_epoch > 1)
+		return "SPAWN with bad diff options";
 	for (uint32_t i = 0; i < s->nlower; i++)
 		if (s->lower[i] == 0 || s->lower[i] == s->target)
 			return "SPAWN with a bad lower layer";
@@ -263,6 +269,7 @@ void spawner_main(const struct spawner_args *a)
 	/* Loaded once here (it reads OpenSSL's configuration), so that every
 	 * extract worker inherits it and needs no file outside its view. */
 	extract_preload();
+	diff_preload();
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

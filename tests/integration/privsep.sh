@@ -105,6 +105,42 @@ wait "$cli"
 check "the held apply completes" grep -q '^sha256:' "$T/apply.out"
 check "its file is in the snapshot" test -f "$T/root/snapshots/$tid/fs/etc/hello"
 
+# ---- a diff worker, caught mid-job: it writes the layer into a pipe the
+# test opens but does not read, so it blocks, confined, once the pipe is full
+head -c 2000000 /dev/urandom >"$T/root/snapshots/$tid/fs/noise"
+mkfifo "$T/diff.pipe"
+exec 8<>"$T/diff.pipe" # held open, never read: the worker's writes block
+st diff target -o "$T/diff.pipe" --media-type tar >"$T/diff.out" 2>&1 &
+cli=$!
+i=0
+w=''
+while [ -z "$w" ] && [ $i -lt 50 ]; do
+	for p in $(pgrep -P "$(pgrep -P "$STRATAD_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
+		# a worker whose fd 4 is the named pipe
+		case "$(readlink "/proc/$p/fd/4" 2>/dev/null)" in *diff.pipe*) w=$p ;; esac
+	done
+	sleep 0.1
+	i=$((i + 1))
+done
+# diff = CAP_DAC_READ_SEARCH (2), CAP_SYS_ADMIN (21)
+if [ -n "$w" ]; then
+	check "diff worker has only its role's capabilities" test "$(field "$w" CapEff)" = 0000000000200004
+	check "diff worker has no_new_privs" test "$(field "$w" NoNewPrivs)" = 1
+	check "diff worker runs under a seccomp filter" test "$(field "$w" Seccomp)" = 2
+	check "diff worker's root is the snapshot's directory" \
+		test "$(stat -L -c %d:%i "/proc/$w/root/")" = "$(stat -c %d:%i "$T/root/snapshots/$tid/fs")"
+	check "diff worker's view is read-only" sh -c "! touch /proc/$w/root/x 2>/dev/null"
+else
+	fail "diff worker caught mid-job" "$(cat "$T/diff.out")"
+fi
+cat <&8 >/dev/null &
+drain=$!
+wait "$cli"
+exec 8>&-
+kill "$drain" 2>/dev/null
+wait "$drain" 2>/dev/null
+check "the held diff completes" grep -q 'sha256:' "$T/diff.out"
+
 # ---- a forbidden syscall kills the worker, the job fails, the daemon serves on ----
 for spec in usage:mount usage:ptrace usage:execve remove:socket remove:kill usage:unshare; do
 	role=${spec%%:*}

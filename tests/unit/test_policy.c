@@ -83,8 +83,8 @@ static struct policy *parse(const char *text)
 
 START_TEST(embedded_policies_parse_and_compile)
 {
-	const char *roles[] = {"broker", "usage", "remove", "extract"};
-	for (size_t i = 0; i < 4; i++) {
+	const char *roles[] = {"broker", "usage", "remove", "extract", "diff"};
+	for (size_t i = 0; i < 5; i++) {
 		struct policy *p = policy_for_role(roles[i], &e);
 		ck_assert_msg(p != NULL, "%s: %s", roles[i], e.msg);
 		ck_assert_uint_gt(p->nrules, 5);
@@ -315,6 +315,48 @@ START_TEST(extract_dies_on_forbidden_calls)
 	st = run_confined("extract", 0, try_thread, NULL);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "extract: a thread could not start (status %#x)",
 		      st);
+}
+END_TEST
+
+/* diff has no call that creates, changes or removes a file, and writes only
+ * to fd 4. */
+static int try_open_creat(void *arg)
+{
+	return syscall(SYS_openat, AT_FDCWD, "/tmp/strata-diff-probe", O_WRONLY | O_CREAT, 0600) >= 0 ? 0 : 1;
+}
+
+static int try_write_fd5(void *arg)
+{
+	return syscall(SYS_write, 5, "x", 1) == 1 ? 0 : 1;
+}
+
+START_TEST(diff_changes_no_file)
+{
+	static const char *const changing[] = {
+	    "creat",	    "mkdir",	 "mkdirat",   "mknod",	   "mknodat",	  "unlink",
+	    "unlinkat",	    "rmdir",	 "rename",    "renameat",  "renameat2",	  "link",
+	    "linkat",	    "symlink",	 "symlinkat", "chmod",	   "fchmod",	  "fchmodat",
+	    "chown",	    "fchown",	 "fchownat",  "lchown",	   "truncate",	  "ftruncate",
+	    "fallocate",    "setxattr",	 "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
+	    "fremovexattr", "utimensat", "utimes",    "futimesat", "openat2",	  "open",
+	};
+	struct policy *p = policy_for_role("diff", &e);
+	ck_assert_msg(p != NULL, "%s", e.msg);
+	for (size_t i = 0; i < sizeof changing / sizeof changing[0]; i++) {
+		int nr = policy_syscall_number(changing[i]);
+		ck_assert_int_ge(nr, 0);
+		ck_assert_msg(!policy_mentions(p, nr), "diff allows %s", changing[i]);
+	}
+	/* fchmodat2 (452), setxattrat (463), removexattrat (466) by number */
+	ck_assert(!policy_mentions(p, 452) && !policy_mentions(p, 463) && !policy_mentions(p, 466));
+	policy_free(p);
+	int st = run_confined("diff", 0, try_open_creat, NULL);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "diff: openat(O_CREAT) not killed (%#x)",
+		      st);
+	st = run_confined("diff", 0, try_write_fd5, NULL);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "diff: write to fd 5 not killed (%#x)", st);
+	st = run_confined("diff", 0, try_thread, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "diff: a thread could not start (%#x)", st);
 }
 END_TEST
 
@@ -563,6 +605,7 @@ int main(void)
 	TCase *conf = tcase_create("confinement");
 	tcase_add_loop_test(conf, worker_roles_die_on_forbidden_calls, 0, 2);
 	tcase_add_test(conf, extract_dies_on_forbidden_calls);
+	tcase_add_test(conf, diff_changes_no_file);
 	tcase_add_loop_test(conf, log_mode_lets_denied_calls_through, 0, 2);
 	tcase_add_loop_test(conf, worker_roles_keep_only_their_caps, 0, 2);
 	tcase_add_loop_test(conf, probe_reports_or_dies, 0, 2);
