@@ -295,10 +295,7 @@ static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, struct 
 		return err_set(e, ST_RESOURCE_EXHAUSTED,
 			       "layer expands more than %u times (max_ratio): a decompression bomb?",
 			       d->max_ratio);
-	/* An uncompressed layer is its own uncompressed stream: hashed once,
-	 * as it is read (the diff ID is then the digest). */
-	if (d->codec != CODEC_NONE && EVP_DigestUpdate(d->h_out, out, (size_t)n) != 1)
-		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
+
 	return n;
 }
 
@@ -362,13 +359,22 @@ static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
 	return n;
 }
 
+/* The diff ID is hashed here, by the consumer (the thread that writes the
+ * files), so that with two threads the producer only reads, decompresses
+ * and hashes the input: it was the bottleneck.  An uncompressed layer is its
+ * own uncompressed stream: hashed once, as it is read. */
 ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e)
 {
-	if (s->threaded)
-		return ring_next(s, buf, e);
-	ssize_t n = decode(&s->d, s->buf, RING_BUF, e);
-	if (n > 0)
-		*buf = s->buf;
+	ssize_t n;
+	if (s->threaded) {
+		n = ring_next(s, buf, e);
+	} else {
+		n = decode(&s->d, s->buf, RING_BUF, e);
+		if (n > 0)
+			*buf = s->buf;
+	}
+	if (n > 0 && s->d.codec != CODEC_NONE && EVP_DigestUpdate(s->d.h_out, *buf, (size_t)n) != 1)
+		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
 	return n;
 }
 
