@@ -5,7 +5,6 @@
  * removes a file. */
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "diff.h"
@@ -27,14 +26,5 @@ int role_diff_run(int job_fd, const struct ipc_spawn *req)
 	struct diff_result res;
 	if (diff_layer(-1, upper, WORKER_FD_INPUT, &o, &res, &e) < 0)
 		return role_send_fail(job_fd, &e);
-	struct ipc_job_applied a = {
-	    .compressed_size = res.size,
-	    .uncompressed_size = res.uncompressed_size,
-	    .entries = res.entries,
-	};
-	memcpy(a.diff_id, res.diff_id, sizeof a.diff_id);
-	memcpy(a.digest, res.digest, sizeof a.digest);
-	if (ipc_send(job_fd, IPC_JOB_APPLIED, &a, sizeof a, NULL, 0, &e) < 0)
-		return 1;
-	return 0;
+	return role_send_layer(job_fd, res.diff_id, res.digest, res.size, res.uncompressed_size, res.entries);
 }

@@ -49,14 +49,6 @@ int role_extract_run(int job_fd, const struct ipc_spawn *req)
 	if (extract_layer(WORKER_FD_INPUT, target, lowers, req->nlower, &lim, report_progress, &job_fd, &res,
 			  &e) < 0)
 		return role_send_fail(job_fd, &e);
-	struct ipc_job_applied a = {
-	    .compressed_size = res.compressed_size,
-	    .uncompressed_size = res.uncompressed_size,
-	    .entries = res.entries,
-	};
-	memcpy(a.diff_id, res.diff_id, sizeof a.diff_id);
-	memcpy(a.digest, res.compressed_digest, sizeof a.digest);
-	if (ipc_send(job_fd, IPC_JOB_APPLIED, &a, sizeof a, NULL, 0, &e) < 0)
-		return 1;
-	return 0;
+	return role_send_layer(job_fd, res.diff_id, res.compressed_digest, res.compressed_size,
+			       res.uncompressed_size, res.entries);
 }

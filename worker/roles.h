@@ -48,6 +48,11 @@ int role_diff_run(int job_fd, const struct ipc_spawn *req);
 /* probe: waits hold_ms (or until the broker hangs up), tries one syscall. */
 int role_probe_run(int job_fd, const struct ipc_spawn *req);
 
+/* Sends the JOB_APPLIED record of a layer read (extract) or written (diff):
+ * its uncompressed digest (diff ID), the digest and size of the stream, the
+ * uncompressed size and the entries.  Returns the exit status. */
+int role_send_layer(int job_fd, const unsigned char diff_id[32], const unsigned char digest[32],
+		    uint64_t size, uint64_t uncompressed_size, uint64_t entries);
 /* Sends JOB_FAIL carrying e's code and message; returns 1 (the exit status). */
 int role_send_fail(int job_fd, const struct err *e);
 

@@ -150,6 +150,19 @@ void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len)
 		snprintf(buf, len, "rm-%llu", (unsigned long long)id);
 }
 
+int role_send_layer(int job_fd, const unsigned char diff_id[32], const unsigned char digest[32],
+		    uint64_t size, uint64_t uncompressed_size, uint64_t entries)
+{
+	struct ipc_job_applied a = {
+	    .compressed_size = size,
+	    .uncompressed_size = uncompressed_size,
+	    .entries = entries,
+	};
+	memcpy(a.diff_id, diff_id, sizeof a.diff_id);
+	memcpy(a.digest, digest, sizeof a.digest);
+	return ipc_send(job_fd, IPC_JOB_APPLIED, &a, sizeof a, NULL, 0, NULL) < 0 ? 1 : 0;
+}
+
 int role_send_fail(int job_fd, const struct err *e)
 {
 	struct ipc_job_fail f = {.code = e->code ? e->code : ST_INTERNAL};
