@@ -18,6 +18,7 @@
 #include "grpc.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -104,6 +105,10 @@ static void conn_flush(struct gconn *c);
 static void conn_deferred_free(void *p)
 {
 	free(p);
+	/* The last client went away: give the heap a burst of connections
+	 * grew back to the system (glibc keeps freed memory otherwise). */
+	if (srv.nconns == 0)
+		malloc_trim(0);
 }
 
 static void conn_deferred_flush(void *p)
