@@ -77,9 +77,14 @@ static int make_shared_namespaces(struct err *e)
 	int ready[2];
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "worker namespaces: pipe");
-	pid_t pid = fork();
+	pid_t self = getpid(), pid = fork();
 	if (pid == 0) {
-		/* Holds the new namespaces until the parent has opened them. */
+		/* Holds the new namespaces until the parent has opened them, and
+		 * never outlives it: a parent killed before it reaps this child
+		 * must not leave it paused forever. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self)
+			_exit(1);
+		close(ready[0]);
 		char c = unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) == 0 ? 'y' : 'n';
 		if (write(ready[1], &c, 1) != 1 || c != 'y')
 			_exit(1);

@@ -5,6 +5,9 @@
 # keeps serving.
 set -u
 . "$(dirname "$0")/../lib.sh"
+# no_process_of ROOT: no process runs with --root=ROOT (pgrep skips itself;
+# a `sh -c` wrapper would match its own command line).
+no_process_of() { ! pgrep -f -- "--root=$1" >/dev/null; }
 lib_init privsep
 ensure_user
 STRATA="$REPO/build/strata"
@@ -177,5 +180,7 @@ check "no socket file left" test ! -e "$ADDR" -a ! -e "$ADDR.fd"
 left=""
 for c in $children; do kill -0 "$c" 2>/dev/null && left="$left $c"; done
 check "no child process left" test -z "$left"
+# nor any other process of this daemon (spawner, workers, helpers they fork)
+check "no process of the daemon left" no_process_of "$T/root"
 check "no mount left under the root" test -z "$(findmnt -rn -o TARGET | grep -F "$T/root" || true)"
 summary

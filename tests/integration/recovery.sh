@@ -4,6 +4,9 @@
 # next start and by Cleanup.
 set -u
 . "$(dirname "$0")/../lib.sh"
+# no_process_of ROOT: no process runs with --root=ROOT (pgrep skips itself;
+# a `sh -c` wrapper would match its own command line).
+no_process_of() { ! pgrep -f -- "--root=$1" >/dev/null; }
 lib_init recovery
 ensure_user
 STRATA="$REPO/build/strata"
@@ -39,8 +42,13 @@ wait "$STRATAD_PID" 2>/dev/null
 STRATAD_PID=''
 kill "$churn" 2>/dev/null
 wait "$churn" 2>/dev/null
-# Workers die with the parent (PR_SET_PDEATHSIG); give them a moment.
-sleep 0.5
+# The spawner and the workers die with the parent (PR_SET_PDEATHSIG).
+i=0
+while pgrep -f -- "--root=$ROOT" >/dev/null && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "no process of the killed daemon is left" no_process_of "$ROOT"
 
 # Simulated leftovers of a crash between each pair of steps.
 mkdir -p "$ROOT/snapshots/new-9000/fs" "$ROOT/snapshots/rm-9001/fs/d" "$ROOT/snapshots/9002/fs"
@@ -79,4 +87,20 @@ check "cleanup succeeds" st cleanup
 check "cleanup removed the orphan" test ! -e "$ROOT/snapshots/9100"
 check "cleanup kept the snapshots" st stat l1
 check "work is still usable" st mounts work
+# A daemon killed while it starts (the spawner may be making its namespaces)
+# leaves no process behind either.
+stop_stratad
+for d in 0.01 0.02 0.03 0.05 0.08 0.1 0.15 0.2 0.3 0.4; do
+	"$STRATAD" --root "$T/early" --address "$T/early.sock" --user "$STRATA_USER" >>"$T/early.log" 2>&1 &
+	early=$!
+	sleep "$d"
+	kill -KILL "$early" 2>/dev/null
+	wait "$early" 2>/dev/null
+done
+i=0
+while pgrep -f -- "--root=$T/early" >/dev/null && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "daemons killed during start-up leave no process" no_process_of "$T/early"
 summary
