@@ -9,6 +9,7 @@
 # the temp dir on exit.
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../cli-lib.sh"
 lib_init apply-cli
 ensure_user
 STRATA=${STRATA:-$B/strata}
@@ -16,17 +17,6 @@ ADDR=$T/s.sock
 ROOT=$T/root
 start_stratad "$ROOT" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
 
-st() { "$STRATA" --address "$ADDR" "$@"; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-show() { printf 'exit %s; stdout: %s; stderr: %s' "$rc" "$(head -c 400 "$T/out")" "$(head -c 400 "$T/err")"; }
-expect_rc() { if [ "$rc" -eq "$2" ]; then pass "$1"; else fail "$1" "want exit $2: $(show)"; fi; }
-out_is() { if [ "$(cat "$T/out")" = "$2" ]; then pass "$1"; else fail "$1" "want stdout $2: $(show)"; fi; }
-out_has() { if grep -qF -- "$2" "$T/out"; then pass "$1"; else fail "$1" "$(show)"; fi; }
-err_has() { if grep -qF -- "$2" "$T/err"; then pass "$1"; else fail "$1" "$(show)"; fi; }
-sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 # The directory of snapshot KEY (active) from its bind mount.
 fs_of() { st mounts "$1" | awk '$1 == "bind" { print $2; exit }'; }
 no_temp_snapshots() {

@@ -5,25 +5,13 @@
 # stops it by pid, unmounts leftovers and removes the temp dir on exit.
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../cli-lib.sh"
 lib_init cli
 ensure_user
 STRATA=${STRATA:-$REPO/build/strata}
 ADDR=$T/s.sock
 start_stratad "$T/root" "$ADDR" --enable-probe || { fail "daemon starts"; summary; exit 1; }
 
-st() { "$STRATA" --address "$ADDR" "$@"; }
-# run CMD...: stdout in $T/out, stderr in $T/err, exit status in $rc.
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-show() { printf 'exit %s; stdout: %s; stderr: %s' "$rc" "$(head -c 400 "$T/out")" "$(head -c 400 "$T/err")"; }
-expect_rc() { if [ "$rc" -eq "$2" ]; then pass "$1"; else fail "$1" "want exit $2: $(show)"; fi; }
-# out_has NAME STRING / out_match NAME REGEX / err_has NAME STRING (stdout, stderr of the last run)
-out_has() { if grep -qF -- "$2" "$T/out"; then pass "$1"; else fail "$1" "$(show)"; fi; }
-out_lacks() { if grep -qF -- "$2" "$T/out"; then fail "$1" "$(show)"; else pass "$1"; fi; }
-out_match() { if grep -qE -- "$2" "$T/out"; then pass "$1"; else fail "$1" "$(show)"; fi; }
-err_has() { if grep -qF -- "$2" "$T/err"; then pass "$1"; else fail "$1" "$(show)"; fi; }
 # When python3 is there, also prove that --json output is one valid document.
 json_ok() {
 	if command -v python3 >/dev/null 2>&1; then

@@ -12,6 +12,7 @@
 # temp dir on exit.
 set -u
 . "$(dirname -- "$0")/../lib.sh"
+. "$(dirname "$0")/../cli-lib.sh"
 lib_init diff-cli
 ensure_user
 STRATA=${STRATA:-$B/strata}
@@ -19,17 +20,6 @@ ADDR=$T/s.sock
 ROOT=$T/root
 start_stratad "$ROOT" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
 
-st() { "$STRATA" --address "$ADDR" "$@"; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-show() { printf 'exit %s; stdout: %s; stderr: %s' "$rc" "$(head -c 400 "$T/out")" "$(head -c 400 "$T/err")"; }
-expect_rc() { if [ "$rc" -eq "$2" ]; then pass "$1"; else fail "$1" "want exit $2: $(show)"; fi; }
-out_has() { if grep -qF -- "$2" "$T/out"; then pass "$1"; else fail "$1" "$(show)"; fi; }
-err_has() { if grep -qF -- "$2" "$T/err"; then pass "$1"; else fail "$1" "$(show)"; fi; }
-same() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "\`$2\` != \`$3\`"; fi; }
-sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 sha_in() { echo "sha256:$(sha256sum | cut -d' ' -f1)"; }
 # json_get FILE KEY...: a (nested) field of a JSON document ("" when absent).
 json_get() {
@@ -54,18 +44,6 @@ upper_of() {
 		$1 == "bind" { print $2; exit }
 		$1 == "overlay" { n = split($3, o, ","); for (i = 1; i <= n; i++)
 			if (o[i] ~ /^upperdir=/) { print substr(o[i], 10); exit } }'
-}
-# Mounts active snapshot KEY at DIR (the merged tree; lib.sh unmounts it).
-mount_of() {
-	mkdir -p "$2"
-	st mounts "$1" | awk '{ print $1, $2, $3; exit }' | {
-		read -r type src opts
-		if [ "$type" = bind ]; then
-			mount --bind "$src" "$2"
-		else
-			mount -t "$type" -o "$opts" "$src" "$2"
-		fi
-	}
 }
 # A listing of a tree, sorted by path: type, mode, owner, link count, size,
 # mtime in seconds (not for directories, whose times change as entries are

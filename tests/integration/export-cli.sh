@@ -12,34 +12,13 @@
 # lib.sh stops the daemon by pid, unmounts and removes the temp dir on exit.
 set -u
 . "$(dirname -- "$0")/../lib.sh"
+. "$(dirname "$0")/../cli-lib.sh"
 lib_init export-cli
 ensure_user
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
 start_stratad "$T/root" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
 
-st() { "$STRATA" --address "$ADDR" "$@"; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-show() { printf 'exit %s; stdout: %s; stderr: %s' "$rc" "$(head -c 400 "$T/out")" "$(head -c 400 "$T/err")"; }
-expect_rc() { if [ "$rc" -eq "$2" ]; then pass "$1"; else fail "$1" "want exit $2: $(show)"; fi; }
-err_has() { if grep -qF -- "$2" "$T/err"; then pass "$1"; else fail "$1" "$(show)"; fi; }
-same() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "\`$2\` != \`$3\`"; fi; }
-sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
-# Mounts active snapshot KEY at DIR: its bind or overlay mount.
-mount_of() {
-	mkdir -p "$2"
-	st mounts "$1" | awk '{ print $1, $2, $3; exit }' | {
-		read -r type src opts
-		if [ "$type" = bind ]; then
-			mount --bind "$src" "$2"
-		else
-			mount -t "$type" -o "$opts" "$src" "$2"
-		fi
-	}
-}
 # A listing of a tree sorted by path: type and mode, owner, size, mtime
 # (not for directories), content hash, link target.
 listing() {

@@ -1,0 +1,39 @@
+# Helpers for the tests that drive the strata CLI (source after tests/lib.sh
+# and set STRATA and ADDR first).
+#   st ARGS...               the CLI on this test's daemon
+#   run CMD...               stdout in $T/out, stderr in $T/err, exit status in $rc
+#   expect_rc NAME N         the last run exited N
+#   out_is / out_has / out_lacks / out_match / err_has NAME TEXT
+#                            the last run's stdout is / holds / lacks / matches
+#                            (ERE) TEXT; its stderr holds TEXT
+#   same NAME A B            A equals B
+#   sha FILE                 "sha256:HEX" of FILE
+#   mount_of KEY DIR         mounts active snapshot KEY at DIR (lib.sh unmounts it)
+
+st() { "$STRATA" --address "$ADDR" "$@"; }
+run()
+{
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+show() { printf 'exit %s; stdout: %s; stderr: %s' "$rc" "$(head -c 400 "$T/out")" "$(head -c 400 "$T/err")"; }
+expect_rc() { if [ "$rc" -eq "$2" ]; then pass "$1"; else fail "$1" "want exit $2: $(show)"; fi; }
+out_is() { if [ "$(cat "$T/out")" = "$2" ]; then pass "$1"; else fail "$1" "want stdout $2: $(show)"; fi; }
+out_has() { if grep -qF -- "$2" "$T/out"; then pass "$1"; else fail "$1" "$(show)"; fi; }
+out_lacks() { if grep -qF -- "$2" "$T/out"; then fail "$1" "$(show)"; else pass "$1"; fi; }
+out_match() { if grep -qE -- "$2" "$T/out"; then pass "$1"; else fail "$1" "$(show)"; fi; }
+err_has() { if grep -qF -- "$2" "$T/err"; then pass "$1"; else fail "$1" "$(show)"; fi; }
+same() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "\`$2\` != \`$3\`"; fi; }
+sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+mount_of()
+{
+	mkdir -p "$2"
+	st mounts "$1" | awk '{ print $1, $2, $3; exit }' | {
+		read -r type src opts
+		if [ "$type" = bind ]; then
+			mount --bind "$src" "$2"
+		else
+			mount -t "$type" -o "$opts" "$src" "$2"
+		fi
+	}
+}
