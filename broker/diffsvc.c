@@ -7,13 +7,19 @@
  * snapshots: strata never mounts (or writes to) what a client describes, it
  * maps the mounts back to the snapshot and extracts into that.
  *
- * Diff: not implemented yet (Unimplemented, which containerd's proxy treats
- * as "use another differ"). */
+ * Diff: the left and right mounts must be mounts strata issued (an active
+ * snapshot's, a view's, or a bind of one of its directories); they name two
+ * trees of strata layers.  A diff worker writes the layer of their
+ * difference into the content directory's ingest (opened by the parent), a
+ * digest worker reads it back, and only if the two agree does the parent
+ * rename it to blobs/sha256/HEX.  The descriptor carries the request's
+ * labels and containerd.io/uncompressed as annotations. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../common/layer.h"
+#include "../common/sha256.h"
 #include "../common/util.h"
 #include "broker.h"
 #include "meta.h"
@@ -23,23 +29,30 @@
 
 typedef Containerd__Services__Diff__V1__ApplyRequest ApplyReq;
 
+/* The snapshot id of a path ROOT/snapshots/ID/fs, or 0. */
+static uint64_t path_snapshot_id(const char *path, size_t len)
+{
+	const char *dir = broker.snapshots_dir;
+	size_t n = strlen(dir);
+	if (len <= n || strncmp(path, dir, n) || path[n] != '/')
+		return 0;
+	uint64_t id = 0;
+	const char *p = path + n + 1, *end = path + len;
+	for (; p < end && *p >= '0' && *p <= '9' && id < UINT64_MAX / 10; p++)
+		id = id * 10 + (uint64_t)(*p - '0');
+	return end - p == 3 && !strncmp(p, "/fs", 3) ? id : 0;
+}
+
 /* The snapshot id a strata mount names: bind source or overlay upperdir. */
 static uint64_t mount_snapshot_id(const MountMsg *m)
 {
-	const char *dir = broker.snapshots_dir, *path = NULL;
+	const char *path = NULL;
 	if (!strcmp(m->type, "bind"))
 		path = m->source;
 	for (size_t i = 0; !path && i < m->n_options; i++)
 		if (!strncmp(m->options[i], "upperdir=", 9))
 			path = m->options[i] + 9;
-	size_t n = strlen(dir);
-	if (!path || strncmp(path, dir, n) || path[n] != '/')
-		return 0;
-	uint64_t id = 0;
-	const char *p = path + n + 1;
-	for (; *p >= '0' && *p <= '9' && id < UINT64_MAX / 10; p++)
-		id = id * 10 + (uint64_t)(*p - '0');
-	return strcmp(p, "/fs") ? 0 : id;
+	return path ? path_snapshot_id(path, strlen(path)) : 0;
 }
 
 static int mounts_equal(const MountMsg *a, const struct mount_spec *b)
@@ -140,7 +153,245 @@ void svc_apply(struct call *c)
 	}
 }
 
+/* ---- Diff ------------------------------------------------------------------ */
+
+typedef Containerd__Services__Diff__V1__DiffRequest DiffReq;
+
+/* The ids of lowerdir=A:B:... (all strata layer paths), or 0 entries. */
+static size_t lowerdir_ids(const char *opt, uint64_t **ids)
+{
+	size_t n = 1, k = 0;
+	for (const char *p = opt; *p; p++)
+		n += *p == ':';
+	*ids = xcalloc(n, sizeof **ids);
+	for (const char *p = opt;; k++) {
+		size_t len = strcspn(p, ":");
+		if (((*ids)[k] = path_snapshot_id(p, len)) == 0)
+			return 0;
+		if (!p[len])
+			return k + 1;
+		p += len + 1;
+	}
+}
+
+/* The layers (topmost first) of the tree that a mount strata issued shows:
+ * an active snapshot's (its upperdir and parents), a view's (its parents),
+ * or one directory (a bind).  Anything else is InvalidArgument: the diff
+ * worker reads only strata's own snapshot directories. */
+static int tree_of_mounts(MountMsg *const *mounts, size_t n, const char *side, uint64_t **ids, size_t *nids,
+			  struct err *e)
+{
+	struct snap_info s = {0};
+	const MountMsg *m = n == 1 ? mounts[0] : NULL;
+	*ids = NULL;
+	if (m && !strcmp(m->type, "bind")) {
+		uint64_t id = mount_snapshot_id(m);
+		int opts_ok = m->n_options == 2 && !strcmp(m->options[1], "rbind") &&
+			      (!strcmp(m->options[0], "ro") || !strcmp(m->options[0], "rw"));
+		if (id && opts_ok && meta_get_by_id(broker.meta, id, &s, NULL) == 0) {
+			snap_info_free(&s);
+			*ids = xcalloc(1, sizeof **ids);
+			(*ids)[0] = id;
+			*nids = 1;
+			return 0;
+		}
+	} else if (m && !strcmp(m->type, "overlay")) {
+		uint64_t upper = mount_snapshot_id(m);
+		cleanup_free uint64_t *lower = NULL;
+		size_t nlower = 0;
+		for (size_t i = 0; i < m->n_options && !nlower; i++)
+			if (!strncmp(m->options[i], "lowerdir=", 9) &&
+			    !(nlower = lowerdir_ids(m->options[i] + 9, &lower)))
+				break;
+		uint64_t top = upper ? upper : nlower ? lower[0] : 0;
+		if (top && nlower && meta_get_by_id(broker.meta, top, &s, NULL) == 0) {
+			cleanup_free uint64_t *parents = NULL;
+			size_t np = 0;
+			struct mount_opts mo = {.snapshots_dir = broker.snapshots_dir,
+						.index_off = broker.opts->overlay_index_off};
+			struct mount_spec want;
+			int ok = meta_parent_ids(broker.meta, s.name, &parents, &np, NULL) == 0;
+			/* An active snapshot's mount, or a view's of the chain from top. */
+			ok = ok && (upper ? s.kind == KIND_ACTIVE && np == nlower : np + 1 == nlower);
+			ok = ok && !memcmp(parents, upper ? lower : lower + 1, np * sizeof *parents);
+			if (ok) {
+				mounts_build(&mo, upper ? KIND_ACTIVE : KIND_VIEW, top, lower, nlower, &want);
+				ok = mounts_equal(m, &want);
+				mounts_free(&want, 1);
+			}
+			snap_info_free(&s);
+			if (ok) {
+				*nids = nlower + (upper ? 1 : 0);
+				*ids = xcalloc(*nids, sizeof **ids);
+				if (upper)
+					(*ids)[0] = upper;
+				memcpy(*ids + (upper ? 1 : 0), lower, nlower * sizeof *lower);
+				return 0;
+			}
+		}
+	}
+	return err_set(e, ST_INVALID_ARGUMENT, "diff: the %s mounts are not mounts strata issued", side);
+}
+
+/* One Diff in flight: a diff worker writes into the content store's ingest,
+ * a digest worker reads it back, and the parent commits it by digest. */
+struct diff_make {
+	char name[65]; /* the ingest: hex sha256 of the ref */
+	char ref[IPC_MSG_MAX];
+	int compression;
+	uint64_t target;
+	struct ipc_job_applied made;
+};
+
+static void diff_make_end(struct call *c, const struct err *e)
+{
+	struct diff_make *d = c->state;
+	c->state = NULL;
+	if (e) {
+		plink_ingest_abort(d->name, NULL);
+		call_fail(c, e->code, "diff %s: %s", d->ref, e->msg);
+		free(d);
+		return;
+	}
+	DiffReq *r = (DiffReq *)c->req;
+	char digest[DIGEST_LEN + 1], diff_id[DIGEST_LEN + 1];
+	digest_format(digest, d->made.digest);
+	digest_format(diff_id, d->made.diff_id);
+	/* The labels containerd's walking differ puts on the blob; with no
+	 * metadata of its own beside the files, strata returns them as the
+	 * descriptor's annotations. */
+	size_t nann = r->n_labels + (d->compression ? 1 : 0);
+	Containerd__Types__Descriptor__AnnotationsEntry *ann = xcalloc(nann + 1, sizeof *ann);
+	Containerd__Types__Descriptor__AnnotationsEntry **annp = xcalloc(nann + 1, sizeof *annp);
+	for (size_t i = 0; i < nann; i++) {
+		containerd__types__descriptor__annotations_entry__init(&ann[i]);
+		annp[i] = &ann[i];
+		ann[i].key = i < r->n_labels ? r->labels[i]->key : "containerd.io/uncompressed";
+		ann[i].value = i < r->n_labels ? r->labels[i]->value : diff_id;
+	}
+	Containerd__Types__Descriptor desc;
+	containerd__types__descriptor__init(&desc);
+	desc.media_type = r->media_type[0] ? r->media_type : LAYER_MEDIA_GZIP;
+	desc.digest = digest;
+	desc.size = (int64_t)d->made.compressed_size;
+	desc.n_annotations = nann;
+	desc.annotations = annp;
+	Containerd__Services__Diff__V1__DiffResponse resp;
+	containerd__services__diff__v1__diff_response__init(&resp);
+	resp.diff = &desc;
+	call_reply(c, &resp.base);
+	free(annp);
+	free(ann);
+	free(d);
+}
+
+/* The digest worker read the ingest back: commit it if it is what the diff
+ * worker said it wrote. */
+static void diff_verified(void *ctx, const struct job_result *res, const struct err *e)
+{
+	struct call *c = ctx;
+	struct diff_make *d = c->state;
+	struct err ce = {0};
+	char hex[DIGEST_LEN + 1];
+	if (e)
+		return diff_make_end(c, e);
+	if (memcmp(res->applied.digest, d->made.digest, 32) ||
+	    res->applied.compressed_size != d->made.compressed_size) {
+		err_set(&ce, ST_INTERNAL,
+			"the blob read back (%llu bytes) is not what the diff worker reported",
+			(unsigned long long)res->applied.compressed_size);
+		return diff_make_end(c, &ce);
+	}
+	digest_format(hex, d->made.digest);
+	if (plink_ingest_commit(d->name, hex + 7, d->made.compressed_size, &ce) < 0 &&
+	    ce.code != ST_ALREADY_EXISTS)
+		return diff_make_end(c, &ce);
+	diff_make_end(c, NULL);
+}
+
+static void diff_made(void *ctx, const struct job_result *res, const struct err *e)
+{
+	struct call *c = ctx;
+	struct diff_make *d = c->state;
+	struct err ve = {0};
+	if (e)
+		return diff_make_end(c, e);
+	d->made = res->applied;
+	int fd = plink_ingest_open(d->name, "", 0, &ve);
+	if (fd < 0)
+		return diff_make_end(c, &ve);
+	struct job_spec spec = {.role = ROLE_DIGEST, .target = d->target, .input_fd = fd};
+	struct job *j = job_start(&spec, NULL, diff_verified, c, &ve);
+	close(fd);
+	if (!j)
+		diff_make_end(c, &ve);
+}
+
+/* The ref names the ingest as in containerd's store (sha256 of the ref); a
+ * Diff without one gets a unique ref of its own. */
+static void ingest_name(struct diff_make *d, const char *ref)
+{
+	static uint64_t seq;
+	static const char hex[] = "0123456789abcdef";
+	if (ref && ref[0])
+		snprintf(d->ref, sizeof d->ref, "%s", ref);
+	else
+		snprintf(d->ref, sizeof d->ref, "strata-diff-%d-%llu", (int)getpid(),
+			 (unsigned long long)++seq);
+	unsigned char h[32];
+	sha256(d->ref, strlen(d->ref), h);
+	for (int i = 0; i < 32; i++) {
+		d->name[2 * i] = hex[h[i] >> 4];
+		d->name[2 * i + 1] = hex[h[i] & 15];
+	}
+	d->name[64] = '\0';
+}
+
 void svc_diff(struct call *c)
 {
-	call_fail(c, ST_UNIMPLEMENTED, "diff service: Diff is not implemented yet");
+	DiffReq *r = (DiffReq *)c->req;
+	struct err e = {0};
+	int compression = layer_create_compression(r->media_type);
+	if (compression < 0)
+		return call_fail(c, ST_UNIMPLEMENTED, "unsupported diff media type: %s: not implemented",
+				 r->media_type);
+	if (r->ref && strlen(r->ref) >= IPC_MSG_MAX)
+		return call_fail(c, ST_INVALID_ARGUMENT, "diff: a ref of %zu bytes: at most %d",
+				 strlen(r->ref), IPC_MSG_MAX - 1);
+	cleanup_free uint64_t *left = NULL, *right = NULL;
+	size_t nl = 0, nr = 0;
+	if (tree_of_mounts(r->left, r->n_left, "left", &left, &nl, &e) < 0 ||
+	    tree_of_mounts(r->right, r->n_right, "right", &right, &nr, &e) < 0)
+		return call_fail_err(c, &e);
+	if (nr + nl > IPC_MAX_LOWER + 1)
+		return call_fail(c, ST_INVALID_ARGUMENT, "diff: %zu layers in the two trees", nr + nl);
+	/* Right = one layer on top of left: that layer is the diff (fast
+	 * path).  Else both trees are merged and compared (general path). */
+	int fast = nr == nl + 1 && !memcmp(right + 1, left, nl * sizeof *left);
+	cleanup_free uint64_t *lower = xcalloc(nr + nl, sizeof *lower);
+	memcpy(lower, right + 1, (nr - 1) * sizeof *lower);
+	memcpy(lower + nr - 1, left, nl * sizeof *lower);
+	struct diff_make *d = xcalloc(1, sizeof *d);
+	ingest_name(d, r->ref);
+	d->compression = compression;
+	d->target = right[0];
+	int out = plink_ingest_open(d->name, d->ref, 1, &e);
+	if (out < 0) {
+		free(d);
+		return call_fail(c, e.code, "diff %s: %s", r->ref ? r->ref : "", e.msg);
+	}
+	c->state = d;
+	struct job_spec spec = {
+	    .role = ROLE_DIFF,
+	    .target = right[0],
+	    .input_fd = out,
+	    .lower = fast ? NULL : lower,
+	    .nlower = fast ? 0 : nr - 1 + nl,
+	    .nleft = fast ? 0 : nl,
+	    .diff_compression = compression,
+	};
+	struct job *j = job_start(&spec, NULL, diff_made, c, &e);
+	close(out);
+	if (!j)
+		diff_make_end(c, &e);
 }

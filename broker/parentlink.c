@@ -18,8 +18,8 @@
 #include "loop.h"
 
 static const char *const role_names[] = {
-    [ROLE_USAGE] = "usage",	[ROLE_REMOVE] = "remove", [ROLE_PROBE] = "probe",
-    [ROLE_EXTRACT] = "extract", [ROLE_DIFF] = "diff",	  [ROLE_MOUNT] = "mount",
+    [ROLE_USAGE] = "usage", [ROLE_REMOVE] = "remove", [ROLE_PROBE] = "probe",	[ROLE_EXTRACT] = "extract",
+    [ROLE_DIFF] = "diff",   [ROLE_MOUNT] = "mount",   [ROLE_DIGEST] = "digest",
 };
 
 const char *worker_role_name(int role)
@@ -141,6 +141,50 @@ int plink_open_blob(const char *hex, uint64_t *size, struct err *e)
 	return m.fds[0];
 }
 
+/* The fd of a BLOB answer, or the REPLY's error. */
+static int blob_fd(struct ipc_msg *m, const char *what, struct err *e)
+{
+	if (m->type != IPC_BLOB) {
+		int rc = reply_result(m, what, e);
+		ipc_msg_close(m);
+		return rc < 0 ? -1 : err_set(e, ST_INTERNAL, "%s: the parent answered without a file", what);
+	}
+	return m->fds[0];
+}
+
+int plink_ingest_open(const char *name, const char *ref, int writable, struct err *e)
+{
+	struct ipc_ingest r = {.writable = writable ? 1 : 0};
+	if (strlen(name) != 64 || strlen(ref) >= sizeof r.ref)
+		return err_set(e, ST_INVALID_ARGUMENT, "ingest: bad name or a ref over %zu bytes",
+			       sizeof r.ref - 1);
+	memcpy(r.name, name, 64);
+	memcpy(r.ref, ref, strlen(ref));
+	struct ipc_msg m;
+	if (ctl_call(IPC_INGEST_OPEN, &r, sizeof r, &m, e) < 0)
+		return -1;
+	return blob_fd(&m, "open ingest", e);
+}
+
+int plink_ingest_commit(const char *name, const char *digest_hex, uint64_t size, struct err *e)
+{
+	struct ipc_ingest r = {.size = size};
+	if (strlen(name) != 64 || strlen(digest_hex) != 64)
+		return err_set(e, ST_INVALID_ARGUMENT, "ingest: bad name or digest");
+	memcpy(r.name, name, 64);
+	memcpy(r.digest, digest_hex, 64);
+	return ctl_simple(IPC_INGEST_COMMIT, &r, sizeof r, "commit ingest", e);
+}
+
+int plink_ingest_abort(const char *name, struct err *e)
+{
+	struct ipc_ingest r = {0};
+	if (strlen(name) != 64)
+		return err_set(e, ST_INVALID_ARGUMENT, "ingest: bad name");
+	memcpy(r.name, name, 64);
+	return ctl_simple(IPC_INGEST_ABORT, &r, sizeof r, "abort ingest", e);
+}
+
 int plink_snap_list(struct snapdir **out, size_t *n, struct err *e)
 {
 	struct ipc_msg m;
@@ -201,6 +245,7 @@ static int job_spawn(struct job *j, struct err *e)
 	s->diff_has_epoch = j->spec.diff_has_epoch ? 1 : 0;
 	s->diff_epoch = j->spec.diff_epoch;
 	s->nlower = (uint32_t)j->spec.nlower;
+	s->nleft = (uint32_t)j->spec.nleft;
 	for (size_t i = 0; i < j->spec.nlower; i++)
 		s->lower[i] = j->lower[i];
 	if (j->spec.role == ROLE_PROBE) {
@@ -261,7 +306,7 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 		return NULL;
 	}
 	int input = -1;
-	if ((spec->role == ROLE_EXTRACT || spec->role == ROLE_DIFF) &&
+	if ((spec->role == ROLE_EXTRACT || spec->role == ROLE_DIFF || spec->role == ROLE_DIGEST) &&
 	    (input = fcntl(spec->input_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		err_errno(e, ST_INTERNAL, errno, "start %s worker: duplicate its input",
 			  worker_role_name(spec->role));
@@ -375,10 +420,12 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	if (got == 0)
 		return err_set(e, ST_INTERNAL, "worker in role `%s` exited without a result", role);
 	/* Each role has exactly one kind of success record. */
-	uint32_t expected = j->spec.role == ROLE_USAGE					? IPC_JOB_USAGE
-			    : j->spec.role == ROLE_PROBE				? IPC_JOB_PROBE
-			    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF ? IPC_JOB_APPLIED
-											: IPC_JOB_DONE;
+	uint32_t expected =
+	    j->spec.role == ROLE_USAGE	 ? IPC_JOB_USAGE
+	    : j->spec.role == ROLE_PROBE ? IPC_JOB_PROBE
+	    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF || j->spec.role == ROLE_DIGEST
+		? IPC_JOB_APPLIED
+		: IPC_JOB_DONE;
 	if (m.type == expected) {
 		if (m.type == IPC_JOB_USAGE) {
 			res->size = m.body.job_usage.size;

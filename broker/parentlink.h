@@ -23,6 +23,7 @@ enum worker_role {
 	ROLE_EXTRACT = 4,
 	ROLE_DIFF = 5,
 	ROLE_MOUNT = 6,
+	ROLE_DIGEST = 7, /* sha256 and size of the blob on its input fd (verifies a diff's output) */
 };
 
 const char *worker_role_name(int role);
@@ -50,6 +51,13 @@ int plink_snap_list(struct snapdir **out, size_t *n, struct err *e);
 /* Opens content_root/blobs/sha256/HEX read-only (in the parent); returns the
  * fd and its size.  NotFound when there is no such blob. */
 int plink_open_blob(const char *hex, uint64_t *size, struct err *e);
+/* The content store's ingest of a new blob (IPC_INGEST_*): name is 64 hex
+ * digits.  open returns the data file's fd (writable: created, for writing;
+ * else the existing one, read-only); commit moves it to blobs/sha256/DIGEST
+ * (ST_ALREADY_EXISTS when that blob was there: the ingest is dropped). */
+int plink_ingest_open(const char *name, const char *ref, int writable, struct err *e);
+int plink_ingest_commit(const char *name, const char *digest_hex, uint64_t size, struct err *e);
+int plink_ingest_abort(const char *name, struct err *e);
 
 struct job_spec {
 	int role;
@@ -59,8 +67,9 @@ struct job_spec {
 	uint32_t probe_hold_ms; /* ROLE_PROBE: stay alive (confined) this long first */
 	int drop_first;		/* ROLE_REMOVE: rename the live ID to rm-ID first */
 	int input_fd;		/* ROLE_EXTRACT: the layer; ROLE_DIFF: its output (job_start copies it) */
-	const uint64_t *lower;	/* ROLE_EXTRACT: lower snapshot ids, nearest first (copied) */
+	const uint64_t *lower;	/* ROLE_EXTRACT, ROLE_DIFF: lower snapshot ids, nearest first (copied) */
 	size_t nlower;
+	size_t nleft;	      /* ROLE_DIFF general path: the last nleft of lower[] are the left tree */
 	int diff_compression; /* ROLE_DIFF: 0 tar, 1 gzip, 2 zstd */
 	int diff_has_epoch;   /* ROLE_DIFF: clamp entry times to diff_epoch */
 	int64_t diff_epoch;

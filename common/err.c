@@ -42,6 +42,8 @@ int status_from_errno(int errnum)
 	case ENOSYS:
 	case EOPNOTSUPP:
 		return ST_UNIMPLEMENTED;
+	case EAGAIN:
+		return ST_UNAVAILABLE;
 	default:
 		return ST_INTERNAL;
 	}
@@ -108,6 +110,8 @@ int errno_from_status(int code)
 		return ENOTEMPTY;
 	case ST_UNIMPLEMENTED:
 		return ENOSYS;
+	case ST_UNAVAILABLE:
+		return EAGAIN;
 	default:
 		return EIO;
 	}

@@ -23,6 +23,21 @@ int layer_media_type_known(const char *mt)
 	return 0;
 }
 
+int layer_create_compression(const char *mt)
+{
+	static const char *const made[] = {
+	    "application/vnd.oci.image.layer.v1.tar",
+	    "application/vnd.oci.image.layer.v1.tar+gzip",
+	    "application/vnd.oci.image.layer.v1.tar+zstd",
+	};
+	if (!mt || !mt[0])
+		return 1;
+	for (size_t i = 0; i < ARRAY_SIZE(made); i++)
+		if (!strcmp(mt, made[i]))
+			return (int)i;
+	return -1;
+}
+
 int digest_valid(const char *d)
 {
 	if (!d || strncmp(d, "sha256:", 7) || strlen(d) != DIGEST_LEN)

@@ -7,6 +7,11 @@
 
 /* OCI and Docker layer media types containerd's apply accepts. */
 int layer_media_type_known(const char *mt);
+/* The media types a layer is created in (as containerd's walking differ):
+ * 0 for ...tar, 1 for ...tar+gzip (also for an empty type: the default), 2
+ * for ...tar+zstd, -1 for any other. */
+int layer_create_compression(const char *mt);
+#define LAYER_MEDIA_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 /* Exactly "sha256:" and 64 lowercase hex digits. */
 int digest_valid(const char *d);
 /* "sha256:HEX" of a raw digest. */

@@ -34,6 +34,9 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_OPEN_BLOB, sizeof(struct ipc_open_blob), 0),
     T(IPC_BLOB, sizeof(struct ipc_blob), 1),
     T(IPC_JOB_PROGRESS, sizeof(struct ipc_job_progress), 0),
+    T(IPC_INGEST_OPEN, sizeof(struct ipc_ingest), 0),
+    T(IPC_INGEST_COMMIT, sizeof(struct ipc_ingest), 0),
+    T(IPC_INGEST_ABORT, sizeof(struct ipc_ingest), 0),
 };
 #undef T
 

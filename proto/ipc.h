@@ -97,7 +97,27 @@ enum ipc_type {
 	 * forwards at most ten a second to the client and drops the rest, so a
 	 * worker that floods gains nothing. */
 	IPC_JOB_PROGRESS = 19,
-	IPC_TYPE_MAX = 19,
+	/* ctl, broker -> parent.  The diff service's Diff writes a blob into
+	 * content_root the way containerd's content store does: into
+	 * ingest/NAME/data (with ref, startedat, updatedat beside it), then, once
+	 * written and verified, renamed to blobs/sha256/DIGEST.  Needed because
+	 * the content directory is root's.  Safe: NAME and DIGEST must be
+	 * exactly 64 lowercase hex digits and the parent builds every path from
+	 * them itself, *at() relative to directories it opened with O_NOFOLLOW;
+	 * the ref is only written into a file, never used as a name.
+	 * INGEST_OPEN creates the ingest (refusing one that exists: that ref is
+	 * being written) and answers BLOB with the data file open for writing,
+	 * or, with writable 0, opens the existing data file read-only for
+	 * verification.  INGEST_COMMIT checks the size and renames without
+	 * replacing (an existing blob of that digest has the same bytes, so the
+	 * ingest is just dropped), answered by REPLY (EEXIST when the blob was
+	 * there).  INGEST_ABORT removes the ingest.  The broker can write only
+	 * blobs it names by their digest, and a blob that exists is never
+	 * replaced. */
+	IPC_INGEST_OPEN = 20,
+	IPC_INGEST_COMMIT = 21,
+	IPC_INGEST_ABORT = 22,
+	IPC_TYPE_MAX = 22,
 };
 
 struct ipc_hdr {
@@ -135,6 +155,12 @@ struct ipc_spawn {
 	uint32_t flags;		   /* IPC_SPAWN_* */
 	uint32_t diff_compression; /* ROLE_DIFF: 0 tar, 1 gzip, 2 zstd */
 	uint32_t diff_has_epoch;   /* ROLE_DIFF: clamp entry times to diff_epoch */
+	/* ROLE_DIFF against a snapshot other than the target's parent (the
+	 * general path): the last nleft entries of lower[] are the left tree,
+	 * that snapshot first and then its parents; the entries before them are
+	 * the target's parents.  0: the target's upperdir alone (fast path). */
+	uint32_t nleft;
+	uint32_t pad;
 	int64_t diff_epoch;
 	uint64_t lower[IPC_MAX_LOWER]; /* parent snapshots, nearest first (extract, diff, mount) */
 };
@@ -171,6 +197,15 @@ struct ipc_open_blob {
 
 struct ipc_blob {
 	uint64_t size;
+};
+
+struct ipc_ingest {
+	char name[65];	 /* the ingest: 64 lowercase hex digits (sha256 of the ref) */
+	char digest[65]; /* INGEST_COMMIT: the blob's sha256, 64 lowercase hex digits */
+	uint16_t pad;
+	uint32_t writable;     /* INGEST_OPEN: 1 create for writing, 0 open read-only */
+	uint64_t size;	       /* INGEST_COMMIT: the size the data must have */
+	char ref[IPC_MSG_MAX]; /* INGEST_OPEN, writable: the ref, as text */
 };
 
 struct ipc_spawned {
@@ -224,6 +259,7 @@ union ipc_body {
 	struct ipc_open_blob open_blob;
 	struct ipc_job_progress job_progress;
 	struct ipc_blob blob;
+	struct ipc_ingest ingest;
 };
 
 /* One received message.  fds[] holds exactly ipc_type_fds(type) fds, owned

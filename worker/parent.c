@@ -28,6 +28,7 @@
 #include "../proto/ipc.h"
 #include "../policy/policy.h"
 #include "args.h"
+#include "content.h"
 #include "snapdir.h"
 #include "spawner.h"
 
@@ -275,31 +276,44 @@ static int serve_snap_drop(const struct ipc_msg *m)
 static int serve_open_blob(const struct ipc_msg *m)
 {
 	const struct ipc_open_blob *r = &m->body.open_blob;
-	for (int i = 0; i < 64; i++)
-		if (!((r->hex[i] >= '0' && r->hex[i] <= '9') || (r->hex[i] >= 'a' && r->hex[i] <= 'f')))
-			return broker_reject("OPEN_BLOB with a malformed digest"), -1;
-	if (r->hex[64] != '\0')
+	if (!content_hex_valid(r->hex))
 		return broker_reject("OPEN_BLOB with a malformed digest"), -1;
 	if (!P.cfg->content_root[0])
 		return reply(ENOENT, "no content_root is configured");
-	char path[4200];
-	snprintf(path, sizeof path, "%s/blobs/sha256", P.cfg->content_root);
-	cleanup_fd int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return reply(errno, "open the content store's blobs directory");
-	int fd = openat(dir, r->hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct err e = {0};
+	struct ipc_blob b = {0};
+	int fd = content_open_blob(P.cfg->content_root, r->hex, &b.size, &e);
 	if (fd < 0)
-		return reply(errno, "open blob");
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return reply(EINVAL, "blob is not a regular file");
-	}
-	set_nonblock(fd, 0);
-	struct ipc_blob b = {.size = (uint64_t)st.st_size};
+		return reply_err(&e);
 	int rc = send_ctl(IPC_BLOB, &b, sizeof b, &fd, 1);
 	close(fd);
 	return rc;
+}
+
+/* INGEST_OPEN, INGEST_COMMIT, INGEST_ABORT (worker/content.c does the work). */
+static int serve_ingest(const struct ipc_msg *m)
+{
+	const struct ipc_ingest *r = &m->body.ingest;
+	int commit = m->type == IPC_INGEST_COMMIT;
+	if (!content_hex_valid(r->name) || (commit && !content_hex_valid(r->digest)) || r->pad ||
+	    r->writable > 1 || memchr(r->ref, '\0', sizeof r->ref) == NULL)
+		return broker_reject("INGEST with a malformed name, digest or ref"), -1;
+	if (!P.cfg->content_root[0])
+		return reply(ENOENT, "no content_root is configured");
+	struct err e = {0};
+	const char *root = P.cfg->content_root;
+	if (m->type == IPC_INGEST_OPEN) {
+		int fd = content_ingest_open(root, r->name, r->ref, (int)r->writable, &e);
+		if (fd < 0)
+			return reply_err(&e);
+		struct ipc_blob b = {0};
+		int rc = send_ctl(IPC_BLOB, &b, sizeof b, &fd, 1);
+		close(fd);
+		return rc;
+	}
+	int rc = commit ? content_ingest_commit(root, r->name, r->digest, r->size, &e)
+			: content_ingest_abort(root, r->name, &e);
+	return rc < 0 ? reply_err(&e) : reply(0, NULL);
 }
 
 static int serve_snap_list(const struct ipc_msg *m)
@@ -325,9 +339,10 @@ static const struct permit {
 	int once; /* per broker */
 	int (*serve)(const struct ipc_msg *m);
 } permits[] = {
-    {IPC_READY, 1, serve_ready},	 {IPC_SNAP_CREATE, 0, serve_snap_create},
-    {IPC_SNAP_DROP, 0, serve_snap_drop}, {IPC_SNAP_LIST, 0, serve_snap_list},
-    {IPC_OPEN_BLOB, 0, serve_open_blob},
+    {IPC_READY, 1, serve_ready},	  {IPC_SNAP_CREATE, 0, serve_snap_create},
+    {IPC_SNAP_DROP, 0, serve_snap_drop},  {IPC_SNAP_LIST, 0, serve_snap_list},
+    {IPC_OPEN_BLOB, 0, serve_open_blob},  {IPC_INGEST_OPEN, 0, serve_ingest},
+    {IPC_INGEST_COMMIT, 0, serve_ingest}, {IPC_INGEST_ABORT, 0, serve_ingest},
 };
 
 static void serve_ctl(void)

@@ -1,6 +1,8 @@
-/* The diff role: writes the layer of its view (a snapshot's fs, read-only,
- * as /) to WORKER_FD_INPUT: overlay whiteout devices and opaque directories
- * become .wh. entries (worker/diff.h does the work).  It can read the tree
+/* The diff role: writes the layer of its view to WORKER_FD_INPUT (worker/
+ * diff.h does the work).  Fast path: the view is a snapshot's fs (its
+ * upperdir), read-only, as /; overlay whiteout devices and opaque
+ * directories become .wh. entries.  General path: the view has two merged,
+ * read-only trees, /left and /right, walked side by side.  It can read the tree
  * and write to that one fd; its policy has no call that creates, changes or
  * removes a file. */
 #include <errno.h>
@@ -13,9 +15,13 @@
 int role_diff_run(int job_fd, const struct ipc_spawn *req)
 {
 	struct err e = {0};
-	int upper = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (upper < 0) {
-		err_errno(&e, ST_INTERNAL, errno, "diff: open `/`");
+	/* The general path's view has both trees; the fast path's / is the
+	 * target's upperdir. */
+	const char *upper_path = req->nleft ? "/right" : "/";
+	int upper = open(upper_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int lower = req->nleft ? open("/left", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (upper < 0 || (req->nleft && lower < 0)) {
+		err_errno(&e, ST_INTERNAL, errno, "diff: open the view's trees");
 		return role_send_fail(job_fd, &e);
 	}
 	struct diff_opts o = {
@@ -24,7 +30,7 @@ int role_diff_run(int job_fd, const struct ipc_spawn *req)
 	    .threads = 2,
 	};
 	struct diff_result res;
-	if (diff_layer(-1, upper, WORKER_FD_INPUT, &o, &res, &e) < 0)
+	if (diff_layer(lower, upper, WORKER_FD_INPUT, &o, &res, &e) < 0)
 		return role_send_fail(job_fd, &e);
 	return role_send_layer(job_fd, res.diff_id, res.digest, res.size, res.uncompressed_size, res.entries);
 }

@@ -45,6 +45,10 @@ int role_extract_run(int job_fd, const struct ipc_spawn *req);
 /* diff: writes the layer of / (a snapshot's fs, read-only) to WORKER_FD_INPUT. */
 int role_diff_run(int job_fd, const struct ipc_spawn *req);
 
+/* digest: SHA-256 and size of the blob on WORKER_FD_INPUT (verifies what a
+ * diff worker wrote before the blob is committed). */
+int role_digest_run(int job_fd, const struct ipc_spawn *req);
+
 /* probe: waits hold_ms (or until the broker hangs up), tries one syscall. */
 int role_probe_run(int job_fd, const struct ipc_spawn *req);
 

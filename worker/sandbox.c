@@ -18,12 +18,14 @@
 #include "../broker/parentlink.h"
 #include "../common/util.h"
 #include "../policy/policy.h"
+#include "overlay.h"
 
 static const struct role_def roles[] = {
     {ROLE_USAGE, "usage", TARGET_FS, 1, 0, role_usage_run},
     {ROLE_REMOVE, "remove", TARGET_RM, 0, 0, role_remove_run},
     {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
     {ROLE_DIFF, "diff", TARGET_FS, 1, 1, role_diff_run},
+    {ROLE_DIGEST, "digest", TARGET_FS, 1, 1, role_digest_run},
     /* The probe has no confinement of its own: it takes probe_role's. */
     {ROLE_PROBE, "probe", 0, 0, 0, role_probe_run},
 };
@@ -36,7 +38,8 @@ static struct prepared {
 } prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}},
 		{ROLE_REMOVE, NULL, {NULL, 0}},
 		{ROLE_EXTRACT, NULL, {NULL, 0}},
-		{ROLE_DIFF, NULL, {NULL, 0}}};
+		{ROLE_DIFF, NULL, {NULL, 0}},
+		{ROLE_DIGEST, NULL, {NULL, 0}}};
 
 const struct role_def *sandbox_role(int role)
 {
@@ -214,23 +217,33 @@ static void keep_only_job_fd(int job_fd, int input_fd, pid_t parent_pid)
 		setup_fail("parent death signal");
 }
 
-/* The target directory becomes /, and the old root is detached (not merely
- * hidden), so no path leads out of the target. */
-static void enter_view(const char *path, int readonly)
+static void private_mount_ns(void)
 {
 	if (unshare(CLONE_NEWNS) < 0)
 		setup_fail("unshare");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		setup_fail("make / private");
-	int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-	if (tree < 0)
-		setup_fail("bind `%s`", path);
-	struct mount_attr attr = {
-	    .attr_set =
-		MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | (readonly ? MOUNT_ATTR_RDONLY : 0),
-	};
-	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-		setup_fail("set attributes of `%s`", path);
+}
+
+/* A detached copy of the tree at path with the given attributes. */
+static int clone_tree(const char *path, uint64_t attrs)
+{
+	struct err e = {0};
+	int tree = mount_clone(path, attrs, &e);
+	if (tree < 0) {
+		role_send_fail(WORKER_FD_JOB, &e);
+		_exit(1);
+	}
+	return tree;
+}
+
+/* The target directory becomes /, and the old root is detached (not merely
+ * hidden), so no path leads out of the target. */
+static void enter_view(const char *path, int readonly)
+{
+	private_mount_ns();
+	int tree = clone_tree(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+					(readonly ? MOUNT_ATTR_RDONLY : 0));
 	if (move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		setup_fail("attach `%s`", path);
 	if (fchdir(tree) < 0)
@@ -244,18 +257,6 @@ static void enter_view(const char *path, int readonly)
 		setup_fail("chdir /");
 }
 
-/* A detached copy of the tree at path with the given attributes. */
-static int clone_tree(const char *path, uint64_t attrs)
-{
-	int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-	if (tree < 0)
-		setup_fail("bind `%s`", path);
-	struct mount_attr attr = {.attr_set = attrs};
-	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-		setup_fail("set attributes of `%s`", path);
-	return tree;
-}
-
 static void attach(int tree, const char *where)
 {
 	if (mkdir(where, 0755) < 0 || move_mount(tree, "", AT_FDCWD, where, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -263,43 +264,28 @@ static void attach(int tree, const char *where)
 	close(tree);
 }
 
-/* The extract view: a small read-only tmpfs as /, the target snapshot's fs
- * read-write at /target and each lower layer's fs read-only at /lower/N
- * (nearest first).  ".." from any of them leads only to that tmpfs. */
-static void enter_layers_view(const char *snapshots_dir, const struct ipc_spawn *req)
+/* A view's root: a small read-only tmpfs over the snapshots directory, the
+ * working directory once this returns.  The caller attaches what the view
+ * shows, then calls view_enter(). */
+static int view_tmpfs(const char *snapshots_dir, uint64_t attrs)
 {
-	char path[4096];
-	const uint64_t base = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-	if (unshare(CLONE_NEWNS) < 0)
-		setup_fail("unshare");
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		setup_fail("make / private");
-	/* Clones first: the tmpfs then goes over the snapshots directory. */
-	snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->target);
-	int target = clone_tree(path, base);
-	int lowers[IPC_MAX_LOWER];
-	for (uint32_t i = 0; i < req->nlower; i++) {
-		snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->lower[i]);
-		lowers[i] = clone_tree(path, base | MOUNT_ATTR_RDONLY);
-	}
 	int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		setup_fail("create the view's tmpfs");
-	int root = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)base);
+	int root = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)attrs);
 	if (root < 0 || move_mount(root, "", AT_FDCWD, snapshots_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		setup_fail("attach the view's tmpfs");
 	close(fs);
 	if (chdir(snapshots_dir) < 0)
 		setup_fail("chdir `%s`", snapshots_dir);
-	attach(target, "target");
-	if (req->nlower && mkdir("lower", 0755) < 0)
-		setup_fail("mkdir lower");
-	for (uint32_t i = 0; i < req->nlower; i++) {
-		snprintf(path, sizeof path, "lower/%u", i);
-		attach(lowers[i], path);
-	}
+	return root;
+}
+
+/* The tmpfs becomes /, read-only, and the old root is detached. */
+static void view_enter(const char *snapshots_dir, int root)
+{
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		setup_fail("pivot_root `%s`", snapshots_dir);
 	if (umount2(".", MNT_DETACH) < 0)
@@ -310,6 +296,79 @@ static void enter_layers_view(const char *snapshots_dir, const struct ipc_spawn 
 	if (mount_setattr(root, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)
 		setup_fail("make the view's root read-only");
 	close(root);
+}
+
+/* The extract view: a small read-only tmpfs as /, the target snapshot's fs
+ * read-write at /target and each lower layer's fs read-only at /lower/N
+ * (nearest first).  ".." from any of them leads only to that tmpfs. */
+static void enter_layers_view(const char *snapshots_dir, const struct ipc_spawn *req)
+{
+	char path[4096];
+	const uint64_t base = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	private_mount_ns();
+	/* Clones first: the tmpfs then goes over the snapshots directory. */
+	snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->target);
+	int target = clone_tree(path, base);
+	int lowers[IPC_MAX_LOWER];
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->lower[i]);
+		lowers[i] = clone_tree(path, base | MOUNT_ATTR_RDONLY);
+	}
+	int root = view_tmpfs(snapshots_dir, base);
+	attach(target, "target");
+	if (req->nlower && mkdir("lower", 0755) < 0)
+		setup_fail("mkdir lower");
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		snprintf(path, sizeof path, "lower/%u", i);
+		attach(lowers[i], path);
+	}
+	view_enter(snapshots_dir, root);
+}
+
+/* One merged, read-only tree of the chain ids[0..n) (topmost first), as a
+ * detached mount.  Paths are relative to the snapshots directory (the
+ * working directory), which keeps a long chain's one `lowerdir` string short
+ * on kernels without `lowerdir+`. */
+static int merged_tree(const uint64_t *ids, size_t n, uint64_t attrs)
+{
+	static char names[IPC_MAX_LOWER + 1][32];
+	static const char *layers[IPC_MAX_LOWER + 1];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof names[i], "%llu/fs", (unsigned long long)ids[i]);
+		layers[i] = names[i];
+	}
+	struct overlay_spec o = {.layers = layers, .nlayers = n, .attrs = attrs};
+	struct err e = {0};
+	int fd = overlay_open(&o, &e);
+	if (fd < 0) {
+		role_send_fail(WORKER_FD_JOB, &e);
+		_exit(1);
+	}
+	return fd;
+}
+
+/* The general diff view: a small read-only tmpfs as /, the target with its
+ * parents merged read-only at /right and the left tree (the snapshot it is
+ * compared with, and that one's parents) at /left.  Overlay shows each
+ * chain as containerd's mount of it would: whiteouts hide, opaque
+ * directories cover. */
+static void enter_trees_view(const char *snapshots_dir, const struct ipc_spawn *req)
+{
+	const uint64_t ro = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_RDONLY;
+	static uint64_t right[IPC_MAX_LOWER + 1];
+	size_t nright = 0;
+	right[nright++] = req->target;
+	for (uint32_t i = 0; i < req->nlower - req->nleft; i++)
+		right[nright++] = req->lower[i];
+	private_mount_ns();
+	if (chdir(snapshots_dir) < 0)
+		setup_fail("chdir `%s`", snapshots_dir);
+	int r = merged_tree(right, nright, ro);
+	int l = merged_tree(req->lower + (req->nlower - req->nleft), req->nleft, ro);
+	int root = view_tmpfs(snapshots_dir, ro & ~(uint64_t)MOUNT_ATTR_RDONLY);
+	attach(r, "right");
+	attach(l, "left");
+	view_enter(snapshots_dir, root);
 }
 
 static void set_limits(int role)
@@ -350,6 +409,8 @@ void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const stru
 		setup_fail("target path too long");
 	if (conf->target == TARGET_LAYERS)
 		enter_layers_view(snapshots_dir, req);
+	else if (req->role == ROLE_DIFF && req->nleft)
+		enter_trees_view(snapshots_dir, req);
 	else
 		enter_view(path, conf->readonly);
 	set_limits(conf->role);

@@ -131,24 +131,29 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
 			return "SPAWN of a probe with a bad syscall or hold time";
 	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE || s->role == ROLE_EXTRACT ||
-		   s->role == ROLE_DIFF) {
+		   s->role == ROLE_DIFF || s->role == ROLE_DIGEST) {
 		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
 			return "SPAWN with probe fields for a non-probe role";
 	} else {
 		return "SPAWN of an unknown role";
 	}
-	/* Only extract reads lower layers (for the metadata of parent
-	 * directories a layer does not carry) and an input. */
-	if (s->nlower != 0 && s->role != ROLE_EXTRACT)
+	/* Extract reads lower layers for the metadata of parent directories a
+	 * layer does not carry; diff's general path reads two merged trees. */
+	if (s->nlower != 0 && s->role != ROLE_EXTRACT && !(s->role == ROLE_DIFF && s->nleft))
 		return "SPAWN with lower layers for a role that takes none";
-	if ((type == IPC_SPAWN_INPUT) != (s->role == ROLE_EXTRACT || s->role == ROLE_DIFF))
+	if (s->nleft > s->nlower || (s->nleft && s->role != ROLE_DIFF) || s->pad)
+		return "SPAWN with a bad left tree";
+	if ((type == IPC_SPAWN_INPUT) !=
+	    (s->role == ROLE_EXTRACT || s->role == ROLE_DIFF || s->role == ROLE_DIGEST))
 		return "SPAWN with an fd for a role that takes none, or without one";
 	if (s->role != ROLE_DIFF && (s->diff_compression || s->diff_has_epoch || s->diff_epoch))
 		return "SPAWN with diff options for another role";
 	if (s->diff_compression > 2 || s->diff_has_epoch > 1)
 		return "SPAWN with bad diff options";
+	/* The left tree may hold the target (a diff against the target's own
+	 * child, or itself); the target's parents may not. */
 	for (uint32_t i = 0; i < s->nlower; i++)
-		if (s->lower[i] == 0 || s->lower[i] == s->target)
+		if (s->lower[i] == 0 || (s->lower[i] == s->target && i < s->nlower - s->nleft))
 			return "SPAWN with a bad lower layer";
 	return NULL;
 }

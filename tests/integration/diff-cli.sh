@@ -6,8 +6,8 @@
 # sha256sum of the file, its diff ID that of the decompressed tar, applying it
 # onto a fresh snapshot of the base reproduces the child's upperdir, the same
 # diff twice gives the same bytes, an unchanged snapshot gives an empty tar,
-# --parent (the general path, trees walked side by side) reproduces the
-# merged tree, --source-date-epoch clamps times, standard output, --json,
+# --parent (the general path, trees walked side by side, one or two layers
+# either way) reproduces the merged tree, --source-date-epoch clamps times, standard output, --json,
 # and the errors.  lib.sh stops the daemon by pid, unmounts and removes the
 # temp dir on exit.
 set -u
@@ -236,7 +236,7 @@ same "--source-date-epoch twice: same bytes" "$(sha "$T/epoch2.tar")" "$(sha "$T
 # ---- --parent: the general path ----
 mkdir -p "$T/m"
 run st diff child --parent base --media-type tar -o "$T/gen.tar"
-expect_rc "diff --parent base (general path)" 0
+expect_rc "diff --parent base (its own parent: the fast path)" 0
 same "--parent: the digest is sha256sum of the file" "$(sed -n 's/^digest: *//p' "$T/out")" "$(sha "$T/gen.tar")"
 st prepare redo-gen base >/dev/null
 run st apply redo-gen "$T/gen.tar"
@@ -254,11 +254,30 @@ echo "third" >"$c2/third"
 mount_of child2 "$T/m/child2"
 rm -f "$T/m/child2/etc/app/greeting" "$T/m/child2/bin/hi-hard"
 echo "changed again" >"$T/m/child2/etc/app/changed"
-# Two arbitrary snapshots walked side by side (the general path) are not
-# implemented yet: the daemon says so clearly instead of writing a layer.
+# Two layers at once (the general path: base and child2's chain, both
+# merged by read-only overlays in the worker, walked side by side): applied
+# onto base, the layer reproduces child2's merged tree.
 run st diff child2 --parent base -o "$T/two.zst" --media-type zstd
-expect_rc "diff --parent over two layers is refused for now" 1
-err_has "--parent over two layers: Unimplemented" "Unimplemented:"
+expect_rc "diff --parent over two layers" 0
+st prepare redo-two base >/dev/null
+run st apply redo-two "$T/two.zst"
+expect_rc "--parent over two layers: apply its layer onto base" 0
+mount_of redo-two "$T/m/redo-two"
+same_tree "--parent over two layers: the merged tree equals child2's" "$T/m/child2" "$T/m/redo-two"
+umount "$T/m/redo-two"
+# The other way round: base's tree against child-c's (two layers on the
+# left, one on the right): applied onto child-c, it gives base back.
+run st diff base --parent child-c -o "$T/back.tar" --media-type tar
+expect_rc "diff of base against child-c" 0
+st prepare redo-back child-c >/dev/null
+run st apply redo-back "$T/back.tar"
+expect_rc "diff of base against child-c: applies onto child-c" 0
+mount_of redo-back "$T/m/redo-back"
+st view base-view2 base >/dev/null
+mount_of base-view2 "$T/m/base2"
+same_tree "diff of base against child-c: reproduces base" "$T/m/base2" "$T/m/redo-back"
+umount "$T/m/redo-back"
+umount "$T/m/base2"
 umount "$T/m/child2"
 run st diff same --parent base -o "$T/empty2.tar" --media-type tar
 expect_rc "--parent of an unchanged snapshot" 0

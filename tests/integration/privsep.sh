@@ -113,18 +113,33 @@ check "its file is in the snapshot" test -f "$T/root/snapshots/$tid/fs/etc/hello
 head -c 2000000 /dev/urandom >"$T/root/snapshots/$tid/fs/noise"
 mkfifo "$T/diff.pipe"
 exec 8<>"$T/diff.pipe" # held open, never read: the worker's writes block
+# drain_fd8_and_wait PID: reads the pipe held on fd 8 until the CLI (PID)
+# that waits for the held worker ends, then closes it.
+drain_fd8_and_wait() {
+	cat <&8 >/dev/null &
+	_drain=$!
+	wait "$1"
+	exec 8>&-
+	kill "$_drain" 2>/dev/null
+	wait "$_drain" 2>/dev/null
+}
+# worker_on_fd4 PATTERN: the pid of the worker whose fd 4 matches (waits up
+# to 5 s), or nothing.
+worker_on_fd4() {
+	_i=0
+	_w=''
+	while [ -z "$_w" ] && [ $_i -lt 50 ]; do
+		for p in $(pgrep -P "$(pgrep -P "$STRATAD_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
+			case "$(readlink "/proc/$p/fd/4" 2>/dev/null)" in *$1*) _w=$p ;; esac
+		done
+		[ -n "$_w" ] || sleep 0.1
+		_i=$((_i + 1))
+	done
+	echo "$_w"
+}
 st diff target -o "$T/diff.pipe" --media-type tar >"$T/diff.out" 2>&1 &
 cli=$!
-i=0
-w=''
-while [ -z "$w" ] && [ $i -lt 50 ]; do
-	for p in $(pgrep -P "$(pgrep -P "$STRATAD_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
-		# a worker whose fd 4 is the named pipe
-		case "$(readlink "/proc/$p/fd/4" 2>/dev/null)" in *diff.pipe*) w=$p ;; esac
-	done
-	sleep 0.1
-	i=$((i + 1))
-done
+w=$(worker_on_fd4 diff.pipe)
 # diff = CAP_DAC_READ_SEARCH (2), CAP_SYS_ADMIN (21)
 if [ -n "$w" ]; then
 	check "diff worker has only its role's capabilities" test "$(field "$w" CapEff)" = 0000000000200004
@@ -136,13 +151,32 @@ if [ -n "$w" ]; then
 else
 	fail "diff worker caught mid-job" "$(cat "$T/diff.out")"
 fi
-cat <&8 >/dev/null &
-drain=$!
-wait "$cli"
-exec 8>&-
-kill "$drain" 2>/dev/null
-wait "$drain" 2>/dev/null
+drain_fd8_and_wait "$cli"
 check "the held diff completes" grep -q 'sha256:' "$T/diff.out"
+
+# ---- a general-path diff worker (target against base, two merged trees),
+# caught mid-job the same way: its root is a read-only tmpfs holding only
+# /left and /right, both read-only
+mkfifo "$T/gen.pipe"
+exec 8<>"$T/gen.pipe"
+st diff target --parent base -o "$T/gen.pipe" --media-type tar >"$T/gen.out" 2>&1 &
+cli=$!
+w=$(worker_on_fd4 gen.pipe)
+if [ -n "$w" ]; then
+	check "general diff worker has only its role's capabilities" test "$(field "$w" CapEff)" = 0000000000200004
+	check "general diff worker runs under a seccomp filter" test "$(field "$w" Seccomp)" = 2
+	check "general diff worker's root holds only left and right" \
+		test "$(ls -A "/proc/$w/root/" | tr '\n' ' ')" = "left right "
+	check "general diff worker's root is a tmpfs" test "$(stat -f -L -c %T "/proc/$w/root/")" = tmpfs
+	check "general diff worker sees the target's files on the right" test -f "/proc/$w/root/right/noise"
+	for d in "" left right; do
+		check "general diff worker's /$d is read-only" sh -c "! touch /proc/$w/root/$d/x 2>/dev/null"
+	done
+else
+	fail "general diff worker caught mid-job" "$(cat "$T/gen.out")"
+fi
+drain_fd8_and_wait "$cli"
+check "the held general diff completes" grep -q 'sha256:' "$T/gen.out"
 
 # ---- a forbidden syscall kills the worker, the job fails, the daemon serves on ----
 for spec in usage:mount usage:ptrace usage:execve remove:socket remove:kill usage:unshare; do

@@ -1,8 +1,11 @@
-// diffapply drives containerd's diff v1 Apply against stratad over gRPC, as
+// diffapply drives containerd's diff v1 Apply and Diff against stratad over gRPC, as
 // containerd 2.x's diff proxy would: a layer blob in a content directory in
 // containerd's layout, the mounts strata issued for an active snapshot.  It
 // checks the applied descriptor and the error codes for mounts strata did not
-// issue, unknown media types, missing and corrupt blobs.
+// issue, unknown media types, missing and corrupt blobs.  Diff (diffcheck.go):
+// the blob lands in blobs/sha256 by its digest with no ingest left behind,
+// its descriptor and annotations, the layer's entries, both paths (a
+// snapshot against its parent, and two arbitrary trees), and the errors.
 //
 //	diffapply -address SOCK -content DIR -root ROOT
 package main
@@ -155,6 +158,8 @@ func main() {
 	check("the daemon keeps serving", err == nil, fmt.Sprint(err))
 	_, err = sn.Remove(ctx, &snapshotsapi.RemoveSnapshotRequest{Snapshotter: "strata", Key: "second"})
 	check("the failed apply's snapshot can be removed", err == nil, fmt.Sprint(err))
+
+	diffChecks(ctx, sn, df, *content)
 
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
 	if failed > 0 {
