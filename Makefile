@@ -19,7 +19,7 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev zlib1g-dev \
 	libisal-dev libzstd-dev libinih-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
-	busybox-static util-linux iproute2 kmod
+	busybox-static util-linux iproute2 kmod strace libarchive-tools
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto zlib libzstd libisal inih libarchive
 CFLAGS ?= -O2 -g
@@ -105,6 +105,11 @@ $(B)/tests/%: tests/unit/%.c $(B)/libstrata.a $(CLIENT_OBJ)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a \
 		$(LIBS) $(shell pkg-config --libs check)
 
+# tests/integration/mount.sh's client of mount fds that drops all privilege.
+$(B)/tests/mountfd: tests/tools/mountfd.c $(B)/libstrata.a $(CLIENT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a $(LIBS)
+
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests -------------------------------------------------------------------
@@ -117,7 +122,7 @@ check: deps
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
-integration: all
+integration: all $(B)/tests/mountfd
 	sh tests/run-integration.sh
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -146,6 +151,7 @@ install: all
 bench: deps all
 	sh tests/bench/run.sh
 	sh tests/bench/apply.sh
+	sh tests/bench/diff.sh
 
 # libFuzzer over the extraction engine (clang; run as root): builds, seeds a
 # corpus with a few real layers, fuzzes for FUZZ_SECONDS.

@@ -37,6 +37,10 @@ static const struct method_desc methods[] = {
      &strata__v1__apply_layer_response__descriptor, 1, 1, svc_apply_layer},
     {NM_DIFF_LAYER, NULL, &strata__v1__diff_layer_request__descriptor,
      &strata__v1__diff_layer_response__descriptor, 1, 1, svc_diff_layer},
+    {NM_MOUNT, NULL, &strata__v1__mount_request__descriptor, &strata__v1__mount_response__descriptor, 0, 0,
+     svc_mount},
+    {NM_RELEASE, NULL, &strata__v1__release_request__descriptor, &strata__v1__release_response__descriptor, 0,
+     0, svc_release},
 };
 
 static unsigned calls_alive;
@@ -66,6 +70,7 @@ struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const 
 	c->ops = ops;
 	c->transport = transport;
 	c->peer_uid = (uid_t)-1;
+	c->reply_fd = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(c->fds); i++)
 		c->fds[i] = -1;
 	calls_alive++;
@@ -84,6 +89,8 @@ static void call_free(struct call *c)
 	for (size_t i = 0; i < ARRAY_SIZE(c->fds); i++)
 		if (c->fds[i] >= 0)
 			close(c->fds[i]);
+	if (c->reply_fd >= 0)
+		close(c->reply_fd);
 	calls_alive--;
 	free(c);
 }

@@ -43,6 +43,10 @@ struct call {
 	pid_t peer_pid;
 	int fds[NATIVE_MAX_FDS]; /* native only: received fds, -1 when absent; closed with the call */
 	void *state;		 /* handler's own state while the call waits */
+	/* native only: an fd the next data record carries (NM_MOUNT's mount),
+	 * owned by the call until sent; -1 when none */
+	int reply_fd;
+	void *owner; /* native only: the connection, for what it holds beyond the call (mount holds) */
 };
 
 const struct method_desc *method_by_grpc_path(const char *path);

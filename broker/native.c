@@ -24,6 +24,7 @@
 
 #include "call.h"
 #include "loop.h"
+#include "services.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/native.h"
@@ -38,8 +39,36 @@
 struct outrec {
 	struct outrec *next;
 	size_t len;
+	int fd;		      /* sent with the record (SCM_RIGHTS), closed once sent; -1: none */
 	unsigned char data[]; /* struct native_resp + payload */
 };
+
+static void rec_free(struct outrec *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+/* One record; with its fd, if it has one. */
+static ssize_t rec_send(int sock, const struct outrec *r)
+{
+	if (r->fd < 0)
+		return send(sock, r->data, r->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	struct iovec iov = {.iov_base = (void *)r->data, .iov_len = r->len};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &r->fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
 
 struct nconn;
 
@@ -94,7 +123,7 @@ static void conn_free(void *ctx)
 	while (c->head) {
 		struct outrec *r = c->head;
 		c->head = r->next;
-		free(r);
+		rec_free(r);
 	}
 	free(c);
 }
@@ -113,6 +142,7 @@ static void conn_kill(struct nconn *c)
 		free(nc);
 	}
 	c->ncalls = 0;
+	mount_holds_owner_gone(c);
 	loop_remove(c->src);
 	close(c->fd);
 	c->fd = -1;
@@ -151,6 +181,7 @@ static struct outrec *rec_new(uint32_t kind, uint32_t id, uint32_t code, size_t 
 	    .magic = NATIVE_MAGIC, .kind = kind, .id = id, .code = code, .len = (uint32_t)len};
 	struct outrec *r = xmalloc(sizeof *r + sizeof h + len);
 	r->next = NULL;
+	r->fd = -1;
 	r->len = sizeof h + len;
 	memcpy(r->data, &h, sizeof h);
 	return r;
@@ -160,13 +191,13 @@ static struct outrec *rec_new(uint32_t kind, uint32_t id, uint32_t code, size_t 
 static void conn_enqueue(struct nconn *c, struct outrec *r)
 {
 	if (c->dead) {
-		free(r);
+		rec_free(r);
 		return;
 	}
 	if (c->queued + r->len > NATIVE_OUTQ_MAX) {
 		log_warn("native: client pid %d uid %u does not read its replies: disconnecting", (int)c->pid,
 			 (unsigned)c->uid);
-		free(r);
+		rec_free(r);
 		conn_kill(c);
 		return;
 	}
@@ -198,7 +229,7 @@ static void conn_flush(struct nconn *c)
 	while (!c->dead && c->head) {
 		struct outrec *r = c->head;
 		/* SOCK_SEQPACKET: a record goes out whole or not at all. */
-		ssize_t n = send(c->fd, r->data, r->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = rec_send(c->fd, r);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -213,7 +244,7 @@ static void conn_flush(struct nconn *c)
 		if (!c->head)
 			c->tail = &c->head;
 		c->queued -= r->len;
-		free(r);
+		rec_free(r);
 	}
 	conn_update(c);
 }
@@ -249,6 +280,8 @@ static void native_send(void *transport, const ProtobufCMessage *msg)
 	}
 	struct outrec *r = rec_new(NATIVE_DATA, nc->id, 0, len);
 	protobuf_c_message_pack(msg, r->data + sizeof(struct native_resp));
+	r->fd = nc->call->reply_fd;
+	nc->call->reply_fd = -1;
 	conn_enqueue(nc->conn, r);
 }
 
@@ -313,6 +346,7 @@ static void handle_request(struct nconn *c, const struct native_req *h, const un
 	nc->call = call_new(m, req, &native_ops, nc);
 	nc->call->peer_uid = c->uid;
 	nc->call->peer_pid = c->pid;
+	nc->call->owner = c;
 	for (size_t i = 0; i < nfds; i++)
 		nc->call->fds[i] = fds[i];
 	/* May answer (and free nc) before it returns, or even kill c. */

@@ -246,6 +246,11 @@ static int job_spawn(struct job *j, struct err *e)
 	s->diff_epoch = j->spec.diff_epoch;
 	s->nlower = (uint32_t)j->spec.nlower;
 	s->nleft = (uint32_t)j->spec.nleft;
+	s->flags |= j->spec.mount_flags;
+	s->nuid_map = j->spec.nuid_map;
+	s->ngid_map = j->spec.ngid_map;
+	memcpy(s->uid_map, j->spec.uid_map, sizeof s->uid_map);
+	memcpy(s->gid_map, j->spec.gid_map, sizeof s->gid_map);
 	for (size_t i = 0; i < j->spec.nlower; i++)
 		s->lower[i] = j->lower[i];
 	if (j->spec.role == ROLE_PROBE) {
@@ -273,7 +278,7 @@ static int job_spawn(struct job *j, struct err *e)
 
 static void job_fail_async(struct job *j, const struct err *e)
 {
-	struct job_result res = {0};
+	struct job_result res = {.mount_fd = -1};
 	if (j->done)
 		j->done(j->ctx, &res, e);
 	job_free(j);
@@ -425,7 +430,8 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	    : j->spec.role == ROLE_PROBE ? IPC_JOB_PROBE
 	    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF || j->spec.role == ROLE_DIGEST
 		? IPC_JOB_APPLIED
-		: IPC_JOB_DONE;
+	    : j->spec.role == ROLE_MOUNT ? IPC_JOB_MOUNT
+					 : IPC_JOB_DONE;
 	if (m.type == expected) {
 		if (m.type == IPC_JOB_USAGE) {
 			res->size = m.body.job_usage.size;
@@ -435,9 +441,12 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 			res->probe_errno = m.body.job_probe.errnum;
 		} else if (m.type == IPC_JOB_APPLIED) {
 			res->applied = m.body.job_applied;
+		} else if (m.type == IPC_JOB_MOUNT) {
+			res->mount_fd = m.fds[0];
 		}
 		return 0;
 	}
+	ipc_msg_close(&m);
 	return err_set(e, ST_INTERNAL, "worker in role `%s` sent an unexpected `%s` result", role,
 		       ipc_type_name(m.type));
 }
@@ -539,7 +548,7 @@ static void job_exited(uint64_t job_id, int wstatus)
 	}
 	*pp = j->next;
 	pl.running--;
-	struct job_result res = {.pid = j->pid};
+	struct job_result res = {.pid = j->pid, .mount_fd = -1};
 	struct err e = {0};
 	int rc = j->done ? job_outcome(j, wstatus, &res, &e) : 0;
 	job_done_fn done = j->done;

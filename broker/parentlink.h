@@ -73,6 +73,9 @@ struct job_spec {
 	int diff_compression; /* ROLE_DIFF: 0 tar, 1 gzip, 2 zstd */
 	int diff_has_epoch;   /* ROLE_DIFF: clamp entry times to diff_epoch */
 	int64_t diff_epoch;
+	uint32_t mount_flags;	     /* ROLE_MOUNT: IPC_SPAWN_MOUNT_* */
+	uint32_t nuid_map, ngid_map; /* ROLE_MOUNT with IPC_SPAWN_MOUNT_IDMAP */
+	struct ipc_id_range uid_map[IPC_MAX_ID_RANGES], gid_map[IPC_MAX_ID_RANGES];
 };
 
 struct job_result {
@@ -81,7 +84,8 @@ struct job_result {
 	int64_t inodes;	   /* ROLE_USAGE */
 	int64_t probe_ret; /* ROLE_PROBE: syscall's return value */
 	int probe_errno;
-	struct ipc_job_applied applied; /* ROLE_EXTRACT */
+	struct ipc_job_applied applied; /* ROLE_EXTRACT, ROLE_DIFF, ROLE_DIGEST */
+	int mount_fd; /* ROLE_MOUNT: the detached mount, owned by the done callback; else -1 */
 };
 
 struct job;

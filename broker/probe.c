@@ -45,8 +45,10 @@ void svc_probe(struct call *c)
 		return call_fail(c, ST_PERMISSION_DENIED,
 				 "policy probes are disabled (enable_probe = false)");
 	int role = worker_role_by_name(r->role);
-	if (role <= 0 || role == ROLE_PROBE)
-		return call_fail(c, ST_INVALID_ARGUMENT, "probe: unknown worker role `%s`", r->role);
+	/* The roles whose confinement a probe may take (the spawner refuses
+	 * any other as a protocol violation). */
+	if (role != ROLE_USAGE && role != ROLE_REMOVE && role != ROLE_MOUNT)
+		return call_fail(c, ST_INVALID_ARGUMENT, "probe: no probe for worker role `%s`", r->role);
 	int nr = -1;
 	if (r->syscall[0]) {
 		nr = seccomp_syscall_resolve_name(r->syscall);

@@ -37,6 +37,14 @@ void svc_diff(struct call *c);
 void svc_probe(struct call *c);
 void svc_apply_layer(struct call *c);
 void svc_diff_layer(struct call *c);
+void svc_mount(struct call *c);
+void svc_release(struct call *c);
+
+/* Mount holds (broker/mountsvc.c): snapshots handed out as mount fds.  A
+ * held snapshot cannot be removed.  Id 0: the holds of all snapshots. */
+unsigned mount_holds(uint64_t snapshot_id);
+/* The connection owner closed: the holds it had (without a path) end. */
+void mount_holds_owner_gone(void *owner);
 
 /* The mounts strata issues for snapshot `key` (whose record is s); returns
  * how many (1). */

@@ -375,6 +375,16 @@ void svc_remove(struct call *c)
 	uint64_t id;
 	int kind;
 	struct err e;
+	struct snap_info s = {0};
+	/* A snapshot a client holds as a mount fd stays (broker/mountsvc.c). */
+	if (mount_holds(0) && meta_get(broker.meta, r->key, &s, NULL) == 0) {
+		unsigned n = mount_holds(s.id);
+		snap_info_free(&s);
+		if (n)
+			return call_fail(c, ST_FAILED_PRECONDITION,
+					 "failed to remove: `%s` is mounted (%u hold%s): unmount it first",
+					 r->key, n, n == 1 ? "" : "s");
+	}
 	if (meta_remove(broker.meta, r->key, &id, &kind, &e) < 0)
 		return call_fail(c, e.code, "failed to remove: %s", e.msg);
 	/* Until the rename, no sweep may take the directory for an orphan. */

@@ -10,6 +10,7 @@
 #include <seccomp.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -76,6 +77,7 @@ static const struct {
     {"AT_SYMLINK_NOFOLLOW", AT_SYMLINK_NOFOLLOW},
     {"AT_EMPTY_PATH", AT_EMPTY_PATH},
     {"STDERR_FILENO", STDERR_FILENO},
+    {"OPEN_TREE_CLONE", OPEN_TREE_CLONE},
 };
 
 struct parser {

@@ -19,9 +19,10 @@
 #include <stdint.h>
 #include "../common/err.h"
 
-#define IPC_MAX_LOWER 512 /* lower snapshots a job may name (overlay chains) */
-#define IPC_MSG_MAX   256 /* text in REPLY and JOB_FAIL, NUL-terminated */
-#define IPC_MAX_FDS   1	  /* fds any one message may carry */
+#define IPC_MAX_LOWER	  512 /* lower snapshots a job may name (overlay chains) */
+#define IPC_MSG_MAX	  256 /* text in REPLY and JOB_FAIL, NUL-terminated */
+#define IPC_MAX_FDS	  1   /* fds any one message may carry */
+#define IPC_MAX_ID_RANGES 5   /* uid or gid ranges of an idmapped mount */
 
 enum ipc_type {
 	/* ctl, broker -> parent.  Body: none.  Both listening sockets accept
@@ -117,7 +118,16 @@ enum ipc_type {
 	IPC_INGEST_OPEN = 20,
 	IPC_INGEST_COMMIT = 21,
 	IPC_INGEST_ABORT = 22,
-	IPC_TYPE_MAX = 22,
+	/* job, worker -> broker.  The mount role's result: carries 1 fd, the
+	 * snapshot as a detached mount (fsmount or open_tree clone, attached
+	 * nowhere), which the broker hands to the client that asked.  Safe: the
+	 * mount shows only the snapshot the broker named, with nosuid and
+	 * nodev, read-only for views; the broker checks the fd is a directory
+	 * before passing it on, and holding it grants nothing a client could
+	 * not already do with the snapshot's mounts (it cannot attach it
+	 * anywhere without CAP_SYS_ADMIN in its own mount namespace). */
+	IPC_JOB_MOUNT = 23,
+	IPC_TYPE_MAX = 23,
 };
 
 struct ipc_hdr {
@@ -162,6 +172,12 @@ struct ipc_spawn {
 	uint32_t nleft;
 	uint32_t pad;
 	int64_t diff_epoch;
+	/* ROLE_MOUNT with IPC_SPAWN_MOUNT_IDMAP: the user namespace's maps,
+	 * which the spawner creates and passes to the worker as fd 4. */
+	uint32_t nuid_map, ngid_map;
+	struct ipc_id_range {
+		uint32_t inside, outside, count;
+	} uid_map[IPC_MAX_ID_RANGES], gid_map[IPC_MAX_ID_RANGES];
 	uint64_t lower[IPC_MAX_LOWER]; /* parent snapshots, nearest first (extract, diff, mount) */
 };
 
@@ -169,6 +185,14 @@ struct ipc_spawn {
  * SNAP_DROP), then start the worker that deletes it; one message instead of
  * two round trips when a snapshot is removed. */
 #define IPC_SPAWN_DROP_FIRST 1u
+/* ROLE_MOUNT: an active snapshot, mounted read-write with its upperdir and
+ * workdir (else read-only: a view's parents, or the active one read-only). */
+#define IPC_SPAWN_MOUNT_RW 2u
+/* ROLE_MOUNT: idmapped by the maps in uid_map and gid_map. */
+#define IPC_SPAWN_MOUNT_IDMAP 4u
+/* ROLE_MOUNT: the target's own fs is the top layer (an active snapshot),
+ * read-only unless MOUNT_RW; without it, a view: its parents only. */
+#define IPC_SPAWN_MOUNT_OWN 8u
 
 struct ipc_spawn_failed {
 	uint64_t job_id;

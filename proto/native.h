@@ -33,6 +33,8 @@ enum native_method {
 	NM_PROBE = 100,	      /* strata.v1 ProbeRequest: policy probe (only with enable_probe) */
 	NM_APPLY_LAYER = 101, /* strata.v1 ApplyLayerRequest + 1 fd: the layer */
 	NM_DIFF_LAYER = 102,  /* strata.v1 DiffLayerRequest + 1 fd: where the layer goes */
+	NM_MOUNT = 103,	      /* strata.v1 MountRequest; the reply's data record carries the mount fd */
+	NM_RELEASE = 104,     /* strata.v1 ReleaseRequest: ends an attached mount's hold */
 };
 
 struct native_req {

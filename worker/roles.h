@@ -19,6 +19,7 @@ enum role_target {
 	TARGET_RM = 2,	   /* snapshots/rm-ID */
 	TARGET_LAYERS = 3, /* a tmpfs root with /target (snapshots/ID/fs, read-write)
 			    * and /lower/N (the lower layers' fs, read-only) */
+	TARGET_MOUNT = 4,  /* a tmpfs root with /snap (snapshots/ID) and /lower/N */
 };
 
 struct role_def {
@@ -44,6 +45,9 @@ int role_extract_run(int job_fd, const struct ipc_spawn *req);
 
 /* diff: writes the layer of / (a snapshot's fs, read-only) to WORKER_FD_INPUT. */
 int role_diff_run(int job_fd, const struct ipc_spawn *req);
+
+/* mount: the snapshot as a detached mount, sent back as IPC_JOB_MOUNT. */
+int role_mount_run(int job_fd, const struct ipc_spawn *req);
 
 /* digest: SHA-256 and size of the blob on WORKER_FD_INPUT (verifies what a
  * diff worker wrote before the blob is committed). */

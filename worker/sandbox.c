@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -26,6 +27,7 @@ static const struct role_def roles[] = {
     {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
     {ROLE_DIFF, "diff", TARGET_FS, 1, 1, role_diff_run},
     {ROLE_DIGEST, "digest", TARGET_FS, 1, 1, role_digest_run},
+    {ROLE_MOUNT, "mount", TARGET_MOUNT, 0, 0, role_mount_run},
     /* The probe has no confinement of its own: it takes probe_role's. */
     {ROLE_PROBE, "probe", 0, 0, 0, role_probe_run},
 };
@@ -35,11 +37,9 @@ static struct prepared {
 	int role;
 	struct policy *policy;
 	struct policy_bpf bpf;
-} prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}},
-		{ROLE_REMOVE, NULL, {NULL, 0}},
-		{ROLE_EXTRACT, NULL, {NULL, 0}},
-		{ROLE_DIFF, NULL, {NULL, 0}},
-		{ROLE_DIGEST, NULL, {NULL, 0}}};
+} prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}},	 {ROLE_REMOVE, NULL, {NULL, 0}},
+		{ROLE_EXTRACT, NULL, {NULL, 0}}, {ROLE_DIFF, NULL, {NULL, 0}},
+		{ROLE_DIGEST, NULL, {NULL, 0}},	 {ROLE_MOUNT, NULL, {NULL, 0}}};
 
 const struct role_def *sandbox_role(int role)
 {
@@ -150,7 +150,9 @@ void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len)
 	/* A probe always works on a live snapshot's fs directory (rm-ID exists
 	 * only while a removal runs); it takes the role's read-only or
 	 * read-write view of it, caps and filter unchanged. */
-	int target = req->role == ROLE_PROBE || conf->target == TARGET_LAYERS ? TARGET_FS : conf->target;
+	int target = req->role == ROLE_PROBE || conf->target == TARGET_LAYERS || conf->target == TARGET_MOUNT
+			 ? TARGET_FS
+			 : conf->target;
 	uint64_t id = req->target;
 	if (target == TARGET_FS)
 		snprintf(buf, len, "%llu/fs", (unsigned long long)id);
@@ -325,6 +327,69 @@ static void enter_layers_view(const char *snapshots_dir, const struct ipc_spawn 
 	view_enter(snapshots_dir, root);
 }
 
+/* The id that id 0 on disk shows as through an idmapped mount. */
+static uint32_t mapped_root(const struct ipc_id_range *r, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (r[i].inside == 0)
+			return r[i].outside;
+	setup_fail("a writable idmapped mount needs a range for id 0");
+}
+
+/* Overlay does its copy-up and whiteout work on the layers with the
+ * credentials of the task that created it.  On an idmapped upperdir those
+ * must be mapped, or overlay falls back to read-only: the worker takes as
+ * its filesystem ids the ids that root on disk has through the mount, so
+ * what overlay writes for it lands as root's on disk, as it does without a
+ * map.  The capabilities that setfsuid clears are set again by the policy. */
+static void idmapped_creator(const struct ipc_spawn *req)
+{
+	uid_t u = mapped_root(req->uid_map, req->nuid_map);
+	gid_t g = mapped_root(req->gid_map, req->ngid_map);
+	setfsgid(g);
+	setfsuid(u);
+	if ((uid_t)setfsuid((uid_t)-1) != u || (gid_t)setfsgid((gid_t)-1) != g)
+		setup_fail("set the filesystem ids of an idmapped mount's creator");
+}
+
+/* The mount view: a small read-only tmpfs as /, the target snapshot's
+ * directory at /snap (fs and work, one mount: overlay wants upperdir and
+ * workdir on the same one), read-write only for a read-write mount, and each
+ * parent's fs read-only at /lower/N (nearest first).  For an idmapped mount
+ * every one of them is idmapped through the user namespace on fd 4, so the
+ * overlay the worker builds on them shows shifted owners.  Nothing is
+ * noexec: the layers' mount flags would carry into the overlay's files. */
+static void enter_mount_view(const char *snapshots_dir, const struct ipc_spawn *req)
+{
+	char path[4096];
+	const uint64_t base = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	int idmap = (req->flags & IPC_SPAWN_MOUNT_IDMAP) != 0;
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = WORKER_FD_INPUT};
+	private_mount_ns();
+	snprintf(path, sizeof path, "%s/%llu", snapshots_dir, (unsigned long long)req->target);
+	int snap = clone_tree(path, base | ((req->flags & IPC_SPAWN_MOUNT_RW) ? 0 : MOUNT_ATTR_RDONLY));
+	if (idmap && mount_setattr(snap, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		setup_fail("idmap `%s`", path);
+	static int lowers[IPC_MAX_LOWER];
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->lower[i]);
+		lowers[i] = clone_tree(path, base | MOUNT_ATTR_RDONLY);
+		if (idmap && mount_setattr(lowers[i], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+			setup_fail("idmap `%s`", path);
+	}
+	int root = view_tmpfs(snapshots_dir, base | MOUNT_ATTR_NOEXEC);
+	attach(snap, "snap");
+	if (req->nlower && mkdir("lower", 0755) < 0)
+		setup_fail("mkdir lower");
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		snprintf(path, sizeof path, "lower/%u", i);
+		attach(lowers[i], path);
+	}
+	view_enter(snapshots_dir, root);
+	if (idmap && (req->flags & IPC_SPAWN_MOUNT_RW))
+		idmapped_creator(req);
+}
+
 /* One merged, read-only tree of the chain ids[0..n) (topmost first), as a
  * detached mount.  Paths are relative to the snapshots directory (the
  * working directory), which keeps a long chain's one `lowerdir` string short
@@ -409,6 +474,8 @@ void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const stru
 		setup_fail("target path too long");
 	if (conf->target == TARGET_LAYERS)
 		enter_layers_view(snapshots_dir, req);
+	else if (conf->target == TARGET_MOUNT)
+		enter_mount_view(snapshots_dir, req);
 	else if (req->role == ROLE_DIFF && req->nleft)
 		enter_trees_view(snapshots_dir, req);
 	else

@@ -22,6 +22,7 @@
 #include "../proto/ipc.h"
 #include "diff.h"
 #include "extract.h"
+#include "idmap.h"
 #include "sandbox.h"
 #include "snapdir.h"
 
@@ -120,26 +121,34 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 		return "SPAWN with a zero or duplicate job id";
 	if (s->target == 0 || s->nlower > IPC_MAX_LOWER)
 		return "SPAWN with a bad target or lower count";
-	if ((s->flags & ~IPC_SPAWN_DROP_FIRST) ||
-	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE))
+	const uint32_t mount_flags = IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_IDMAP | IPC_SPAWN_MOUNT_OWN;
+	if ((s->flags & ~(IPC_SPAWN_DROP_FIRST | mount_flags)) ||
+	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE) ||
+	    ((s->flags & mount_flags) && s->role != ROLE_MOUNT) ||
+	    ((s->flags & IPC_SPAWN_MOUNT_RW) && !(s->flags & IPC_SPAWN_MOUNT_OWN)))
 		return "SPAWN with bad flags";
+	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) ? !idmap_valid(s) : (s->nuid_map || s->ngid_map))
+		return "SPAWN with a bad id map";
 	if (s->role == ROLE_PROBE) {
 		if (!S.a->cfg->enable_probe)
 			return "SPAWN of a probe without enable_probe";
-		if (s->probe_role != ROLE_USAGE && s->probe_role != ROLE_REMOVE)
+		if (s->probe_role != ROLE_USAGE && s->probe_role != ROLE_REMOVE &&
+		    s->probe_role != ROLE_MOUNT)
 			return "SPAWN of a probe for an unknown role";
 		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
 			return "SPAWN of a probe with a bad syscall or hold time";
 	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE || s->role == ROLE_EXTRACT ||
-		   s->role == ROLE_DIFF || s->role == ROLE_DIGEST) {
+		   s->role == ROLE_DIFF || s->role == ROLE_DIGEST || s->role == ROLE_MOUNT) {
 		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
 			return "SPAWN with probe fields for a non-probe role";
 	} else {
 		return "SPAWN of an unknown role";
 	}
 	/* Extract reads lower layers for the metadata of parent directories a
-	 * layer does not carry; diff's general path reads two merged trees. */
-	if (s->nlower != 0 && s->role != ROLE_EXTRACT && !(s->role == ROLE_DIFF && s->nleft))
+	 * layer does not carry; diff's general path reads two merged trees;
+	 * mount builds an overlay of them. */
+	if (s->nlower != 0 && s->role != ROLE_EXTRACT && s->role != ROLE_MOUNT &&
+	    !(s->role == ROLE_DIFF && s->nleft))
 		return "SPAWN with lower layers for a role that takes none";
 	if (s->nleft > s->nlower || (s->nleft && s->role != ROLE_DIFF) || s->pad)
 		return "SPAWN with a bad left tree";
@@ -184,6 +193,11 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 		if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
 			return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
 	}
+	/* An idmapped mount's user namespace: made here, as root, and given
+	 * to the mount worker as its fd 4. */
+	cleanup_fd int userns = -1;
+	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) && (input_fd = userns = idmap_userns(s, &e)) < 0)
+		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return spawn_failed(s->job_id, errno, "start worker: socketpair");

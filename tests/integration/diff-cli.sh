@@ -102,7 +102,12 @@ echo "old" >"$b/opq/old/f"
 echo "kept" >"$b/opq/kept"
 dd if=/dev/urandom of="$b/etc/app/blob" bs=1k count=200 2>/dev/null
 chown -R 123:456 "$b/etc/app/conf.d"
-tar -C "$b" --numeric-owner -cf "$T/base.tar" etc bin var opq
+# A directory of 300 entries: sorting it takes glibc's qsort past the size
+# where it asks the kernel for the machine's memory (sysinfo).
+mkdir "$b/many"
+i=0
+while [ $i -lt 300 ]; do : >"$b/many/f$i"; i=$((i + 1)); done
+tar -C "$b" --numeric-owner -cf "$T/base.tar" etc bin var opq many
 
 c=$T/child
 mkdir -p "$c/etc/app" "$c/bin" "$c/var/lib" "$c/opq" "$c/new/deep"

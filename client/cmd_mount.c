@@ -1,0 +1,294 @@
+/* mount [--read-only] [--idmap SPEC] KEY DIR, umount DIR: a snapshot's
+ * filesystem attached at DIR and detached again.
+ *
+ * The daemon never mounts anything into a namespace the client did not
+ * choose: its mount worker builds the snapshot as a detached mount and
+ * hands the fd over the native socket (NM_MOUNT); this process attaches it
+ * with move_mount, so the mount lands in the caller's own mount namespace
+ * and needs the caller's own privilege there.  The request names the
+ * attach path, so the daemon's hold on the snapshot outlives this process
+ * until `strata umount DIR` releases it (NM_RELEASE). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mountfd.h"
+#include "../common/util.h"
+
+#define PRIVILEGE_HINT                                                                                       \
+	"mounting needs privilege: CAP_SYS_ADMIN in the mount namespace that owns the target (run as root)"
+
+struct mount_args {
+	const char *key, *dir;
+	int read_only;
+	const char *idmap; /* the --idmap spec, or NULL */
+};
+
+/* Returns CLI_OK with *help set after -h, CLI_OK with a filled, or CLI_USAGE. */
+static int parse_mount(struct cli *cli, int argc, char **argv, struct mount_args *a, int *help)
+{
+	const char *pos[2];
+	int npos = 0, options_done = 0;
+	memset(a, 0, sizeof *a);
+	*help = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (options_done || arg[0] != '-' || arg[1] == 0) {
+			if (npos < 2)
+				pos[npos] = arg;
+			npos++;
+		} else if (strcmp(arg, "--") == 0) {
+			options_done = 1;
+		} else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			cli_print_help(&cli_cmd_mount);
+			*help = 1;
+			return CLI_OK;
+		} else if (strcmp(arg, "--read-only") == 0) {
+			a->read_only = 1;
+		} else if (strncmp(arg, "--idmap=", 8) == 0) {
+			a->idmap = arg + 8;
+		} else if (strcmp(arg, "--idmap") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage(cli, "--idmap needs a value (uids=I:O:C,gids=I:O:C)");
+			a->idmap = argv[++i];
+		} else {
+			return cli_usage(cli, "unknown option `%s`", arg);
+		}
+	}
+	if (npos != 2)
+		return cli_usage(cli, "%s arguments (usage: strata mount %s)",
+				 npos < 2 ? "missing" : "too many", cli_cmd_mount.synopsis);
+	a->key = pos[0];
+	a->dir = pos[1];
+	return CLI_OK;
+}
+
+/* The absolute path of directory dir, symlinks resolved: what move_mount
+ * attaches at and the name of the hold, so that `strata umount` given
+ * another spelling of the same directory finds it. */
+static char *mount_point(const char *dir, struct err *e)
+{
+	char *real = realpath(dir, NULL);
+	struct stat st;
+	if (!real) {
+		err_errno(e, 0, errno, "mount point `%s`", dir);
+		return NULL;
+	}
+	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		err_set(e, ST_INVALID_ARGUMENT, "mount point `%s` is not a directory", dir);
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
+static void print_mounted(struct cli *cli, const struct mount_args *a, const char *target,
+			  const struct strata_mount_info *info)
+{
+	if (cli->json) {
+		struct jw w;
+		jw_init(&w, stdout);
+		jw_obj_begin(&w, NULL);
+		jw_str(&w, "key", a->key);
+		jw_str(&w, "target", target);
+		jw_str(&w, "type", info->type);
+		jw_bool(&w, "readOnly", info->read_only);
+		jw_int(&w, "layers", info->layers);
+		jw_bool(&w, "idmapped", info->idmapped);
+		jw_obj_end(&w);
+		jw_finish(&w);
+		return;
+	}
+	out_text(stdout, a->key);
+	fputs(" mounted at ", stdout);
+	out_text(stdout, target);
+	printf(": ");
+	out_text(stdout, info->type);
+	printf(", %lld layer%s, %s%s\n", (long long)info->layers, info->layers == 1 ? "" : "s",
+	       info->read_only ? "read-only" : "read-write", info->idmapped ? ", idmapped" : "");
+}
+
+/* The mount could not be attached: end the daemon's hold, which would
+ * otherwise outlive this process with nothing mounted. */
+static void release_after_failure(struct cli *cli, const char *target)
+{
+	struct err e;
+	if (strata_mount_release(&cli->conn, target, NULL, &e) < 0) {
+		fprintf(stderr, "strata: mount: releasing the hold on `");
+		out_text(stderr, target);
+		fprintf(stderr, "` failed too (`strata umount` it): %s: ", status_name(e.code));
+		out_text(stderr, e.msg);
+		fputc('\n', stderr);
+	}
+}
+
+/* Attaches fd at target; *e explains a failure, privilege first. */
+static int attach(int fd, const char *target, struct err *e)
+{
+	if (move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) == 0)
+		return 0;
+	int errnum = errno;
+	if (errnum == EPERM || errnum == EACCES)
+		return err_set(e, ST_PERMISSION_DENIED, "attach at `%s`: %s: %s", target, strerror(errnum),
+			       PRIVILEGE_HINT);
+	return err_errno(e, 0, errnum, "attach at `%s` (move_mount)", target);
+}
+
+static int do_mount(struct cli *cli, const struct mount_args *a)
+{
+	struct strata_idmap idmap;
+	struct strata_mount_info info;
+	struct err e;
+	if (a->idmap && strata_idmap_parse(a->idmap, &idmap, &e) < 0)
+		return cli_usage(cli, "%s", e.msg);
+	cleanup_free char *target = mount_point(a->dir, &e);
+	if (!target)
+		return cli_fail(cli, a->key, &e);
+	struct strata_mount_opts o = {
+	    .read_only = a->read_only, .idmap = a->idmap ? &idmap : NULL, .attach_path = target};
+	if (cli_connect(cli, &e) < 0)
+		return cli_fail(cli, a->key, &e);
+	cleanup_fd int fd = strata_mount_fd(&cli->conn, a->key, &o, &info, &e);
+	if (fd < 0)
+		return cli_fail(cli, a->key, &e);
+	if (attach(fd, target, &e) < 0) {
+		close(steal_fd(&fd)); /* nothing may keep the mount alive now */
+		release_after_failure(cli, target);
+		return cli_fail(cli, a->key, &e);
+	}
+	print_mounted(cli, a, target, &info);
+	return CLI_OK;
+}
+
+static int run_mount(struct cli *cli, int argc, char **argv)
+{
+	struct mount_args a;
+	int help, rc = parse_mount(cli, argc, argv, &a, &help);
+	if (rc != CLI_OK || help)
+		return rc;
+	return do_mount(cli, &a);
+}
+
+/* ---- umount ---- */
+
+static void print_unmounted(struct cli *cli, const char *target, const char *key, int was_mounted)
+{
+	if (cli->json) {
+		struct jw w;
+		jw_init(&w, stdout);
+		jw_obj_begin(&w, NULL);
+		jw_str(&w, "target", target);
+		jw_str(&w, "key", key);
+		jw_bool(&w, "unmounted", was_mounted);
+		jw_obj_end(&w);
+		jw_finish(&w);
+		return;
+	}
+	if (!was_mounted)
+		fputs("nothing was mounted at ", stdout);
+	else
+		fputs("unmounted ", stdout);
+	out_text(stdout, target);
+	fputs(was_mounted ? " (" : "; released the hold of ", stdout);
+	out_text(stdout, key);
+	fputs(was_mounted ? ")\n" : "\n", stdout);
+}
+
+/* DIR is not a mount point: a hold left by a mount that was unmounted by
+ * other means (plain umount) still names it, and releasing it is the only
+ * way to end it.  Without one, the error is that DIR is not mounted. */
+static int release_unmounted(struct cli *cli, const char *target)
+{
+	struct err e, re;
+	cleanup_free char *key = NULL;
+	if (cli_connect(cli, &re) == 0 && strata_mount_release(&cli->conn, target, &key, &re) == 0) {
+		print_unmounted(cli, target, key, 0);
+		return CLI_OK;
+	}
+	err_set(&e, ST_INVALID_ARGUMENT, "`%s` is not a mount point (and no strata mount holds it: %s)",
+		target, re.msg);
+	return cli_fail(cli, NULL, &e);
+}
+
+static int unmount_failed(struct cli *cli, const char *target, int errnum)
+{
+	struct err e;
+	if (errnum == EBUSY)
+		err_set(&e, ST_FAILED_PRECONDITION,
+			"`%s` is busy (a process uses it, or something is mounted below it): not unmounted",
+			target);
+	else if (errnum == EPERM)
+		err_set(&e, ST_PERMISSION_DENIED, "unmount `%s`: %s: un%s", target, strerror(errnum),
+			PRIVILEGE_HINT);
+	else
+		err_errno(&e, 0, errnum, "unmount `%s`", target);
+	return cli_fail(cli, NULL, &e);
+}
+
+static int do_umount(struct cli *cli, const char *dir)
+{
+	struct err e;
+	cleanup_free char *target = mount_point(dir, &e);
+	cleanup_free char *key = NULL;
+	if (!target)
+		return cli_fail(cli, NULL, &e);
+	if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
+		if (errno == EINVAL)
+			return release_unmounted(cli, target);
+		return unmount_failed(cli, target, errno);
+	}
+	if (cli_connect(cli, &e) < 0 || strata_mount_release(&cli->conn, target, &key, &e) < 0) {
+		err_wrap(&e, "unmounted `%s`, but the daemon's hold was not released", target);
+		return cli_fail(cli, NULL, &e);
+	}
+	print_unmounted(cli, target, key, 1);
+	return CLI_OK;
+}
+
+static int run_umount(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	int rc = cli_parse(cli, &cli_cmd_umount, argc, argv, 0, 1, 1, &a);
+	if (rc == CLI_OK && !a.help)
+		rc = do_umount(cli, a.pos[0]);
+	cli_args_free(&a);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_mount = {
+    .name = "mount",
+    .synopsis = "[--read-only] [--idmap uids=I:O:C[;I:O:C...],gids=I:O:C[;...]] KEY DIR",
+    .summary = "attach snapshot KEY's filesystem at directory DIR",
+    .help = "The daemon builds KEY (an active snapshot or a view; for a committed one,\n"
+	    "mount a view of it) as a detached mount, nosuid and nodev: an overlay of its\n"
+	    "layers (any depth), or a bind of a snapshot without parents.  This command\n"
+	    "attaches it at DIR in the caller's mount namespace, which needs\n"
+	    "CAP_SYS_ADMIN there (root).  The snapshot cannot be removed until `strata\n"
+	    "umount DIR`.\n"
+	    "--read-only: read-only even for an active snapshot (a view always is).\n"
+	    "--idmap uids=INSIDE:OUTSIDE:COUNT,gids=...: an idmapped mount (1 to 5 ranges\n"
+	    "each, separated by `;`), ranges as in /proc/PID/uid_map: a file owned by\n"
+	    "INSIDE+k on disk is seen as owned by OUTSIDE+k, e.g.\n"
+	    "uids=0:100000:65536,gids=0:100000:65536 for a container whose user\n"
+	    "namespace maps its root to 100000.  Nothing on disk is chowned.\n"
+	    "Prints `KEY mounted at DIR: TYPE, N layers, read-write|read-only[, idmapped]`;\n"
+	    "--json: {\"key\",\"target\",\"type\",\"readOnly\",\"layers\",\"idmapped\"}.\n",
+    .run = run_mount,
+};
+
+const struct cli_cmd cli_cmd_umount = {
+    .name = "umount",
+    .synopsis = "DIR",
+    .summary = "unmount a `strata mount` at DIR and release its snapshot",
+    .help = "Unmounts DIR (refused while it is busy) and ends the daemon's hold on the\n"
+	    "snapshot mounted there.  When DIR was already unmounted by other means, only\n"
+	    "the hold is released.\n"
+	    "Prints `unmounted DIR (KEY)`; --json: {\"target\",\"key\",\"unmounted\"}.\n",
+    .run = run_umount,
+};

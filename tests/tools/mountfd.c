@@ -1,0 +1,225 @@
+/* mountfd: an unprivileged client of mount fds, for tests/integration/mount.sh.
+ *
+ *   mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID] KEY OP...
+ *
+ * Connects (as root: the test's daemon socket is root's), gets snapshot
+ * KEY as a mount fd with strata_mount_fd(), then drops every privilege:
+ * no supplementary groups, uid and gid ID (default 65534), and it checks
+ * that no capability is left (CapEff and CapPrm 0 in /proc/self/status).
+ * Only then does it run the OPs, in order, all relative to the mount fd:
+ *   read PATH         print the file's content
+ *   write PATH TEXT   create or truncate PATH (mode 0644) and write TEXT
+ *   stat PATH         print `UID:GID` of PATH (not followed; `.` the root)
+ *   info              print `TYPE LAYERS rw|ro idmapped|plain`
+ *   hold              print `holding` and sleep until killed
+ * The connection stays open throughout: the daemon's hold lasts as long.
+ *
+ * Exit: 0 every OP succeeded; 1 an OP failed (`mountfd: OP PATH: ENAME
+ * (text)` on stderr, ENAME as EROFS); 2 usage; 3 setup failed (connect,
+ * mount, dropping privilege). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "client/mountfd.h"
+#include "common/config.h"
+#include "common/util.h"
+
+#define EXIT_OP	   1
+#define EXIT_USAGE 2
+#define EXIT_SETUP 3
+
+struct tool_args {
+	const char *address, *key, *idmap;
+	int read_only;
+	uid_t user;
+	char **ops;
+	int nops;
+};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID] KEY "
+			"{read PATH | write PATH TEXT | stat PATH | info | hold}...\n");
+	exit(EXIT_USAGE);
+}
+
+static void parse_args(int argc, char **argv, struct tool_args *a)
+{
+	uint64_t v;
+	int i = 1;
+	memset(a, 0, sizeof *a);
+	a->address = getenv("STRATA_ADDRESS");
+	if (!a->address || !*a->address)
+		a->address = STRATA_DEFAULT_ADDRESS;
+	a->user = 65534;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--read-only") == 0)
+			a->read_only = 1;
+		else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc)
+			a->address = argv[++i];
+		else if (strcmp(argv[i], "--idmap") == 0 && i + 1 < argc)
+			a->idmap = argv[++i];
+		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc && parse_u64(argv[++i], &v) == 0 &&
+			 v > 0 && v < UINT32_MAX)
+			a->user = (uid_t)v; /* never 0: the point is to run without privilege */
+		else
+			usage();
+	}
+	if (i + 1 >= argc)
+		usage();
+	a->key = argv[i];
+	a->ops = argv + i + 1;
+	a->nops = argc - i - 1;
+}
+
+/* The value of `Name:` in /proc/self/status, or "" when absent. */
+static void status_field(const char *name, char *out, size_t len)
+{
+	char line[256];
+	size_t n = strlen(name);
+	FILE *f = fopen("/proc/self/status", "re");
+	out[0] = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			snprintf(out, len, "%s", line + n + 1 + strspn(line + n + 1, " \t"));
+			out[strcspn(out, "\n")] = 0;
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
+/* From here on the process is an ordinary user: whatever it can do through
+ * the mount fd, any unprivileged program holding it can do. */
+static void drop_privilege(uid_t id)
+{
+	char eff[64], prm[64];
+	if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 || setresuid(id, id, id) < 0) {
+		fprintf(stderr, "mountfd: drop privilege to %u: %s\n", (unsigned)id, strerror(errno));
+		exit(EXIT_SETUP);
+	}
+	status_field("CapEff", eff, sizeof eff);
+	status_field("CapPrm", prm, sizeof prm);
+	if (strcmp(eff, "0000000000000000") != 0 || strcmp(prm, "0000000000000000") != 0 || getuid() != id ||
+	    geteuid() != id || getgid() != id) {
+		fprintf(stderr, "mountfd: privilege left after the drop: CapEff %s, CapPrm %s, uid %u\n", eff,
+			prm, (unsigned)geteuid());
+		exit(EXIT_SETUP);
+	}
+	fprintf(stderr, "mountfd: running as %u:%u, CapEff %s\n", (unsigned)id, (unsigned)id, eff);
+}
+
+static int op_failed(const char *op, const char *path)
+{
+	int errnum = errno;
+	const char *name = strerrorname_np(errnum);
+	fprintf(stderr, "mountfd: %s %s: %s (%s)\n", op, path, name ? name : "?", strerror(errnum));
+	return -1;
+}
+
+static int op_read(int mnt, const char *path)
+{
+	char buf[65536];
+	cleanup_fd int fd = openat(mnt, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+	if (fd < 0)
+		return op_failed("read", path);
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+			return op_failed("read (stdout)", path);
+	return n < 0 ? op_failed("read", path) : 0;
+}
+
+static int op_write(int mnt, const char *path, const char *text)
+{
+	cleanup_fd int fd = openat(mnt, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+		return op_failed("write", path);
+	/* An overlay reports some write errors (quota, ENOSPC) only at close. */
+	if (close(steal_fd(&fd)) < 0)
+		return op_failed("write (close)", path);
+	return 0;
+}
+
+static int op_stat(int mnt, const char *path)
+{
+	struct stat st;
+	if (fstatat(mnt, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return op_failed("stat", path);
+	printf("%u:%u\n", (unsigned)st.st_uid, (unsigned)st.st_gid);
+	return 0;
+}
+
+static void op_hold(void)
+{
+	puts("holding");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+/* Runs the OPs in order; returns the exit status. */
+static int run_ops(int mnt, const struct strata_mount_info *info, char **ops, int nops)
+{
+	for (int i = 0; i < nops; i++) {
+		int rc;
+		const char *op = ops[i];
+		int left = nops - i - 1;
+		if (strcmp(op, "read") == 0 && left >= 1)
+			rc = op_read(mnt, ops[++i]);
+		else if (strcmp(op, "write") == 0 && left >= 2) {
+			rc = op_write(mnt, ops[i + 1], ops[i + 2]);
+			i += 2;
+		} else if (strcmp(op, "stat") == 0 && left >= 1)
+			rc = op_stat(mnt, ops[++i]);
+		else if (strcmp(op, "info") == 0) {
+			printf("%s %lld %s %s\n", info->type, (long long)info->layers,
+			       info->read_only ? "ro" : "rw", info->idmapped ? "idmapped" : "plain");
+			rc = 0;
+		} else if (strcmp(op, "hold") == 0)
+			op_hold();
+		else
+			usage();
+		fflush(stdout);
+		if (rc < 0)
+			return EXIT_OP;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct tool_args a;
+	struct strata_idmap idmap;
+	struct strata_mount_info info;
+	struct client c;
+	struct err e;
+	parse_args(argc, argv, &a);
+	if (a.idmap && strata_idmap_parse(a.idmap, &idmap, &e) < 0) {
+		fprintf(stderr, "mountfd: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	struct strata_mount_opts o = {.read_only = a.read_only, .idmap = a.idmap ? &idmap : NULL};
+	cleanup_free char *native = xasprintf("%s.fd", a.address);
+	if (client_connect(&c, native, &e) < 0) {
+		fprintf(stderr, "mountfd: %s\n", e.msg);
+		return EXIT_SETUP;
+	}
+	int mnt = strata_mount_fd(&c, a.key, &o, &info, &e);
+	if (mnt < 0) {
+		fprintf(stderr, "mountfd: mount `%s`: %s: %s\n", a.key, status_name(e.code), e.msg);
+		return EXIT_SETUP;
+	}
+	drop_privilege(a.user);
+	int rc = run_ops(mnt, &info, a.ops, a.nops);
+	close(mnt);
+	client_close(&c);
+	return rc;
+}
