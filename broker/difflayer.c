@@ -33,69 +33,76 @@ static void diffed(void *ctx, const struct job_result *res, const struct err *e)
 	call_reply(c, &resp.base);
 }
 
-/* The general path's chains: KEY's parents, then the left tree (NAME and its
- * parents), in one array as the diff worker takes them. */
-static int diff_chains(const char *key, const char *name, uint64_t **ids, size_t *n, size_t *nleft,
-		       struct err *e)
+/* The tree of snapshot name: its own layer, then its parents'. */
+static int snapshot_tree(const char *name, uint64_t **ids, size_t *n, int *kind, struct err *e)
 {
-	cleanup_free uint64_t *right = NULL, *left = NULL;
-	size_t nright = 0, nl = 0;
 	struct snap_info s = {0};
-	if (meta_parent_ids(broker.meta, key, &right, &nright, e) < 0)
-		return -1;
+	cleanup_free uint64_t *parents = NULL;
+	size_t np = 0;
 	if (meta_get(broker.meta, name, &s, e) < 0)
-		return err_wrap(e, "diff: parent `%s`", name);
-	uint64_t left_id = s.id;
-	snap_info_free(&s);
-	if (meta_parent_ids(broker.meta, name, &left, &nl, e) < 0)
 		return -1;
-	if (nright + 1 + nl > IPC_MAX_LOWER)
+	uint64_t id = s.id;
+	if (kind)
+		*kind = s.kind;
+	snap_info_free(&s);
+	if (meta_parent_ids(broker.meta, name, &parents, &np, e) < 0)
+		return -1;
+	*ids = xcalloc(np + 1, sizeof **ids);
+	(*ids)[0] = id;
+	memcpy(*ids + 1, parents, np * sizeof *parents);
+	*n = np + 1;
+	return 0;
+}
+
+int diff_trees_spec(struct job_spec *spec, const uint64_t *right, size_t nr, const uint64_t *left, size_t nl,
+		    uint64_t **buf, struct err *e)
+{
+	*buf = NULL;
+	spec->target = right[0];
+	if (nr == nl + 1 && !memcmp(right + 1, left, nl * sizeof *left))
+		return 1;
+	if (nr - 1 + nl > IPC_MAX_LOWER)
 		return err_set(e, ST_INVALID_ARGUMENT, "diff: %zu layers in the two trees: at most %d",
-			       nright + 1 + nl, IPC_MAX_LOWER);
-	*ids = xcalloc(nright + 1 + nl, sizeof **ids);
-	memcpy(*ids, right, nright * sizeof **ids);
-	(*ids)[nright] = left_id;
-	memcpy(*ids + nright + 1, left, nl * sizeof **ids);
-	*n = nright + 1 + nl;
-	*nleft = 1 + nl;
+			       nr + nl, IPC_MAX_LOWER + 1);
+	*buf = xcalloc(nr - 1 + nl + 1, sizeof **buf);
+	memcpy(*buf, right + 1, (nr - 1) * sizeof **buf);
+	memcpy(*buf + nr - 1, left, nl * sizeof **buf);
+	spec->lower = *buf;
+	spec->nlower = nr - 1 + nl;
+	spec->nleft = nl;
 	return 0;
 }
 
 void svc_diff_layer(struct call *c)
 {
 	Strata__V1__DiffLayerRequest *r = (Strata__V1__DiffLayerRequest *)c->req;
-	struct snap_info s = {0};
 	struct err e;
 	int compression = layer_create_compression(r->media_type);
 	if (compression < 0)
 		return call_fail(c, ST_UNIMPLEMENTED, "diff: unsupported media type `%s`", r->media_type);
-	if (meta_get(broker.meta, r->key, &s, &e) < 0)
+	cleanup_free uint64_t *right = NULL, *left = NULL, *lower = NULL;
+	size_t nr = 0, nl = 0;
+	int kind;
+	if (snapshot_tree(r->key, &right, &nr, &kind, &e) < 0)
 		return call_fail_err(c, &e);
-	uint64_t id = s.id;
-	int kind = s.kind;
-	int same_parent = !r->parent[0] || (s.parent && !strcmp(s.parent, r->parent));
-	snap_info_free(&s);
-	/* Against its own parent, a snapshot's layer is its upperdir, read
-	 * alone (fast path); a view has none.  Against any other snapshot both
-	 * trees are merged and walked side by side (general path). */
-	if (kind == KIND_VIEW && same_parent)
-		return call_fail(c, ST_FAILED_PRECONDITION, "diff: `%s` is a view: it has no changes",
-				 r->key);
-	cleanup_free uint64_t *lower = NULL;
-	size_t nlower = 0, nleft = 0;
-	if (!same_parent && diff_chains(r->key, r->parent, &lower, &nlower, &nleft, &e) < 0)
-		return call_fail_err(c, &e);
+	if (r->parent[0] && snapshot_tree(r->parent, &left, &nl, NULL, &e) < 0)
+		return call_fail(c, e.code, "diff: parent `%s`: %s", r->parent, e.msg);
 	struct job_spec spec = {
 	    .role = ROLE_DIFF,
-	    .target = id,
 	    .input_fd = c->fds[0],
-	    .lower = lower,
-	    .nlower = nlower,
-	    .nleft = nleft,
 	    .diff_compression = compression,
 	    .diff_has_epoch = r->has_source_date_epoch,
 	    .diff_epoch = r->source_date_epoch,
 	};
+	/* Without --parent: against KEY's own parents. */
+	int fast = r->parent[0] ? diff_trees_spec(&spec, right, nr, left, nl, &lower, &e)
+				: diff_trees_spec(&spec, right, nr, right + 1, nr - 1, &lower, &e);
+	if (fast < 0)
+		return call_fail_err(c, &e);
+	/* A view's own layer is empty: against its parent it has no changes. */
+	if (fast && kind == KIND_VIEW)
+		return call_fail(c, ST_FAILED_PRECONDITION, "diff: `%s` is a view: it has no changes",
+				 r->key);
 	if (!job_start(&spec, NULL, diffed, c, &e))
 		return call_fail_err(c, &e);
 }

@@ -174,62 +174,71 @@ static size_t lowerdir_ids(const char *opt, uint64_t **ids)
 	}
 }
 
-/* The layers (topmost first) of the tree that a mount strata issued shows:
- * an active snapshot's (its upperdir and parents), a view's (its parents),
- * or one directory (a bind).  Anything else is InvalidArgument: the diff
- * worker reads only strata's own snapshot directories. */
+/* A bind strata issued: one snapshot's fs, "ro" or "rw", "rbind". */
+static int bind_tree(const MountMsg *m, uint64_t **ids, size_t *nids)
+{
+	struct snap_info s = {0};
+	uint64_t id = mount_snapshot_id(m);
+	if (!id || m->n_options != 2 || strcmp(m->options[1], "rbind") ||
+	    (strcmp(m->options[0], "ro") && strcmp(m->options[0], "rw")) ||
+	    meta_get_by_id(broker.meta, id, &s, NULL) < 0)
+		return -1;
+	snap_info_free(&s);
+	*ids = xcalloc(1, sizeof **ids);
+	(*ids)[0] = id;
+	*nids = 1;
+	return 0;
+}
+
+/* An overlay strata issued: an active snapshot's (upperdir, its parents as
+ * lowerdir) or a view's (lowerdir: a snapshot and its parents).  The chain
+ * must be the metadata's and the options exactly those strata builds. */
+static int overlay_tree(const MountMsg *m, uint64_t **ids, size_t *nids)
+{
+	uint64_t upper = mount_snapshot_id(m);
+	cleanup_free uint64_t *lower = NULL, *parents = NULL;
+	size_t nlower = 0, np = 0;
+	for (size_t i = 0; i < m->n_options && !lower; i++)
+		if (!strncmp(m->options[i], "lowerdir=", 9) &&
+		    !(nlower = lowerdir_ids(m->options[i] + 9, &lower)))
+			return -1;
+	uint64_t top = upper ? upper : nlower ? lower[0] : 0;
+	struct snap_info s = {0};
+	if (!top || !nlower || meta_get_by_id(broker.meta, top, &s, NULL) < 0)
+		return -1;
+	int ok = meta_parent_ids(broker.meta, s.name, &parents, &np, NULL) == 0 &&
+		 (upper ? s.kind == KIND_ACTIVE && np == nlower : np + 1 == nlower) &&
+		 !memcmp(parents, upper ? lower : lower + 1, np * sizeof *parents);
+	snap_info_free(&s);
+	if (ok) {
+		struct mount_opts mo = {.snapshots_dir = broker.snapshots_dir,
+					.index_off = broker.opts->overlay_index_off};
+		struct mount_spec want;
+		mounts_build(&mo, upper ? KIND_ACTIVE : KIND_VIEW, top, lower, nlower, &want);
+		ok = mounts_equal(m, &want);
+		mounts_free(&want, 1);
+	}
+	if (!ok)
+		return -1;
+	*nids = nlower + (upper ? 1 : 0);
+	*ids = xcalloc(*nids, sizeof **ids);
+	(*ids)[0] = upper;
+	memcpy(*ids + (upper ? 1 : 0), lower, nlower * sizeof *lower);
+	return 0;
+}
+
+/* The layers (topmost first) of the tree that a mount strata issued shows.
+ * Anything else is InvalidArgument: the diff worker reads only strata's own
+ * snapshot directories. */
 static int tree_of_mounts(MountMsg *const *mounts, size_t n, const char *side, uint64_t **ids, size_t *nids,
 			  struct err *e)
 {
-	struct snap_info s = {0};
 	const MountMsg *m = n == 1 ? mounts[0] : NULL;
 	*ids = NULL;
-	if (m && !strcmp(m->type, "bind")) {
-		uint64_t id = mount_snapshot_id(m);
-		int opts_ok = m->n_options == 2 && !strcmp(m->options[1], "rbind") &&
-			      (!strcmp(m->options[0], "ro") || !strcmp(m->options[0], "rw"));
-		if (id && opts_ok && meta_get_by_id(broker.meta, id, &s, NULL) == 0) {
-			snap_info_free(&s);
-			*ids = xcalloc(1, sizeof **ids);
-			(*ids)[0] = id;
-			*nids = 1;
-			return 0;
-		}
-	} else if (m && !strcmp(m->type, "overlay")) {
-		uint64_t upper = mount_snapshot_id(m);
-		cleanup_free uint64_t *lower = NULL;
-		size_t nlower = 0;
-		for (size_t i = 0; i < m->n_options && !nlower; i++)
-			if (!strncmp(m->options[i], "lowerdir=", 9) &&
-			    !(nlower = lowerdir_ids(m->options[i] + 9, &lower)))
-				break;
-		uint64_t top = upper ? upper : nlower ? lower[0] : 0;
-		if (top && nlower && meta_get_by_id(broker.meta, top, &s, NULL) == 0) {
-			cleanup_free uint64_t *parents = NULL;
-			size_t np = 0;
-			struct mount_opts mo = {.snapshots_dir = broker.snapshots_dir,
-						.index_off = broker.opts->overlay_index_off};
-			struct mount_spec want;
-			int ok = meta_parent_ids(broker.meta, s.name, &parents, &np, NULL) == 0;
-			/* An active snapshot's mount, or a view's of the chain from top. */
-			ok = ok && (upper ? s.kind == KIND_ACTIVE && np == nlower : np + 1 == nlower);
-			ok = ok && !memcmp(parents, upper ? lower : lower + 1, np * sizeof *parents);
-			if (ok) {
-				mounts_build(&mo, upper ? KIND_ACTIVE : KIND_VIEW, top, lower, nlower, &want);
-				ok = mounts_equal(m, &want);
-				mounts_free(&want, 1);
-			}
-			snap_info_free(&s);
-			if (ok) {
-				*nids = nlower + (upper ? 1 : 0);
-				*ids = xcalloc(*nids, sizeof **ids);
-				if (upper)
-					(*ids)[0] = upper;
-				memcpy(*ids + (upper ? 1 : 0), lower, nlower * sizeof *lower);
-				return 0;
-			}
-		}
-	}
+	if (m && !strcmp(m->type, "bind") && bind_tree(m, ids, nids) == 0)
+		return 0;
+	if (m && !strcmp(m->type, "overlay") && overlay_tree(m, ids, nids) == 0)
+		return 0;
 	return err_set(e, ST_INVALID_ARGUMENT, "diff: the %s mounts are not mounts strata issued", side);
 }
 
@@ -363,33 +372,21 @@ void svc_diff(struct call *c)
 	if (tree_of_mounts(r->left, r->n_left, "left", &left, &nl, &e) < 0 ||
 	    tree_of_mounts(r->right, r->n_right, "right", &right, &nr, &e) < 0)
 		return call_fail_err(c, &e);
-	if (nr + nl > IPC_MAX_LOWER + 1)
-		return call_fail(c, ST_INVALID_ARGUMENT, "diff: %zu layers in the two trees", nr + nl);
-	/* Right = one layer on top of left: that layer is the diff (fast
-	 * path).  Else both trees are merged and compared (general path). */
-	int fast = nr == nl + 1 && !memcmp(right + 1, left, nl * sizeof *left);
-	cleanup_free uint64_t *lower = xcalloc(nr + nl, sizeof *lower);
-	memcpy(lower, right + 1, (nr - 1) * sizeof *lower);
-	memcpy(lower + nr - 1, left, nl * sizeof *lower);
+	struct job_spec spec = {.role = ROLE_DIFF, .diff_compression = compression};
+	cleanup_free uint64_t *lower = NULL;
+	if (diff_trees_spec(&spec, right, nr, left, nl, &lower, &e) < 0)
+		return call_fail_err(c, &e);
 	struct diff_make *d = xcalloc(1, sizeof *d);
 	ingest_name(d, r->ref);
 	d->compression = compression;
-	d->target = right[0];
+	d->target = spec.target;
 	int out = plink_ingest_open(d->name, d->ref, 1, &e);
 	if (out < 0) {
 		free(d);
 		return call_fail(c, e.code, "diff %s: %s", r->ref ? r->ref : "", e.msg);
 	}
 	c->state = d;
-	struct job_spec spec = {
-	    .role = ROLE_DIFF,
-	    .target = right[0],
-	    .input_fd = out,
-	    .lower = fast ? NULL : lower,
-	    .nlower = fast ? 0 : nr - 1 + nl,
-	    .nleft = fast ? 0 : nl,
-	    .diff_compression = compression,
-	};
+	spec.input_fd = out;
 	struct job *j = job_start(&spec, NULL, diff_made, c, &e);
 	close(out);
 	if (!j)

@@ -123,24 +123,6 @@ int plink_snap_drop(uint64_t id, int kind, struct err *e)
 	return ctl_simple(IPC_SNAP_DROP, &r, sizeof r, "drop snapshot directory", e);
 }
 
-int plink_open_blob(const char *hex, uint64_t *size, struct err *e)
-{
-	struct ipc_open_blob r = {0};
-	if (strlen(hex) != 64)
-		return err_set(e, ST_INVALID_ARGUMENT, "blob digest must have 64 hex digits");
-	memcpy(r.hex, hex, 64);
-	struct ipc_msg m;
-	if (ctl_call(IPC_OPEN_BLOB, &r, sizeof r, &m, e) < 0)
-		return -1;
-	if (m.type != IPC_BLOB) {
-		int rc = reply_result(&m, "open blob", e);
-		ipc_msg_close(&m);
-		return rc < 0 ? -1 : err_set(e, ST_INTERNAL, "open blob: the parent answered without a blob");
-	}
-	*size = m.body.blob.size;
-	return m.fds[0];
-}
-
 /* The fd of a BLOB answer, or the REPLY's error. */
 static int blob_fd(struct ipc_msg *m, const char *what, struct err *e)
 {
@@ -150,6 +132,21 @@ static int blob_fd(struct ipc_msg *m, const char *what, struct err *e)
 		return rc < 0 ? -1 : err_set(e, ST_INTERNAL, "%s: the parent answered without a file", what);
 	}
 	return m->fds[0];
+}
+
+int plink_open_blob(const char *hex, uint64_t *size, struct err *e)
+{
+	struct ipc_open_blob r = {0};
+	if (strlen(hex) != 64)
+		return err_set(e, ST_INVALID_ARGUMENT, "blob digest must have 64 hex digits");
+	memcpy(r.hex, hex, 64);
+	struct ipc_msg m;
+	if (ctl_call(IPC_OPEN_BLOB, &r, sizeof r, &m, e) < 0)
+		return -1;
+	int fd = blob_fd(&m, "open blob", e);
+	if (fd >= 0)
+		*size = m.body.blob.size;
+	return fd;
 }
 
 int plink_ingest_open(const char *name, const char *ref, int writable, struct err *e)

@@ -38,6 +38,15 @@ void svc_probe(struct call *c);
 void svc_apply_layer(struct call *c);
 void svc_diff_layer(struct call *c);
 void svc_mount(struct call *c);
+
+struct job_spec;
+/* The trees of a diff job (layer ids, topmost first) into spec: when right
+ * is one layer on top of left, that layer alone is the diff (fast path,
+ * returns 1); else both trees are merged and walked side by side (general
+ * path, returns 0; spec->lower points into *buf, which the caller frees).
+ * -1: more layers than a job may name. */
+int diff_trees_spec(struct job_spec *spec, const uint64_t *right, size_t nr, const uint64_t *left, size_t nl,
+		    uint64_t **buf, struct err *e);
 void svc_release(struct call *c);
 
 /* Mount holds (broker/mountsvc.c): snapshots handed out as mount fds.  A

@@ -15,7 +15,7 @@ int mount_clone(const char *path, uint64_t attrs, struct err *e)
 	if (tree < 0)
 		return err_errno(e, ST_INTERNAL, errno, "overlay: clone `%s`", path);
 	struct mount_attr attr = {.attr_set = attrs};
-	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+	if (attrs && mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
 		err_errno(e, ST_INTERNAL, errno, "overlay: set attributes of `%s`", path);
 		close(tree);
 		return -1;
@@ -60,10 +60,10 @@ int overlay_open(const struct overlay_spec *o, struct err *e)
 	if (!o->nlayers) {
 		if (!o->upper)
 			return err_set(e, ST_INTERNAL, "overlay: no layers");
-		return mount_clone(o->upper, o->attrs, e);
+		return mount_clone(o->upper, o->clone_keeps_attrs ? 0 : o->attrs, e);
 	}
 	if (o->nlayers == 1 && !o->upper)
-		return mount_clone(o->layers[0], o->attrs, e);
+		return mount_clone(o->layers[0], o->clone_keeps_attrs ? 0 : o->attrs, e);
 	int fs = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return err_errno(e, ST_INTERNAL, errno, "overlay: fsopen");

@@ -15,6 +15,10 @@ struct overlay_spec {
 	size_t nlayers;
 	const char *upper, *work; /* both or neither: NULL gives a read-only overlay */
 	uint64_t attrs;		  /* MOUNT_ATTR_* of the detached mount */
+	/* A single directory's clone keeps the attributes of the mount it
+	 * comes from (no mount_setattr): for callers whose view already has
+	 * the attributes they want. */
+	int clone_keeps_attrs;
 };
 
 /* Returns the fd of a detached mount: an overlay of the layers (one
@@ -26,7 +30,7 @@ struct overlay_spec {
 int overlay_open(const struct overlay_spec *o, struct err *e);
 
 /* A detached copy (open_tree OPEN_TREE_CLONE) of the directory at path, not
- * following a final symlink, with the given MOUNT_ATTR_* set. */
+ * following a final symlink, with the given MOUNT_ATTR_* set (none: 0). */
 int mount_clone(const char *path, uint64_t attrs, struct err *e);
 
 #endif

@@ -1,7 +1,7 @@
 /* The mount role: builds the snapshot of its view as a detached mount with
  * the new mount API and sends its fd back (IPC_JOB_MOUNT).  It runs confined:
- * its policy allows fsopen, fsconfig, fsmount, open_tree and mount_setattr,
- * and nothing that attaches a mount anywhere (no mount, move_mount,
+ * its policy allows fsopen, fsconfig, fsmount and open_tree (cloning), and
+ * nothing that attaches a mount anywhere (no mount, move_mount,
  * pivot_root, setns).  The view (worker/sandbox.c) has /snap (the target's
  * fs and work) and /lower/N (its parents' fs, nearest first).
  *
@@ -36,6 +36,10 @@ int role_mount_run(int job_fd, const struct ipc_spawn *req)
 	    .upper = rw ? "/snap/fs" : NULL,
 	    .work = rw ? "/snap/work" : NULL,
 	    .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (rw ? 0 : MOUNT_ATTR_RDONLY),
+	    /* The view's mounts already are nosuid, nodev and, unless
+	     * read-write, read-only: a clone keeps that, so the policy needs
+	     * no mount_setattr. */
+	    .clone_keeps_attrs = 1,
 	};
 	/* A view of nothing: its own (empty) fs, read-only. */
 	if (n == 0 && !rw)

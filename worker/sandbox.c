@@ -300,6 +300,42 @@ static void view_enter(const char *snapshots_dir, int root)
 	close(root);
 }
 
+/* A mount becomes idmapped through the user namespace on fd 4 (the
+ * spawner made it with the job's maps). */
+static void idmap_tree(int tree, const char *what)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = WORKER_FD_INPUT};
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		setup_fail("idmap `%s`", what);
+}
+
+/* Read-only clones of the lower layers' fs, nearest first, with attrs (and
+ * idmapped when idmap); before the view's tmpfs covers the snapshots
+ * directory. */
+static void clone_lowers(const char *snapshots_dir, const struct ipc_spawn *req, uint64_t attrs, int idmap,
+			 int *lowers)
+{
+	char path[4096];
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->lower[i]);
+		lowers[i] = clone_tree(path, attrs | MOUNT_ATTR_RDONLY);
+		if (idmap)
+			idmap_tree(lowers[i], path);
+	}
+}
+
+/* The clones at lower/N in the view (the working directory). */
+static void attach_lowers(const int *lowers, uint32_t n)
+{
+	char path[32];
+	if (n && mkdir("lower", 0755) < 0)
+		setup_fail("mkdir lower");
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "lower/%u", i);
+		attach(lowers[i], path);
+	}
+}
+
 /* The extract view: a small read-only tmpfs as /, the target snapshot's fs
  * read-write at /target and each lower layer's fs read-only at /lower/N
  * (nearest first).  ".." from any of them leads only to that tmpfs. */
@@ -307,23 +343,15 @@ static void enter_layers_view(const char *snapshots_dir, const struct ipc_spawn 
 {
 	char path[4096];
 	const uint64_t base = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	static int lowers[IPC_MAX_LOWER];
 	private_mount_ns();
 	/* Clones first: the tmpfs then goes over the snapshots directory. */
 	snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->target);
 	int target = clone_tree(path, base);
-	int lowers[IPC_MAX_LOWER];
-	for (uint32_t i = 0; i < req->nlower; i++) {
-		snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->lower[i]);
-		lowers[i] = clone_tree(path, base | MOUNT_ATTR_RDONLY);
-	}
+	clone_lowers(snapshots_dir, req, base, 0, lowers);
 	int root = view_tmpfs(snapshots_dir, base);
 	attach(target, "target");
-	if (req->nlower && mkdir("lower", 0755) < 0)
-		setup_fail("mkdir lower");
-	for (uint32_t i = 0; i < req->nlower; i++) {
-		snprintf(path, sizeof path, "lower/%u", i);
-		attach(lowers[i], path);
-	}
+	attach_lowers(lowers, req->nlower);
 	view_enter(snapshots_dir, root);
 }
 
@@ -364,27 +392,16 @@ static void enter_mount_view(const char *snapshots_dir, const struct ipc_spawn *
 	char path[4096];
 	const uint64_t base = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	int idmap = (req->flags & IPC_SPAWN_MOUNT_IDMAP) != 0;
-	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = WORKER_FD_INPUT};
+	static int lowers[IPC_MAX_LOWER];
 	private_mount_ns();
 	snprintf(path, sizeof path, "%s/%llu", snapshots_dir, (unsigned long long)req->target);
 	int snap = clone_tree(path, base | ((req->flags & IPC_SPAWN_MOUNT_RW) ? 0 : MOUNT_ATTR_RDONLY));
-	if (idmap && mount_setattr(snap, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-		setup_fail("idmap `%s`", path);
-	static int lowers[IPC_MAX_LOWER];
-	for (uint32_t i = 0; i < req->nlower; i++) {
-		snprintf(path, sizeof path, "%s/%llu/fs", snapshots_dir, (unsigned long long)req->lower[i]);
-		lowers[i] = clone_tree(path, base | MOUNT_ATTR_RDONLY);
-		if (idmap && mount_setattr(lowers[i], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-			setup_fail("idmap `%s`", path);
-	}
+	if (idmap)
+		idmap_tree(snap, path);
+	clone_lowers(snapshots_dir, req, base, idmap, lowers);
 	int root = view_tmpfs(snapshots_dir, base | MOUNT_ATTR_NOEXEC);
 	attach(snap, "snap");
-	if (req->nlower && mkdir("lower", 0755) < 0)
-		setup_fail("mkdir lower");
-	for (uint32_t i = 0; i < req->nlower; i++) {
-		snprintf(path, sizeof path, "lower/%u", i);
-		attach(lowers[i], path);
-	}
+	attach_lowers(lowers, req->nlower);
 	view_enter(snapshots_dir, root);
 	if (idmap && (req->flags & IPC_SPAWN_MOUNT_RW))
 		idmapped_creator(req);

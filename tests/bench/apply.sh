@@ -32,22 +32,12 @@
 # "distro npm big"), FORMATS (default "tar.gz tar.zst tar"), KEEP=1.
 # shellcheck disable=SC2317 # the run_SIDE functions are called as "run_$s"
 set -u
-_bench_stratad=${STRATAD:-}
-. "$(dirname -- "$0")/../lib.sh"
-
-B=${B:-$REPO/build}
-case $B in /*) ;; *) B=$REPO/$B ;; esac
-STRATAD=${_bench_stratad:-$B/stratad}
-STRATA=${STRATA:-$B/strata}
-BENCH_DATA=${BENCH_DATA:-/var/tmp/strata-bench-data}
-ROUNDS=${ROUNDS:-3}
-WARMUP=${WARMUP:-1}
+. "$(dirname -- "$0")/lib-bench.sh"
+BENCH_WORKER_ROLE=extract
 LAYERS=${LAYERS:-distro npm big}
 FORMATS=${FORMATS:-tar.gz tar.zst tar}
 MAKE_LAYERS=${MAKE_LAYERS:-$REPO/../shared/bench/make-layers.sh}
 [ -f "$MAKE_LAYERS" ] || MAKE_LAYERS=/work/shared/bench/make-layers.sh
-[ "$ROUNDS" -ge 3 ] 2>/dev/null || { echo "bench: ROUNDS must be a number >= 3" >&2; exit 2; }
-[ "$WARMUP" -ge 0 ] 2>/dev/null || { echo "bench: WARMUP must be a number >= 0" >&2; exit 2; }
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: must run as root (stratad, debootstrap, tar keeping owners)" >&2
@@ -156,31 +146,13 @@ start_stratad "$T/strata/root" "$T/strata/s.sock" --log-level debug || exit 1
 st() { "$STRATA" --address "$T/strata/s.sock" "$@"; }
 
 # ---- one run of each side ------------------------------------------------------------
-now_ns() { date +%s%N; }
-ms_since() { echo "$1 $(now_ns)" | awk '{ printf "%.1f\n", ($2 - $1) / 1e6 }'; }
-extract_exits() { grep -c '(extract) exited:' "$T/stratad.log"; }
-
-# The spawner reaps the worker asynchronously: wait (untimed) for its line.
-# Sets RSS_KB and CPU_MS from it.
-worker_line()
-{
-	_i=0
-	while [ "$(extract_exits)" -le "$1" ] && [ "$_i" -lt 100 ]; do
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	_line=$(grep '(extract) exited:' "$T/stratad.log" | tail -n 1)
-	RSS_KB=$(printf '%s\n' "$_line" | sed -n 's/.*peak resident \([0-9]*\) KiB.*/\1/p')
-	CPU_MS=$(printf '%s\n' "$_line" | sed -n 's/.*cpu \([0-9]*\) ms.*/\1/p')
-	[ -n "$RSS_KB" ] || { echo "bench: no extract worker exit in the log" >&2; exit 1; }
-}
 
 # run_SIDE NAME FILE FMT: prints the wall time in ms; exits on failure.
 run_strata()
 {
 	_k=$1
 	st prepare "$_k" >/dev/null || { echo "bench: strata prepare $_k failed" >&2; exit 1; }
-	_n=$(extract_exits)
+	_n=$(worker_exits)
 	_t=$(now_ns)
 	st apply "$_k" "$2" >"$T/out" 2>"$T/err" || {
 		echo "bench: strata apply $_k $2 failed: $(cat "$T/err")" >&2
@@ -217,11 +189,6 @@ run_ctrd()
 		{ echo "bench: ctrdapply $2 printed $(cat "$T/out"), want $WANT" >&2; exit 1; }
 }
 
-median()
-{
-	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # ---- timed rounds ----------------------------------------------------------------------
 SIDES='strata tar ctrd'
 R=$T/res
@@ -256,12 +223,6 @@ for l in $LAYERS; do
 done
 
 # ---- summary --------------------------------------------------------------------------
-# paired A B LAYER: the median over rounds of A/B within a round.
-paired()
-{
-	paste "$R/$3.$1" "$R/$3.$2" | awk '{ printf "%.4f\n", $1 / $2 }' | median | awk '{ printf "%.2f", $1 }'
-}
-secs() { median <"$R/$1" | awk '{ printf "%.2f", $1 / 1000 }'; }
 
 echo
 echo "== medians of $ROUNDS interleaved rounds (wall seconds); ratios are paired (median of"

@@ -18,7 +18,7 @@
 # machines, a ratio within a round does not), each writing a new file:
 #   strata      `strata diff KEY -o OUT --media-type gzip|zstd`: the full
 #               daemon path (CLI, native socket, broker, sandboxed diff worker).
-#   containerd  ctrddiff (tests/bench/go/src/strata-bench/ctrddiff): what
+#   containerd  ctrddiff (tests/go/src/strata-tests/ctrddiff): what
 #               containerd 1.6's walking differ does, archive.WriteDiff of the
 #               tree against an empty directory through CompressStream (Go
 #               gzip; klauspost zstd, what 1.6 offers for zstd), uncompressed
@@ -42,20 +42,10 @@
 # accepted too), KEEP=1.
 # shellcheck disable=SC2317 # the run_SIDE functions are called as "run_$s"
 set -u
-_bench_stratad=${STRATAD:-}
-. "$(dirname -- "$0")/../lib.sh"
-
-B=${B:-$REPO/build}
-case $B in /*) ;; *) B=$REPO/$B ;; esac
-STRATAD=${_bench_stratad:-$B/stratad}
-STRATA=${STRATA:-$B/strata}
-BENCH_DATA=${BENCH_DATA:-/var/tmp/strata-bench-data}
-ROUNDS=${ROUNDS:-3}
-WARMUP=${WARMUP:-1}
+. "$(dirname -- "$0")/lib-bench.sh"
+BENCH_WORKER_ROLE=diff
 LAYERS=${LAYERS:-distro npm big}
 FORMATS=${FORMATS:-gzip zstd}
-[ "$ROUNDS" -ge 3 ] 2>/dev/null || { echo "bench: ROUNDS must be a number >= 3" >&2; exit 2; }
-[ "$WARMUP" -ge 0 ] 2>/dev/null || { echo "bench: WARMUP must be a number >= 0" >&2; exit 2; }
 fmts=''
 for f in $FORMATS; do
 	case $f in
@@ -97,12 +87,15 @@ if [ -n "$missing" ]; then
 fi
 
 # ---- containerd's side, built offline in GOPATH mode -----------------------------------
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/bench/go:$REPO/tests/go:/usr/share/gocode"
+export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
 export GOCACHE="$B/gocache"
 mkdir -p "$GOCACHE" "$T/bin"
-(cd "$REPO/tests/bench/go/src/strata-bench/ctrddiff" && go build -o "$T/bin/ctrddiff" .) ||
+(cd "$REPO/tests/go/src/strata-tests/ctrddiff" && go build -o "$T/bin/ctrddiff" .) ||
 	{ echo "bench: go build ctrddiff failed" >&2; exit 1; }
 CTRDDIFF=$T/bin/ctrddiff
+# The tree against an empty directory, as the differ diffs a snapshot
+# without parent.
+mkdir -p "$T/empty"
 
 # ---- disk space --------------------------------------------------------------------
 # The trees stay until the end; one output at a time (at most the tar's size).
@@ -152,24 +145,6 @@ done
 sync
 
 # ---- one run of each side ------------------------------------------------------------
-now_ns() { date +%s%N; }
-ms_since() { echo "$1 $(now_ns)" | awk '{ printf "%.1f\n", ($2 - $1) / 1e6 }'; }
-diff_exits() { grep -c '(diff) exited:' "$T/stratad.log"; }
-
-# The spawner reaps the worker asynchronously: wait (untimed) for its line.
-# Sets RSS_KB and CPU_MS from it.
-worker_line()
-{
-	_i=0
-	while [ "$(diff_exits)" -le "$1" ] && [ "$_i" -lt 100 ]; do
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	_line=$(grep '(diff) exited:' "$T/stratad.log" | tail -n 1)
-	RSS_KB=$(printf '%s\n' "$_line" | sed -n 's/.*peak resident \([0-9]*\) KiB.*/\1/p')
-	CPU_MS=$(printf '%s\n' "$_line" | sed -n 's/.*cpu \([0-9]*\) ms.*/\1/p')
-	[ -n "$RSS_KB" ] || { echo "bench: no diff worker exit in the log" >&2; exit 1; }
-}
 
 # field NAME: the value of line `NAME ...` in $T/said (what a side printed).
 field() { awk -v k="$1" '$1 == k { print $2 }' "$T/said"; }
@@ -177,7 +152,7 @@ field() { awk -v k="$1" '$1 == k { print $2 }' "$T/said"; }
 # run_SIDE KEY TREE FMT OUT: sets MS (wall ms); exits on failure.
 run_strata()
 {
-	_n=$(diff_exits)
+	_n=$(worker_exits)
 	_t=$(now_ns)
 	st diff "$1" -o "$4" --media-type "$3" >"$T/said" 2>"$T/err" || {
 		echo "bench: strata diff $1 --media-type $3 failed: $(cat "$T/err")" >&2
@@ -193,11 +168,12 @@ run_strata()
 run_ctrd()
 {
 	_t=$(now_ns)
-	"$CTRDDIFF" -c "$3" -o "$4" "$2" >"$T/said" 2>"$T/err" ||
+	"$CTRDDIFF" -c "$3" -o "$4" "$T/empty" "$2" >"$T/said" 2>"$T/err" ||
 		{ echo "bench: ctrddiff -c $3 $2 failed: $(cat "$T/err")" >&2; exit 1; }
 	MS=$(ms_since "$_t")
-	DIGEST=$(field digest:)
-	UNCOMPRESSED=$(field uncompressed:)
+	# ctrddiff prints the blob's digest, then the diff ID.
+	DIGEST=$(sed -n 1p "$T/said")
+	UNCOMPRESSED=$(sed -n 2p "$T/said")
 }
 
 run_tar()
@@ -242,11 +218,6 @@ check_layer()
 	}
 }
 
-median()
-{
-	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # ---- timed rounds ----------------------------------------------------------------------
 SIDES='strata ctrd tar bsdtar'
 R=$T/res
@@ -283,12 +254,6 @@ for l in $LAYERS; do
 done
 
 # ---- summary --------------------------------------------------------------------------
-# paired A B LAYER: the median over rounds of A/B within a round.
-paired()
-{
-	paste "$R/$3.$1" "$R/$3.$2" | awk '{ printf "%.4f\n", $1 / $2 }' | median | awk '{ printf "%.2f", $1 }'
-}
-secs() { median <"$R/$1" | awk '{ printf "%.2f", $1 / 1000 }'; }
 mb() { median <"$R/$1.size" | awk '{ printf "%.1f", $1 / 1e6 }'; }
 
 echo

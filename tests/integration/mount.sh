@@ -338,7 +338,7 @@ else
 	fail "a probe confined as the mount role caught" "$(cat "$T/probe.out")"
 fi
 wait "$cli"
-for sys in mount move_mount pivot_root setns umount2 open_tree; do
+for sys in mount move_mount pivot_root setns umount2 open_tree mount_setattr; do
 	if out=$(st debug probe mount "$sys" probed 2>&1); then
 		fail "a mount worker calling $sys is killed" "probe succeeded: $out"
 	else

@@ -1,0 +1,49 @@
+# Sourced by the layer benchmarks (apply.sh, diff.sh): the settings they
+# share, timing, the spawner's worker lines and the paired-ratio summary.
+# Sets B, STRATAD, STRATA, BENCH_DATA, ROUNDS, WARMUP (checked) and sources
+# tests/lib.sh; the caller sets BENCH_WORKER_ROLE (the worker role whose
+# exits worker_line reads) and R (the results directory) before use.
+_bench_stratad=${STRATAD:-}
+. "$(dirname -- "$0")/../lib.sh"
+
+B=${B:-$REPO/build}
+case $B in /*) ;; *) B=$REPO/$B ;; esac
+STRATAD=${_bench_stratad:-$B/stratad}
+STRATA=${STRATA:-$B/strata}
+BENCH_DATA=${BENCH_DATA:-/var/tmp/strata-bench-data}
+ROUNDS=${ROUNDS:-3}
+WARMUP=${WARMUP:-1}
+[ "$ROUNDS" -ge 3 ] 2>/dev/null || { echo "bench: ROUNDS must be a number >= 3" >&2; exit 2; }
+[ "$WARMUP" -ge 0 ] 2>/dev/null || { echo "bench: WARMUP must be a number >= 0" >&2; exit 2; }
+
+now_ns() { date +%s%N; }
+ms_since() { echo "$1 $(now_ns)" | awk '{ printf "%.1f\n", ($2 - $1) / 1e6 }'; }
+worker_exits() { grep -c "($BENCH_WORKER_ROLE) exited:" "$T/stratad.log"; }
+
+# worker_line N: the spawner reaps a worker asynchronously; waits (untimed)
+# for the (N+1)th exit line of BENCH_WORKER_ROLE and sets RSS_KB and CPU_MS
+# from it.
+worker_line()
+{
+	_i=0
+	while [ "$(worker_exits)" -le "$1" ] && [ "$_i" -lt 100 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	_line=$(grep "($BENCH_WORKER_ROLE) exited:" "$T/stratad.log" | tail -n 1)
+	RSS_KB=$(printf '%s\n' "$_line" | sed -n 's/.*peak resident \([0-9]*\) KiB.*/\1/p')
+	CPU_MS=$(printf '%s\n' "$_line" | sed -n 's/.*cpu \([0-9]*\) ms.*/\1/p')
+	[ -n "$RSS_KB" ] || { echo "bench: no $BENCH_WORKER_ROLE worker exit in the log" >&2; exit 1; }
+}
+
+median()
+{
+	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# paired A B LAYER: the median over rounds of A/B within a round.
+paired()
+{
+	paste "$R/$3.$1" "$R/$3.$2" | awk '{ printf "%.4f\n", $1 / $2 }' | median | awk '{ printf "%.2f", $1 }'
+}
+secs() { median <"$R/$1" | awk '{ printf "%.2f", $1 / 1000 }'; }
