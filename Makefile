@@ -16,12 +16,12 @@ G := $(B)/gen
 # Debian packages the build, the tests and `make run` need.
 DEB_PACKAGES := gcc make pkg-config clang-format \
 	libseccomp-dev libcap-ng-dev libprotobuf-c-dev protobuf-c-compiler \
-	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev zlib1g-dev \
-	libisal-dev libzstd-dev libinih-dev \
+	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev \
+	libisal-dev libdeflate-dev libzstd-dev libinih-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools
 
-PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto zlib libzstd libisal inih libarchive
+PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow -Wno-unused-parameter \
 	-Wmissing-prototypes -Wstrict-prototypes
