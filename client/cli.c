@@ -85,6 +85,14 @@ static int set_platform(struct cli *cli, struct cli_args *a, const char *s)
 	return CLI_OK;
 }
 
+static int set_name(struct cli *cli, struct cli_args *a, const char *s)
+{
+	if (!*s || strpbrk(s, " \t\n"))
+		return cli_usage(cli, "--name `%s` is not an image reference", s);
+	a->name = s;
+	return CLI_OK;
+}
+
 /* Handles option argv[*i] (and its value); CLI_USAGE when not one of opts. */
 static int parse_option(struct cli *cli, unsigned opts, int argc, char **argv, int *i, struct cli_args *a)
 {
@@ -96,7 +104,8 @@ static int parse_option(struct cli *cli, unsigned opts, int argc, char **argv, i
 	} table[] = {{"--label", CLI_OPT_LABEL, add_label},
 		     {"--hold", CLI_OPT_HOLD, set_hold},
 		     {"--digest", CLI_OPT_DIGEST, set_digest},
-		     {"--platform", CLI_OPT_PLATFORM, set_platform}};
+		     {"--platform", CLI_OPT_PLATFORM, set_platform},
+		     {"--name", CLI_OPT_NAME, set_name}};
 	for (size_t t = 0; t < ARRAY_SIZE(table); t++) {
 		size_t n = strlen(table[t].name);
 		if (!(opts & table[t].opt) || strncmp(arg, table[t].name, n) != 0)

@@ -33,7 +33,7 @@ struct cli_cmd {
 };
 
 /* Options a command accepts besides -h/--help. */
-enum { CLI_OPT_LABEL = 1, CLI_OPT_HOLD = 2, CLI_OPT_DIGEST = 4, CLI_OPT_PLATFORM = 8 };
+enum { CLI_OPT_LABEL = 1, CLI_OPT_HOLD = 2, CLI_OPT_DIGEST = 4, CLI_OPT_PLATFORM = 8, CLI_OPT_NAME = 16 };
 
 struct cli_label {
 	const char *key;
@@ -48,6 +48,7 @@ struct cli_args {
 	uint32_t hold_ms;
 	const char *digest;   /* --digest sha256:HEX (checked), or NULL */
 	const char *platform; /* --platform OS/ARCH[/VARIANT] (unchecked), or NULL */
+	const char *name;     /* --name REF (non-empty, no whitespace), or NULL */
 	int help;	      /* -h/--help was given: help printed, exit 0 */
 };
 

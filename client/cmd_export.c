@@ -58,6 +58,7 @@ struct export
 	struct export_layer *layers; /* root first */
 	size_t n;
 	struct export_doc config, manifest, index;
+	const char *name; /* --name: the image reference, or NULL */
 };
 
 static void digest_format(const unsigned char md[32], char out[OCI_DIGEST_LEN])
@@ -249,6 +250,16 @@ static void jw_descriptor(struct jw *w, const char *key, const char *media, cons
 	jw_int(w, "size", size);
 }
 
+/* The tag of a reference (`latest` of `docker.io/library/busybox:latest`),
+ * or the reference itself when it has none (a digest reference included). */
+static const char *oci_ref_tag(const char *ref)
+{
+	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+	if (strchr(ref, '@') || !colon || (slash && colon < slash))
+		return ref;
+	return colon + 1;
+}
+
 /* Builds config, manifest and index (compact JSON, fixed key order). */
 static void build_docs(struct export *ex)
 {
@@ -301,6 +312,15 @@ static void build_docs(struct export *ex)
 	jw_str(&w, "mediaType", MEDIA_INDEX);
 	jw_arr_begin(&w, "manifests");
 	jw_descriptor(&w, NULL, MEDIA_MANIFEST, ex->manifest.digest, (int64_t)ex->manifest.len);
+	if (ex->name) {
+		/* What `ctr images import` and `strata import` name the image by:
+		 * containerd's own annotation (the full reference) and the OCI
+		 * one (the tag), as containerd's exporter writes them. */
+		jw_obj_begin(&w, "annotations");
+		jw_str(&w, "io.containerd.image.name", ex->name);
+		jw_str(&w, "org.opencontainers.image.ref.name", oci_ref_tag(ex->name));
+		jw_obj_end(&w);
+	}
 	jw_obj_begin(&w, "platform");
 	jw_str(&w, "architecture", p.arch);
 	jw_str(&w, "os", p.os);
@@ -468,9 +488,9 @@ static void export_free(struct export *ex)
 	free(ex->index.data);
 }
 
-static int export(struct cli *cli, const char *key, const char *path)
+static int export(struct cli *cli, const char *key, const char *path, const char *name)
 {
-	struct export ex = {0};
+	struct export ex = {.name = name};
 	struct err e;
 	int rc = CLI_OK;
 	if (walk_chain(cli, key, &ex, &e) < 0) {
@@ -516,12 +536,12 @@ out:
 static int run_export(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
-	int rc = cli_parse(cli, &cli_cmd_export, argc, argv, 0, 2, 2, &a);
+	int rc = cli_parse(cli, &cli_cmd_export, argc, argv, CLI_OPT_NAME, 2, 2, &a);
 	if (rc == CLI_OK && !a.help) {
 		if (!*a.pos[0] || !*a.pos[1])
 			rc = cli_usage(cli, "KEY and ARCHIVE must not be empty");
 		else
-			rc = export(cli, a.pos[0], a.pos[1]);
+			rc = export(cli, a.pos[0], a.pos[1], a.name);
 	}
 	cli_args_free(&a);
 	return rc;
@@ -529,7 +549,7 @@ static int run_export(struct cli *cli, int argc, char **argv)
 
 const struct cli_cmd cli_cmd_export = {
     .name = "export",
-    .synopsis = "KEY ARCHIVE",
+    .synopsis = "KEY ARCHIVE [--name REF]",
     .summary = "write committed snapshot KEY and its parents as an OCI image archive",
     .help =
 	"Each snapshot from the root up to KEY becomes one gzip layer (its changes\n"
@@ -538,6 +558,9 @@ const struct cli_cmd cli_cmd_export = {
 	"renamed into place when complete.  The image config has this machine's\n"
 	"architecture, os linux and the layers' diff IDs; mtimes are 0 and owners 0:0,\n"
 	"so the same chain always gives the same bytes.  Layers are staged in $TMPDIR.\n"
+	"--name REF: the image's name (io.containerd.image.name, and its tag as\n"
+	"org.opencontainers.image.ref.name), which `ctr images import` needs to create\n"
+	"an image.\n"
 	"Prints the manifest digest.\n"
 	"--json: {\"manifest\",\"config\",\"layers\":[{\"snapshot\",\"digest\",\"diff_id\",\"size\"}]}.\n",
     .run = run_export,

@@ -322,6 +322,35 @@ check "ctr run prints the container's output" t_run
 check "container rootfs is writable, the image is not changed" t_run_write
 check "containers and their snapshots are removed" t_run_cleaned
 
+# ---- 4. strata export -> ctr images import --------------------------------------------
+# The busybox archive goes into strata directly (`strata import`: a committed
+# snapshot named by its chain ID), comes back out as an image archive with
+# `strata export --name`, and containerd imports it under that name and runs
+# a container from it.
+EXPORTED=strata.test/exported:1
+t_export_import()
+{
+	st() { "${STRATA:-$B/strata}" --address "$T/strata.sock" "$@"; }
+	top=$(st --json import "$T/busybox-oci.tar" | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["chain_id"])') || return 1
+	st export "$top" "$T/exported.tar" --name "$EXPORTED" >/dev/null || return 1
+	# strata's own snapshot goes now: containerd's garbage collector would
+	# take it anyway (it removes what its metadata does not know).
+	st rm "$top" >/dev/null || return 1
+	$CTR images import --snapshotter "$SN" "$T/exported.tar" >/dev/null || return 1
+	$CTR images ls -q | grep -qx "$EXPORTED" &&
+		[ "$($CTR run --snapshotter "$SN" --rm "$EXPORTED" ctr-test-3 /bin/echo exported-runs 2>&1)" = exported-runs ]
+}
+t_export_cleaned()
+{
+	$CTR images rm --sync "$EXPORTED" >/dev/null
+}
+if [ "$SN" = strata ]; then
+	check "strata export --name: ctr images import names it and ctr run starts it" t_export_import
+	check "the exported image is removed" t_export_cleaned
+fi
+
 # ---- teardown: remove the image; strata must stop cleanly ----------------------------
 t_image_rm()
 {

@@ -127,6 +127,16 @@ same "single-layer archive has 3 blobs" "$n1" 3
 run st --json export c2 "$T/img3.tar"
 expect_rc "export --json" 0
 same "--json manifest" "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"])' <"$T/out")" "$mdigest"
+run st export c2 "$T/named.tar" --name registry.example/team/app:v2
+expect_rc "export --name" 0
+tar -xOf "$T/named.tar" index.json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["manifests"][0].get("annotations", {})
+print(a.get("io.containerd.image.name"), a.get("org.opencontainers.image.ref.name"))' >"$T/ann"
+same "--name: both annotations in index.json" "$(cat "$T/ann")" "registry.example/team/app:v2 v2"
+if tar -xOf "$T/img.tar" index.json | grep -q annotations; then fail "without --name: no annotations"; else pass "without --name: no annotations"; fi
+run st export c2 "$T/bad.tar" --name ''
+expect_rc "an empty --name is a usage error" 2
 
 # ---- errors ----
 st prepare act c2 >/dev/null 2>&1
