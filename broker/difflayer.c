@@ -33,6 +33,16 @@ static void diffed(void *ctx, const struct job_result *res, const struct err *e)
 	call_reply(c, &resp.base);
 }
 
+/* A progress record: the tar bytes and entries written so far. */
+static void diff_progress(void *ctx, uint64_t tar_bytes, uint64_t entries)
+{
+	Strata__V1__DiffLayerResponse resp;
+	strata__v1__diff_layer_response__init(&resp);
+	resp.uncompressed_size = (int64_t)tar_bytes;
+	resp.entries = (int64_t)entries;
+	call_send(ctx, &resp.base);
+}
+
 /* The tree of snapshot name: its own layer, then its parents'. */
 static int snapshot_tree(const char *name, uint64_t **ids, size_t *n, int *kind, struct err *e)
 {
@@ -103,6 +113,8 @@ void svc_diff_layer(struct call *c)
 	if (fast && kind == KIND_VIEW)
 		return call_fail(c, ST_FAILED_PRECONDITION, "diff: `%s` is a view: it has no changes",
 				 r->key);
-	if (!job_start(&spec, NULL, diffed, c, &e))
+	struct job *j = job_start(&spec, NULL, diffed, c, &e);
+	if (!j)
 		return call_fail_err(c, &e);
+	job_on_progress(j, diff_progress);
 }

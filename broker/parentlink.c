@@ -490,8 +490,6 @@ static void on_job_sock(void *ctx, uint32_t events)
 void job_on_progress(struct job *j, job_progress_fn fn)
 {
 	j->progress = fn;
-	if (j->sock >= 0 && !j->sock_src)
-		j->sock_src = loop_add(j->sock, EPOLLIN, on_job_sock, j);
 }
 
 static void job_spawned(const struct ipc_spawned *sp, int sock)
@@ -511,8 +509,9 @@ static void job_spawned(const struct ipc_spawned *sp, int sock)
 	}
 	j->sock = sock;
 	set_nonblock(j->sock, 1);
-	if (j->progress)
-		j->sock_src = loop_add(j->sock, EPOLLIN, on_job_sock, j);
+	/* Read as the worker writes, progress wanted or not: a worker whose
+	 * progress records nobody reads would fill the socket and block. */
+	j->sock_src = loop_add(j->sock, EPOLLIN, on_job_sock, j);
 	if (j->started)
 		j->started(j->ctx, j->pid);
 }

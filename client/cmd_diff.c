@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "../common/util.h"
 
 typedef Strata__V1__DiffLayerRequest diff_req;
@@ -21,9 +22,6 @@ typedef Strata__V1__DiffLayerResponse diff_resp;
 #define MEDIA_ZSTD	   MEDIA_TAR "+zstd"
 #define UNCOMPRESSED_LABEL "containerd.io/uncompressed"
 
-/* Redraws are limited to ten a second. */
-#define PROGRESS_INTERVAL_NS 100000000ull
-
 struct diff_opts {
 	const char *key, *parent, *output, *media_type;
 	int has_epoch;
@@ -32,9 +30,8 @@ struct diff_opts {
 
 struct diff_call {
 	const char *key;
-	int progress; /* stderr is a terminal */
-	int drawn, done;
-	uint64_t last_ns;
+	struct progress progress; /* of the tar bytes written */
+	int done;
 	diff_resp *result; /* the done record, kept */
 };
 
@@ -165,30 +162,13 @@ static int open_output(struct cli *cli, const char *file, int *fd, int *created)
 	return CLI_OK;
 }
 
-/* `KEY: 12.0 MiB written, 1234 entries`, redrawn in place, when the daemon
- * sends progress records. */
-static void progress_draw(struct diff_call *c, int64_t written, int64_t entries)
-{
-	uint64_t now = now_ns_monotonic();
-	if (!c->progress || (c->drawn && now - c->last_ns < PROGRESS_INTERVAL_NS))
-		return;
-	char size[32];
-	format_size(size, sizeof size, written);
-	fputs("\r\033[K", stderr);
-	out_text(stderr, c->key);
-	fprintf(stderr, ": %s written, %lld entries", size, (long long)entries);
-	fflush(stderr);
-	c->drawn = 1;
-	c->last_ns = now;
-}
-
 static int on_record(const ProtobufCMessage *msg, struct client_record *r, void *ctx, struct err *e)
 {
 	struct diff_call *c = ctx;
 	const diff_resp *m = (const diff_resp *)msg;
 	(void)e;
 	if (!m->done) {
-		progress_draw(c, m->size, m->entries);
+		progress_draw(&c->progress, m->uncompressed_size, m->entries);
 		return 0;
 	}
 	if (c->done)
@@ -262,7 +242,8 @@ static int call_diff(struct cli *cli, const struct diff_opts *o, int fd, struct 
 
 static int diff(struct cli *cli, const struct diff_opts *o)
 {
-	struct diff_call c = {.key = o->key, .progress = isatty(STDERR_FILENO)};
+	struct diff_call c = {.key = o->key};
+	progress_init(&c.progress, o->key, -1);
 	struct err e;
 	int fd = -1, created = 0, rc = open_output(cli, o->output, &fd, &created);
 	if (rc != CLI_OK)
@@ -270,8 +251,7 @@ static int diff(struct cli *cli, const struct diff_opts *o)
 	int r = call_diff(cli, o, fd, &c, &e);
 	if (fd != STDOUT_FILENO)
 		close(fd);
-	if (c.drawn)
-		fputs("\r\033[K", stderr);
+	progress_clear(&c.progress);
 	if (r < 0) {
 		/* A partial layer must not pass for one. */
 		if (created)
@@ -299,7 +279,7 @@ const struct cli_cmd cli_cmd_diff = {
     .name = "diff",
     .synopsis = "KEY [--parent NAME] [-o FILE|-] [--media-type T] [--source-date-epoch N]",
     .summary = "write the layer of snapshot KEY's changes (tar, gzip or zstd)",
-    .help = "The layer holds KEY's changes against its parent, or against the committed\n"
+    .help = "The layer holds KEY's changes against its parent, or against any other\n"
 	    "snapshot NAME with --parent (both trees are then compared file by file).\n"
 	    "-o/--output FILE (created or truncated, mode 0644; removed if the diff fails)\n"
 	    "or `-` "
@@ -310,7 +290,8 @@ const struct cli_cmd cli_cmd_diff = {
 	    "--source-date-epoch N: clamp entry times to N seconds since the epoch.\n"
 	    "Prints the layer's descriptor (on stderr when the layer goes to stdout):\n"
 	    "media type, digest, size and, when compressed, the diff ID as the\n"
-	    "`containerd.io/uncompressed` label, and the number of entries.\n"
+	    "`containerd.io/uncompressed` label, and the number of entries.  On a\n"
+	    "terminal, stderr shows progress: tar bytes written, rate, entries.\n"
 	    "--json: {\"mediaType\",\"digest\",\"size\",\"annotations\":{\"containerd.io/uncompressed\"},\n"
 	    "\"entries\"} (no annotations for tar).\n",
     .run = run_diff,

@@ -31,6 +31,10 @@ struct diff_opts {
 	int compression;	   /* enum diff_compression */
 	int64_t source_date_epoch; /* -1: none; else later mtimes are clamped to it */
 	int threads;		   /* compression threads; <= 0: one per CPU */
+	/* Optional: called at most every 100 ms with the tar bytes and the
+	 * entries written so far. */
+	void (*progress)(void *ctx, uint64_t tar_bytes, uint64_t entries);
+	void *progress_ctx;
 };
 
 struct diff_result {
@@ -84,7 +88,7 @@ struct dnode {
 };
 
 struct tarw;
-struct tarw *tarw_new(struct dsink *sink, int64_t source_date_epoch);
+struct tarw *tarw_new(struct dsink *sink, const struct diff_opts *o);
 int tarw_entry(struct tarw *t, const struct dnode *n, struct err *e);
 /* Writes the two zero blocks that end a tar and flushes into the sink. */
 int tarw_finish(struct tarw *t, struct err *e);

@@ -30,6 +30,9 @@
 struct tarw {
 	struct dsink *sink;
 	int64_t sde;
+	void (*progress)(void *ctx, uint64_t tar_bytes, uint64_t entries);
+	void *progress_ctx;
+	uint64_t written, last_progress_ns;
 	unsigned char *buf;
 	size_t len;
 	uint64_t entries;
@@ -37,11 +40,14 @@ struct tarw {
 	size_t pax_len, pax_cap;
 };
 
-struct tarw *tarw_new(struct dsink *sink, int64_t source_date_epoch)
+struct tarw *tarw_new(struct dsink *sink, const struct diff_opts *o)
 {
 	struct tarw *t = xcalloc(1, sizeof *t);
 	t->sink = sink;
-	t->sde = source_date_epoch;
+	t->sde = o->source_date_epoch;
+	t->progress = o->progress;
+	t->progress_ctx = o->progress_ctx;
+	t->last_progress_ns = now_ns_monotonic();
 	t->buf = xmalloc(TBUF_CAP);
 	return t;
 }
@@ -60,11 +66,19 @@ uint64_t tarw_entries(const struct tarw *t)
 	return t->entries;
 }
 
+/* Hands the buffer to the sink; reports progress at most every 100 ms
+ * (the buffer fills often, within a large file too). */
 static int flush(struct tarw *t, struct err *e)
 {
 	if (t->len && dsink_write(t->sink, t->buf, t->len, e) < 0)
 		return -1;
+	t->written += t->len;
 	t->len = 0;
+	uint64_t now = t->progress ? now_ns_monotonic() : 0;
+	if (t->progress && now - t->last_progress_ns >= 100000000ull) {
+		t->last_progress_ns = now;
+		t->progress(t->progress_ctx, t->written, t->entries);
+	}
 	return 0;
 }
 

@@ -743,7 +743,7 @@ int diff_layer(int lower_fd, int upper_fd, int out_fd, const struct diff_opts *o
 	struct tarw *t = NULL;
 	int rc = dsink_new(&s, out_fd, o, e);
 	if (rc == 0) {
-		t = tarw_new(s, o->source_date_epoch);
+		t = tarw_new(s, o);
 		rc = dwalk_run(lower_fd, upper_fd, t, e);
 	}
 	if (rc == 0)

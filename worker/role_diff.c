@@ -12,6 +12,14 @@
 #include "diff.h"
 #include "roles.h"
 
+/* Progress records for the client's terminal; the broker drops any beyond
+ * ten a second. */
+static void report_progress(void *ctx, uint64_t tar_bytes, uint64_t entries)
+{
+	struct ipc_job_progress p = {.read = tar_bytes, .entries = entries};
+	ipc_send(*(int *)ctx, IPC_JOB_PROGRESS, &p, sizeof p, NULL, 0, NULL);
+}
+
 int role_diff_run(int job_fd, const struct ipc_spawn *req)
 {
 	struct err e = {0};
@@ -28,6 +36,8 @@ int role_diff_run(int job_fd, const struct ipc_spawn *req)
 	    .compression = (int)req->diff_compression,
 	    .source_date_epoch = req->diff_has_epoch ? req->diff_epoch : -1,
 	    .threads = 2,
+	    .progress = report_progress,
+	    .progress_ctx = &job_fd,
 	};
 	struct diff_result res;
 	if (diff_layer(lower, upper, WORKER_FD_INPUT, &o, &res, &e) < 0)

@@ -290,6 +290,31 @@ if cmp -s "$T/empty2.tar" "$T/zero1024"; then pass "--parent, unchanged: an empt
 	fail "--parent, unchanged: an empty tar" "$(wc -c <"$T/empty2.tar") bytes"
 fi
 
+# ---- progress on a terminal (script(1) gives the CLI one) ----
+# 96 MiB that do not compress: the diff and the apply take long enough for
+# the worker's progress records (every 100 ms) to reach the terminal.
+st prepare big-child base >/dev/null
+head -c 100663296 /dev/urandom >"$(upper_of big-child)/noise"
+on_tty() { script -qec "$*" /dev/null; }
+on_tty "$STRATA --address $ADDR diff big-child -o $T/big.gz" >"$T/tty.out" 2>&1
+if grep -q '/s, [0-9]* entries' "$T/tty.out" && grep -q 'digest:' "$T/tty.out"; then
+	pass "diff on a terminal shows progress (bytes, rate, entries), then the descriptor"
+else
+	fail "diff on a terminal shows progress" "$(tr '\r' '\n' <"$T/tty.out" | tail -n 5)"
+fi
+st prepare big-redo base >/dev/null
+on_tty "$STRATA --address $ADDR apply big-redo $T/big.gz" >"$T/tty.out" 2>&1
+if grep -q ' of .*/s, [0-9]* entries' "$T/tty.out" && grep -q 'sha256:' "$T/tty.out"; then
+	pass "apply on a terminal shows progress (bytes of the total, entries), then the diff ID"
+else
+	fail "apply on a terminal shows progress" "$(tr '\r' '\n' <"$T/tty.out" | tail -n 5)"
+fi
+run st diff big-child -o "$T/big2.gz"
+if grep -q '/s, [0-9]* entries' "$T/err"; then fail "no progress when stderr is not a terminal"; else
+	pass "no progress when stderr is not a terminal"
+fi
+st rm big-redo big-child >/dev/null
+
 # ---- errors ----
 run st diff no-such-key -o "$T/missing.gz"
 expect_rc "diff of a missing snapshot fails" 1
