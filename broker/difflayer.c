@@ -64,25 +64,6 @@ static int snapshot_tree(const char *name, uint64_t **ids, size_t *n, int *kind,
 	return 0;
 }
 
-int diff_trees_spec(struct job_spec *spec, const uint64_t *right, size_t nr, const uint64_t *left, size_t nl,
-		    uint64_t **buf, struct err *e)
-{
-	*buf = NULL;
-	spec->target = right[0];
-	if (nr == nl + 1 && !memcmp(right + 1, left, nl * sizeof *left))
-		return 1;
-	if (nr - 1 + nl > IPC_MAX_LOWER)
-		return err_set(e, ST_INVALID_ARGUMENT, "diff: %zu layers in the two trees: at most %d",
-			       nr + nl, IPC_MAX_LOWER + 1);
-	*buf = xcalloc(nr - 1 + nl + 1, sizeof **buf);
-	memcpy(*buf, right + 1, (nr - 1) * sizeof **buf);
-	memcpy(*buf + nr - 1, left, nl * sizeof **buf);
-	spec->lower = *buf;
-	spec->nlower = nr - 1 + nl;
-	spec->nleft = nl;
-	return 0;
-}
-
 void svc_diff_layer(struct call *c)
 {
 	Strata__V1__DiffLayerRequest *r = (Strata__V1__DiffLayerRequest *)c->req;
@@ -90,7 +71,7 @@ void svc_diff_layer(struct call *c)
 	int compression = layer_create_compression(r->media_type);
 	if (compression < 0)
 		return call_fail(c, ST_UNIMPLEMENTED, "diff: unsupported media type `%s`", r->media_type);
-	cleanup_free uint64_t *right = NULL, *left = NULL, *lower = NULL;
+	cleanup_free uint64_t *right = NULL, *left = NULL;
 	size_t nr = 0, nl = 0;
 	int kind;
 	if (snapshot_tree(r->key, &right, &nr, &kind, &e) < 0)
@@ -105,16 +86,15 @@ void svc_diff_layer(struct call *c)
 	    .diff_epoch = r->source_date_epoch,
 	};
 	/* Without --parent: against KEY's own parents. */
-	int fast = r->parent[0] ? diff_trees_spec(&spec, right, nr, left, nl, &lower, &e)
-				: diff_trees_spec(&spec, right, nr, right + 1, nr - 1, &lower, &e);
-	if (fast < 0)
-		return call_fail_err(c, &e);
+	if (!r->parent[0]) {
+		left = xcalloc(nr, sizeof *left);
+		memcpy(left, right + 1, (nr - 1) * sizeof *left);
+		nl = nr - 1;
+	}
 	/* A view's own layer is empty: against its parent it has no changes. */
-	if (fast && kind == KIND_VIEW)
+	if (kind == KIND_VIEW && diff_trees_fast(right, nr, left, nl))
 		return call_fail(c, ST_FAILED_PRECONDITION, "diff: `%s` is a view: it has no changes",
 				 r->key);
-	struct job *j = job_start(&spec, NULL, diffed, c, &e);
-	if (!j)
+	if (diff_job_start(&spec, right, nr, left, nl, diffed, diff_progress, c, &e) < 0)
 		return call_fail_err(c, &e);
-	job_on_progress(j, diff_progress);
 }

@@ -372,23 +372,19 @@ void svc_diff(struct call *c)
 	if (tree_of_mounts(r->left, r->n_left, "left", &left, &nl, &e) < 0 ||
 	    tree_of_mounts(r->right, r->n_right, "right", &right, &nr, &e) < 0)
 		return call_fail_err(c, &e);
-	struct job_spec spec = {.role = ROLE_DIFF, .diff_compression = compression};
-	cleanup_free uint64_t *lower = NULL;
-	if (diff_trees_spec(&spec, right, nr, left, nl, &lower, &e) < 0)
-		return call_fail_err(c, &e);
 	struct diff_make *d = xcalloc(1, sizeof *d);
 	ingest_name(d, r->ref);
 	d->compression = compression;
-	d->target = spec.target;
+	d->target = right[0];
 	int out = plink_ingest_open(d->name, d->ref, 1, &e);
 	if (out < 0) {
 		free(d);
 		return call_fail(c, e.code, "diff %s: %s", r->ref ? r->ref : "", e.msg);
 	}
 	c->state = d;
-	spec.input_fd = out;
-	struct job *j = job_start(&spec, NULL, diff_made, c, &e);
+	struct job_spec spec = {.role = ROLE_DIFF, .diff_compression = compression, .input_fd = out};
+	int rc = diff_job_start(&spec, right, nr, left, nl, diff_made, NULL, c, &e);
 	close(out);
-	if (!j)
+	if (rc < 0)
 		diff_make_end(c, &e);
 }

@@ -243,7 +243,7 @@ static int job_spawn(struct job *j, struct err *e)
 	s->diff_epoch = j->spec.diff_epoch;
 	s->nlower = (uint32_t)j->spec.nlower;
 	s->nleft = (uint32_t)j->spec.nleft;
-	s->flags |= j->spec.mount_flags;
+	s->flags |= j->spec.mount_flags | (j->spec.diff_restart ? IPC_SPAWN_DIFF_RESTART : 0);
 	s->nuid_map = j->spec.nuid_map;
 	s->ngid_map = j->spec.ngid_map;
 	memcpy(s->uid_map, j->spec.uid_map, sizeof s->uid_map);

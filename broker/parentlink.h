@@ -70,6 +70,7 @@ struct job_spec {
 	const uint64_t *lower;	/* ROLE_EXTRACT, ROLE_DIFF: lower snapshot ids, nearest first (copied) */
 	size_t nlower;
 	size_t nleft;	      /* ROLE_DIFF general path: the last nleft of lower[] are the left tree */
+	int diff_restart;     /* ROLE_DIFF: IPC_SPAWN_DIFF_RESTART (a second attempt) */
 	int diff_compression; /* ROLE_DIFF: 0 tar, 1 gzip, 2 zstd */
 	int diff_has_epoch;   /* ROLE_DIFF: clamp entry times to diff_epoch */
 	int64_t diff_epoch;

@@ -40,13 +40,18 @@ void svc_diff_layer(struct call *c);
 void svc_mount(struct call *c);
 
 struct job_spec;
-/* The trees of a diff job (layer ids, topmost first) into spec: when right
- * is one layer on top of left, that layer alone is the diff (fast path,
- * returns 1); else both trees are merged and walked side by side (general
- * path, returns 0; spec->lower points into *buf, which the caller frees).
- * -1: more layers than a job may name. */
-int diff_trees_spec(struct job_spec *spec, const uint64_t *right, size_t nr, const uint64_t *left, size_t nl,
-		    uint64_t **buf, struct err *e);
+struct job_result;
+/* Diff jobs (broker/diffjob.c).  Trees are layer ids, topmost first.  Fast
+ * path when right is one layer on top of left. */
+int diff_trees_fast(const uint64_t *right, size_t nr, const uint64_t *left, size_t nl);
+/* Starts the diff job of right against left, base giving the role's options
+ * and the output fd; done(ctx) gets its outcome, progress(ctx) its progress
+ * records (may be NULL).  When the fast path gives up on an upperdir with
+ * overlay redirects, the job runs once more on the general path. */
+int diff_job_start(const struct job_spec *base, const uint64_t *right, size_t nr, const uint64_t *left,
+		   size_t nl, void (*done)(void *ctx, const struct job_result *res, const struct err *e),
+		   void (*progress)(void *ctx, uint64_t tar_bytes, uint64_t entries), void *ctx,
+		   struct err *e);
 void svc_release(struct call *c);
 
 /* Mount holds (broker/mountsvc.c): snapshots handed out as mount fds.  A

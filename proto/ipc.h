@@ -193,6 +193,10 @@ struct ipc_spawn {
 /* ROLE_MOUNT: the target's own fs is the top layer (an active snapshot),
  * read-only unless MOUNT_RW; without it, a view: its parents only. */
 #define IPC_SPAWN_MOUNT_OWN 8u
+/* ROLE_DIFF: a second attempt on the general path after the fast path gave
+ * up (an upperdir with overlay redirects): the spawner empties the output
+ * first, which it can only when that is a regular file. */
+#define IPC_SPAWN_DIFF_RESTART 16u
 
 struct ipc_spawn_failed {
 	uint64_t job_id;

@@ -47,7 +47,9 @@ struct diff_result {
  * -1), or the right tree with lower_fd the left tree (general path).  Writes
  * the layer to out_fd.  Errors: InvalidArgument for bad arguments,
  * FailedPrecondition for a tree it cannot describe (an upperdir with
- * redirect or metacopy xattrs, a file that changes while read), Internal
+ * file that changes while read), Aborted for an upperdir with redirect or
+ * metacopy xattrs (the fast path cannot describe it: compare the merged
+ * trees instead), Internal
  * for the rest.  Never closes the fds it is given. */
 int diff_layer(int lower_fd, int upper_fd, int out_fd, const struct diff_opts *o, struct diff_result *res,
 	       struct err *e);

@@ -307,7 +307,7 @@ static int read_xattrs(struct dwalk *w, int dirfd, const char *name, int fd, str
 		const char *k = list + off;
 		if (w->fast && (strstr(k, "overlay.redirect") || strstr(k, "overlay.metacopy")) &&
 		    (!strncmp(k, "trusted.", 8) || !strncmp(k, "user.", 5)))
-			return err_set(e, ST_FAILED_PRECONDITION,
+			return err_set(e, ST_ABORTED,
 				       "upperdir entry `%s` has `%s`: its content is in a lower layer",
 				       w->path, k);
 		int is_opq = !strcmp(k, "trusted.overlay.opaque") || !strcmp(k, "user.overlay.opaque");

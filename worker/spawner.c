@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,8 +123,9 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 	if (s->target == 0 || s->nlower > IPC_MAX_LOWER)
 		return "SPAWN with a bad target or lower count";
 	const uint32_t mount_flags = IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_IDMAP | IPC_SPAWN_MOUNT_OWN;
-	if ((s->flags & ~(IPC_SPAWN_DROP_FIRST | mount_flags)) ||
+	if ((s->flags & ~(IPC_SPAWN_DROP_FIRST | IPC_SPAWN_DIFF_RESTART | mount_flags)) ||
 	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE) ||
+	    ((s->flags & IPC_SPAWN_DIFF_RESTART) && (s->role != ROLE_DIFF || !s->nleft)) ||
 	    ((s->flags & mount_flags) && s->role != ROLE_MOUNT) ||
 	    ((s->flags & IPC_SPAWN_MOUNT_RW) && !(s->flags & IPC_SPAWN_MOUNT_OWN)))
 		return "SPAWN with bad flags";
@@ -193,6 +195,17 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 		if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
 			return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
 	}
+	/* A diff's second attempt (its fast path gave up) starts on an empty
+	 * output: the spawner empties the one fd the client gave for the layer,
+	 * so that the diff policy needs no call that changes a file.  Only a
+	 * regular file can be emptied; a pipe cannot take the layer twice. */
+	struct stat st;
+	if ((s->flags & IPC_SPAWN_DIFF_RESTART) &&
+	    (fstat(input_fd, &st) < 0 || !S_ISREG(st.st_mode) || ftruncate(input_fd, 0) < 0 ||
+	     lseek(input_fd, 0, SEEK_SET) < 0))
+		return spawn_failed(s->job_id, ENOTEMPTY,
+				    "diff: the upperdir has overlay redirects and the layer went to a pipe: "
+				    "compare the trees instead (strata diff KEY --parent PARENT)");
 	/* An idmapped mount's user namespace: made here, as root, and given
 	 * to the mount worker as its fd 4. */
 	cleanup_fd int userns = -1;
