@@ -96,6 +96,7 @@ int broker_main(const struct broker_opts *o)
 	    grpc_server_start(BROKER_FD_GRPC, &gl, &e) < 0 ||
 	    native_server_start(BROKER_FD_NATIVE, o->cfg.max_conns, &e) < 0)
 		die("start: %s", e.msg);
+	mount_holds_load();
 	snapshots_sweep_orphans(startup_swept, NULL);
 	snapshots_measure_pending();
 	if (plink_ready(&e) < 0)

@@ -54,7 +54,7 @@ typedef Strata__V1__Label RecordLabel;
 
 struct meta {
 	MDB_env *env;
-	MDB_dbi snaps, parents, ids, info;
+	MDB_dbi snaps, parents, ids, info, holds;
 	uint64_t id_next, id_end; /* reserved, not yet handed out: [id_next, id_end) */
 	MDB_txn *batch;		  /* open batch transaction (group commit) */
 	void (*batch_opened)(void *ctx);
@@ -344,10 +344,9 @@ static int open_dbs(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 		const char *name;
 		size_t off;
 	} dbs[] = {
-	    {"snapshots", offsetof(struct meta, snaps)},
-	    {"parents", offsetof(struct meta, parents)},
-	    {"ids", offsetof(struct meta, ids)},
-	    {"info", offsetof(struct meta, info)},
+	    {"snapshots", offsetof(struct meta, snaps)}, {"parents", offsetof(struct meta, parents)},
+	    {"ids", offsetof(struct meta, ids)},	 {"info", offsetof(struct meta, info)},
+	    {"holds", offsetof(struct meta, holds)},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
 		int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, (MDB_dbi *)((char *)m + dbs[i].off));
@@ -384,7 +383,7 @@ int meta_open(struct meta **out, const char *dir, struct err *e)
 		free(m);
 		return lmdb_fail(e, rc, "creating environment for", dir);
 	}
-	if ((rc = mdb_env_set_maxdbs(m->env, 4)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)))
+	if ((rc = mdb_env_set_maxdbs(m->env, 5)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)))
 		goto fail;
 	/* MDB_NOTLS: read transactions are not tied to a thread's TLS slot (the
 	 * broker is one thread; this keeps a walk's reader usable while a write
@@ -1128,4 +1127,72 @@ int meta_get_by_id(struct meta *m, uint64_t id, struct snap_info *out, struct er
 		return err_set(e, ST_NOT_FOUND, "no snapshot has id %" PRIu64, id);
 	}
 	return rc;
+}
+
+/* ---- mount holds -------------------------------------------------------------- */
+
+struct hold_args {
+	const char *path;
+	uint64_t id;
+	meta_hold_fn fn;
+	void *ctx;
+};
+
+static int hold_put_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct hold_args *a = arg;
+	uint64_t be;
+	MDB_val key = {.mv_size = strlen(a->path), .mv_data = (void *)a->path}, val = id_val(a->id, &be);
+	int rc = mdb_put(txn, m->holds, &key, &val, 0);
+	return rc ? lmdb_fail(e, rc, "writing", "holds") : 0;
+}
+
+static int hold_del_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct hold_args *a = arg;
+	MDB_val key = {.mv_size = strlen(a->path), .mv_data = (void *)a->path};
+	int rc = mdb_del(txn, m->holds, &key, NULL);
+	return rc && rc != MDB_NOTFOUND ? lmdb_fail(e, rc, "deleting from", "holds") : 0;
+}
+
+static int hold_walk_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct hold_args *a = arg;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, m->holds, &cur);
+	if (rc)
+		return lmdb_fail(e, rc, "reading", "holds");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t be = 0;
+		if (v.mv_size != sizeof be || k.mv_size == 0 || k.mv_size > 4096)
+			continue;
+		memcpy(&be, v.mv_data, sizeof be);
+		char *path = xmalloc(k.mv_size + 1);
+		memcpy(path, k.mv_data, k.mv_size);
+		path[k.mv_size] = '\0';
+		a->fn(path, be64toh(be), a->ctx);
+		free(path);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : lmdb_fail(e, rc, "reading", "holds");
+}
+
+int meta_hold_put(struct meta *m, const char *path, uint64_t id, struct err *e)
+{
+	struct hold_args a = {.path = path, .id = id};
+	return in_txn(m, true, hold_put_body, &a, e);
+}
+
+int meta_hold_del(struct meta *m, const char *path, struct err *e)
+{
+	struct hold_args a = {.path = path};
+	return in_txn(m, true, hold_del_body, &a, e);
+}
+
+int meta_holds_walk(struct meta *m, meta_hold_fn fn, void *ctx, struct err *e)
+{
+	struct hold_args a = {.fn = fn, .ctx = ctx};
+	return in_txn(m, false, hold_walk_body, &a, e);
 }

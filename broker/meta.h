@@ -64,6 +64,13 @@ int meta_flush(struct meta *m, struct err *e);
 int meta_get(struct meta *m, const char *name, struct snap_info *out, struct err *e);
 /* The snapshot with numeric id `id`: NotFound when none has it. */
 int meta_get_by_id(struct meta *m, uint64_t id, struct snap_info *out, struct err *e);
+
+/* Mount holds of attached mounts (`strata mount`), which outlive the broker:
+ * the path the mount is attached at, and the snapshot id. */
+int meta_hold_put(struct meta *m, const char *path, uint64_t id, struct err *e);
+int meta_hold_del(struct meta *m, const char *path, struct err *e);
+typedef void (*meta_hold_fn)(const char *path, uint64_t id, void *ctx);
+int meta_holds_walk(struct meta *m, meta_hold_fn fn, void *ctx, struct err *e);
 /* Ids of name's ancestors, nearest first (not name's own). */
 int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);
 /* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */

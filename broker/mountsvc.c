@@ -9,13 +9,14 @@
  * remover tries again later.  A hold ends when the connection that asked
  * closes (a client that dies releases what it held), or, for a mount the
  * client attached at a path (`strata mount`), when Release names that path
- * (`strata umount`).  Holds live in the broker's memory: a restarted daemon
- * starts with none. */
+ * (`strata umount`).  Holds of attached mounts are also kept in the
+ * metadata and loaded at start-up: the mount outlives a restarted daemon. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/log.h"
 #include "../common/util.h"
 #include "broker.h"
 #include "meta.h"
@@ -43,12 +44,43 @@ unsigned mount_holds(uint64_t snapshot_id)
 	return n;
 }
 
+/* Ends a hold; an attached mount's also in the metadata. */
 static void hold_drop(struct hold **pp)
 {
 	struct hold *h = *pp;
+	struct err e;
 	*pp = h->next;
+	if (h->path && meta_hold_del(broker.meta, h->path, &e) < 0)
+		log_warn("mount hold at `%s`: %s", h->path, e.msg);
 	free(h->path);
 	free(h);
+}
+
+static struct hold *hold_add(uint64_t snap, void *owner, const char *path)
+{
+	struct hold *h = xcalloc(1, sizeof *h);
+	*h = (struct hold){.id = ++next_hold,
+			   .snap = snap,
+			   .owner = owner,
+			   .path = path ? xstrdup(path) : NULL,
+			   .next = holds};
+	holds = h;
+	return h;
+}
+
+static void hold_loaded(const char *path, uint64_t id, void *ctx)
+{
+	(void)ctx;
+	hold_add(id, NULL, path);
+}
+
+void mount_holds_load(void)
+{
+	struct err e;
+	if (meta_holds_walk(broker.meta, hold_loaded, NULL, &e) < 0)
+		log_warn("mount holds: %s", e.msg);
+	else if (holds)
+		log_info("mount holds: %u attached mounts still held", mount_holds(0));
 }
 
 static struct hold **hold_find(uint64_t id)
@@ -172,14 +204,13 @@ void svc_mount(struct call *c)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_OWN | (read_only ? 0 : IPC_SPAWN_MOUNT_RW);
 	if (r->n_uid_map)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_IDMAP;
-	/* Held from now on, so that a Remove racing the worker is refused. */
-	struct hold *h = xcalloc(1, sizeof *h);
-	*h = (struct hold){.id = ++next_hold,
-			   .snap = spec.target,
-			   .owner = r->attach_path[0] ? NULL : c->owner,
-			   .path = r->attach_path[0] ? xstrdup(r->attach_path) : NULL,
-			   .next = holds};
-	holds = h;
+	/* Held from now on, so that a Remove racing the worker is refused; an
+	 * attached mount's hold is kept in the metadata, as the mount outlives
+	 * the broker. */
+	const char *path = r->attach_path[0] ? r->attach_path : NULL;
+	if (path && meta_hold_put(broker.meta, path, spec.target, &e) < 0)
+		return call_fail_err(c, &e);
+	struct hold *h = hold_add(spec.target, path ? NULL : c->owner, path);
 	struct mount_call *mc = xcalloc(1, sizeof *mc);
 	*mc = (struct mount_call){.hold = h->id,
 				  .kind = kind,

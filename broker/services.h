@@ -59,6 +59,8 @@ void svc_release(struct call *c);
 unsigned mount_holds(uint64_t snapshot_id);
 /* The connection owner closed: the holds it had (without a path) end. */
 void mount_holds_owner_gone(void *owner);
+/* At start-up: the holds of attached mounts, from the metadata. */
+void mount_holds_load(void);
 
 /* The mounts strata issues for snapshot `key` (whose record is s); returns
  * how many (1). */

@@ -200,6 +200,20 @@ expect_rc "strata umount of a plainly unmounted directory releases the hold" 0
 out_has "... and says nothing was mounted" "nothing was mounted"
 check "... then rm succeeds" st rm tmp1
 
+# ---- an attached mount's hold outlives a daemon restart ----
+st prepare kept l2 >/dev/null
+mkdir -p "$M/kept"
+st mount kept "$M/kept" >/dev/null
+stop_stratad
+start_stratad "$ROOT" "$ADDR" --enable-probe || { fail "daemon restarts"; summary; exit 1; }
+check "... the mount is still attached" mountpoint -q "$M/kept"
+run st rm kept
+expect_rc "after a restart, rm of the mounted snapshot still fails" 1
+err_has "... with FailedPrecondition" FailedPrecondition
+run st umount "$M/kept"
+expect_rc "after a restart, strata umount releases it" 0
+check "... then rm succeeds" st rm kept
+
 # ---- a 200-layer chain ----
 parent=""
 i=1
