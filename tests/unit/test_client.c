@@ -17,6 +17,7 @@
 #include "broker/loop.h"
 #include "broker/native.h"
 #include "client/client.h"
+#include "client/mountfd.h"
 #include "client/output.h"
 #include "common/util.h"
 #include "proto/api.h"
@@ -448,6 +449,42 @@ START_TEST(sizes_and_times)
 }
 END_TEST
 
+/* strata mount --idmap: both parts, either order, several ranges, and the
+ * errors a user makes. */
+START_TEST(idmap_specs)
+{
+	struct strata_idmap m;
+	struct err e = {0};
+	ck_assert_int_eq(strata_idmap_parse("uids=0:100000:65536,gids=0:100000:65536", &m, &e), 0);
+	ck_assert_uint_eq(m.nuids, 1);
+	ck_assert_uint_eq(m.ngids, 1);
+	ck_assert_uint_eq(m.uids[0].inside, 0);
+	ck_assert_uint_eq(m.uids[0].outside, 100000);
+	ck_assert_uint_eq(m.uids[0].count, 65536);
+	ck_assert_int_eq(strata_idmap_parse("gids=0:200:10;10:300:5,uids=0:100:1", &m, &e), 0);
+	ck_assert_uint_eq(m.ngids, 2);
+	ck_assert_uint_eq(m.gids[1].inside, 10);
+	ck_assert_uint_eq(m.gids[1].outside, 300);
+	ck_assert_uint_eq(m.uids[0].outside, 100);
+	static const char *const bad[] = {
+	    "",
+	    "uids=0:100000:65536",				   /* gids missing */
+	    "uids=0:1:1,gids=0:1:0",				   /* empty range */
+	    "uids=0:1,gids=0:1:1",				   /* two numbers */
+	    "uids=0:1:1,gids=0:1:1,uids=0:2:1",			   /* twice */
+	    "uids=a:1:1,gids=0:1:1",				   /* not a number */
+	    "uids=0:4294967295:2,gids=0:1:1",			   /* past 2^32 - 1 */
+	    "uids=0:1:1;1:2:1;2:3:1;3:4:1;4:5:1;5:6:1,gids=0:1:1", /* six ranges */
+	    "users=0:1:1,gids=0:1:1",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&e, 0, sizeof e);
+		ck_assert_msg(strata_idmap_parse(bad[i], &m, &e) == -1, "accepted `%s`", bad[i]);
+		ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	}
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("client");
@@ -470,6 +507,7 @@ static Suite *client_suite(void)
 	tcase_add_test(out, json_strings_escape_and_stay_utf8);
 	tcase_add_test(out, json_writer_commas);
 	tcase_add_test(out, sizes_and_times);
+	tcase_add_test(out, idmap_specs);
 	suite_add_tcase(s, out);
 	return s;
 }
