@@ -98,7 +98,6 @@ int broker_main(const struct broker_opts *o)
 		die("start: %s", e.msg);
 	mount_holds_load();
 	snapshots_sweep_orphans(startup_swept, NULL);
-	snapshots_measure_pending();
 	if (plink_ready(&e) < 0)
 		die("%s", e.msg);
 	loop_run(&stopping);

@@ -67,8 +67,6 @@ void mount_holds_load(void);
 struct mount_spec;
 int snapshot_mounts(const char *key, const struct snap_info *s, struct mount_spec *m, struct err *e);
 
-/* Measures the committed snapshots whose usage a crash left unmeasured. */
-void snapshots_measure_pending(void);
 /* Removes snapshot directories that no metadata points at (start-up and Cleanup). */
 void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void *ctx);
 

@@ -205,15 +205,13 @@ void svc_mounts(struct call *c)
 
 /* ---- Commit and usage measurement ------------------------------------------------ */
 
-/* containerd measures a snapshot's usage at commit.  strata commits first and
- * measures in a usage worker right after (the committed tree no longer
- * changes); the record says "pending" (-1) until the measurement is stored,
- * a Usage call on it waits for the measurement, and start-up measures what a
- * crash left pending.  Past MEASURE_BACKLOG measurements in flight, Commit
- * measures before committing, as containerd does, so that the background
- * work never outgrows what the workers can do. */
-#define MEASURE_BACKLOG 16
-
+/* containerd measures a snapshot's usage at commit.  strata commits at once
+ * and measures in a usage worker when the usage is first asked for (the
+ * committed tree no longer changes): the record says "pending" (-1) until
+ * the measurement is stored, and a Usage call on a pending snapshot starts
+ * the measurement (or joins the one running) and waits for it.  Most
+ * committed layers (image layers, build steps) are never asked: a commit
+ * costs no worker. */
 struct measure {
 	uint64_t id;
 	char *name;
@@ -222,7 +220,6 @@ struct measure {
 	struct measure *next;
 };
 static struct measure *measures;
-static unsigned nmeasures;
 
 static void reply_usage(struct call *c, int64_t size, int64_t inodes)
 {
@@ -240,7 +237,6 @@ static void measure_done(void *ctx, const struct job_result *res, const struct e
 	while (*pp != ms)
 		pp = &(*pp)->next;
 	*pp = ms->next;
-	nmeasures--;
 	if (je)
 		log_warn("measuring usage of `%s`: %s", ms->name, je->msg);
 	else if (meta_set_usage(broker.meta, ms->name, ms->id, res->size, res->inodes, &e) < 0)
@@ -274,77 +270,20 @@ static struct measure *measure_start(uint64_t id, const char *name, struct err *
 	}
 	ms->next = measures;
 	measures = ms;
-	nmeasures++;
 	return ms;
-}
-
-static int measure_pending_one(const struct snap_info *s, void *ctx)
-{
-	struct err e;
-	if (s->kind == KIND_COMMITTED && s->size < 0 && !measure_start(s->id, s->name, &e))
-		log_warn("measuring usage of `%s`: %s", s->name, e.msg);
-	return 0;
-}
-
-void snapshots_measure_pending(void)
-{
-	struct err e;
-	if (meta_walk(broker.meta, measure_pending_one, NULL, &e) < 0)
-		log_warn("looking for unmeasured snapshots: %s", e.msg);
-}
-
-static void commit_measured(void *ctx, const struct job_result *res, const struct err *je)
-{
-	struct call *c = ctx;
-	CommitReq *r = (CommitReq *)c->req;
-	struct err e;
-	if (je)
-		return call_fail(c, je->code, "failed to commit snapshot %s: measuring usage: %s", r->key,
-				 je->msg);
-	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
-	int rc = meta_commit(broker.meta, r->key, r->name, l, r->n_labels, res->size, res->inodes, &e);
-	labels_free(l, r->n_labels);
-	if (rc < 0)
-		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
-	call_reply(c, NULL);
 }
 
 void svc_commit(struct call *c)
 {
 	CommitReq *r = (CommitReq *)c->req;
-	struct snap_info s = {0};
 	struct err e;
 	if (!r->name || !r->name[0])
 		return call_fail(c, ST_INVALID_ARGUMENT, "committed snapshot name must not be empty");
-	if (meta_get(broker.meta, r->key, &s, &e) < 0)
-		return call_fail_err(c, &e);
-	uint64_t id = s.id;
-	int kind = s.kind;
-	snap_info_free(&s);
-	/* The same checks, in the same order, as the commit transaction: answer
-	 * before spending a worker on a commit that cannot succeed. */
-	if (meta_get(broker.meta, r->name, &s, NULL) == 0) {
-		snap_info_free(&s);
-		return call_fail(c, ST_ALREADY_EXISTS,
-				 "failed to commit snapshot: committed snapshot %s: already exists", r->name);
-	}
-	if (kind != KIND_ACTIVE)
-		return call_fail(c, ST_FAILED_PRECONDITION,
-				 "failed to commit snapshot: snapshot %s is not active: failed precondition",
-				 r->key);
-	if (nmeasures >= MEASURE_BACKLOG) {
-		struct job_spec spec = {.role = ROLE_USAGE, .target = id};
-		if (!job_start(&spec, NULL, commit_measured, c, &e))
-			return call_fail_err(c, &e);
-		return;
-	}
 	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
 	int rc = meta_commit(broker.meta, r->key, r->name, l, r->n_labels, -1, -1, &e);
 	labels_free(l, r->n_labels);
 	if (rc < 0)
 		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
-	if (!measure_start(id, r->name, &e))
-		log_warn("measuring usage of `%s` (left for later): %s", r->name, e.msg);
 	call_reply(c, NULL);
 }
 

@@ -69,8 +69,8 @@ check "start-up removes orphan directories" test -z "$(ls "$ROOT/snapshots" | gr
 known=$(st ls | awk 'NR > 1' | wc -l)
 check "one directory per snapshot" test "$(ls "$ROOT/snapshots" | wc -l)" = "$known"
 
-# Usage of a snapshot committed a moment ago: measured after the commit, and
-# a Usage call waits for the measurement.
+# Usage of a snapshot committed a moment ago: measured when first asked
+# for, and the Usage call waits for the measurement.
 st prepare measured-a l2 >/dev/null
 mid=$(st mounts measured-a | sed -n 's|.*upperdir=[^,]*/snapshots/\([0-9]*\)/fs.*|\1|p')
 head -c 100000 /dev/zero >"$ROOT/snapshots/$mid/fs/blob"
