@@ -58,15 +58,8 @@ command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
 command -v unpigz >/dev/null 2>&1 || missing="$missing pigz"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
-if [ -n "$missing" ]; then
-	echo "bench: installing$missing"
-	# shellcheck disable=SC2086 # a list of package names
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >"$T/apt.log" 2>&1 || {
-		echo "bench: apt-get install$missing failed:" >&2
-		tail -n 15 "$T/apt.log" >&2
-		exit 1
-	}
-fi
+# shellcheck disable=SC2086 # a list of package names
+bench_install $missing
 
 # ---- data ------------------------------------------------------------------------
 # make-layers.sh writes STATS last; without it the data is incomplete. It is

@@ -76,15 +76,8 @@ lib_init bench-diff
 missing=''
 command -v bsdtar >/dev/null 2>&1 || missing="$missing libarchive-tools"
 command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
-if [ -n "$missing" ]; then
-	echo "bench: installing$missing"
-	# shellcheck disable=SC2086 # a list of package names
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >"$T/apt.log" 2>&1 || {
-		echo "bench: apt-get install$missing failed:" >&2
-		tail -n 15 "$T/apt.log" >&2
-		exit 1
-	}
-fi
+# shellcheck disable=SC2086 # a list of package names
+bench_install $missing
 
 # ---- containerd's side, built offline in GOPATH mode -----------------------------------
 export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"

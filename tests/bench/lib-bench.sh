@@ -47,3 +47,15 @@ paired()
 	paste "$R/$3.$1" "$R/$3.$2" | awk '{ printf "%.4f\n", $1 / $2 }' | median | awk '{ printf "%.2f", $1 }'
 }
 secs() { median <"$R/$1" | awk '{ printf "%.2f", $1 / 1000 }'; }
+
+# bench_install PACKAGE...: installs the Debian packages named (none: nothing).
+bench_install()
+{
+	[ $# -gt 0 ] || return 0
+	echo "bench: installing $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$T/apt.log" 2>&1 || {
+		echo "bench: apt-get install $* failed:" >&2
+		tail -n 15 "$T/apt.log" >&2
+		exit 1
+	}
+}
