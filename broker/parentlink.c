@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,9 +59,21 @@ struct job {
 	struct job *next;
 };
 
+#define CTL_MAX_PENDING 4
+
+/* A SNAP_CREATE sent without waiting: the parent answers requests in order,
+ * so the replies pair with these first in, first out. */
+struct ctl_pending {
+	plink_reply_fn fn;
+	void *ctx;
+	struct ctl_pending *next;
+};
+
 static struct {
 	int ctl, evt;
-	struct loop_src *evt_src;
+	struct loop_src *evt_src, *ctl_src;
+	struct ctl_pending *pending, **pending_tail;
+	unsigned npending;
 	uint64_t next_job_id;
 	unsigned limit, running;
 	struct job *jobs; /* running and cancelled-but-running jobs */
@@ -69,14 +82,72 @@ static struct {
 
 /* ---- control requests ---------------------------------------------------- */
 
-/* Sends a request and receives one record back, of an expected type. */
+/* One record from the parent, waiting for it (the channel is non-blocking
+ * for the event loop's sake). */
+static int ctl_recv_wait(struct ipc_msg *m, struct err *e)
+{
+	for (;;) {
+		int r = ipc_recv(pl.ctl, m, e);
+		if (r >= 0 || errno != EAGAIN)
+			return r;
+		struct pollfd p = {.fd = pl.ctl, .events = POLLIN};
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return err_errno(e, ST_INTERNAL, errno, "parent control channel: poll");
+	}
+}
+
+static int reply_result(const struct ipc_msg *m, const char *what, struct err *e);
+
+/* The oldest request sent without waiting gets its reply m. */
+static void ctl_dispatch(struct ipc_msg *m)
+{
+	struct ctl_pending *p = pl.pending;
+	struct err e = {0};
+	pl.pending = p->next;
+	pl.npending--;
+	if (!pl.pending)
+		pl.pending_tail = &pl.pending;
+	int rc = reply_result(m, "create snapshot directory", &e);
+	ipc_msg_close(m);
+	p->fn(p->ctx, rc < 0 ? &e : NULL);
+	free(p);
+}
+
+/* Replies to requests sent without waiting, as they arrive. */
+static void on_ctl(void *ctx, uint32_t events)
+{
+	for (;;) {
+		struct ipc_msg m;
+		struct err e = {0};
+		int r = ipc_recv(pl.ctl, &m, &e);
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0)
+			die("parent control channel: %s", r == 0 ? "closed by the parent" : e.msg);
+		if (!pl.pending) {
+			log_warn("parent control channel: unexpected `%s`", ipc_type_name(m.type));
+			ipc_msg_close(&m);
+			continue;
+		}
+		ctl_dispatch(&m);
+	}
+}
+
+/* Sends a request and receives one record back, of an expected type.  The
+ * replies still owed to requests sent without waiting come first. */
 static int ctl_call(uint32_t type, const void *body, size_t len, struct ipc_msg *m, struct err *e)
 {
 	if (pl.ctl < 0)
 		return err_set(e, ST_UNAVAILABLE, "parent link is not initialised");
+	while (pl.pending) {
+		int r = ctl_recv_wait(m, e);
+		if (r <= 0)
+			return r == 0 ? err_set(e, ST_UNAVAILABLE, "parent closed the control channel") : -1;
+		ctl_dispatch(m);
+	}
 	if (ipc_send(pl.ctl, type, body, len, NULL, 0, e) < 0)
 		return -1;
-	int r = ipc_recv(pl.ctl, m, e);
+	int r = ctl_recv_wait(m, e);
 	if (r == 0)
 		return err_set(e, ST_UNAVAILABLE, "parent closed the control channel");
 	return r < 0 ? -1 : 0;
@@ -111,10 +182,29 @@ int plink_ready(struct err *e)
 	return ctl_simple(IPC_READY, NULL, 0, "ready", e);
 }
 
-int plink_snap_create(uint64_t id, uint64_t parent_id, int active, struct err *e)
+int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_fn fn, void *ctx,
+		      struct err *e)
 {
 	struct ipc_snap_create r = {.id = id, .parent_id = parent_id, .active = active ? 1 : 0};
-	return ctl_simple(IPC_SNAP_CREATE, &r, sizeof r, "create snapshot directory", e);
+	if (pl.ctl < 0)
+		return err_set(e, ST_UNAVAILABLE, "parent link is not initialised");
+	/* A few in flight keep the parent busy; more would only let the broker
+	 * take in more calls than it can finish, and grow its heap. */
+	while (pl.npending >= CTL_MAX_PENDING) {
+		struct ipc_msg m;
+		int rc = ctl_recv_wait(&m, e);
+		if (rc <= 0)
+			return rc == 0 ? err_set(e, ST_UNAVAILABLE, "parent closed the control channel") : -1;
+		ctl_dispatch(&m);
+	}
+	if (ipc_send(pl.ctl, IPC_SNAP_CREATE, &r, sizeof r, NULL, 0, e) < 0)
+		return -1;
+	pl.npending++;
+	struct ctl_pending *p = xcalloc(1, sizeof *p);
+	*p = (struct ctl_pending){.fn = fn, .ctx = ctx};
+	*pl.pending_tail = p;
+	pl.pending_tail = &p->next;
+	return 0;
 }
 
 int plink_snap_drop(uint64_t id, int kind, struct err *e)
@@ -194,7 +284,7 @@ int plink_snap_list(struct snapdir **out, size_t *n, struct err *e)
 		if (*n == cap)
 			*out = xrealloc(*out, (cap = cap ? cap * 2 : 64) * sizeof **out);
 		(*out)[(*n)++] = (struct snapdir){(int)m.body.snap_entry.kind, m.body.snap_entry.id};
-		int r = ipc_recv(pl.ctl, &m, e);
+		int r = ctl_recv_wait(&m, e);
 		if (r <= 0) {
 			if (r == 0)
 				err_set(e, ST_UNAVAILABLE, "parent closed the control channel");
@@ -591,6 +681,12 @@ int plink_init(int ctl_fd, int evt_fd, struct err *e)
 	pl.ctl = ctl_fd;
 	pl.evt = evt_fd;
 	pl.queue_tail = &pl.queue;
+	pl.pending_tail = &pl.pending;
+	if (set_nonblock(ctl_fd, 1) < 0)
+		return err_errno(e, 0, errno, "parent control channel: set non-blocking");
+	pl.ctl_src = loop_add(ctl_fd, EPOLLIN, on_ctl, NULL);
+	if (!pl.ctl_src)
+		return err_set(e, ST_INTERNAL, "parent control channel: cannot watch it");
 	if (set_nonblock(evt_fd, 1) < 0)
 		return err_errno(e, 0, errno, "parent event channel: set non-blocking");
 	pl.evt_src = loop_add(evt_fd, EPOLLIN, on_evt, NULL);

@@ -35,8 +35,12 @@ int plink_init(int ctl_fd, int evt_fd, struct err *e);
 int plink_ready(struct err *e);
 
 /* mkdir snapshots/new-ID/{fs[,work]}; fs takes parent's owner when parent_id != 0;
- * then rename to snapshots/ID. */
-int plink_snap_create(uint64_t id, uint64_t parent_id, int active, struct err *e);
+ * then rename to snapshots/ID.  Does not wait: fn(ctx, NULL or the error)
+ * runs from the event loop when the parent has done it (or from a later
+ * control call that needs the channel first). */
+typedef void (*plink_reply_fn)(void *ctx, const struct err *e);
+int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_fn fn, void *ctx,
+		      struct err *e);
 
 enum snapdir_kind { SNAPDIR_LIVE = 1 /* ID */, SNAPDIR_NEW = 2 /* new-ID */, SNAPDIR_RM = 3 /* rm-ID */ };
 struct snapdir {

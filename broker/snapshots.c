@@ -112,73 +112,116 @@ static void reply_mounts(struct call *c, const struct mount_spec *m, size_t n)
 	mount_msgs_free(resp.mounts, n);
 }
 
-static int create_snapshot(int kind, const char *key, const char *parent, void *const *labels, size_t nlabels,
-			   struct snap_info *out, struct err *e)
+/* A Prepare or View between asking the parent for the directory and
+ * writing the record. */
+struct create {
+	int kind;
+	uint64_t id;
+};
+
+/* The fields Prepare and View requests share. */
+struct create_req {
+	const char *key, *parent; /* parent NULL when empty */
+	void *const *labels;
+	size_t nlabels;
+};
+
+static struct create_req create_req_of(const struct call *c)
 {
-	struct snap_info in = {.kind = kind, .name = (char *)key, .parent = (char *)parent};
-	struct snap_info p = {0};
-	uint64_t parent_id = 0;
-	if (!key || !key[0])
-		return err_set(e, ST_INVALID_ARGUMENT, "snapshot key must not be empty");
-	if (parent && !parent[0])
-		in.parent = NULL;
-	/* Fail before touching the disk when the metadata will refuse anyway. */
-	if (meta_get(broker.meta, key, &p, NULL) == 0) {
-		snap_info_free(&p);
-		return err_set(e, ST_ALREADY_EXISTS, "snapshot %s: already exists", key);
+	if (c->m->id == NM_VIEW) {
+		const ViewReq *v = (const ViewReq *)c->req;
+		return (struct create_req){v->key, v->parent[0] ? v->parent : NULL, (void *const *)v->labels,
+					   v->n_labels};
 	}
-	if (in.parent) {
-		if (meta_get(broker.meta, in.parent, &p, e) < 0)
-			return err_set(e, ST_NOT_FOUND, "missing parent %s: not found", in.parent);
-		parent_id = p.id;
-		int pkind = p.kind;
-		snap_info_free(&p);
-		if (pkind != KIND_COMMITTED)
-			return err_set(e, ST_INVALID_ARGUMENT, "parent %s is not committed snapshot",
-				       in.parent);
-	}
-	if (meta_next_id(broker.meta, &in.id, e) < 0)
-		return -1;
-	if (plink_snap_create(in.id, parent_id, kind == KIND_ACTIVE, e) < 0)
-		return err_wrap(e, "creating snapshot directory for `%s`", key);
-	in.labels = labels_from_entries(labels, nlabels);
-	in.nlabels = nlabels;
-	int r = meta_create(broker.meta, &in, out, e);
-	labels_free(in.labels, in.nlabels);
-	if (r < 0) {
-		/* The directory has no metadata: hand it to a remove worker now. */
-		remove_dir_async(in.id, 1, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	const PrepareReq *p = (const PrepareReq *)c->req;
+	return (struct create_req){p->key, p->parent[0] ? p->parent : NULL, (void *const *)p->labels,
+				   p->n_labels};
 }
 
-static void prepare_or_view(struct call *c, int kind, const char *key, const char *parent,
-			    void *const *labels, size_t nlabels)
+static void prepare_or_view_reply(struct call *c, const struct snap_info *s)
 {
-	struct snap_info s = {0};
 	struct mount_spec m;
 	struct err e;
-	if (create_snapshot(kind, key, parent, labels, nlabels, &s, &e) < 0)
-		return call_fail_err(c, &e);
-	int n = snapshot_mounts(key, &s, &m, &e);
-	snap_info_free(&s);
+	int n = snapshot_mounts(s->name, s, &m, &e);
 	if (n < 0)
 		return call_fail_err(c, &e);
 	reply_mounts(c, &m, (size_t)n);
 	mounts_free(&m, (size_t)n);
 }
 
+/* The directory exists (or could not be made): the record, then the
+ * mounts.  Between the two, a crash leaves only a directory without a
+ * record, which start-up and Cleanup remove. */
+static void dir_created(void *ctx, const struct err *de)
+{
+	struct call *c = ctx;
+	struct create cr = *(struct create *)c->state;
+	free(c->state);
+	c->state = NULL;
+	struct create_req r = create_req_of(c);
+	if (de)
+		return call_fail(c, de->code, "creating snapshot directory for `%s`: %s", r.key, de->msg);
+	struct snap_info in = {
+	    .kind = cr.kind, .name = (char *)r.key, .parent = (char *)r.parent, .id = cr.id};
+	struct snap_info out = {0};
+	struct err e;
+	in.labels = labels_from_entries(r.labels, r.nlabels);
+	in.nlabels = r.nlabels;
+	int rc = meta_create(broker.meta, &in, &out, &e);
+	labels_free(in.labels, in.nlabels);
+	if (rc < 0) {
+		/* The directory has no metadata: hand it to a remove worker now. */
+		remove_dir_async(cr.id, 1, NULL, NULL);
+		return call_fail_err(c, &e);
+	}
+	prepare_or_view_reply(c, &out);
+	snap_info_free(&out);
+}
+
+/* Checks what the metadata would refuse, then asks the parent for the
+ * directory without waiting: the broker serves other calls meanwhile. */
+static void prepare_or_view(struct call *c, int kind)
+{
+	struct create_req r = create_req_of(c);
+	struct snap_info p = {0};
+	uint64_t parent_id = 0, id;
+	struct err e;
+	if (!r.key || !r.key[0])
+		return call_fail(c, ST_INVALID_ARGUMENT, "snapshot key must not be empty");
+	if (meta_get(broker.meta, r.key, &p, NULL) == 0) {
+		snap_info_free(&p);
+		return call_fail(c, ST_ALREADY_EXISTS, "snapshot %s: already exists", r.key);
+	}
+	if (r.parent) {
+		if (meta_get(broker.meta, r.parent, &p, &e) < 0)
+			return call_fail(c, ST_NOT_FOUND, "missing parent %s: not found", r.parent);
+		parent_id = p.id;
+		int pkind = p.kind;
+		snap_info_free(&p);
+		if (pkind != KIND_COMMITTED)
+			return call_fail(c, ST_INVALID_ARGUMENT, "parent %s is not committed snapshot",
+					 r.parent);
+	}
+	if (meta_next_id(broker.meta, &id, &e) < 0)
+		return call_fail_err(c, &e);
+	struct create *cr = xcalloc(1, sizeof *cr);
+	*cr = (struct create){.kind = kind, .id = id};
+	c->state = cr;
+	if (plink_snap_create(id, parent_id, kind == KIND_ACTIVE, dir_created, c, &e) < 0) {
+		free(c->state);
+		c->state = NULL;
+		return call_fail(c, e.code, "creating snapshot directory for `%s`: %s", r.key, e.msg);
+	}
+}
+
 void svc_prepare(struct call *c)
 {
-	PrepareReq *r = (PrepareReq *)c->req;
-	prepare_or_view(c, KIND_ACTIVE, r->key, r->parent, (void *const *)r->labels, r->n_labels);
+	prepare_or_view(c, KIND_ACTIVE);
 }
 
 void svc_view(struct call *c)
 {
-	ViewReq *r = (ViewReq *)c->req;
-	prepare_or_view(c, KIND_VIEW, r->key, r->parent, (void *const *)r->labels, r->n_labels);
+	prepare_or_view(c, KIND_VIEW);
 }
 
 void svc_mounts(struct call *c)
