@@ -125,18 +125,11 @@ for l in $LAYERS; do
 	for _f in $FORMATS; do nf=$((nf + 1)); done
 	need_kb=$((need_kb + kb * nf * 3 * (ROUNDS + WARMUP)))
 done
-free_kb=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
-if [ "$free_kb" -lt $((need_kb + need_kb / 10)) ]; then
-	echo "bench: the trees need about $((need_kb / 1048576)) GiB, $T has $((free_kb / 1048576)) GiB free;" >&2
-	echo "       lower ROUNDS or WARMUP, or choose fewer LAYERS" >&2
-	exit 1
-fi
+bench_need_space "$need_kb" "lower ROUNDS or WARMUP, or choose fewer LAYERS"
 
 # ---- the daemon --------------------------------------------------------------------
-ensure_user
-mkdir -p "$T/strata" "$T/trees"
-start_stratad "$T/strata/root" "$T/strata/s.sock" --log-level debug || exit 1
-st() { "$STRATA" --address "$T/strata/s.sock" "$@"; }
+mkdir -p "$T/trees"
+bench_start_stratad
 
 # ---- one run of each side ------------------------------------------------------------
 

@@ -100,18 +100,11 @@ for l in $LAYERS; do
 	[ "$kb" -gt "$max_kb" ] && max_kb=$kb
 done
 need_kb=$((need_kb + max_kb))
-free_kb=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
-if [ "$free_kb" -lt $((need_kb + need_kb / 10)) ]; then
-	echo "bench: the trees need about $((need_kb / 1048576)) GiB, $T has $((free_kb / 1048576)) GiB free;" >&2
-	echo "       choose fewer LAYERS" >&2
-	exit 1
-fi
+bench_need_space "$need_kb" "choose fewer LAYERS"
 
 # ---- the daemon and the trees (untimed) --------------------------------------------------
-ensure_user
-mkdir -p "$T/strata" "$T/out" "$T/check"
-start_stratad "$T/strata/root" "$T/strata/s.sock" --log-level debug || exit 1
-st() { "$STRATA" --address "$T/strata/s.sock" "$@"; }
+mkdir -p "$T/out" "$T/check"
+bench_start_stratad
 
 # tree_of LAYER: prepares snapshot bench-LAYER, applies LAYER.tar into it and
 # prints its upperdir (the source of its bind mount: no parent).

@@ -59,3 +59,24 @@ bench_install()
 		exit 1
 	}
 }
+
+# bench_need_space KB HINT: exits unless $T has KB (and a tenth more) free.
+bench_need_space()
+{
+	_free=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
+	if [ "$_free" -lt $(($1 + $1 / 10)) ]; then
+		echo "bench: the trees need about $(($1 / 1048576)) GiB, $T has $((_free / 1048576)) GiB free;" >&2
+		echo "       $2" >&2
+		exit 1
+	fi
+}
+
+# bench_start_stratad: the daemon under $T/strata (debug log: the spawner's
+# worker lines), and st() to talk to it.
+bench_start_stratad()
+{
+	ensure_user
+	mkdir -p "$T/strata"
+	start_stratad "$T/strata/root" "$T/strata/s.sock" --log-level debug || exit 1
+}
+st() { "$STRATA" --address "$T/strata/s.sock" "$@"; }
