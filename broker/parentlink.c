@@ -645,6 +645,26 @@ static void job_exited(uint64_t job_id, int wstatus)
 		done(ctx, &res, rc < 0 ? &e : NULL);
 }
 
+/* The spawner deleted a remove job's directory itself (it was empty,
+ * proto/ipc.h IPC_REMOVED): the job is done without a worker. */
+static void job_removed(uint64_t job_id)
+{
+	struct job **pp = job_find(job_id), *j = *pp;
+	if (!j || j->state != JOB_SPAWNING || j->spec.role != ROLE_REMOVE) {
+		log_warn("removal of unknown job %llu", (unsigned long long)job_id);
+		return;
+	}
+	*pp = j->next;
+	pl.running--;
+	struct job_result res = {.mount_fd = -1};
+	job_done_fn done = j->done;
+	void *ctx = j->ctx;
+	job_free(j);
+	start_queued();
+	if (done)
+		done(ctx, &res, NULL);
+}
+
 static void on_evt(void *ctx, uint32_t events)
 {
 	for (;;) {
@@ -669,6 +689,8 @@ static void on_evt(void *ctx, uint32_t events)
 			job_spawned(&m.body.spawned, m.fds[0]);
 		} else if (m.type == IPC_SPAWN_FAILED) {
 			job_spawn_failed(&m.body.spawn_failed);
+		} else if (m.type == IPC_REMOVED) {
+			job_removed(m.body.job_exit.job_id);
 		} else {
 			log_err("parent event channel: unexpected `%s`", ipc_type_name(m.type));
 			ipc_msg_close(&m);

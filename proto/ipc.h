@@ -7,7 +7,8 @@
  *
  * Channels:
  *   ctl  (broker -> parent requests, parent -> broker replies, synchronous)
- *   evt  (broker <-> spawner: SPAWN in; SPAWNED, SPAWN_FAILED, JOB_EXIT out)
+ *   evt  (broker <-> spawner: SPAWN in; SPAWNED, SPAWN_FAILED, JOB_EXIT,
+ *         REMOVED out)
  *   job  (one per job: worker -> broker, exactly one result record)
  *
  * Role and snapshot-directory numbers are those of broker/parentlink.h
@@ -127,7 +128,18 @@ enum ipc_type {
 	 * not already do with the snapshot's mounts (it cannot attach it
 	 * anywhere without CAP_SYS_ADMIN in its own mount namespace). */
 	IPC_JOB_MOUNT = 23,
-	IPC_TYPE_MAX = 23,
+	/* evt, spawner -> broker.  Body: struct ipc_job_exit (wstatus 0).  The
+	 * spawner finished a remove job without a worker: the directory was the
+	 * bare skeleton of a snapshot nothing was written into (rm-ID/fs,
+	 * rm-ID/work/work, rm-ID/work, all empty), which it deleted with rmdir.
+	 * Needed because forking a sandboxed worker to delete four empty
+	 * directories costs more than the rest of a Remove.  Safe: it carries a
+	 * job id only, answers a SPAWN of the broker's own, and the rmdir calls
+	 * are name-safe like SNAP_DROP: fixed names under rm-ID opened with
+	 * O_NOFOLLOW, and rmdir deletes nothing that has an entry in it; a tree
+	 * with any content is left to a remove worker as before. */
+	IPC_REMOVED = 24,
+	IPC_TYPE_MAX = 24,
 };
 
 struct ipc_hdr {

@@ -155,6 +155,32 @@ int snapdir_list(int dfd, struct snapdir **out, size_t *n, struct err *e)
 	return 0;
 }
 
+/* rmdir NAME under DFD; a missing entry counts as removed. */
+static int rmdir_gone(int dfd, const char *name)
+{
+	return unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT;
+}
+
+int snapdir_remove_empty(int dfd, uint64_t id)
+{
+	char n[NAME_MAX_LEN];
+	id_name(n, "rm-", id, "");
+	/* Each level is opened without following links, so every rmdir is
+	 * relative to a directory strata made: nothing resolves through a name
+	 * a workload could have planted. */
+	cleanup_fd int top = openat(dfd, n, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0)
+		return 0;
+	if (!rmdir_gone(top, "fs"))
+		return 0;
+	cleanup_fd int work = openat(top, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (work < 0 && errno != ENOENT)
+		return 0;
+	if (work >= 0 && (!rmdir_gone(work, "work") || !rmdir_gone(top, "work")))
+		return 0;
+	return rmdir_gone(dfd, n);
+}
+
 int snapdir_remove_rm(int dfd, uint64_t id, struct err *e)
 {
 	char n[NAME_MAX_LEN];

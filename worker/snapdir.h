@@ -20,6 +20,11 @@ int snapdir_create(int dfd, uint64_t id, uint64_t parent_id, int active, struct 
 int snapdir_drop(int dfd, uint64_t id, int kind, struct err *e);
 /* Numbered entries (ID, new-ID, rm-ID); other names are ignored. */
 int snapdir_list(int dfd, struct snapdir **out, size_t *n, struct err *e);
+/* Deletes rm-ID when it is the bare skeleton of a snapshot nothing was
+ * written into: fs, work/work (overlayfs makes it), work and rm-ID itself,
+ * each only if empty (rmdir).  Returns 1 when rm-ID is gone, 0 when
+ * anything is left (content, or an error) for a remove worker. */
+int snapdir_remove_empty(int dfd, uint64_t id);
 /* rmdir rm-ID, after a remove worker emptied it. */
 int snapdir_remove_rm(int dfd, uint64_t id, struct err *e);
 /* Whether a worker target ("ID/fs" or "rm-ID", see sandbox_target_name) is

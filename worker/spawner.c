@@ -181,11 +181,18 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	const char *bad = spawn_invalid(type, s);
 	if (bad)
 		violation(bad);
-	if (S.nworkers >= S.a->cfg->max_jobs)
-		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
 	struct err e = {0};
 	if ((s->flags & IPC_SPAWN_DROP_FIRST) && snapdir_drop(S.a->snapdir, s->target, SNAPDIR_LIVE, &e) < 0)
 		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+	/* Most removed snapshots are bare skeletons (views, containers that
+	 * wrote nothing, failed prepares): four rmdir calls here instead of a
+	 * worker.  Anything with content still goes to a remove worker. */
+	if (s->role == ROLE_REMOVE && snapdir_remove_empty(S.a->snapdir, s->target)) {
+		struct ipc_job_exit x = {.job_id = s->job_id};
+		return queue_evt(IPC_REMOVED, &x, sizeof x, -1);
+	}
+	if (S.nworkers >= S.a->cfg->max_jobs)
+		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
 	char name[64];
 	sandbox_target_name(s, name, sizeof name);
 	if (snapdir_check_target(S.a->snapdir, name, &e) < 0)

@@ -193,6 +193,12 @@ expect_rc "probe of a forbidden syscall fails" 1
 err_has "probe failure names the probe" "strata: debug probe usage mount: "
 
 # ---- rm ----
+# child gets content, so that its directory goes to a remove worker; the
+# others are bare skeletons, which the spawner deletes itself.
+child_fs=$(st mounts child | sed -n 's/.*upperdir=\([^,]*\).*/\1/p')
+mkdir -p "$child_fs/etc/deep" "$T/victim" && echo x >"$child_fs/etc/deep/file" && echo v >"$T/victim/file" &&
+	ln -s "$T/victim" "$child_fs/link"
+check "child's upperdir has the content" test -f "$child_fs/etc/deep/file"
 run st rm base-c
 expect_rc "rm of a parent fails" 1
 err_has "rm of a parent: FailedPrecondition" "strata: rm base-c: FailedPrecondition: "
@@ -211,6 +217,18 @@ out_match "ls after rm shows only the header" '^NAME +PARENT +KIND$'
 if [ "$(wc -l <"$T/out")" -eq 1 ]; then pass "nothing left"; else fail "nothing left" "$(show)"; fi
 run st tree --json
 out_has "empty tree" '{"tree":[]}'
+# Removal finishes after the answer: wait for the directories to go.
+i=0
+while [ "$i" -lt 50 ] && [ -n "$(ls -A "$T/root/snapshots")" ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -z "$(ls -A "$T/root/snapshots")" ]; then
+	pass "every snapshot directory is gone, with content or without"
+else
+	fail "every snapshot directory is gone" "$(ls -lA "$T/root/snapshots")"
+fi
+check "a link's target survives its removal" test -f "$T/victim/file"
 
 # ---- cleanup ----
 run st cleanup

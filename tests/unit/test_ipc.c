@@ -56,10 +56,10 @@ static int recv_one(struct ipc_msg *m, struct err *e)
 
 START_TEST(round_trip_every_type)
 {
-	static const uint32_t types[] = {IPC_READY,	  IPC_SNAP_CREATE, IPC_SNAP_DROP, IPC_SNAP_LIST,
-					 IPC_SNAP_ENTRY,  IPC_SPAWN,	   IPC_REPLY,	  IPC_JOB_EXIT,
-					 IPC_JOB_USAGE,	  IPC_JOB_DONE,	   IPC_JOB_FAIL,  IPC_JOB_PROBE,
-					 IPC_SPAWN_FAILED};
+	static const uint32_t types[] = {IPC_READY,	   IPC_SNAP_CREATE, IPC_SNAP_DROP, IPC_SNAP_LIST,
+					 IPC_SNAP_ENTRY,   IPC_SPAWN,	    IPC_REPLY,	   IPC_JOB_EXIT,
+					 IPC_JOB_USAGE,	   IPC_JOB_DONE,    IPC_JOB_FAIL,  IPC_JOB_PROBE,
+					 IPC_SPAWN_FAILED, IPC_REMOVED};
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		union ipc_body b;
 		memset(&b, 0, sizeof b);

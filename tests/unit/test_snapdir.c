@@ -1,0 +1,170 @@
+/* worker/snapdir.c: the parent's and spawner's name-safe operations on the
+ * snapshots directory.  Above all snapdir_remove_empty, which deletes a
+ * removed snapshot without a worker only when it is the bare skeleton, and
+ * must neither follow a link nor delete anything that has content. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "worker/snapdir.h"
+
+static char root[] = "/tmp/strata-test-snapdir-XXXXXX";
+static int dfd = -1;
+
+static void setup(void)
+{
+	strcpy(root, "/tmp/strata-test-snapdir-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	char p[256];
+	snprintf(p, sizeof p, "%s/snapshots", root);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	struct err e = {0};
+	dfd = snapdir_open(p, &e);
+	ck_assert_msg(dfd >= 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	close(dfd);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static int exists(const char *rel)
+{
+	char p[256];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	return lstat(p, &st) == 0;
+}
+
+static void make(const char *rel)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	ck_assert_msg(mkdir(p, 0755) == 0, "mkdir %s: %s", p, strerror(errno));
+}
+
+static void touch(const char *rel)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+
+/* An active snapshot created, used by overlayfs (work/work), and dropped. */
+static void active_dropped(uint64_t id)
+{
+	struct err e = {0};
+	char p[64];
+	ck_assert_msg(snapdir_create(dfd, id, 0, 1, &e) == 0, "%s", e.msg);
+	snprintf(p, sizeof p, "snapshots/%llu/work/work", (unsigned long long)id);
+	make(p);
+	ck_assert_msg(snapdir_drop(dfd, id, SNAPDIR_LIVE, &e) == 0, "%s", e.msg);
+}
+
+START_TEST(empty_active_is_removed)
+{
+	active_dropped(7);
+	ck_assert(exists("snapshots/rm-7/work/work"));
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 7), 1);
+	ck_assert(!exists("snapshots/rm-7"));
+}
+END_TEST
+
+START_TEST(empty_view_is_removed)
+{
+	struct err e = {0};
+	ck_assert_msg(snapdir_create(dfd, 8, 0, 0, &e) == 0, "%s", e.msg);
+	ck_assert(!exists("snapshots/8/work"));
+	ck_assert_int_eq(snapdir_drop(dfd, 8, SNAPDIR_LIVE, &e), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 8), 1);
+	ck_assert(!exists("snapshots/rm-8"));
+}
+END_TEST
+
+START_TEST(content_is_left_for_a_worker)
+{
+	active_dropped(9);
+	make("snapshots/rm-9/fs/etc");
+	touch("snapshots/rm-9/fs/etc/passwd");
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 9), 0);
+	ck_assert(exists("snapshots/rm-9/fs/etc/passwd"));
+	/* Overlayfs' leftovers in work (an index, a whiteout in flight) too. */
+	active_dropped(10);
+	touch("snapshots/rm-10/work/work/#1");
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 10), 0);
+	ck_assert(exists("snapshots/rm-10/work/work/#1"));
+}
+END_TEST
+
+START_TEST(links_are_not_followed)
+{
+	/* A tree elsewhere that a link might lead to: its empty directories
+	 * named like the skeleton must survive. */
+	make("victim");
+	make("victim/work");
+	make("victim/fs");
+	char p[256], t[256];
+	make("snapshots/rm-11");
+	snprintf(t, sizeof t, "%s/victim", root);
+	snprintf(p, sizeof p, "%s/snapshots/rm-11/work", root);
+	ck_assert_int_eq(symlink(t, p), 0);
+	make("snapshots/rm-11/fs");
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 11), 0);
+	ck_assert(exists("victim/work"));
+	ck_assert(exists("snapshots/rm-11/work"));
+	/* fs a link. */
+	make("snapshots/rm-14");
+	snprintf(t, sizeof t, "%s/victim/fs", root);
+	snprintf(p, sizeof p, "%s/snapshots/rm-14/fs", root);
+	ck_assert_int_eq(symlink(t, p), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 14), 0);
+	ck_assert(exists("victim/fs"));
+	/* rm-ID itself a link. */
+	snprintf(t, sizeof t, "%s/victim", root);
+	snprintf(p, sizeof p, "%s/snapshots/rm-12", root);
+	ck_assert_int_eq(symlink(t, p), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 12), 0);
+	ck_assert(exists("victim/fs"));
+	ck_assert(exists("snapshots/rm-12"));
+}
+END_TEST
+
+START_TEST(missing_is_not_removed)
+{
+	/* No rm-ID at all: nothing to report as done. */
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 13), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("snapdir");
+	TCase *tc = tcase_create("remove_empty");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, empty_active_is_removed);
+	tcase_add_test(tc, empty_view_is_removed);
+	tcase_add_test(tc, content_is_left_for_a_worker);
+	tcase_add_test(tc, links_are_not_followed);
+	tcase_add_test(tc, missing_is_not_removed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
