@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -56,6 +57,53 @@ struct loop_src *loop_add(int fd, uint32_t events, loop_fn fn, void *ctx)
 		return NULL;
 	}
 	return s;
+}
+
+struct loop_timer {
+	int fd;
+	int armed;
+	void (*fn)(void *);
+	void *ctx;
+};
+
+static void on_timer(void *ctx, uint32_t events)
+{
+	struct loop_timer *t = ctx;
+	uint64_t expirations;
+	if (read(t->fd, &expirations, sizeof expirations) != (ssize_t)sizeof expirations)
+		return;
+	t->armed = 0;
+	t->fn(t->ctx);
+}
+
+struct loop_timer *loop_timer_new(void (*fn)(void *), void *ctx)
+{
+	struct loop_timer *t = xcalloc(1, sizeof *t);
+	t->fn = fn;
+	t->ctx = ctx;
+	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (t->fd < 0 || !loop_add(t->fd, EPOLLIN, on_timer, t)) {
+		int saved = errno;
+		if (t->fd >= 0)
+			close(t->fd);
+		free(t);
+		errno = saved;
+		return NULL;
+	}
+	return t;
+}
+
+int loop_timer_arm(struct loop_timer *t, unsigned ms)
+{
+	if (t->armed)
+		return 0;
+	struct itimerspec its = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L}};
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	if (timerfd_settime(t->fd, 0, &its, NULL) < 0)
+		return -1;
+	t->armed = 1;
+	return 0;
 }
 
 int loop_modify(struct loop_src *s, uint32_t events)

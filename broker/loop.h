@@ -18,6 +18,12 @@ int loop_modify(struct loop_src *s, uint32_t events);
 void loop_remove(struct loop_src *s);
 /* Runs fn(ctx) once, after the current batch of events. */
 void loop_defer(void (*fn)(void *), void *ctx);
+/* A one-shot timer (a timerfd in the loop): fn(ctx) runs once, ms
+ * milliseconds after loop_timer_arm(); arming an armed timer keeps the
+ * earlier deadline. */
+struct loop_timer;
+struct loop_timer *loop_timer_new(void (*fn)(void *), void *ctx);
+int loop_timer_arm(struct loop_timer *t, unsigned ms);
 /* Runs until *stop becomes non-zero (checked between batches). */
 int loop_run(volatile sig_atomic_t *stop);
 

@@ -17,6 +17,7 @@
 #include "broker.h"
 #include "convert.h"
 #include "durable.h"
+#include "loop.h"
 #include "meta.h"
 #include "mounts.h"
 #include "parentlink.h"
@@ -52,37 +53,119 @@ static void removing_del(uint64_t id)
 		}
 }
 
+/* Directories waiting to be deleted, in two queues: removed snapshots
+ * (their live ID is renamed to rm-ID first) and swept orphans (already
+ * rm-ID).  Each queue has at most one remove job at a time, which takes
+ * everything queued when it starts: the spawner deletes bare skeletons
+ * itself, and one worker empties the rest of the batch.  A worker costs
+ * more than emptying a small tree, so one fork should serve many Removes:
+ * a removed snapshot's directory waits up to REMOVE_DELAY_MS (or until
+ * REMOVE_BATCH are queued) for others to join it.  The Remove was answered
+ * already; only the disk space comes back that much later.  Swept orphans
+ * go at once (Cleanup waits for them). */
+#define REMOVE_DELAY_MS 50
+#define REMOVE_BATCH	64
 struct removal {
 	uint64_t id;
 	void (*done)(void *ctx);
 	void *ctx;
 };
 
-static void removal_done(void *ctx, const struct job_result *res, const struct err *e)
+static struct removal_queue {
+	struct removal *q;
+	size_t n, cap;
+	int running;
+} removals[2];
+
+struct removal_batch {
+	int drop_first;
+	size_t n;
+	struct removal r[];
+};
+
+static void removal_kick(int drop_first);
+static struct loop_timer *removal_timer;
+
+static void removal_timer_fired(void *ctx)
 {
-	struct removal *r = ctx;
-	if (e)
-		log_warn("removing snapshot directory rm-%llu: %s", (unsigned long long)r->id, e->msg);
-	removing_del(r->id);
-	if (r->done)
-		r->done(r->ctx);
-	free(r);
+	(void)ctx;
+	removal_kick(1);
 }
 
-/* Deletes snapshots/rm-ID in a remove worker (with drop_first, renames the
- * live snapshots/ID to rm-ID first); done(ctx) runs when it is gone (or
+/* Starts the removed snapshots' batch now when it is full, else within
+ * REMOVE_DELAY_MS. */
+static void removal_schedule(void)
+{
+	struct removal_queue *rq = &removals[1];
+	if (rq->running || rq->n == 0)
+		return;
+	if (rq->n < REMOVE_BATCH && !removal_timer)
+		removal_timer = loop_timer_new(removal_timer_fired, NULL);
+	if (rq->n >= REMOVE_BATCH || !removal_timer || loop_timer_arm(removal_timer, REMOVE_DELAY_MS) < 0)
+		removal_kick(1);
+}
+
+static void removal_batch_done(void *ctx, const struct job_result *res, const struct err *e)
+{
+	struct removal_batch *b = ctx;
+	if (e)
+		log_warn("removing %zu snapshot director%s (rm-%llu%s): %s", b->n, b->n == 1 ? "y" : "ies",
+			 (unsigned long long)b->r[0].id, b->n == 1 ? "" : ", ...", e->msg);
+	for (size_t i = 0; i < b->n; i++) {
+		removing_del(b->r[i].id);
+		if (b->r[i].done)
+			b->r[i].done(b->r[i].ctx);
+	}
+	int drop_first = b->drop_first;
+	free(b);
+	removals[drop_first].running = 0;
+	if (drop_first)
+		removal_schedule();
+	else
+		removal_kick(0);
+}
+
+/* Starts a remove job for what is queued, unless one runs. */
+static void removal_kick(int drop_first)
+{
+	struct removal_queue *rq = &removals[drop_first];
+	if (rq->running || rq->n == 0)
+		return;
+	size_t n = rq->n < IPC_MAX_LOWER + 1 ? rq->n : IPC_MAX_LOWER + 1;
+	struct removal_batch *b = xcalloc(1, sizeof *b + n * sizeof b->r[0]);
+	uint64_t ids[IPC_MAX_LOWER + 1];
+	b->drop_first = drop_first;
+	b->n = n;
+	memcpy(b->r, rq->q, n * sizeof b->r[0]);
+	memmove(rq->q, rq->q + n, (rq->n - n) * sizeof rq->q[0]);
+	rq->n -= n;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = b->r[i].id;
+	struct job_spec spec = {.role = ROLE_REMOVE,
+				.target = ids[0],
+				.lower = ids + 1,
+				.nlower = n - 1,
+				.drop_first = drop_first};
+	struct err e;
+	rq->running = 1;
+	if (!job_start(&spec, NULL, removal_batch_done, b, &e))
+		removal_batch_done(b, NULL, &e);
+}
+
+/* Deletes snapshots/rm-ID (with drop_first, renames the live snapshots/ID
+ * to rm-ID first) in the background; done(ctx) runs when it is gone (or
  * failed: the directory stays an orphan for the next sweep). */
 static void remove_dir_async(uint64_t id, int drop_first, void (*done)(void *), void *ctx)
 {
-	struct job_spec spec = {.role = ROLE_REMOVE, .target = id, .drop_first = drop_first};
-	struct removal *r = xcalloc(1, sizeof *r);
-	struct err e;
-	r->id = id;
-	r->done = done;
-	r->ctx = ctx;
+	struct removal_queue *rq = &removals[drop_first ? 1 : 0];
 	removing_add(id);
-	if (!job_start(&spec, NULL, removal_done, r, &e))
-		removal_done(r, NULL, &e);
+	if (rq->n == rq->cap)
+		rq->q = xrealloc(rq->q, (rq->cap = rq->cap * 2 + 16) * sizeof *rq->q);
+	rq->q[rq->n++] = (struct removal){id, done, ctx};
+	if (drop_first)
+		removal_schedule();
+	else
+		removal_kick(0);
 }
 
 /* ---- Prepare / View ---------------------------------------------------------- */

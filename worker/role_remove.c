@@ -1,14 +1,16 @@
-/* The remove role: deletes everything inside snapshots/rm-ID (its view
- * root) without following links: unlinkat() never follows, and a directory
- * is entered only with O_NOFOLLOW|O_DIRECTORY relative to its parent's fd.
- * Nothing is chmod'ed: CAP_DAC_OVERRIDE and CAP_FOWNER let the worker
- * delete in unwritable and sticky directories.  The parent removes the
- * then empty rm-ID itself when the worker exits 0. */
+/* The remove role: deletes everything inside a batch of snapshots/rm-ID
+ * directories (at /0, /1, ... of its view) without following links:
+ * unlinkat() never follows, and a directory is entered only with
+ * O_NOFOLLOW|O_DIRECTORY relative to its parent's fd.  Nothing is chmod'ed:
+ * CAP_DAC_OVERRIDE and CAP_FOWNER let the worker delete in unwritable and
+ * sticky directories.  The spawner removes the then empty rm-ID directories
+ * itself when the worker exits. */
 #include "roles.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -106,10 +108,24 @@ int role_remove_tree(int top, struct err *e)
 
 int role_remove_run(int job_fd, const struct ipc_spawn *req)
 {
-	struct err e = {0};
-	if (role_remove_tree(AT_FDCWD, &e) < 0)
-		return role_send_fail(job_fd, &e);
-	if (ipc_send(job_fd, IPC_JOB_DONE, NULL, 0, NULL, 0, &e) < 0)
+	struct err first = {0};
+	int failed = 0;
+	/* One tree that cannot be deleted does not keep the others. */
+	for (uint32_t i = 0; i <= req->nlower; i++) {
+		struct err e = {0};
+		char at[16];
+		snprintf(at, sizeof at, "%u", i);
+		int fd = openat(AT_FDCWD, at, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int rc =
+		    fd < 0 ? err_errno(&e, 0, errno, "remove: open `/%s`", at) : role_remove_tree(fd, &e);
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0 && !failed++)
+			first = e;
+	}
+	if (failed)
+		return role_send_fail(job_fd, &first);
+	if (ipc_send(job_fd, IPC_JOB_DONE, NULL, 0, NULL, 0, &first) < 0)
 		return 1;
 	return 0;
 }

@@ -355,6 +355,29 @@ static void enter_layers_view(const char *snapshots_dir, const struct ipc_spawn 
 	view_enter(snapshots_dir, root);
 }
 
+/* The remove view: a small read-only tmpfs as /, and the batch's rm-ID
+ * directories read-write at /0, /1, ... (the target first, then lower[]).
+ * ".." from any of them leads only to that tmpfs. */
+static void enter_rm_view(const char *snapshots_dir, const struct ipc_spawn *req)
+{
+	char path[4096], at[32];
+	const uint64_t base = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	static int trees[IPC_MAX_LOWER + 1];
+	uint32_t n = 1 + req->nlower;
+	private_mount_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t id = i == 0 ? req->target : req->lower[i - 1];
+		snprintf(path, sizeof path, "%s/rm-%llu", snapshots_dir, (unsigned long long)id);
+		trees[i] = clone_tree(path, base);
+	}
+	int root = view_tmpfs(snapshots_dir, base);
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(at, sizeof at, "%u", i);
+		attach(trees[i], at);
+	}
+	view_enter(snapshots_dir, root);
+}
+
 /* The id that id 0 on disk shows as through an idmapped mount. */
 static uint32_t mapped_root(const struct ipc_id_range *r, uint32_t n)
 {
@@ -495,6 +518,8 @@ void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const stru
 		enter_mount_view(snapshots_dir, req);
 	else if (req->role == ROLE_DIFF && req->nleft)
 		enter_trees_view(snapshots_dir, req);
+	else if (req->role == ROLE_REMOVE)
+		enter_rm_view(snapshots_dir, req);
 	else
 		enter_view(path, conf->readonly);
 	set_limits(conf->role);

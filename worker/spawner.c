@@ -34,7 +34,8 @@ struct worker {
 	pid_t pid;
 	uint64_t job_id;
 	int role;
-	uint64_t target;
+	uint64_t *rm_ids; /* ROLE_REMOVE: the rm-ID directories it empties */
+	size_t nrm;
 };
 
 /* A message waiting for room on the event channel (SPAWNED keeps its fd). */
@@ -148,8 +149,9 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 	}
 	/* Extract reads lower layers for the metadata of parent directories a
 	 * layer does not carry; diff's general path reads two merged trees;
-	 * mount builds an overlay of them. */
-	if (s->nlower != 0 && s->role != ROLE_EXTRACT && s->role != ROLE_MOUNT &&
+	 * mount builds an overlay of them; remove deletes a batch (lower[] are
+	 * the snapshots after the target). */
+	if (s->nlower != 0 && s->role != ROLE_EXTRACT && s->role != ROLE_MOUNT && s->role != ROLE_REMOVE &&
 	    !(s->role == ROLE_DIFF && s->nleft))
 		return "SPAWN with lower layers for a role that takes none";
 	if (s->nleft > s->nlower || (s->nleft && s->role != ROLE_DIFF) || s->pad)
@@ -169,6 +171,55 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 	return NULL;
 }
 
+static void spawn_failed(uint64_t job_id, int errnum, const char *msg);
+static void fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm);
+
+/* A remove job: the target and lower[] are one batch of snapshots.  Each is
+ * renamed to rm-ID first (DROP_FIRST), and a bare skeleton is deleted here
+ * with four rmdir calls (snapdir_remove_empty); one remove worker empties
+ * the rest, each rm-ID at /N of its view, and they are rmdir'ed when it
+ * exits.  A snapshot that cannot be dropped stays an orphan for Cleanup:
+ * the others go on. */
+static void serve_remove(const struct ipc_spawn *s)
+{
+	static struct ipc_spawn w;
+	size_t n = 0, total = 1 + (size_t)s->nlower;
+	uint64_t *left = xcalloc(total, sizeof *left);
+	for (size_t i = 0; i < total; i++) {
+		uint64_t id = i == 0 ? s->target : s->lower[i - 1];
+		char name[32];
+		struct err e = {0};
+		if ((s->flags & IPC_SPAWN_DROP_FIRST) &&
+		    snapdir_drop(S.a->snapdir, id, SNAPDIR_LIVE, &e) < 0) {
+			log_warn("%s", e.msg);
+			continue;
+		}
+		if (snapdir_remove_empty(S.a->snapdir, id))
+			continue;
+		snprintf(name, sizeof name, "rm-%llu", (unsigned long long)id);
+		if (snapdir_check_target(S.a->snapdir, name, &e) < 0) {
+			log_warn("%s", e.msg);
+			continue;
+		}
+		left[n++] = id;
+	}
+	if (n == 0) {
+		free(left);
+		struct ipc_job_exit x = {.job_id = s->job_id};
+		return queue_evt(IPC_REMOVED, &x, sizeof x, -1);
+	}
+	if (S.nworkers >= S.a->cfg->max_jobs) {
+		free(left);
+		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
+	}
+	w = *s;
+	w.flags = 0;
+	w.target = left[0];
+	w.nlower = (uint32_t)(n - 1);
+	memcpy(w.lower, left + 1, (n - 1) * sizeof *left);
+	fork_worker(&w, -1, left, n);
+}
+
 static void spawn_failed(uint64_t job_id, int errnum, const char *msg)
 {
 	struct ipc_spawn_failed f = {.job_id = job_id, .errnum = errnum};
@@ -181,18 +232,11 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	const char *bad = spawn_invalid(type, s);
 	if (bad)
 		violation(bad);
-	struct err e = {0};
-	if ((s->flags & IPC_SPAWN_DROP_FIRST) && snapdir_drop(S.a->snapdir, s->target, SNAPDIR_LIVE, &e) < 0)
-		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
-	/* Most removed snapshots are bare skeletons (views, containers that
-	 * wrote nothing, failed prepares): four rmdir calls here instead of a
-	 * worker.  Anything with content still goes to a remove worker. */
-	if (s->role == ROLE_REMOVE && snapdir_remove_empty(S.a->snapdir, s->target)) {
-		struct ipc_job_exit x = {.job_id = s->job_id};
-		return queue_evt(IPC_REMOVED, &x, sizeof x, -1);
-	}
+	if (s->role == ROLE_REMOVE)
+		return serve_remove(s);
 	if (S.nworkers >= S.a->cfg->max_jobs)
 		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
+	struct err e = {0};
 	char name[64];
 	sandbox_target_name(s, name, sizeof name);
 	if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
@@ -218,9 +262,18 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	cleanup_fd int userns = -1;
 	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) && (input_fd = userns = idmap_userns(s, &e)) < 0)
 		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+	fork_worker(s, input_fd, NULL, 0);
+}
+
+/* Forks the worker of s (input_fd its fd 4, or -1); rm_ids (owned from
+ * here) are a remove worker's rm-ID directories. */
+static void fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm)
+{
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		free(rm_ids);
 		return spawn_failed(s->job_id, errno, "start worker: socketpair");
+	}
 	pid_t me = getpid(), pid = fork();
 	if (pid == 0)
 		sandbox_run(S.a->snap_path, sp[1], input_fd, s, me);
@@ -228,11 +281,12 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	close(sp[1]);
 	if (pid < 0) {
 		close(sp[0]);
+		free(rm_ids);
 		return spawn_failed(s->job_id, saved, "start worker: fork");
 	}
 	if (S.nworkers == S.capworkers)
 		S.workers = xrealloc(S.workers, (S.capworkers = S.capworkers * 2 + 8) * sizeof *S.workers);
-	S.workers[S.nworkers++] = (struct worker){pid, s->job_id, (int)s->role, s->target};
+	S.workers[S.nworkers++] = (struct worker){pid, s->job_id, (int)s->role, rm_ids, nrm};
 	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
 		  worker_role_name((int)s->role), (unsigned long long)s->target);
 	struct ipc_spawned r = {.job_id = s->job_id, .pid = pid};
@@ -266,12 +320,15 @@ static void worker_gone(size_t i, int wstatus)
 	struct worker w = S.workers[i];
 	S.workers[i] = S.workers[--S.nworkers];
 	/* rm-ID goes before the broker hears of the exit, so that it sees
-	 * the directory gone once the job is done. */
-	if (w.role == ROLE_REMOVE && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+	 * the directory gone once the job is done.  Whatever the worker's
+	 * status: it may have emptied some of its batch, and rmdir deletes
+	 * only an empty directory. */
+	for (size_t k = 0; k < w.nrm; k++) {
 		struct err e = {0};
-		if (snapdir_remove_rm(S.a->snapdir, w.target, &e) < 0)
+		if (snapdir_remove_rm(S.a->snapdir, w.rm_ids[k], &e) < 0 && errno != ENOTEMPTY)
 			log_warn("%s", e.msg);
 	}
+	free(w.rm_ids);
 	struct ipc_job_exit x = {.job_id = w.job_id, .wstatus = wstatus};
 	queue_evt(IPC_JOB_EXIT, &x, sizeof x, -1);
 }

@@ -195,7 +195,15 @@ err_has "probe failure names the probe" "strata: debug probe usage mount: "
 # ---- rm ----
 # child gets content, so that its directory goes to a remove worker; the
 # others are bare skeletons, which the spawner deletes itself.
+# batch1 and batch2 go in one rm, so that one remove worker empties both.
 child_fs=$(st mounts child | sed -n 's/.*upperdir=\([^,]*\).*/\1/p')
+for b in batch1 batch2; do
+	st prepare "$b" base-c >/dev/null
+	b_fs=$(st mounts "$b" | sed -n 's/.*upperdir=\([^,]*\).*/\1/p')
+	mkdir -p "$b_fs/d/e" && echo "$b" >"$b_fs/d/e/f" && chmod 000 "$b_fs/d/e"
+done
+run st rm batch1 batch2
+expect_rc "rm of two snapshots with content" 0
 mkdir -p "$child_fs/etc/deep" "$T/victim" && echo x >"$child_fs/etc/deep/file" && echo v >"$T/victim/file" &&
 	ln -s "$T/victim" "$child_fs/link"
 check "child's upperdir has the content" test -f "$child_fs/etc/deep/file"

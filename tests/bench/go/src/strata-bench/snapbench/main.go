@@ -2,14 +2,18 @@
 // containerd's proxy snapshotter client, the code path containerd itself
 // uses for a proxy plugin.
 //
-//	snapbench -address SOCKET [-c CLIENTS] [-n CYCLES] [-warmup CYCLES]
+//	snapbench -address SOCKET [-c CLIENTS] [-n CYCLES] [-warmup CYCLES] [-files N]
 //
 // A committed base layer is created first. Then CLIENTS goroutines, each on
 // its own gRPC connection, run CYCLES cycles of
 //
 //	prepare(key, parent=base) → mounts(key) → commit(name, key) → stat(name) → remove(name)
 //
-// after WARMUP untimed cycles each. With -c 1 this is the sequential,
+// after WARMUP untimed cycles each. With -files N (N > 0; needs root), each
+// snapshot gets content before its commit, as a container's or a build
+// step's would: a directory with N files of 4 KiB written straight into the
+// upperdir its mounts name (not timed per RPC, but part of the wall time on
+// both sides alike), so that Remove deletes a tree. With -c 1 this is the sequential,
 // single-client mode. Every RPC counts as one op. The result is one line of
 // key=value pairs on stdout (run.sh parses it); latencies are per RPC kind.
 // Any failed RPC aborts the run with exit status 1.
@@ -20,12 +24,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	snapshotsapi "github.com/containerd/containerd/api/services/snapshots/v1"
+	"github.com/containerd/containerd/mount"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/pkg/dialer"
 	"github.com/containerd/containerd/snapshots"
@@ -37,9 +43,10 @@ import (
 var opNames = []string{"prepare", "mounts", "commit", "stat", "remove"}
 
 type client struct {
-	conn *grpc.ClientConn
-	sn   snapshots.Snapshotter
-	lat  [][]time.Duration // per op kind, one entry per timed cycle
+	conn  *grpc.ClientConn
+	sn    snapshots.Snapshotter
+	lat   [][]time.Duration // per op kind, one entry per timed cycle
+	files int               // files written into each snapshot before its commit
 }
 
 func main() {
@@ -48,12 +55,13 @@ func main() {
 	cycles := flag.Int("n", 200, "timed cycles per client")
 	warmup := flag.Int("warmup", 10, "untimed cycles per client before the timed ones")
 	name := flag.String("snapshotter", "strata", "snapshotter name sent in requests")
+	files := flag.Int("files", 0, "files written into each snapshot's upperdir before its commit")
 	flag.Parse()
-	if *address == "" || *clients < 1 || *cycles < 1 || *warmup < 0 {
-		fmt.Fprintln(os.Stderr, "usage: snapbench -address SOCKET [-c CLIENTS>=1] [-n CYCLES>=1] [-warmup N>=0]")
+	if *address == "" || *clients < 1 || *cycles < 1 || *warmup < 0 || *files < 0 {
+		fmt.Fprintln(os.Stderr, "usage: snapbench -address SOCKET [-c CLIENTS>=1] [-n CYCLES>=1] [-warmup N>=0] [-files N>=0]")
 		os.Exit(2)
 	}
-	if err := run(*address, *name, *clients, *cycles, *warmup); err != nil {
+	if err := run(*address, *name, *clients, *cycles, *warmup, *files); err != nil {
 		fmt.Fprintf(os.Stderr, "snapbench: %v\n", err)
 		os.Exit(1)
 	}
@@ -72,7 +80,7 @@ func dial(address, name string) (*client, error) {
 	return &client{conn: conn, sn: sn}, nil
 }
 
-func run(address, name string, nclients, cycles, warmup int) error {
+func run(address, name string, nclients, cycles, warmup, files int) error {
 	// containerd sends its namespace as gRPC metadata; so does this.
 	ctx := namespaces.WithNamespace(context.Background(), "bench")
 	// Unique per run, so that rounds against the same daemon never collide.
@@ -91,6 +99,7 @@ func run(address, name string, nclients, cycles, warmup int) error {
 		if err != nil {
 			return err
 		}
+		c.files = files
 		cs[i] = c
 	}
 
@@ -169,6 +178,7 @@ func timed(ctx context.Context, cs []*client, tag, base string, cycles int) (tim
 // nil, gets each RPC's latency appended under its kind.
 func (c *client) cycle(ctx context.Context, key, base string, lat [][]time.Duration) error {
 	name := key + "-committed"
+	var mounts []mount.Mount
 	steps := []struct {
 		what string
 		do   func() error
@@ -179,6 +189,7 @@ func (c *client) cycle(ctx context.Context, key, base string, lat [][]time.Durat
 			if err == nil && len(m) == 0 {
 				err = fmt.Errorf("no mounts")
 			}
+			mounts = m
 			return err
 		}},
 		{"commit `" + key + "`", func() error { return c.sn.Commit(ctx, name, key) }},
@@ -198,6 +209,36 @@ func (c *client) cycle(ctx context.Context, key, base string, lat [][]time.Durat
 		}
 		if lat != nil {
 			lat[k] = append(lat[k], time.Since(t))
+		}
+		if opNames[k] == "mounts" && c.files > 0 {
+			if err := writeContent(mounts, c.files); err != nil {
+				return fmt.Errorf("content of `%s`: %w", key, err)
+			}
+		}
+	}
+	return nil
+}
+
+var block = make([]byte, 4096)
+
+// writeContent puts n files into the upperdir that mounts names.
+func writeContent(mounts []mount.Mount, n int) error {
+	upper := ""
+	for _, o := range mounts[0].Options {
+		if strings.HasPrefix(o, "upperdir=") {
+			upper = strings.TrimPrefix(o, "upperdir=")
+		}
+	}
+	if upper == "" {
+		return fmt.Errorf("no upperdir in %v", mounts[0].Options)
+	}
+	dir := filepath.Join(upper, "data")
+	if err := os.Mkdir(dir, 0755); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), block, 0644); err != nil {
+			return err
 		}
 	}
 	return nil
