@@ -77,9 +77,22 @@ struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const 
 	return c;
 }
 
+static void dispatch_writer(void *ctx, const struct err *unused)
+{
+	struct call *c = ctx;
+	c->m->handler(c);
+}
+
 void call_dispatch(struct call *c)
 {
-	c->m->handler(c);
+	/* Handlers that write metadata at once wait for a commit in flight
+	 * outside the handler, so that the loop serves reads meanwhile (a
+	 * write inside would wait in the loop for it). */
+	uint32_t id = c->m->id;
+	if (id == NM_COMMIT || id == NM_REMOVE || id == NM_UPDATE)
+		durable_when_writable(dispatch_writer, c);
+	else
+		c->m->handler(c);
 }
 
 static void call_free(struct call *c)

@@ -1,5 +1,8 @@
 #include "durable.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include "../common/log.h"
 #include "../common/util.h"
 #include "broker.h"
@@ -11,25 +14,93 @@ struct waiter {
 	void *ctx;
 };
 
-static struct waiter *waiters;
-static size_t nwaiters, capwaiters;
+struct waiters {
+	struct waiter *v;
+	size_t n, cap;
+};
 
-static void flush_deferred(void *ctx)
+static void waiters_add(struct waiters *w, durable_fn fn, void *ctx)
+{
+	if (w->n == w->cap)
+		w->v = xrealloc(w->v, (w->cap = w->cap * 2 + 16) * sizeof *w->v);
+	w->v[w->n++] = (struct waiter){fn, ctx};
+}
+
+/* Runs and empties w (a waiter may add to any list meanwhile). */
+static void waiters_run(struct waiters *w, const struct err *e)
+{
+	struct waiters run = *w;
+	*w = (struct waiters){0};
+	for (size_t i = 0; i < run.n; i++)
+		run.v[i].fn(run.v[i].ctx, e);
+	free(run.v);
+}
+
+/* current: changes in the batch the loop writes into; inflight: changes in
+ * the batch being committed (seq); parked: writers waiting for a batch. */
+static struct waiters current, inflight, parked;
+static uint64_t inflight_seq;
+
+/* The batch being committed is done: its waiters learn the outcome. */
+static void inflight_finished(void)
+{
+	struct err e = {0};
+	int rc = meta_commit_done(broker.meta, inflight_seq, &e);
+	if (rc == 0)
+		return;
+	if (rc < 0)
+		log_err("%s", e.msg);
+	inflight_seq = 0;
+	waiters_run(&inflight, rc < 0 ? &e : NULL);
+}
+
+static void on_committed(void *ctx, uint32_t events)
 {
 	(void)ctx;
-	durable_flush();
+	meta_commit_drain(broker.meta);
+	if (inflight_seq)
+		inflight_finished();
+	/* Writers parked during the commit go now, in order; their changes
+	 * form the next batch. */
+	if (!inflight_seq)
+		waiters_run(&parked, NULL);
+}
+
+/* Hands the loop's batch to the committer (at most one commit at a time). */
+static void commit_async(void *ctx)
+{
+	(void)ctx;
+	if (inflight_seq)
+		inflight_finished();
+	if (inflight_seq) {
+		/* Cannot happen: the loop holds no batch while one commits. */
+		return;
+	}
+	uint64_t seq = meta_flush_async(broker.meta);
+	if (!seq) {
+		/* Committed already (durable_flush): what waited is durable. */
+		waiters_run(&current, NULL);
+		return;
+	}
+	inflight_seq = seq;
+	inflight = current;
+	current = (struct waiters){0};
 }
 
 /* A batch began: commit it once the current batch of events is handled. */
 static void batch_opened(void *ctx)
 {
 	(void)ctx;
-	loop_defer(flush_deferred, NULL);
+	loop_defer(commit_async, NULL);
 }
 
-void durable_init(void)
+int durable_init(struct err *e)
 {
-	meta_set_group_commit(broker.meta, batch_opened, NULL);
+	if (meta_set_group_commit(broker.meta, batch_opened, NULL, e) < 0)
+		return -1;
+	if (!loop_add(meta_commit_fd(broker.meta), EPOLLIN, on_committed, NULL))
+		return err_errno(e, ST_INTERNAL, errno, "watch the metadata committer");
+	return 0;
 }
 
 void durable_then(durable_fn fn, void *ctx)
@@ -38,22 +109,38 @@ void durable_then(durable_fn fn, void *ctx)
 		fn(ctx, NULL);
 		return;
 	}
-	if (nwaiters == capwaiters)
-		waiters = xrealloc(waiters, (capwaiters = capwaiters * 2 + 16) * sizeof *waiters);
-	waiters[nwaiters++] = (struct waiter){fn, ctx};
+	waiters_add(&current, fn, ctx);
 }
 
-void durable_flush(void)
+void durable_when_writable(durable_fn fn, void *ctx)
 {
-	struct err e = {0};
-	int rc = meta_flush(broker.meta, &e);
-	if (rc < 0)
-		log_err("%s", e.msg);
-	/* Waiters may add waiters (they run with nothing pending, so at once). */
-	struct waiter *w = steal_pointer(&waiters);
-	size_t n = nwaiters;
-	nwaiters = capwaiters = 0;
-	for (size_t i = 0; i < n; i++)
-		w[i].fn(w[i].ctx, rc < 0 ? &e : NULL);
-	free(w);
+	if (!parked.n && meta_writable(broker.meta)) {
+		fn(ctx, NULL);
+		return;
+	}
+	waiters_add(&parked, fn, ctx);
+}
+
+int durable_flush(struct err *e)
+{
+	int ret = 0;
+	/* Writers parked for the commit in flight run after it, and their
+	 * changes make one more batch. */
+	for (int round = 0; round < 2; round++) {
+		struct err fe = {0};
+		int rc = meta_flush(broker.meta, &fe); /* waits for a commit in flight too */
+		if (inflight_seq)
+			inflight_finished();
+		if (rc < 0) {
+			log_err("%s", fe.msg);
+			if (e && ret == 0)
+				*e = fe;
+			ret = -1;
+		}
+		waiters_run(&current, rc < 0 ? &fe : NULL);
+		if (!parked.n)
+			break;
+		waiters_run(&parked, NULL);
+	}
+	return ret;
 }

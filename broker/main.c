@@ -74,7 +74,6 @@ int broker_main(const struct broker_opts *o)
 	cleanup_free char *metadir = xasprintf("%s/meta", o->cfg.root);
 	if (meta_open(&broker.meta, metadir, &e) < 0)
 		die("%s", e.msg);
-	durable_init();
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -84,6 +83,11 @@ int broker_main(const struct broker_opts *o)
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0 || loop_init() < 0)
 		die("event loop: %m");
+	/* The metadata committer thread starts here, unprivileged like the
+	 * loop thread; the policy below covers both (seccomp's TSYNC), so the
+	 * policy itself allows no thread creation. */
+	if (durable_init(&e) < 0)
+		die("%s", e.msg);
 	/* 4. the broker's seccomp policy (policy/broker.policy) */
 	if (policy_confine_self("broker", o->cfg.seccomp_log, &e) < 0)
 		die("%s", e.msg);
@@ -103,7 +107,7 @@ int broker_main(const struct broker_opts *o)
 	loop_run(&stopping);
 
 	log_info("stopping: %u calls in flight", call_count());
-	durable_flush();
+	durable_flush(NULL);
 	grpc_server_stop();
 	native_server_stop();
 	meta_close(broker.meta);

@@ -51,13 +51,28 @@ struct meta;
 int meta_open(struct meta **out, const char *dir, struct err *e);
 void meta_close(struct meta *m);
 
-/* Group commit: from now on write operations join a batch transaction that
- * meta_flush() commits with one sync.  batch_opened(ctx) is called when a
- * batch begins, so that the caller schedules the flush. */
-void meta_set_group_commit(struct meta *m, void (*batch_opened)(void *ctx), void *ctx);
-/* Whether changes are waiting for meta_flush(). */
+/* Group commit: from now on write operations join a batch transaction,
+ * committed with one sync by a committer thread (started here; see meta.c).
+ * batch_opened(ctx) is called when a batch begins, so that the caller
+ * schedules its commit. */
+int meta_set_group_commit(struct meta *m, void (*batch_opened)(void *ctx), void *ctx, struct err *e);
+/* Whether changes are waiting to be committed. */
 int meta_pending(const struct meta *m);
-/* Commits the batch (durably); on failure every change in it is lost. */
+/* Whether a write would start at once: false while a batch commits and no
+ * new one is ready (the write would wait for it). */
+int meta_writable(const struct meta *m);
+/* Readable (an eventfd) when a commit finished. */
+int meta_commit_fd(const struct meta *m);
+/* Hands the batch to the committer and returns its sequence number (0:
+ * nothing to commit).  Until it is done, writes wait. */
+uint64_t meta_flush_async(struct meta *m);
+/* Whether commit seq is done: 1 when it is, 0 when not yet, -1 with e when
+ * it failed (every change in it is lost). */
+int meta_commit_done(struct meta *m, uint64_t seq, struct err *e);
+/* Empties meta_commit_fd() before the caller looks at the commits. */
+void meta_commit_drain(struct meta *m);
+/* Commits the batch, waits until it and every batch handed before it are
+ * durable; on failure every change in it is lost. */
 int meta_flush(struct meta *m, struct err *e);
 
 /* NotFound when absent. */
@@ -82,7 +97,12 @@ int meta_ids(struct meta *m, uint64_t **ids, size_t *n, struct err *e);
 /* Hands out a new id.  Ids are reserved in blocks, each reservation its own
  * durable transaction, so an id is never reused even if the snapshot that
  * was to have it is never created. */
+/* Returns 1 when the id comes from a block reserved just now, in the batch
+ * (group commit): the caller commits the batch (meta_flush) before it makes
+ * anything with the id, and calls meta_forget_ids() when that fails. */
 int meta_next_id(struct meta *m, uint64_t *id, struct err *e);
+/* Forgets the ids reserved but not handed out (their reservation was lost). */
+void meta_forget_ids(struct meta *m);
 /* Creates an active or view snapshot record with in->id, in->labels.  Checks
  * as containerd does: kind (InvalidArgument), parent exists (NotFound) and is
  * committed (InvalidArgument), name free (AlreadyExists).  Fills *out with

@@ -232,18 +232,16 @@ static void prepare_or_view_reply(struct call *c, const struct snap_info *s)
 	mounts_free(&m, (size_t)n);
 }
 
-/* The directory exists (or could not be made): the record, then the
- * mounts.  Between the two, a crash leaves only a directory without a
- * record, which start-up and Cleanup remove. */
-static void dir_created(void *ctx, const struct err *de)
+/* The directory exists: the record, then the mounts.  Between the two, a
+ * crash leaves only a directory without a record, which start-up and
+ * Cleanup remove. */
+static void create_record(void *ctx, const struct err *unused)
 {
 	struct call *c = ctx;
 	struct create cr = *(struct create *)c->state;
 	free(c->state);
 	c->state = NULL;
 	struct create_req r = create_req_of(c);
-	if (de)
-		return call_fail(c, de->code, "creating snapshot directory for `%s`: %s", r.key, de->msg);
 	struct snap_info in = {
 	    .kind = cr.kind, .name = (char *)r.key, .parent = (char *)r.parent, .id = cr.id};
 	struct snap_info out = {0};
@@ -259,6 +257,20 @@ static void dir_created(void *ctx, const struct err *de)
 	}
 	prepare_or_view_reply(c, &out);
 	snap_info_free(&out);
+}
+
+/* The parent made the directory (or could not): the record is written when
+ * no commit is in flight, so that the loop serves others meanwhile. */
+static void dir_created(void *ctx, const struct err *de)
+{
+	struct call *c = ctx;
+	if (de) {
+		struct create_req r = create_req_of(c);
+		free(c->state);
+		c->state = NULL;
+		return call_fail(c, de->code, "creating snapshot directory for `%s`: %s", r.key, de->msg);
+	}
+	durable_when_writable(create_record, c);
 }
 
 /* Checks what the metadata would refuse, then asks the parent for the
@@ -285,8 +297,15 @@ static void prepare_or_view(struct call *c, int kind)
 			return call_fail(c, ST_INVALID_ARGUMENT, "parent %s is not committed snapshot",
 					 r.parent);
 	}
-	if (meta_next_id(broker.meta, &id, &e) < 0)
+	int fresh = meta_next_id(broker.meta, &id, &e);
+	if (fresh < 0)
 		return call_fail_err(c, &e);
+	/* A block of ids reserved just now is made durable before a directory
+	 * takes one of them (a crash must not hand them out again). */
+	if (fresh && durable_flush(&e) < 0) {
+		meta_forget_ids(broker.meta);
+		return call_fail(c, e.code, "reserving snapshot ids: %s", e.msg);
+	}
 	struct create *cr = xcalloc(1, sizeof *cr);
 	*cr = (struct create){.kind = kind, .id = id};
 	c->state = cr;

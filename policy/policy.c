@@ -449,7 +449,9 @@ int policy_apply_caps(const struct policy *p, struct err *e)
 int policy_load_bpf(const struct policy_bpf *b, struct err *e)
 {
 	struct sock_fprog prog = {.len = b->len, .filter = b->insns};
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+	/* TSYNC: every thread of the process gets the filter (the broker's
+	 * metadata committer starts before it), or none does and this fails. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0)
 		return err_errno(e, ST_INTERNAL, errno, "seccomp(SET_MODE_FILTER)");
 	return 0;
 }

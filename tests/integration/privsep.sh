@@ -26,6 +26,24 @@ if [ -n "$broker" ]; then
 	check "broker has an empty bounding set" test "$(field "$broker" CapBnd)" = 0000000000000000
 	check "broker has no_new_privs" test "$(field "$broker" NoNewPrivs)" = 1
 	check "broker runs under a seccomp filter" test "$(field "$broker" Seccomp)" = 2
+	# Its metadata committer thread too: the same account, no capability,
+	# the same filter (the policy allows no thread creation).
+	nthreads=0 confined=0
+	for task in /proc/"$broker"/task/*; do
+		t=${task##*/}
+		nthreads=$((nthreads + 1))
+		st=$task/status
+		if [ "$(awk '$1 == "Uid:" { print $2 }' "$st")" = "$uid" ] &&
+			[ "$(awk '$1 == "CapEff:" { print $2 }' "$st")" = 0000000000000000 ] &&
+			[ "$(awk '$1 == "NoNewPrivs:" { print $2 }' "$st")" = 1 ] &&
+			[ "$(awk '$1 == "Seccomp:" { print $2 }' "$st")" = 2 ]; then
+			confined=$((confined + 1))
+		else
+			echo "     | thread $t: $(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' "$st" | tr '\n\t' '  ')"
+		fi
+	done
+	check "broker has its two threads" test "$nthreads" -eq 2
+	check "every broker thread is confined alike" test "$confined" -eq "$nthreads"
 else
 	fail "broker process found"
 fi
