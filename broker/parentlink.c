@@ -61,19 +61,23 @@ struct job {
 
 #define CTL_MAX_PENDING 4
 
-/* A SNAP_CREATE sent without waiting: the parent answers requests in order,
- * so the replies pair with these first in, first out. */
+/* A SNAP_CREATE answered later: the parent answers requests in order, so
+ * the replies pair with these first in, first out.  At most
+ * CTL_MAX_PENDING are sent at a time (enough to keep the parent busy); the
+ * rest wait here, unsent, so that the loop never waits for the parent. */
 struct ctl_pending {
 	plink_reply_fn fn;
 	void *ctx;
+	struct ipc_snap_create req;
+	int sent;
 	struct ctl_pending *next;
 };
 
 static struct {
 	int ctl, evt;
 	struct loop_src *evt_src, *ctl_src;
-	struct ctl_pending *pending, **pending_tail;
-	unsigned npending;
+	struct ctl_pending *pending, **pending_tail; /* sent ones first */
+	unsigned nsent, nwaiting;
 	uint64_t next_job_id;
 	unsigned limit, running;
 	struct job *jobs; /* running and cancelled-but-running jobs */
@@ -98,17 +102,43 @@ static int ctl_recv_wait(struct ipc_msg *m, struct err *e)
 
 static int reply_result(const struct ipc_msg *m, const char *what, struct err *e);
 
-/* The oldest request sent without waiting gets its reply m. */
+/* Sends waiting SNAP_CREATEs while fewer than CTL_MAX_PENDING are out; one
+ * that cannot be sent fails (its callback runs). */
+static void ctl_send_waiting(void)
+{
+	struct ctl_pending **pp = &pl.pending;
+	while (*pp && (*pp)->sent)
+		pp = &(*pp)->next;
+	while (*pp && pl.nsent < CTL_MAX_PENDING) {
+		struct ctl_pending *p = *pp;
+		struct err e = {0};
+		pl.nwaiting--;
+		if (ipc_send(pl.ctl, IPC_SNAP_CREATE, &p->req, sizeof p->req, NULL, 0, &e) == 0) {
+			p->sent = 1;
+			pl.nsent++;
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		if (!*pp)
+			pl.pending_tail = pp;
+		p->fn(p->ctx, &e);
+		free(p);
+	}
+}
+
+/* The oldest request sent gets its reply m. */
 static void ctl_dispatch(struct ipc_msg *m)
 {
 	struct ctl_pending *p = pl.pending;
 	struct err e = {0};
 	pl.pending = p->next;
-	pl.npending--;
+	pl.nsent--;
 	if (!pl.pending)
 		pl.pending_tail = &pl.pending;
 	int rc = reply_result(m, "create snapshot directory", &e);
 	ipc_msg_close(m);
+	ctl_send_waiting();
 	p->fn(p->ctx, rc < 0 ? &e : NULL);
 	free(p);
 }
@@ -124,7 +154,7 @@ static void on_ctl(void *ctx, uint32_t events)
 			return;
 		if (r <= 0)
 			die("parent control channel: %s", r == 0 ? "closed by the parent" : e.msg);
-		if (!pl.pending) {
+		if (!pl.nsent) {
 			log_warn("parent control channel: unexpected `%s`", ipc_type_name(m.type));
 			ipc_msg_close(&m);
 			continue;
@@ -139,7 +169,7 @@ static int ctl_call(uint32_t type, const void *body, size_t len, struct ipc_msg 
 {
 	if (pl.ctl < 0)
 		return err_set(e, ST_UNAVAILABLE, "parent link is not initialised");
-	while (pl.pending) {
+	while (pl.nsent) {
 		int r = ctl_recv_wait(m, e);
 		if (r <= 0)
 			return r == 0 ? err_set(e, ST_UNAVAILABLE, "parent closed the control channel") : -1;
@@ -185,23 +215,22 @@ int plink_ready(struct err *e)
 int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_fn fn, void *ctx,
 		      struct err *e)
 {
-	struct ipc_snap_create r = {.id = id, .parent_id = parent_id, .active = active ? 1 : 0};
 	if (pl.ctl < 0)
 		return err_set(e, ST_UNAVAILABLE, "parent link is not initialised");
-	/* A few in flight keep the parent busy; more would only let the broker
-	 * take in more calls than it can finish, and grow its heap. */
-	while (pl.npending >= CTL_MAX_PENDING) {
-		struct ipc_msg m;
-		int rc = ctl_recv_wait(&m, e);
-		if (rc <= 0)
-			return rc == 0 ? err_set(e, ST_UNAVAILABLE, "parent closed the control channel") : -1;
-		ctl_dispatch(&m);
-	}
-	if (ipc_send(pl.ctl, IPC_SNAP_CREATE, &r, sizeof r, NULL, 0, e) < 0)
-		return -1;
-	pl.npending++;
 	struct ctl_pending *p = xcalloc(1, sizeof *p);
-	*p = (struct ctl_pending){.fn = fn, .ctx = ctx};
+	*p = (struct ctl_pending){
+	    .fn = fn, .ctx = ctx, .req = {.id = id, .parent_id = parent_id, .active = active ? 1 : 0}};
+	if (pl.nsent < CTL_MAX_PENDING && pl.nwaiting == 0) {
+		/* Nothing waits before it: send now, and report a failure here. */
+		if (ipc_send(pl.ctl, IPC_SNAP_CREATE, &p->req, sizeof p->req, NULL, 0, e) < 0) {
+			free(p);
+			return -1;
+		}
+		p->sent = 1;
+		pl.nsent++;
+	} else {
+		pl.nwaiting++;
+	}
 	*pl.pending_tail = p;
 	pl.pending_tail = &p->next;
 	return 0;
