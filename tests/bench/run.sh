@@ -5,18 +5,23 @@
 # service wrapper, served by grpc-go on a unix socket (ctrd-overlay-server).
 # Load: snapbench, containerd's proxy snapshotter client (what containerd uses
 # for a proxy plugin), C clients on their own connections, each doing
-# prepare → mounts → commit → stat → remove against a committed base.
+# prepare → mounts → commit → stat → remove against a committed base.  Four
+# loads: C=1 (sequential) and C=16, each with empty snapshots and with FILES
+# files written into each snapshot's upperdir before its commit (so that a
+# Remove deletes a tree, as after a container or a build step).
 #
 # Both daemons run side by side on roots in the same temp dir. Runs alternate
 # strata, containerd, strata, containerd ... (absolute speed drifts on these
-# shared machines; a ratio of interleaved medians does not), for C=1
-# (sequential) and C=16. Then resident memory: stratad's parent + broker
-# against the Go server (workers are short-lived, one per job, not counted).
+# shared machines; a ratio of interleaved medians does not).  Then memory:
+# stratad's parent + broker against the Go server (workers are short-lived,
+# one per job, not counted), resident (RSS) and proportional (PSS: pages
+# shared with other processes, such as libc's, count for their share).
 #
 # Environment: B (build dir, default build), STRATAD (default $B/stratad),
 # STRATA_USER, ROUNDS (default 5, at least 3), N1 (cycles for C=1, default
 # 300), N16 (cycles per client for C=16, default 40), WARMUP (untimed cycles
-# per client and run, default 5), BENCH_ONLY=containerd (peer only, to check
+# per client and run, default 5), FILES (files per snapshot in the loads with
+# content, default 4), BENCH_ONLY=containerd (peer only, to check
 # the harness while the daemon is not serving yet), KEEP=1 (keep the temp dir).
 set -u
 _bench_stratad=${STRATAD:-}
@@ -29,6 +34,7 @@ ROUNDS=${ROUNDS:-5}
 N1=${N1:-300}
 N16=${N16:-40}
 WARMUP=${WARMUP:-5}
+FILES=${FILES:-4}
 BENCH_ONLY=${BENCH_ONLY:-}
 [ "$ROUNDS" -ge 3 ] 2>/dev/null || { echo "bench: ROUNDS must be a number >= 3" >&2; exit 2; }
 
@@ -91,37 +97,41 @@ median()
 	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# one SIDE C N: one snapbench run, result line appended to $T/res.SIDE.C.
+# one SIDE C N F: one snapbench run with F files per snapshot, result line
+# appended to $T/res.SIDE.C-F.
 one()
 {
-	_out=$("$SNAPBENCH" -address "$T/$1/snap.sock" -c "$2" -n "$3" -warmup "$WARMUP") || {
-		echo "bench: snapbench against $1 (c=$2) failed: $_out" >&2
+	_out=$("$SNAPBENCH" -address "$T/$1/snap.sock" -c "$2" -n "$3" -warmup "$WARMUP" -files "$4") || {
+		echo "bench: snapbench against $1 (c=$2 files=$4) failed: $_out" >&2
 		[ "$1" = strata ] && tail -n 20 "$T/stratad.log" >&2
 		exit 1
 	}
-	printf '%s\n' "$_out" >>"$T/res.$1.$2"
-	printf '  %-7s c=%-2s %s ops/s  %s cycles/s\n' "$1" "$2" \
+	printf '%s\n' "$_out" >>"$T/res.$1.$2-$4"
+	printf '  %-7s c=%-2s files=%-2s %s ops/s  %s cycles/s\n' "$1" "$2" "$4" \
 		"$(field ops_per_sec "$_out")" "$(field cycles_per_sec "$_out")"
 }
+
+LOADS="1-0 16-0 1-$FILES 16-$FILES"
 
 SIDES="strata ctrd"
 [ "$BENCH_ONLY" = containerd ] && SIDES=ctrd
 
 echo "== snapshot cycles: prepare, mounts, commit, stat, remove; $(nproc) cpus, $(uname -r)"
-echo "   command: make bench (ROUNDS=$ROUNDS N1=$N1 N16=$N16 WARMUP=$WARMUP)"
+echo "   command: make bench (ROUNDS=$ROUNDS N1=$N1 N16=$N16 WARMUP=$WARMUP FILES=$FILES)"
 for s in $SIDES; do
 	# Untimed warm-up: page cache, metadata files, the Go runtime's heap.
 	"$SNAPBENCH" -address "$T/$s/snap.sock" -c 4 -n 10 -warmup 0 >/dev/null ||
 		{ echo "bench: warm-up against $s failed" >&2; exit 1; }
 done
-for c in 1 16; do
+for load in $LOADS; do
+	c=${load%-*} f=${load#*-}
 	n=$N1
 	[ "$c" -eq 16 ] && n=$N16
 	r=1
 	while [ "$r" -le "$ROUNDS" ]; do
-		echo " round $r, c=$c"
+		echo " round $r, c=$c, files=$f"
 		for s in $SIDES; do
-			one "$s" "$c" "$n"
+			one "$s" "$c" "$n" "$f"
 		done
 		r=$((r + 1))
 	done
@@ -133,7 +143,7 @@ med()
 	while IFS= read -r _l; do field "$2" "$_l"; done <"$T/res.$1.$3" | median
 }
 
-# paired_ratio C: the median over rounds of strata/containerd ops/s within a round.
+# paired_ratio LOAD: the median over rounds of strata/containerd ops/s within a round.
 paired_ratio()
 {
 	for _s in strata ctrd; do
@@ -145,8 +155,8 @@ paired_ratio()
 
 echo
 echo "== medians of $ROUNDS interleaved rounds (ops/s: each RPC is one op)"
-printf '%-3s %10s %10s %8s %14s\n' C strata containerd ratio 'paired ratio'
-for c in 1 16; do
+printf '%-9s %10s %10s %8s %14s\n' C-FILES strata containerd ratio 'paired ratio'
+for c in $LOADS; do
 	ct=$(med ctrd ops_per_sec "$c")
 	st=- ratio=- paired=-
 	if [ -z "$BENCH_ONLY" ]; then
@@ -154,16 +164,16 @@ for c in 1 16; do
 		ratio=$(awk -v a="$st" -v b="$ct" 'BEGIN { printf "%.2f", a / b }')
 		paired=$(paired_ratio "$c")
 	fi
-	printf '%-3s %10s %10s %8s %14s\n' "$c" "$st" "$ct" "$ratio" "$paired"
+	printf '%-9s %10s %10s %8s %14s\n' "$c" "$st" "$ct" "$ratio" "$paired"
 done
 echo "(ratio: of the medians; paired ratio: median of each round's strata/containerd)"
 echo
 echo "== per-RPC latency, median over rounds of each run's p50 (us), strata/containerd"
-printf '%-3s' C
+printf '%-9s' C-FILES
 for op in prepare mounts commit stat remove; do printf ' %15s' "$op"; done
 echo
-for c in 1 16; do
-	printf '%-3s' "$c"
+for c in $LOADS; do
+	printf '%-9s' "$c"
 	for op in prepare mounts commit stat remove; do
 		sl=-
 		[ -z "$BENCH_ONLY" ] && sl=$(med strata "${op}_p50_us" "$c")
@@ -193,26 +203,39 @@ find_child()
 	return 1
 }
 
+# pss PID: proportional set size of PID in kB.
+pss()
+{
+	awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup"
+}
+
+# row NAME RSS HWM PSS
+row()
+{
+	printf '%-28s %9s %9s %9s\n' "$@"
+}
+
 echo
-echo "== resident memory after the runs (kB)"
-printf '%-28s %9s %9s\n' process VmRSS VmHWM
-printf '%-28s %9s %9s\n' "containerd overlay (Go)" "$(kb "$CTRD_PID" VmRSS)" "$(kb "$CTRD_PID" VmHWM)"
+echo "== memory after the runs (kB)"
+row process VmRSS VmHWM Pss
+crss=$(kb "$CTRD_PID" VmRSS) chwm=$(kb "$CTRD_PID" VmHWM) cpss=$(pss "$CTRD_PID")
+row "containerd overlay (Go)" "$crss" "$chwm" "$cpss"
 if [ -z "$BENCH_ONLY" ]; then
 	broker=$(find_child "$STRATAD_PID" broker) || { echo "bench: no broker child of stratad $STRATAD_PID" >&2; exit 1; }
 	spawner=$(find_child "$STRATAD_PID" spawner) || { echo "bench: no spawner child of stratad" >&2; exit 1; }
-	prss=$(kb "$STRATAD_PID" VmRSS) phwm=$(kb "$STRATAD_PID" VmHWM)
-	brss=$(kb "$broker" VmRSS) bhwm=$(kb "$broker" VmHWM)
-	srss=$(kb "$spawner" VmRSS) shwm=$(kb "$spawner" VmHWM)
-	printf '%-28s %9s %9s\n' "stratad parent" "$prss" "$phwm"
-	printf '%-28s %9s %9s\n' "stratad broker" "$brss" "$bhwm"
-	printf '%-28s %9s %9s\n' "stratad parent + broker" "$((prss + brss))" "$((phwm + bhwm))"
-	printf '%-28s %9s %9s\n' "stratad spawner" "$srss" "$shwm"
-	printf '%-28s %9s %9s\n' "all three" "$((prss + brss + srss))" "$((phwm + bhwm + shwm))"
-	awk -v sr="$((prss + brss))" -v sh="$((phwm + bhwm))" \
-		-v cr="$(kb "$CTRD_PID" VmRSS)" -v ch="$(kb "$CTRD_PID" VmHWM)" \
-		'BEGIN { printf "%-28s %9.2f %9.2f\n", "ratio (parent+broker)/ctrd", sr / cr, sh / ch }'
-	awk -v sr="$((prss + brss + srss))" -v sh="$((phwm + bhwm + shwm))" \
-		-v cr="$(kb "$CTRD_PID" VmRSS)" -v ch="$(kb "$CTRD_PID" VmHWM)" \
-		'BEGIN { printf "%-28s %9.2f %9.2f\n", "ratio (all three)/ctrd", sr / cr, sh / ch }'
+	prss=$(kb "$STRATAD_PID" VmRSS) phwm=$(kb "$STRATAD_PID" VmHWM) ppss=$(pss "$STRATAD_PID")
+	brss=$(kb "$broker" VmRSS) bhwm=$(kb "$broker" VmHWM) bpss=$(pss "$broker")
+	srss=$(kb "$spawner" VmRSS) shwm=$(kb "$spawner" VmHWM) spss=$(pss "$spawner")
+	row "stratad parent" "$prss" "$phwm" "$ppss"
+	row "stratad broker" "$brss" "$bhwm" "$bpss"
+	row "stratad parent + broker" "$((prss + brss))" "$((phwm + bhwm))" "$((ppss + bpss))"
+	row "stratad spawner" "$srss" "$shwm" "$spss"
+	row "all three" "$((prss + brss + srss))" "$((phwm + bhwm + shwm))" "$((ppss + bpss + spss))"
+	awk -v sr="$((prss + brss))" -v sh="$((phwm + bhwm))" -v sp="$((ppss + bpss))" \
+		-v cr="$crss" -v ch="$chwm" -v cp="$cpss" \
+		'BEGIN { printf "%-28s %9.2f %9.2f %9.2f\n", "ratio (parent+broker)/ctrd", sr / cr, sh / ch, sp / cp }'
+	awk -v sr="$((prss + brss + srss))" -v sh="$((phwm + bhwm + shwm))" -v sp="$((ppss + bpss + spss))" \
+		-v cr="$crss" -v ch="$chwm" -v cp="$cpss" \
+		'BEGIN { printf "%-28s %9.2f %9.2f %9.2f\n", "ratio (all three)/ctrd", sr / cr, sh / ch, sp / cp }'
 fi
 exit 0
