@@ -29,7 +29,9 @@ CPPFLAGS += -D_GNU_SOURCE -I. -I$(G) -I$(G)/proto
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Symbols bound at start-up: forked workers inherit a resolved, read-only
 # GOT instead of resolving (and copying pages) lazily after the fork.
-LDFLAGS += -Wl,-z,now -Wl,-z,relro
+# --as-needed: each binary records only the libraries it calls (the parent
+# none of the broker's or the workers').
+LDFLAGS += -Wl,-z,now -Wl,-z,relro -Wl,--as-needed
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # ---- generated protocol code -------------------------------------------------
@@ -43,11 +45,12 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 DAEMON_SRC := $(sort $(wildcard broker/*.c worker/*.c policy/*.c proto/*.c))
 DAEMON_MAIN := worker/main.c
 SPAWNER_MAIN := worker/spawner_main.c
+BROKER_MAIN := broker/entry.c
 CLIENT_SRC := $(sort $(wildcard client/*.c))
 CLIENT_MAIN := client/main.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
-LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN) $(SPAWNER_MAIN),$(DAEMON_SRC))) \
+LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN) $(SPAWNER_MAIN) $(BROKER_MAIN),$(DAEMON_SRC))) \
 	$(patsubst %.c,%.o,$(PROTO_C)) $(G)/policy_text.o
 CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
 
@@ -57,7 +60,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 .PHONY: all deps check unit integration format format-check install run bench fuzz clean
 .SECONDARY:
 
-all: $(B)/stratad $(B)/stratad-spawner $(B)/strata
+all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/strata
 
 # Installs what is missing, and nothing when everything is there.
 deps:
@@ -90,6 +93,9 @@ $(B)/libstrata.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/stratad: $(call obj,$(DAEMON_MAIN)) $(B)/libstrata.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/stratad-broker: $(call obj,$(BROKER_MAIN)) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The parent and the broker never map libarchive and the decompressors: only
@@ -140,6 +146,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(PREFIX)/share/strata $(DESTDIR)/etc/strata
 	install -m 0755 $(B)/stratad $(DESTDIR)$(SBINDIR)/stratad
+	install -m 0755 $(B)/stratad-broker $(DESTDIR)$(SBINDIR)/stratad-broker
 	install -m 0755 $(B)/stratad-spawner $(DESTDIR)$(SBINDIR)/stratad-spawner
 	install -m 0755 $(B)/strata $(DESTDIR)$(BINDIR)/strata
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/strata.service > $(DESTDIR)$(UNITDIR)/strata.service

@@ -56,7 +56,7 @@ static struct {
 	unsigned backoff_ms;
 	/* the broker's spawner (worker/spawner.h) */
 	pid_t spawner;
-	char *spawner_path;
+	char *spawner_path, *broker_path;
 	int stopping;
 	uint64_t stop_deadline_ns;
 } P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .sigfd = -1, .ctl = -1};
@@ -95,8 +95,8 @@ _Noreturn static void broker_exec(int ctl, int evt)
 			die("broker: dup2: %m");
 	close_range(BROKER_FD_NATIVE + 1, ~0U, 0);
 	char **argv = broker_argv();
-	execv("/proc/self/exe", argv);
-	die("broker: exec /proc/self/exe: %m");
+	execv(P.broker_path, argv);
+	die("broker: exec `%s`: %m", P.broker_path);
 }
 
 /* In the forked child: the event channel lands on fd 3 and the snapshots
@@ -577,8 +577,8 @@ fail:
 	return -1;
 }
 
-/* stratad-spawner lives next to stratad. */
-static int find_spawner(void)
+/* stratad-spawner and stratad-broker live next to stratad. */
+static int find_helpers(void)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -588,8 +588,11 @@ static int find_spawner(void)
 	char *slash = strrchr(self, '/');
 	*slash = '\0';
 	P.spawner_path = xasprintf("%s/stratad-spawner", self);
-	if (access(P.spawner_path, X_OK) < 0)
-		return log_err("`%s`: %m (it is installed next to stratad)", P.spawner_path), -1;
+	P.broker_path = xasprintf("%s/stratad-broker", self);
+	const char *const paths[] = {P.spawner_path, P.broker_path};
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		if (access(paths[i], X_OK) < 0)
+			return log_err("`%s`: %m (it is installed next to stratad)", paths[i]), -1;
 	return 0;
 }
 
@@ -626,7 +629,7 @@ static int parent_setup(void)
 	if (rc < 0)
 		return -1;
 	struct err e = {0};
-	if ((P.snapdir = snapdir_open(P.snap_path, &e)) < 0 || find_spawner() < 0 || check_policies(&e) < 0 ||
+	if ((P.snapdir = snapdir_open(P.snap_path, &e)) < 0 || find_helpers() < 0 || check_policies(&e) < 0 ||
 	    sd_listen_fds_take(&P.grpc_fd, &P.native_fd, &e) < 0)
 		return log_err("%s", e.msg), -1;
 	check_overlay_index();
