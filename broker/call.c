@@ -135,8 +135,9 @@ static void call_end_durable(void *ctx, const struct err *e)
 	free(s);
 }
 
-/* No call is answered before the metadata changes made so far are durable:
- * a client never hears "done" of a change a crash could still undo. */
+/* No call is answered before the metadata changes made so far are durable
+ * (those of the loop's batch and of the batch committing): a client never
+ * hears "done" of a change a crash could still undo, nor reads one. */
 static void call_end(struct call *c, int code, const char *msg)
 {
 	struct call_end_state *s = xmalloc(sizeof *s);

@@ -105,11 +105,14 @@ int durable_init(struct err *e)
 
 void durable_then(durable_fn fn, void *ctx)
 {
-	if (!meta_pending(broker.meta)) {
+	if (meta_pending(broker.meta))
+		waiters_add(&current, fn, ctx);
+	else if (inflight_seq)
+		/* What the caller changed earlier, or read, may be in the batch
+		 * being committed: after it, then. */
+		waiters_add(&inflight, fn, ctx);
+	else
 		fn(ctx, NULL);
-		return;
-	}
-	waiters_add(&current, fn, ctx);
 }
 
 void durable_when_writable(durable_fn fn, void *ctx)

@@ -12,8 +12,9 @@
 typedef void (*durable_fn)(void *ctx, const struct err *e);
 
 int durable_init(struct err *e);
-/* Runs fn(ctx, NULL) at once when no change is waiting; otherwise after the
- * batch commit, with e set when the commit failed (the changes are lost). */
+/* Runs fn(ctx, NULL) at once when no change is waiting or committing;
+ * otherwise after the commit of the loop's batch (or of the one in flight),
+ * with e set when the commit failed (the changes are lost). */
 void durable_then(durable_fn fn, void *ctx);
 /* Runs fn(ctx, NULL) at once when a metadata write would not wait for a
  * commit in flight; otherwise once that commit is done, in order.  For

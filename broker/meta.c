@@ -33,7 +33,10 @@
  * While a batch commits there is no transaction to write into: a write waits
  * for the next one (meta_writable() tells a caller that would rather wait in
  * the loop).  Reads then see the last committed state, through their own
- * read transactions, as LMDB's readers always may beside a writer. */
+ * read transactions, as LMDB's readers always may beside a writer; a read
+ * may see the committing batch once LMDB has written its meta page, while
+ * the sync of that page still runs, so the broker answers no call while a
+ * batch commits (broker/durable.c). */
 #include "meta.h"
 
 #include <endian.h>
@@ -562,9 +565,10 @@ int meta_open(struct meta **out, const char *dir, struct err *e)
 	}
 	if ((rc = mdb_env_set_maxdbs(m->env, 5)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)))
 		goto fail;
-	/* MDB_NOTLS: read transactions are not tied to a thread's TLS slot (the
-	 * broker is one thread; this keeps a walk's reader usable while a write
-	 * transaction begins from its callback). */
+	/* MDB_NOTLS: read transactions are not tied to a thread's TLS slot, so
+	 * the loop thread may hold several (a walk's reader stays usable while
+	 * a write begins from its callback) beside the write transaction the
+	 * committer thread began. */
 	if ((rc = mdb_env_open(m->env, dir, MDB_NOTLS, 0600)))
 		goto fail;
 	if (mdb_env_get_maxkeysize(m->env) < LONG_KEY_LEN) {
