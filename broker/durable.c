@@ -73,7 +73,11 @@ static void commit_async(void *ctx)
 	if (inflight_seq)
 		inflight_finished();
 	if (inflight_seq) {
-		/* Cannot happen: the loop holds no batch while one commits. */
+		/* The loop took a batch while one still commits, which the
+		 * committer does not allow: commit both, waiting, rather than
+		 * leave anyone waiting for a batch nobody commits. */
+		log_err("metadata: a batch was open while another committed");
+		durable_flush(NULL);
 		return;
 	}
 	uint64_t seq = meta_flush_async(broker.meta);
