@@ -244,6 +244,43 @@ expect_rc "cleanup" 0
 run st --json cleanup
 out_has "cleanup --json prints {}" '{}'
 
+# ---- a tree that cannot be deleted ----
+# An immutable file (no capability of the remove worker overrides it) keeps
+# its snapshot's directory; the other snapshot of the same batch still goes,
+# the daemon says why, and Cleanup deletes the rest once the flag is gone.
+st prepare stuck >/dev/null && st prepare freed >/dev/null
+stuck_fs=$(st mounts stuck | awk '{ print $2 }')
+freed_fs=$(st mounts freed | awk '{ print $2 }')
+stuck_id=$(basename "$(dirname "$stuck_fs")")
+freed_id=$(basename "$(dirname "$freed_fs")")
+echo s >"$stuck_fs/f" && echo f >"$freed_fs/f"
+if chattr +i "$stuck_fs/f" 2>/dev/null; then
+	run st rm stuck freed
+	expect_rc "rm of a snapshot whose tree cannot be deleted" 0
+	i=0
+	while [ "$i" -lt 50 ] && { [ -e "$T/root/snapshots/rm-$freed_id" ] || [ -e "$T/root/snapshots/$freed_id" ]; }; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	i=0
+	while [ "$i" -lt 50 ] && ! grep -q "Operation not permitted" "$T/stratad.log"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	check "the other snapshot of the batch is gone" test ! -e "$T/root/snapshots/rm-$freed_id" -a ! -e "$T/root/snapshots/$freed_id"
+	check "the undeletable one stays, as rm-ID" test -e "$T/root/snapshots/rm-$stuck_id/fs/f"
+	check "the daemon logs why" grep -q "removing .*rm-.*Operation not permitted" "$T/stratad.log"
+	run st stat freed
+	expect_rc "both are gone from the metadata" 1
+	chattr -i "$T/root/snapshots/rm-$stuck_id/fs/f"
+	run st cleanup
+	expect_rc "cleanup after the flag is gone" 0
+	check "cleanup deleted the rest" test ! -e "$T/root/snapshots/rm-$stuck_id"
+else
+	st rm stuck freed >/dev/null
+	pass "an undeletable tree: skipped, this filesystem has no immutable flag"
+fi
+
 # ---- no daemon ----
 run "$STRATA" --address "$T/none.sock" stat x
 expect_rc "no daemon: exit 1" 1
