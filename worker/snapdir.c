@@ -161,7 +161,7 @@ static int rmdir_gone(int dfd, const char *name)
 	return unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT;
 }
 
-int snapdir_remove_empty(int dfd, uint64_t id)
+int snapdir_remove_empty(int dfd, uint64_t id, struct err *e)
 {
 	char n[NAME_MAX_LEN];
 	id_name(n, "rm-", id, "");
@@ -170,7 +170,7 @@ int snapdir_remove_empty(int dfd, uint64_t id)
 	 * a workload could have planted. */
 	cleanup_fd int top = openat(dfd, n, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top < 0)
-		return 0;
+		return err_errno(e, 0, errno == ELOOP ? ENOTDIR : errno, "open `snapshots/%s`", n);
 	if (!rmdir_gone(top, "fs"))
 		return 0;
 	cleanup_fd int work = openat(top, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -185,9 +185,11 @@ int snapdir_remove_rm(int dfd, uint64_t id, struct err *e)
 {
 	char n[NAME_MAX_LEN];
 	id_name(n, "rm-", id, "");
-	if (unlinkat(dfd, n, AT_REMOVEDIR) < 0)
-		return err_errno(e, 0, errno, "rmdir `snapshots/%s`", n);
-	return 0;
+	if (unlinkat(dfd, n, AT_REMOVEDIR) == 0)
+		return 1;
+	if (errno == ENOTEMPTY || errno == EEXIST)
+		return 0;
+	return err_errno(e, 0, errno, "rmdir `snapshots/%s`", n);
 }
 
 int snapdir_check_target(int dfd, const char *name, struct err *e)

@@ -23,9 +23,11 @@ int snapdir_list(int dfd, struct snapdir **out, size_t *n, struct err *e);
 /* Deletes rm-ID when it is the bare skeleton of a snapshot nothing was
  * written into: fs, work/work (overlayfs makes it), work and rm-ID itself,
  * each only if empty (rmdir).  Returns 1 when rm-ID is gone, 0 when
- * anything is left (content, or an error) for a remove worker. */
-int snapdir_remove_empty(int dfd, uint64_t id);
-/* rmdir rm-ID, after a remove worker emptied it. */
+ * anything is left for a remove worker, -1 with e when rm-ID is not a
+ * directory (missing, or a link). */
+int snapdir_remove_empty(int dfd, uint64_t id, struct err *e);
+/* rmdir rm-ID once a remove worker emptied it: 1 when it is gone, 0 when
+ * something is left in it (the worker failed there), -1 with e otherwise. */
 int snapdir_remove_rm(int dfd, uint64_t id, struct err *e);
 /* Whether a worker target ("ID/fs" or "rm-ID", see sandbox_target_name) is
  * a directory, not a link. */

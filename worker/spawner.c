@@ -187,21 +187,15 @@ static void serve_remove(const struct ipc_spawn *s)
 	uint64_t *left = xcalloc(total, sizeof *left);
 	for (size_t i = 0; i < total; i++) {
 		uint64_t id = i == 0 ? s->target : s->lower[i - 1];
-		char name[32];
 		struct err e = {0};
-		if ((s->flags & IPC_SPAWN_DROP_FIRST) &&
-		    snapdir_drop(S.a->snapdir, id, SNAPDIR_LIVE, &e) < 0) {
+		int rc =
+		    (s->flags & IPC_SPAWN_DROP_FIRST) ? snapdir_drop(S.a->snapdir, id, SNAPDIR_LIVE, &e) : 0;
+		if (rc == 0)
+			rc = snapdir_remove_empty(S.a->snapdir, id, &e);
+		if (rc < 0)
 			log_warn("%s", e.msg);
-			continue;
-		}
-		if (snapdir_remove_empty(S.a->snapdir, id))
-			continue;
-		snprintf(name, sizeof name, "rm-%llu", (unsigned long long)id);
-		if (snapdir_check_target(S.a->snapdir, name, &e) < 0) {
-			log_warn("%s", e.msg);
-			continue;
-		}
-		left[n++] = id;
+		if (rc == 0)
+			left[n++] = id;
 	}
 	if (n == 0) {
 		free(left);
@@ -325,7 +319,7 @@ static void worker_gone(size_t i, int wstatus)
 	 * only an empty directory. */
 	for (size_t k = 0; k < w.nrm; k++) {
 		struct err e = {0};
-		if (snapdir_remove_rm(S.a->snapdir, w.rm_ids[k], &e) < 0 && errno != ENOTEMPTY)
+		if (snapdir_remove_rm(S.a->snapdir, w.rm_ids[k], &e) < 0)
 			log_warn("%s", e.msg);
 	}
 	free(w.rm_ids);

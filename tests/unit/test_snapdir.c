@@ -73,9 +73,10 @@ static void active_dropped(uint64_t id)
 
 START_TEST(empty_active_is_removed)
 {
+	struct err e = {0};
 	active_dropped(7);
 	ck_assert(exists("snapshots/rm-7/work/work"));
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 7), 1);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 7, &e), 1);
 	ck_assert(!exists("snapshots/rm-7"));
 }
 END_TEST
@@ -86,28 +87,33 @@ START_TEST(empty_view_is_removed)
 	ck_assert_msg(snapdir_create(dfd, 8, 0, 0, &e) == 0, "%s", e.msg);
 	ck_assert(!exists("snapshots/8/work"));
 	ck_assert_int_eq(snapdir_drop(dfd, 8, SNAPDIR_LIVE, &e), 0);
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 8), 1);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 8, &e), 1);
 	ck_assert(!exists("snapshots/rm-8"));
 }
 END_TEST
 
 START_TEST(content_is_left_for_a_worker)
 {
+	struct err e = {0};
 	active_dropped(9);
 	make("snapshots/rm-9/fs/etc");
 	touch("snapshots/rm-9/fs/etc/passwd");
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 9), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 9, &e), 0);
 	ck_assert(exists("snapshots/rm-9/fs/etc/passwd"));
+	/* What a failed worker left keeps rm-ID; an emptied one goes. */
+	ck_assert_int_eq(snapdir_remove_rm(dfd, 9, &e), 0);
+	ck_assert(exists("snapshots/rm-9"));
 	/* Overlayfs' leftovers in work (an index, a whiteout in flight) too. */
 	active_dropped(10);
 	touch("snapshots/rm-10/work/work/#1");
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 10), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 10, &e), 0);
 	ck_assert(exists("snapshots/rm-10/work/work/#1"));
 }
 END_TEST
 
 START_TEST(links_are_not_followed)
 {
+	struct err e = {0};
 	/* A tree elsewhere that a link might lead to: its empty directories
 	 * named like the skeleton must survive. */
 	make("victim");
@@ -119,7 +125,7 @@ START_TEST(links_are_not_followed)
 	snprintf(p, sizeof p, "%s/snapshots/rm-11/work", root);
 	ck_assert_int_eq(symlink(t, p), 0);
 	make("snapshots/rm-11/fs");
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 11), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 11, &e), 0);
 	ck_assert(exists("victim/work"));
 	ck_assert(exists("snapshots/rm-11/work"));
 	/* fs a link. */
@@ -127,13 +133,14 @@ START_TEST(links_are_not_followed)
 	snprintf(t, sizeof t, "%s/victim/fs", root);
 	snprintf(p, sizeof p, "%s/snapshots/rm-14/fs", root);
 	ck_assert_int_eq(symlink(t, p), 0);
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 14), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 14, &e), 0);
 	ck_assert(exists("victim/fs"));
 	/* rm-ID itself a link. */
 	snprintf(t, sizeof t, "%s/victim", root);
 	snprintf(p, sizeof p, "%s/snapshots/rm-12", root);
 	ck_assert_int_eq(symlink(t, p), 0);
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 12), 0);
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 12, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "rm-12"));
 	ck_assert(exists("victim/fs"));
 	ck_assert(exists("snapshots/rm-12"));
 }
@@ -142,7 +149,9 @@ END_TEST
 START_TEST(missing_is_not_removed)
 {
 	/* No rm-ID at all: nothing to report as done. */
-	ck_assert_int_eq(snapdir_remove_empty(dfd, 13), 0);
+	struct err e = {0};
+	ck_assert_int_eq(snapdir_remove_empty(dfd, 13, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "rm-13"));
 }
 END_TEST
 
