@@ -30,6 +30,10 @@ struct broker_state {
 	const struct broker_opts *opts;
 	struct meta *meta;
 	char *snapshots_dir; /* ROOT/snapshots: only used to build mount strings */
+	/* f_type of the file system that holds ROOT/snapshots, read at start
+	 * while the broker is still root: a mount fd that is not an overlay is
+	 * a clone of a snapshot directory on it (broker/mountcheck.c). */
+	long snapshots_fs_type;
 };
 extern struct broker_state broker;
 

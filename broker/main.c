@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -64,6 +65,10 @@ int broker_main(const struct broker_opts *o)
 	log_init("stratad-broker", o->cfg.log_level);
 	broker.opts = o;
 	broker.snapshots_dir = xasprintf("%s/snapshots", o->cfg.root);
+	struct statfs sf;
+	if (statfs(broker.snapshots_dir, &sf) < 0)
+		die("statfs `%s`: %m", broker.snapshots_dir);
+	broker.snapshots_fs_type = (long)sf.f_type;
 
 	/* 1. the broker's own account, no capabilities */
 	become_unprivileged(o);

@@ -26,7 +26,8 @@ int mount_fd_check(int fd, int read_only, struct err *e)
 	struct statfs sf;
 	if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) < 0 || !S_ISDIR(stx.stx_mode))
 		return err_set(e, ST_INTERNAL, "the mount worker's result is not a directory");
-	if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+	if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+	    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
 		return err_set(e, ST_INTERNAL, "the mount worker's result is not the root of a mount");
 	if (fstatfs(fd, &sf) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "statfs of the mount worker's result");

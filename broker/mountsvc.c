@@ -20,6 +20,7 @@
 #include "../common/util.h"
 #include "broker.h"
 #include "meta.h"
+#include "mountcheck.h"
 #include "parentlink.h"
 #include "services.h"
 
@@ -115,7 +116,6 @@ static void mounted(void *ctx, const struct job_result *res, const struct err *e
 	free(c->state);
 	c->state = NULL;
 	struct hold **pp = hold_find(mc.hold);
-	struct stat st;
 	if (e || !c->transport || !*pp) {
 		/* Failed, or the client went away (and its hold with it). */
 		if (*pp)
@@ -125,11 +125,11 @@ static void mounted(void *ctx, const struct job_result *res, const struct err *e
 		return e ? call_fail(c, e->code, "mount `%s`: %s", r->key, e->msg)
 			 : call_fail(c, ST_CANCELLED, "mount `%s`: the client went away", r->key);
 	}
-	if (fstat(res->mount_fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	struct err ce;
+	if (mount_fd_check(res->mount_fd, mc.read_only, &ce) < 0) {
 		hold_drop(pp);
 		close(res->mount_fd);
-		return call_fail(c, ST_INTERNAL, "mount `%s`: the worker's result is not a directory",
-				 r->key);
+		return call_fail(c, ce.code, "mount `%s`: %s", r->key, ce.msg);
 	}
 	Strata__V1__MountResponse resp;
 	strata__v1__mount_response__init(&resp);

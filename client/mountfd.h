@@ -5,7 +5,15 @@
  * A program works through the fd as a directory fd (openat relative to it)
  * without any privilege; attaching it somewhere (move_mount) needs
  * CAP_SYS_ADMIN in the mount namespace of the target, which is what
- * `strata mount` does. */
+ * `strata mount` does.
+ *
+ * Holding the fd grants exactly the access it was issued with.  Its flags
+ * (read-only for views, nosuid, nodev) are locked by the kernel (the mount
+ * worker passes the mount through a user namespace of its own first):
+ * whoever holds the fd, in whatever user or mount namespace, gets EPERM
+ * from mount_setattr or a remount that would clear them, and clones keep
+ * them.  A holder that attaches the mount in a namespace of its own gains
+ * nothing it could not already do through the fd. */
 #ifndef STRATA_CLIENT_MOUNTFD_H
 #define STRATA_CLIENT_MOUNTFD_H
 

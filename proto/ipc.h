@@ -123,10 +123,13 @@ enum ipc_type {
 	 * snapshot as a detached mount (fsmount or open_tree clone, attached
 	 * nowhere), which the broker hands to the client that asked.  Safe: the
 	 * mount shows only the snapshot the broker named, with nosuid and
-	 * nodev, read-only for views; the broker checks the fd is a directory
-	 * before passing it on, and holding it grants nothing a client could
-	 * not already do with the snapshot's mounts (it cannot attach it
-	 * anywhere without CAP_SYS_ADMIN in its own mount namespace). */
+	 * nodev, read-only for views, and those flags are locked: the worker
+	 * passed the mount through a user namespace of its own, so no holder
+	 * in any namespace can clear them (worker/role_mount.c).  The broker
+	 * checks the fd before passing it on (broker/mountcheck.c): the root
+	 * of a mount, overlay or the snapshots' own file system, nodev and
+	 * nosuid, read-only if asked.  Holding it grants exactly the access
+	 * it was issued with. */
 	IPC_JOB_MOUNT = 23,
 	/* evt, spawner -> broker.  Body: struct ipc_job_exit (wstatus 0).  The
 	 * spawner finished a remove job without a worker: the directory was the

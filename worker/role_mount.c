@@ -11,12 +11,55 @@
  *   read-only:  the layers only: the target's own fs on top when it is an
  *       active snapshot mounted read-only, then the parents; one layer is a
  *       clone of that directory.
- * The mount is nosuid and nodev, and read-only unless read-write. */
+ * The mount is nosuid and nodev, and read-only unless read-write.
+ *
+ * Those flags must hold for whoever gets the fd, an ordinary user included.
+ * A mount made here, in the initial user namespace, is not locked: its
+ * holder could make a user namespace of its own, in which it holds
+ * CAP_SYS_ADMIN over a mount namespace it owns, and clear them with
+ * mount_setattr (a view of a committed layer would become writable, a
+ * layer's device nodes openable).  So the worker passes the mount through a
+ * namespace the kernel considers less privileged before it sends it: it
+ * attaches the mount at /out of its own (private) mount namespace, enters a
+ * new user namespace and, with it, a copy of that mount namespace, and sends
+ * a clone of /out taken there.  The kernel locks the flags of every mount it
+ * copies into a namespace owned by a less privileged user namespace
+ * (MNT_LOCK_READONLY, _NODEV, _NOSUID, _NOEXEC, _ATIME), clones keep the
+ * locks, and no caller in any namespace can change a locked flag (EPERM from
+ * mount_setattr and from a bind remount).  The new user namespace maps no
+ * id and only lowers the worker's privilege: from then on it holds its
+ * capabilities over that namespace's mounts alone. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "overlay.h"
 #include "roles.h"
+
+/* Where the mount is attached in the worker's own namespace on its way out
+ * (worker/sandbox.c makes the directory in the view). */
+#define MOUNT_OUT "/out"
+
+/* The mount, attached at MOUNT_OUT, copied into a namespace owned by a user
+ * namespace of the worker's own (which locks its flags), and cloned there as
+ * the detached mount to send. */
+static int lock_flags(int mnt, struct err *e)
+{
+	int rc = move_mount(mnt, "", AT_FDCWD, MOUNT_OUT, MOVE_MOUNT_F_EMPTY_PATH);
+	close(mnt);
+	if (rc < 0)
+		return err_errno(e, ST_INTERNAL, errno, "mount: attach at `%s` of its own namespace",
+				 MOUNT_OUT);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "mount: enter a user namespace of its own");
+	int fd = open_tree(AT_FDCWD, MOUNT_OUT, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (fd < 0)
+		return err_errno(e, ST_INTERNAL, errno, "mount: clone the locked mount");
+	return fd;
+}
 
 int role_mount_run(int job_fd, const struct ipc_spawn *req)
 {
@@ -46,6 +89,8 @@ int role_mount_run(int job_fd, const struct ipc_spawn *req)
 		layers[n++] = "/snap/fs", o.nlayers = 1;
 	struct err e = {0};
 	int fd = overlay_open(&o, &e);
+	if (fd >= 0)
+		fd = lock_flags(fd, &e);
 	if (fd < 0)
 		return role_send_fail(job_fd, &e);
 	return ipc_send(job_fd, IPC_JOB_MOUNT, NULL, 0, &fd, 1, NULL) < 0 ? 1 : 0;

@@ -398,8 +398,8 @@ else
 	done
 	if [ -n "$w" ]; then
 		confined "$w" "a mount worker caught mid-job"
-		check "a mount worker's view holds only snap and lower" \
-			test "$(ls -A "/proc/$w/root/" | tr '\n' ' ')" = "lower snap "
+		check "a mount worker's view holds only snap, lower and the empty out" \
+			test "$(ls -A "/proc/$w/root/" | tr '\n' ' ')" = "lower out snap "
 	else
 		fail "a mount worker caught mid-job" "$(cat "$T/caught.out")"
 	fi

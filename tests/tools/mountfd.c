@@ -12,6 +12,14 @@
  *   stat PATH         print `UID:GID` of PATH (not followed; `.` the root)
  *   info              print `TYPE LAYERS rw|ro idmapped|plain`
  *   hold              print `holding` and sleep until killed
+ *   unlock            try, from a user and mount namespace of its own, to
+ *                     clear the mount's read-only, nodev, nosuid and noexec
+ *                     flags: mount_setattr on the fd, on a clone of it, and
+ *                     a bind remount once it is attached in that namespace;
+ *                     prints `cleared: HOW` for each way that worked, or
+ *                     `refused: ENAME` when none did (the later OPs run in
+ *                     those namespaces either way)
+ *   open PATH         open PATH read-only (a device node: nodev must refuse)
  * The connection stays open throughout: the daemon's hold lasts as long.
  *
  * Exit: 0 every OP succeeded; 1 an OP failed (`mountfd: OP PATH: ENAME
@@ -20,9 +28,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,7 +56,7 @@ struct tool_args {
 static void usage(void)
 {
 	fprintf(stderr, "usage: mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID] KEY "
-			"{read PATH | write PATH TEXT | stat PATH | info | hold}...\n");
+			"{read PATH | write PATH TEXT | stat PATH | info | unlock | open PATH | hold}...\n");
 	exit(EXIT_USAGE);
 }
 
@@ -157,6 +167,43 @@ static int op_stat(int mnt, const char *path)
 	return 0;
 }
 
+static int op_open(int mnt, const char *path)
+{
+	cleanup_fd int fd = openat(mnt, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	return fd < 0 ? op_failed("open", path) : 0;
+}
+
+/* The attack on a mount fd's flags: an ordinary user makes a user namespace
+ * (and with it a mount namespace it owns, where it holds CAP_SYS_ADMIN) and
+ * asks the kernel to clear the flags, three ways.  Each success is printed;
+ * the op itself fails only when the namespaces cannot be made. */
+static int op_unlock(int mnt)
+{
+	const uint64_t flags = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+	struct mount_attr clr = {.attr_clr = flags};
+	static int unshared;
+	int cleared = 0, errnum = EPERM;
+	if (!unshared && unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		return op_failed("unlock", "(unshare)");
+	unshared = 1;
+	if (mount_setattr(mnt, "", AT_EMPTY_PATH, &clr, sizeof clr) == 0)
+		cleared++, puts("cleared: mount_setattr on the fd");
+	else
+		errnum = errno;
+	cleanup_fd int clone = open_tree(mnt, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (clone >= 0 && mount_setattr(clone, "", AT_EMPTY_PATH, &clr, sizeof clr) == 0)
+		cleared++, puts("cleared: mount_setattr on a clone");
+	/* Attached below a tmpfs of this namespace's own, then remounted. */
+	char dir[] = "/tmp/strata-unlock-XXXXXX";
+	if (clone >= 0 && mount("none", "/tmp", "tmpfs", 0, NULL) == 0 && mkdtemp(dir) &&
+	    move_mount(clone, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
+	    mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND, NULL) == 0)
+		cleared++, puts("cleared: bind remount of the attached clone");
+	if (!cleared)
+		printf("refused: %s\n", strerrorname_np(errnum) ? strerrorname_np(errnum) : "?");
+	return 0;
+}
+
 static void op_hold(void)
 {
 	puts("holding");
@@ -183,7 +230,11 @@ static int run_ops(int mnt, const struct strata_mount_info *info, char **ops, in
 			printf("%s %lld %s %s\n", info->type, (long long)info->layers,
 			       info->read_only ? "ro" : "rw", info->idmapped ? "idmapped" : "plain");
 			rc = 0;
-		} else if (strcmp(op, "hold") == 0)
+		} else if (strcmp(op, "unlock") == 0)
+			rc = op_unlock(mnt);
+		else if (strcmp(op, "open") == 0 && left >= 1)
+			rc = op_open(mnt, ops[++i]);
+		else if (strcmp(op, "hold") == 0)
 			op_hold();
 		else
 			usage();

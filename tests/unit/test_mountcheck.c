@@ -83,11 +83,11 @@ static int overlay_of_two(uint64_t attrs)
 
 static const uint64_t safe = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
 
-#define CHECK_REFUSED(fd, ro, what)                                                                     \
-	do {                                                                                            \
-		struct err e = {0};                                                                     \
-		ck_assert_int_eq(mount_fd_check((fd), (ro), &e), -1);                                   \
-		ck_assert_msg(strstr(e.msg, (what)) != NULL, "message `%s` lacks `%s`", e.msg, (what)); \
+#define CHECK_REFUSED(fd, ro, what)                                                                          \
+	do {                                                                                                 \
+		struct err e = {0};                                                                          \
+		ck_assert_int_eq(mount_fd_check((fd), (ro), &e), -1);                                        \
+		ck_assert_msg(strstr(e.msg, (what)) != NULL, "message `%s` lacks `%s`", e.msg, (what));      \
 	} while (0)
 
 START_TEST(the_right_mounts_pass)
