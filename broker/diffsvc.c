@@ -10,9 +10,10 @@
  * Diff: the left and right mounts must be mounts strata issued (an active
  * snapshot's, a view's, or a bind of one of its directories); they name two
  * trees of strata layers.  A diff worker writes the layer of their
- * difference into the content directory's ingest (opened by the parent), a
- * digest worker reads it back, and only if the two agree does the parent
- * rename it to blobs/sha256/HEX.  The descriptor carries the request's
+ * difference into the content directory's ingest (opened by the parent);
+ * a publisher, root side, hashes a copy of it that only it can write and
+ * renames that copy to blobs/sha256/HEX if it has the digest and size the
+ * diff worker reported (worker/publish.h).  The descriptor carries the request's
  * labels and containerd.io/uncompressed as annotations. */
 #include <stdio.h>
 #include <string.h>
@@ -243,12 +244,11 @@ static int tree_of_mounts(MountMsg *const *mounts, size_t n, const char *side, u
 }
 
 /* One Diff in flight: a diff worker writes into the content store's ingest,
- * a digest worker reads it back, and the parent commits it by digest. */
+ * and a publisher makes a blob of it. */
 struct diff_make {
 	char name[65]; /* the ingest: hex sha256 of the ref */
 	char ref[IPC_MSG_MAX];
 	int compression;
-	uint64_t target;
 	struct ipc_job_applied made;
 };
 
@@ -256,8 +256,9 @@ static void diff_make_end(struct call *c, const struct err *e)
 {
 	struct diff_make *d = c->state;
 	c->state = NULL;
+	/* Published or not, the ingest is done with. */
+	plink_ingest_abort(d->name, NULL);
 	if (e) {
-		plink_ingest_abort(d->name, NULL);
 		call_fail(c, e->code, "diff %s: %s", d->ref, e->msg);
 		free(d);
 		return;
@@ -294,27 +295,22 @@ static void diff_make_end(struct call *c, const struct err *e)
 	free(d);
 }
 
-/* The digest worker read the ingest back: commit it if it is what the diff
- * worker said it wrote. */
-static void diff_verified(void *ctx, const struct job_result *res, const struct err *e)
+/* The publisher hashed its own copy of the ingest and, when it was what the
+ * diff worker said it wrote, published it (or found the blob there). */
+static void diff_published(void *ctx, const struct job_result *res, const struct err *e)
 {
 	struct call *c = ctx;
 	struct diff_make *d = c->state;
 	struct err ce = {0};
-	char hex[DIGEST_LEN + 1];
 	if (e)
 		return diff_make_end(c, e);
+	/* The publisher compared them already; a second look costs nothing. */
 	if (memcmp(res->applied.digest, d->made.digest, 32) ||
 	    res->applied.compressed_size != d->made.compressed_size) {
-		err_set(&ce, ST_INTERNAL,
-			"the blob read back (%llu bytes) is not what the diff worker reported",
+		err_set(&ce, ST_INTERNAL, "the publisher read %llu bytes, not what the diff worker reported",
 			(unsigned long long)res->applied.compressed_size);
 		return diff_make_end(c, &ce);
 	}
-	digest_format(hex, d->made.digest);
-	if (plink_ingest_commit(d->name, hex + 7, d->made.compressed_size, &ce) < 0 &&
-	    ce.code != ST_ALREADY_EXISTS)
-		return diff_make_end(c, &ce);
 	diff_make_end(c, NULL);
 }
 
@@ -322,18 +318,17 @@ static void diff_made(void *ctx, const struct job_result *res, const struct err 
 {
 	struct call *c = ctx;
 	struct diff_make *d = c->state;
-	struct err ve = {0};
+	struct err pe = {0};
+	char digest[DIGEST_LEN + 1];
 	if (e)
 		return diff_make_end(c, e);
 	d->made = res->applied;
-	int fd = plink_ingest_open(d->name, "", 0, &ve);
-	if (fd < 0)
-		return diff_make_end(c, &ve);
-	struct job_spec spec = {.role = ROLE_DIGEST, .target = d->target, .input_fd = fd};
-	struct job *j = job_start(&spec, NULL, diff_verified, c, &ve);
-	close(fd);
-	if (!j)
-		diff_make_end(c, &ve);
+	digest_format(digest, d->made.digest);
+	struct job_spec spec = {.role = ROLE_PUBLISH, .publish_size = d->made.compressed_size};
+	memcpy(spec.publish_name, d->name, sizeof spec.publish_name);
+	memcpy(spec.publish_digest, digest + 7, sizeof spec.publish_digest);
+	if (!job_start(&spec, NULL, diff_published, c, &pe))
+		diff_make_end(c, &pe);
 }
 
 /* The ref names the ingest as in containerd's store (sha256 of the ref); a
@@ -375,8 +370,7 @@ void svc_diff(struct call *c)
 	struct diff_make *d = xcalloc(1, sizeof *d);
 	ingest_name(d, r->ref);
 	d->compression = compression;
-	d->target = right[0];
-	int out = plink_ingest_open(d->name, d->ref, 1, &e);
+	int out = plink_ingest_open(d->name, d->ref, &e);
 	if (out < 0) {
 		free(d);
 		return call_fail(c, e.code, "diff %s: %s", r->ref ? r->ref : "", e.msg);

@@ -19,8 +19,8 @@
 #include "loop.h"
 
 static const char *const role_names[] = {
-    [ROLE_USAGE] = "usage", [ROLE_REMOVE] = "remove", [ROLE_PROBE] = "probe",	[ROLE_EXTRACT] = "extract",
-    [ROLE_DIFF] = "diff",   [ROLE_MOUNT] = "mount",   [ROLE_DIGEST] = "digest",
+    [ROLE_USAGE] = "usage", [ROLE_REMOVE] = "remove", [ROLE_PROBE] = "probe",	  [ROLE_EXTRACT] = "extract",
+    [ROLE_DIFF] = "diff",   [ROLE_MOUNT] = "mount",   [ROLE_PUBLISH] = "publish",
 };
 
 const char *worker_role_name(int role)
@@ -268,9 +268,9 @@ int plink_open_blob(const char *hex, uint64_t *size, struct err *e)
 	return fd;
 }
 
-int plink_ingest_open(const char *name, const char *ref, int writable, struct err *e)
+int plink_ingest_open(const char *name, const char *ref, struct err *e)
 {
-	struct ipc_ingest r = {.writable = writable ? 1 : 0};
+	struct ipc_ingest r = {0};
 	if (strlen(name) != 64 || strlen(ref) >= sizeof r.ref)
 		return err_set(e, ST_INVALID_ARGUMENT, "ingest: bad name or a ref over %zu bytes",
 			       sizeof r.ref - 1);
@@ -280,16 +280,6 @@ int plink_ingest_open(const char *name, const char *ref, int writable, struct er
 	if (ctl_call(IPC_INGEST_OPEN, &r, sizeof r, &m, e) < 0)
 		return -1;
 	return blob_fd(&m, "open ingest", e);
-}
-
-int plink_ingest_commit(const char *name, const char *digest_hex, uint64_t size, struct err *e)
-{
-	struct ipc_ingest r = {.size = size};
-	if (strlen(name) != 64 || strlen(digest_hex) != 64)
-		return err_set(e, ST_INVALID_ARGUMENT, "ingest: bad name or digest");
-	memcpy(r.name, name, 64);
-	memcpy(r.digest, digest_hex, 64);
-	return ctl_simple(IPC_INGEST_COMMIT, &r, sizeof r, "commit ingest", e);
 }
 
 int plink_ingest_abort(const char *name, struct err *e)
@@ -346,10 +336,18 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-/* Asks the spawner for the worker, on the event channel; it answers there
- * (SPAWNED or SPAWN_FAILED), so the broker never waits for a fork.  The
- * channel is non-blocking: a full channel fails this job, not the broker. */
-static int job_spawn(struct job *j, struct err *e)
+/* A publisher (IPC_PUBLISH) rather than a worker. */
+static int job_send_publish(struct job *j, struct err *e)
+{
+	struct ipc_publish p = {.job_id = j->id, .size = j->spec.publish_size};
+	memcpy(p.name, j->spec.publish_name, sizeof p.name);
+	memcpy(p.digest, j->spec.publish_digest, sizeof p.digest);
+	return ipc_send(pl.evt, IPC_PUBLISH, &p, sizeof p, NULL, 0, e);
+}
+
+/* SPAWN, or SPAWN_INPUT with the job's input fd (then closed here: the
+ * spawner has its own copy). */
+static int job_send_spawn(struct job *j, struct err *e)
 {
 	struct ipc_spawn *s = xcalloc(1, sizeof *s);
 	s->job_id = j->id;
@@ -374,15 +372,24 @@ static int job_spawn(struct job *j, struct err *e)
 		s->probe_syscall = j->spec.probe_syscall;
 		s->probe_hold_ms = j->spec.probe_hold_ms;
 	}
-	int rc = pl.evt < 0 ? err_set(e, ST_UNAVAILABLE, "parent link is not initialised")
-			    : ipc_send(pl.evt, j->input >= 0 ? IPC_SPAWN_INPUT : IPC_SPAWN, s, sizeof *s,
-				       j->input >= 0 ? &j->input : NULL, j->input >= 0, e);
+	int rc = ipc_send(pl.evt, j->input >= 0 ? IPC_SPAWN_INPUT : IPC_SPAWN, s, sizeof *s,
+			  j->input >= 0 ? &j->input : NULL, j->input >= 0, e);
 	free(s);
-	/* The spawner has its own copy now. */
 	if (rc == 0 && j->input >= 0) {
 		close(j->input);
 		j->input = -1;
 	}
+	return rc;
+}
+
+/* Asks the spawner for the worker, on the event channel; it answers there
+ * (SPAWNED or SPAWN_FAILED), so the broker never waits for a fork.  The
+ * channel is non-blocking: a full channel fails this job, not the broker. */
+static int job_spawn(struct job *j, struct err *e)
+{
+	int rc = pl.evt < 0			? err_set(e, ST_UNAVAILABLE, "parent link is not initialised")
+		 : j->spec.role == ROLE_PUBLISH ? job_send_publish(j, e)
+						: job_send_spawn(j, e);
 	if (rc < 0)
 		return err_wrap(e, "start %s worker", worker_role_name(j->spec.role));
 	j->state = JOB_SPAWNING;
@@ -427,7 +434,7 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 		return NULL;
 	}
 	int input = -1;
-	if ((spec->role == ROLE_EXTRACT || spec->role == ROLE_DIFF || spec->role == ROLE_DIGEST) &&
+	if ((spec->role == ROLE_EXTRACT || spec->role == ROLE_DIFF) &&
 	    (input = fcntl(spec->input_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		err_errno(e, ST_INTERNAL, errno, "start %s worker: duplicate its input",
 			  worker_role_name(spec->role));
@@ -544,7 +551,7 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	uint32_t expected =
 	    j->spec.role == ROLE_USAGE	 ? IPC_JOB_USAGE
 	    : j->spec.role == ROLE_PROBE ? IPC_JOB_PROBE
-	    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF || j->spec.role == ROLE_DIGEST
+	    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF || j->spec.role == ROLE_PUBLISH
 		? IPC_JOB_APPLIED
 	    : j->spec.role == ROLE_MOUNT ? IPC_JOB_MOUNT
 					 : IPC_JOB_DONE;

@@ -23,7 +23,9 @@ enum worker_role {
 	ROLE_EXTRACT = 4,
 	ROLE_DIFF = 5,
 	ROLE_MOUNT = 6,
-	ROLE_DIGEST = 7, /* sha256 and size of the blob on its input fd (verifies a diff's output) */
+	/* root side, not a worker: hashes ingest/NAME/data into a copy and
+	 * publishes it as blobs/sha256/DIGEST (worker/publish.h) */
+	ROLE_PUBLISH = 7,
 };
 
 const char *worker_role_name(int role);
@@ -56,11 +58,9 @@ int plink_snap_list(struct snapdir **out, size_t *n, struct err *e);
  * fd and its size.  NotFound when there is no such blob. */
 int plink_open_blob(const char *hex, uint64_t *size, struct err *e);
 /* The content store's ingest of a new blob (IPC_INGEST_*): name is 64 hex
- * digits.  open returns the data file's fd (writable: created, for writing;
- * else the existing one, read-only); commit moves it to blobs/sha256/DIGEST
- * (ST_ALREADY_EXISTS when that blob was there: the ingest is dropped). */
-int plink_ingest_open(const char *name, const char *ref, int writable, struct err *e);
-int plink_ingest_commit(const char *name, const char *digest_hex, uint64_t size, struct err *e);
+ * digits.  open creates it and returns its data file's fd, for writing;
+ * abort removes it (a job of role ROLE_PUBLISH publishes it in between). */
+int plink_ingest_open(const char *name, const char *ref, struct err *e);
 int plink_ingest_abort(const char *name, struct err *e);
 
 struct job_spec {
@@ -78,6 +78,10 @@ struct job_spec {
 	int diff_compression; /* ROLE_DIFF: 0 tar, 1 gzip, 2 zstd */
 	int diff_has_epoch;   /* ROLE_DIFF: clamp entry times to diff_epoch */
 	int64_t diff_epoch;
+	/* ROLE_PUBLISH: the ingest, and the digest (64 hex digits) and size
+	 * its blob must have */
+	char publish_name[65], publish_digest[65];
+	uint64_t publish_size;
 	uint32_t mount_flags;	     /* ROLE_MOUNT: IPC_SPAWN_MOUNT_* */
 	uint32_t nuid_map, ngid_map; /* ROLE_MOUNT with IPC_SPAWN_MOUNT_IDMAP */
 	struct ipc_id_range uid_map[IPC_MAX_ID_RANGES], gid_map[IPC_MAX_ID_RANGES];
@@ -89,7 +93,7 @@ struct job_result {
 	int64_t inodes;	   /* ROLE_USAGE */
 	int64_t probe_ret; /* ROLE_PROBE: syscall's return value */
 	int probe_errno;
-	struct ipc_job_applied applied; /* ROLE_EXTRACT, ROLE_DIFF, ROLE_DIGEST */
+	struct ipc_job_applied applied; /* ROLE_EXTRACT, ROLE_DIFF, ROLE_PUBLISH */
 	int mount_fd; /* ROLE_MOUNT: the detached mount, owned by the done callback; else -1 */
 };
 

@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -74,6 +75,7 @@ static const struct {
     {"PROT_WRITE", PROT_WRITE},
     {"PROT_EXEC", PROT_EXEC},
     {"AT_REMOVEDIR", AT_REMOVEDIR},
+    {"RENAME_NOREPLACE", RENAME_NOREPLACE},
     {"AT_SYMLINK_NOFOLLOW", AT_SYMLINK_NOFOLLOW},
     {"AT_EMPTY_PATH", AT_EMPTY_PATH},
     {"STDERR_FILENO", STDERR_FILENO},

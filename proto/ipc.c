@@ -35,10 +35,10 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_BLOB, sizeof(struct ipc_blob), 1),
     T(IPC_JOB_PROGRESS, sizeof(struct ipc_job_progress), 0),
     T(IPC_INGEST_OPEN, sizeof(struct ipc_ingest), 0),
-    T(IPC_INGEST_COMMIT, sizeof(struct ipc_ingest), 0),
     T(IPC_INGEST_ABORT, sizeof(struct ipc_ingest), 0),
     T(IPC_JOB_MOUNT, 0, 1),
     T(IPC_REMOVED, sizeof(struct ipc_job_exit), 0),
+    T(IPC_PUBLISH, sizeof(struct ipc_publish), 0),
 };
 #undef T
 

@@ -7,8 +7,8 @@
  *
  * Channels:
  *   ctl  (broker -> parent requests, parent -> broker replies, synchronous)
- *   evt  (broker <-> spawner: SPAWN in; SPAWNED, SPAWN_FAILED, JOB_EXIT,
- *         REMOVED out)
+ *   evt  (broker <-> spawner: SPAWN, SPAWN_INPUT, PUBLISH in; SPAWNED,
+ *         SPAWN_FAILED, JOB_EXIT, REMOVED out)
  *   job  (one per job: worker -> broker, exactly one result record)
  *
  * Role and snapshot-directory numbers are those of broker/parentlink.h
@@ -101,23 +101,26 @@ enum ipc_type {
 	IPC_JOB_PROGRESS = 19,
 	/* ctl, broker -> parent.  The diff service's Diff writes a blob into
 	 * content_root the way containerd's content store does: into
-	 * ingest/NAME/data (with ref, startedat, updatedat beside it), then, once
-	 * written and verified, renamed to blobs/sha256/DIGEST.  Needed because
-	 * the content directory is root's.  Safe: NAME and DIGEST must be
-	 * exactly 64 lowercase hex digits and the parent builds every path from
-	 * them itself, *at() relative to directories it opened with O_NOFOLLOW;
-	 * the ref is only written into a file, never used as a name.
-	 * INGEST_OPEN creates the ingest (refusing one that exists: that ref is
-	 * being written) and answers BLOB with the data file open for writing,
-	 * or, with writable 0, opens the existing data file read-only for
-	 * verification.  INGEST_COMMIT checks the size and renames without
-	 * replacing (an existing blob of that digest has the same bytes, so the
-	 * ingest is just dropped), answered by REPLY (EEXIST when the blob was
-	 * there).  INGEST_ABORT removes the ingest.  The broker can write only
-	 * blobs it names by their digest, and a blob that exists is never
-	 * replaced. */
+	 * ingest/NAME/data (with ref, startedat, updatedat beside it), then,
+	 * once written, a publisher (IPC_PUBLISH) makes it
+	 * blobs/sha256/DIGEST.  Needed because the content directory is
+	 * root's.  INGEST_OPEN creates the ingest, refusing one that exists
+	 * (that ref is being written, by strata or by containerd), and answers
+	 * BLOB with its data file open for writing, which goes to a diff
+	 * worker; INGEST_ABORT removes an ingest strata created.  Safe: NAME
+	 * must be exactly 64 lowercase hex digits and the parent builds every
+	 * path from it itself, *at() relative to directories it opened with
+	 * O_NOFOLLOW; the ref is only written into a file, never used as a
+	 * name.  The parent keeps the names of the ingests it created (at
+	 * most CONTENT_INGESTS_MAX, then Unavailable) and removes only those,
+	 * so containerd's own ingests are out of the broker's reach; an ABORT
+	 * of any other name is a violation.  When a broker dies, its ingests
+	 * are removed.  The writable fd reaches no published blob: a blob is
+	 * a copy the publisher made (worker/publish.h).  There is no
+	 * read-only open: nothing reads an ingest back but the publisher. */
 	IPC_INGEST_OPEN = 20,
-	IPC_INGEST_COMMIT = 21,
+	/* 21 was INGEST_COMMIT, which renamed the data file itself into
+	 * blobs/sha256 after checking only its size: replaced by PUBLISH. */
 	IPC_INGEST_ABORT = 22,
 	/* job, worker -> broker.  The mount role's result: carries 1 fd, the
 	 * snapshot as a detached mount (fsmount or open_tree clone, attached
@@ -142,7 +145,24 @@ enum ipc_type {
 	 * O_NOFOLLOW, and rmdir deletes nothing that has an entry in it; a tree
 	 * with any content is left to a remove worker as before. */
 	IPC_REMOVED = 24,
-	IPC_TYPE_MAX = 24,
+	/* evt, broker -> spawner.  Publishes ingest/NAME/data as
+	 * blobs/sha256/DIGEST of SIZE bytes (the diff service's Diff, once the
+	 * diff worker is done): the spawner forks a publisher, root side, that
+	 * answers on its job socket like a worker (SPAWNED, then one
+	 * JOB_APPLIED with the digest and size it read, or JOB_FAIL; JOB_EXIT).
+	 * Needed because only root writes the content store, and containerd
+	 * trusts a blob it finds there by its name: whatever is published must
+	 * have been hashed by root.  Safe: NAME and DIGEST must be 64
+	 * lowercase hex digits (the paths are built from them, *at() under
+	 * content_root with O_NOFOLLOW); the publisher hashes a copy it writes
+	 * itself from the bytes it hashed, renames that copy only when digest
+	 * and size match the request, never replaces a blob, and drops every
+	 * capability and enters the `publish` policy before it reads a byte
+	 * (worker/publish.h).  The broker can only get bytes it wrote
+	 * published under their own digest, which is what containerd's store
+	 * does for any client. */
+	IPC_PUBLISH = 25,
+	IPC_TYPE_MAX = 25,
 };
 
 struct ipc_hdr {
@@ -243,12 +263,17 @@ struct ipc_blob {
 };
 
 struct ipc_ingest {
-	char name[65];	 /* the ingest: 64 lowercase hex digits (sha256 of the ref) */
-	char digest[65]; /* INGEST_COMMIT: the blob's sha256, 64 lowercase hex digits */
-	uint16_t pad;
-	uint32_t writable;     /* INGEST_OPEN: 1 create for writing, 0 open read-only */
-	uint64_t size;	       /* INGEST_COMMIT: the size the data must have */
-	char ref[IPC_MSG_MAX]; /* INGEST_OPEN, writable: the ref, as text */
+	char name[65]; /* the ingest: 64 lowercase hex digits (sha256 of the ref) */
+	char pad[7];
+	char ref[IPC_MSG_MAX]; /* INGEST_OPEN: the ref, as text */
+};
+
+struct ipc_publish {
+	uint64_t job_id; /* as a SPAWN's */
+	char name[65];	 /* the ingest: 64 lowercase hex digits */
+	char digest[65]; /* the blob's sha256: 64 lowercase hex digits */
+	char pad[6];
+	uint64_t size; /* the bytes the blob must have */
 };
 
 struct ipc_spawned {
@@ -303,6 +328,7 @@ union ipc_body {
 	struct ipc_job_progress job_progress;
 	struct ipc_blob blob;
 	struct ipc_ingest ingest;
+	struct ipc_publish publish;
 };
 
 /* One received message.  fds[] holds exactly ipc_type_fds(type) fds, owned

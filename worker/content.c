@@ -10,7 +10,9 @@
 
 #include "../common/util.h"
 
-static const char *const ingest_files[] = {"data", "ref", "startedat", "updatedat"};
+/* containerd's files of an ingest, and the copy a publisher writes
+ * (worker/publish.c). */
+static const char *const ingest_files[] = {"data", "ref", "startedat", "updatedat", CONTENT_PUBLISH_COPY};
 
 int content_hex_valid(const char *s)
 {
@@ -91,18 +93,11 @@ static int write_small(int dir, const char *name, const void *buf, size_t len, s
 	return 0;
 }
 
-int content_ingest_open(const char *root, const char *name, const char *ref, int writable, struct err *e)
+int content_ingest_open(const char *root, const char *name, const char *ref, struct err *e)
 {
-	cleanup_fd int ingest = open_dir(root, "ingest", writable, 0700, e);
+	cleanup_fd int ingest = open_dir(root, "ingest", 1, 0700, e);
 	if (ingest < 0)
 		return -1;
-	if (!writable) {
-		cleanup_fd int dir = openat(ingest, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int fd = dir < 0 ? -1 : openat(dir, "data", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return err_errno(e, ST_NOT_FOUND, errno, "content: open ingest `%s`", name);
-		return fd;
-	}
 	if (mkdirat(ingest, name, 0700) < 0)
 		return err_errno(
 		    e, errno == EEXIST ? ST_UNAVAILABLE : ST_INTERNAL, errno,
@@ -122,30 +117,6 @@ fail:
 	return -1;
 }
 
-int content_ingest_commit(const char *root, const char *name, const char *digest, uint64_t size,
-			  struct err *e)
-{
-	cleanup_fd int ingest = open_dir(root, "ingest", 0, 0, e);
-	if (ingest < 0)
-		return -1;
-	cleanup_fd int dir = openat(ingest, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	if (dir < 0 || fstatat(dir, "data", &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return err_errno(e, ST_NOT_FOUND, errno, "content: ingest `%s`", name);
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
-		return err_set(e, ST_FAILED_PRECONDITION, "content: ingest `%s` has %lld bytes, not %llu",
-			       name, (long long)st.st_size, (unsigned long long)size);
-	cleanup_fd int blobs = open_dir(root, "blobs/sha256", 1, 0755, e);
-	if (blobs < 0)
-		return -1;
-	int rc = 0;
-	if (renameat2(dir, "data", blobs, digest, RENAME_NOREPLACE) < 0)
-		rc = err_errno(e, errno == EEXIST ? ST_ALREADY_EXISTS : ST_INTERNAL, errno,
-			       "content: commit blob `%s`", digest);
-	content_ingest_abort(root, name, NULL);
-	return rc;
-}
-
 int content_ingest_abort(const char *root, const char *name, struct err *e)
 {
 	struct err ignored;
@@ -159,5 +130,31 @@ int content_ingest_abort(const char *root, const char *name, struct err *e)
 		unlinkat(dir, ingest_files[i], 0);
 	if (unlinkat(ingest, name, AT_REMOVEDIR) < 0 && errno != ENOENT && e)
 		return err_errno(e, ST_INTERNAL, errno, "content: remove ingest `%s`", name);
+	return 0;
+}
+
+int content_ingests_add(struct content_ingests *t, const char *name)
+{
+	if (t->n == CONTENT_INGESTS_MAX || content_ingests_has(t, name))
+		return -1;
+	memcpy(t->names[t->n++], name, 65);
+	return 0;
+}
+
+int content_ingests_has(const struct content_ingests *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!memcmp(t->names[i], name, 65))
+			return 1;
+	return 0;
+}
+
+int content_ingests_take(struct content_ingests *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!memcmp(t->names[i], name, 65)) {
+			memcpy(t->names[i], t->names[--t->n], 65);
+			return 1;
+		}
 	return 0;
 }

@@ -2,10 +2,13 @@
  * layout (blobs/sha256/HEX, ingest/NAME/{data,ref,startedat,updatedat}):
  * the diff service reads layers from it and writes new ones into it.  Every
  * name is 64 lowercase hex digits, checked here; every path is built here and
- * opened *at() relative to a directory opened with O_NOFOLLOW. */
+ * opened *at() relative to a directory opened with O_NOFOLLOW.  A blob is
+ * published (renamed into blobs/) only by worker/publish.c, from a copy it
+ * hashed itself. */
 #ifndef STRATA_CONTENT_H
 #define STRATA_CONTENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../common/err.h"
@@ -14,16 +17,29 @@
 int content_hex_valid(const char *s);
 /* blobs/sha256/HEX, read-only; fills *size.  Returns the fd. */
 int content_open_blob(const char *root, const char *hex, uint64_t *size, struct err *e);
-/* Creates ingest/NAME (EBUSY when it exists) with its ref and times and
- * returns its data file open for writing; with writable 0, opens the data
- * file of an existing ingest read-only. */
-int content_ingest_open(const char *root, const char *name, const char *ref, int writable, struct err *e);
-/* Moves ingest/NAME/data to blobs/sha256/DIGEST if its size is size, never
- * replacing a blob (then the ingest is dropped and the result is EEXIST),
- * and removes the ingest. */
-int content_ingest_commit(const char *root, const char *name, const char *digest, uint64_t size,
-			  struct err *e);
+/* Creates ingest/NAME (Unavailable when it exists: that ref is being
+ * written, by strata or by containerd) with its ref and times, and returns
+ * its data file open for writing. */
+int content_ingest_open(const char *root, const char *name, const char *ref, struct err *e);
 /* Removes ingest/NAME and what it holds; a missing ingest is not an error. */
 int content_ingest_abort(const char *root, const char *name, struct err *e);
+
+/* The copy of ingest/NAME/data that a publisher hashes and renames to
+ * blobs/sha256/DIGEST (worker/publish.c). */
+#define CONTENT_PUBLISH_COPY "publish"
+
+/* The ingests strata created, so that the parent acts on those and no
+ * others (containerd's own ingests live in the same directory).  Bounded:
+ * a broker that never ends its ingests is refused new ones. */
+#define CONTENT_INGESTS_MAX 256
+struct content_ingests {
+	char names[CONTENT_INGESTS_MAX][65];
+	size_t n;
+};
+/* -1 when the table is full or holds name already. */
+int content_ingests_add(struct content_ingests *t, const char *name);
+int content_ingests_has(const struct content_ingests *t, const char *name);
+/* 1 when name was there (and is removed), else 0. */
+int content_ingests_take(struct content_ingests *t, const char *name);
 
 #endif

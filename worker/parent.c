@@ -57,6 +57,7 @@ static struct {
 	/* the broker's spawner (worker/spawner.h) */
 	pid_t spawner;
 	char *spawner_path, *broker_path;
+	struct content_ingests ingests; /* those the broker has open */
 	int stopping;
 	uint64_t stop_deadline_ns;
 } P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .sigfd = -1, .ctl = -1};
@@ -174,6 +175,8 @@ static void broker_reject(const char *why)
 	P.ctl = -1;
 }
 
+static void ingests_drop_all(void);
+
 /* The broker and its spawner live and die together: when one is gone the
  * other is stopped, and a new pair starts once both are gone. */
 static void pair_gone(void)
@@ -181,6 +184,7 @@ static void pair_gone(void)
 	if (P.ctl >= 0)
 		close(P.ctl);
 	P.ctl = -1;
+	ingests_drop_all();
 	if (P.broker > 0)
 		kill(P.broker, SIGKILL);
 	if (P.spawner > 0)
@@ -290,30 +294,49 @@ static int serve_open_blob(const struct ipc_msg *m)
 	return rc;
 }
 
-/* INGEST_OPEN, INGEST_COMMIT, INGEST_ABORT (worker/content.c does the work). */
+/* INGEST_OPEN and INGEST_ABORT (worker/content.c does the work), on the
+ * ingests strata created alone (proto/ipc.h). */
 static int serve_ingest(const struct ipc_msg *m)
 {
 	const struct ipc_ingest *r = &m->body.ingest;
-	int commit = m->type == IPC_INGEST_COMMIT;
-	if (!content_hex_valid(r->name) || (commit && !content_hex_valid(r->digest)) || r->pad ||
-	    r->writable > 1 || memchr(r->ref, '\0', sizeof r->ref) == NULL)
-		return broker_reject("INGEST with a malformed name, digest or ref"), -1;
+	if (!content_hex_valid(r->name) || memchr(r->ref, '\0', sizeof r->ref) == NULL ||
+	    memchr(r->pad, 1, sizeof r->pad) || (m->type == IPC_INGEST_ABORT && r->ref[0]))
+		return broker_reject("INGEST with a malformed name or ref"), -1;
 	if (!P.cfg->content_root[0])
 		return reply(ENOENT, "no content_root is configured");
 	struct err e = {0};
 	const char *root = P.cfg->content_root;
-	if (m->type == IPC_INGEST_OPEN) {
-		int fd = content_ingest_open(root, r->name, r->ref, (int)r->writable, &e);
-		if (fd < 0)
-			return reply_err(&e);
-		struct ipc_blob b = {0};
-		int rc = send_ctl(IPC_BLOB, &b, sizeof b, &fd, 1);
-		close(fd);
-		return rc;
+	if (m->type == IPC_INGEST_ABORT) {
+		if (!content_ingests_take(&P.ingests, r->name))
+			return broker_reject("INGEST_ABORT of an ingest strata did not create"), -1;
+		return content_ingest_abort(root, r->name, &e) < 0 ? reply_err(&e) : reply(0, NULL);
 	}
-	int rc = commit ? content_ingest_commit(root, r->name, r->digest, r->size, &e)
-			: content_ingest_abort(root, r->name, &e);
-	return rc < 0 ? reply_err(&e) : reply(0, NULL);
+	if (content_ingests_add(&P.ingests, r->name) < 0)
+		return reply(EAGAIN, content_ingests_has(&P.ingests, r->name)
+					 ? "content: that ref is being written"
+					 : "content: too many ingests open; try again later");
+	int fd = content_ingest_open(root, r->name, r->ref, &e);
+	if (fd < 0) {
+		content_ingests_take(&P.ingests, r->name);
+		return reply_err(&e);
+	}
+	struct ipc_blob b = {0};
+	int rc = send_ctl(IPC_BLOB, &b, sizeof b, &fd, 1);
+	close(fd);
+	return rc;
+}
+
+/* A broker that dies leaves its ingests unfinished: they go with it. */
+static void ingests_drop_all(void)
+{
+	while (P.ingests.n) {
+		char name[65];
+		memcpy(name, P.ingests.names[P.ingests.n - 1], sizeof name);
+		content_ingests_take(&P.ingests, name);
+		struct err e = {0};
+		if (content_ingest_abort(P.cfg->content_root, name, &e) < 0)
+			log_warn("%s", e.msg);
+	}
 }
 
 static int serve_snap_list(const struct ipc_msg *m)
@@ -339,10 +362,10 @@ static const struct permit {
 	int once; /* per broker */
 	int (*serve)(const struct ipc_msg *m);
 } permits[] = {
-    {IPC_READY, 1, serve_ready},	  {IPC_SNAP_CREATE, 0, serve_snap_create},
-    {IPC_SNAP_DROP, 0, serve_snap_drop},  {IPC_SNAP_LIST, 0, serve_snap_list},
-    {IPC_OPEN_BLOB, 0, serve_open_blob},  {IPC_INGEST_OPEN, 0, serve_ingest},
-    {IPC_INGEST_COMMIT, 0, serve_ingest}, {IPC_INGEST_ABORT, 0, serve_ingest},
+    {IPC_READY, 1, serve_ready},	 {IPC_SNAP_CREATE, 0, serve_snap_create},
+    {IPC_SNAP_DROP, 0, serve_snap_drop}, {IPC_SNAP_LIST, 0, serve_snap_list},
+    {IPC_OPEN_BLOB, 0, serve_open_blob}, {IPC_INGEST_OPEN, 0, serve_ingest},
+    {IPC_INGEST_ABORT, 0, serve_ingest},
 };
 
 static void serve_ctl(void)
@@ -600,7 +623,7 @@ static int find_helpers(void)
  * stop the daemon now, not the spawner at each restart. */
 static int check_policies(struct err *e)
 {
-	static const char *const roles[] = {"usage", "remove", "extract", "diff"};
+	static const char *const roles[] = {"usage", "remove", "extract", "diff", "mount", "publish"};
 	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
 		struct policy *p = policy_for_role(roles[i], e);
 		if (!p)

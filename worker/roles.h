@@ -49,10 +49,6 @@ int role_diff_run(int job_fd, const struct ipc_spawn *req);
 /* mount: the snapshot as a detached mount, sent back as IPC_JOB_MOUNT. */
 int role_mount_run(int job_fd, const struct ipc_spawn *req);
 
-/* digest: SHA-256 and size of the blob on WORKER_FD_INPUT (verifies what a
- * diff worker wrote before the blob is committed). */
-int role_digest_run(int job_fd, const struct ipc_spawn *req);
-
 /* probe: waits hold_ms (or until the broker hangs up), tries one syscall. */
 int role_probe_run(int job_fd, const struct ipc_spawn *req);
 

@@ -26,7 +26,9 @@ static const struct role_def roles[] = {
     {ROLE_REMOVE, "remove", TARGET_RM, 0, 0, role_remove_run},
     {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
     {ROLE_DIFF, "diff", TARGET_FS, 1, 1, role_diff_run},
-    {ROLE_DIGEST, "digest", TARGET_FS, 1, 1, role_digest_run},
+    /* Root side, not a worker (worker/publish.h): only its confinement
+     * is prepared here. */
+    {ROLE_PUBLISH, "publish", 0, 0, 0, NULL},
     {ROLE_MOUNT, "mount", TARGET_MOUNT, 0, 0, role_mount_run},
     /* The probe has no confinement of its own: it takes probe_role's. */
     {ROLE_PROBE, "probe", 0, 0, 0, role_probe_run},
@@ -39,7 +41,7 @@ static struct prepared {
 	struct policy_bpf bpf;
 } prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}},	 {ROLE_REMOVE, NULL, {NULL, 0}},
 		{ROLE_EXTRACT, NULL, {NULL, 0}}, {ROLE_DIFF, NULL, {NULL, 0}},
-		{ROLE_DIGEST, NULL, {NULL, 0}},	 {ROLE_MOUNT, NULL, {NULL, 0}}};
+		{ROLE_PUBLISH, NULL, {NULL, 0}}, {ROLE_MOUNT, NULL, {NULL, 0}}};
 
 const struct role_def *sandbox_role(int role)
 {
@@ -196,9 +198,7 @@ __attribute__((format(printf, 1, 2))) _Noreturn static void setup_fail(const cha
 	_exit(1);
 }
 
-/* Everything but the job socket is closed: the worker holds nothing of the
- * parent's (listening sockets, broker channels, other jobs' sockets). */
-static void keep_only_job_fd(int job_fd, int input_fd, pid_t parent_pid)
+void sandbox_keep_only(int job_fd, int input_fd, pid_t parent_pid)
 {
 	sigset_t all;
 	sigfillset(&all);
@@ -502,6 +502,14 @@ static void set_limits(int role)
 	}
 }
 
+int sandbox_confine(int role, struct err *e)
+{
+	const struct prepared *p = prepared_for(role);
+	if (!p)
+		return err_set(e, ST_INTERNAL, "no confinement prepared for role %d", role);
+	return policy_enter(p->policy, &p->bpf, e);
+}
+
 void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
 		 pid_t parent_pid)
 {
@@ -509,7 +517,7 @@ void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const stru
 	const struct role_def *role = sandbox_role((int)req->role);
 	const struct prepared *p = conf ? prepared_for(conf->role) : NULL;
 	join_shared_namespaces();
-	keep_only_job_fd(job_fd, input_fd, parent_pid);
+	sandbox_keep_only(job_fd, input_fd, parent_pid);
 	if (!role || !p)
 		setup_fail("no confinement prepared for role %u", req->role);
 	char name[64], path[4096];

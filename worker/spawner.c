@@ -21,9 +21,11 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/ipc.h"
+#include "content.h"
 #include "diff.h"
 #include "extract.h"
 #include "idmap.h"
+#include "publish.h"
 #include "sandbox.h"
 #include "snapdir.h"
 
@@ -116,6 +118,13 @@ static struct worker *worker_by_job(uint64_t job_id)
 	return NULL;
 }
 
+static void worker_add(pid_t pid, uint64_t job_id, int role, uint64_t *rm_ids, size_t nrm)
+{
+	if (S.nworkers == S.capworkers)
+		S.workers = xrealloc(S.workers, (S.capworkers = S.capworkers * 2 + 8) * sizeof *S.workers);
+	S.workers[S.nworkers++] = (struct worker){pid, job_id, role, rm_ids, nrm};
+}
+
 /* Everything a SPAWN may say; the rest is a protocol violation. */
 static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 {
@@ -141,7 +150,7 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
 			return "SPAWN of a probe with a bad syscall or hold time";
 	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE || s->role == ROLE_EXTRACT ||
-		   s->role == ROLE_DIFF || s->role == ROLE_DIGEST || s->role == ROLE_MOUNT) {
+		   s->role == ROLE_DIFF || s->role == ROLE_MOUNT) {
 		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
 			return "SPAWN with probe fields for a non-probe role";
 	} else {
@@ -156,8 +165,7 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 		return "SPAWN with lower layers for a role that takes none";
 	if (s->nleft > s->nlower || (s->nleft && s->role != ROLE_DIFF) || s->pad)
 		return "SPAWN with a bad left tree";
-	if ((type == IPC_SPAWN_INPUT) !=
-	    (s->role == ROLE_EXTRACT || s->role == ROLE_DIFF || s->role == ROLE_DIGEST))
+	if ((type == IPC_SPAWN_INPUT) != (s->role == ROLE_EXTRACT || s->role == ROLE_DIFF))
 		return "SPAWN with an fd for a role that takes none, or without one";
 	if (s->role != ROLE_DIFF && (s->diff_compression || s->diff_has_epoch || s->diff_epoch))
 		return "SPAWN with diff options for another role";
@@ -278,12 +286,39 @@ static void fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_id
 		free(rm_ids);
 		return spawn_failed(s->job_id, saved, "start worker: fork");
 	}
-	if (S.nworkers == S.capworkers)
-		S.workers = xrealloc(S.workers, (S.capworkers = S.capworkers * 2 + 8) * sizeof *S.workers);
-	S.workers[S.nworkers++] = (struct worker){pid, s->job_id, (int)s->role, rm_ids, nrm};
+	worker_add(pid, s->job_id, (int)s->role, rm_ids, nrm);
 	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
 		  worker_role_name((int)s->role), (unsigned long long)s->target);
 	struct ipc_spawned r = {.job_id = s->job_id, .pid = pid};
+	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
+}
+
+/* A Diff's blob: a publisher, forked as a worker is and reaped the same way,
+ * hashes and publishes it (worker/publish.h). */
+static void serve_publish(const struct ipc_publish *p)
+{
+	if (p->job_id == 0 || worker_by_job(p->job_id))
+		violation("PUBLISH with a zero or duplicate job id");
+	if (!content_hex_valid(p->name) || !content_hex_valid(p->digest) || memchr(p->pad, 1, sizeof p->pad))
+		violation("PUBLISH with a malformed name or digest");
+	if (!S.a->cfg->content_root[0])
+		return spawn_failed(p->job_id, ENOENT, "no content_root is configured");
+	if (S.nworkers >= S.a->cfg->max_jobs)
+		return spawn_failed(p->job_id, EAGAIN, "start worker: too many workers running");
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return spawn_failed(p->job_id, errno, "start the publisher: socketpair");
+	pid_t me = getpid(), pid = fork();
+	if (pid == 0)
+		publish_run(S.a->cfg->content_root, sp[1], p, me);
+	int saved = errno;
+	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		return spawn_failed(p->job_id, saved, "start the publisher: fork");
+	}
+	worker_add(pid, p->job_id, ROLE_PUBLISH, NULL, 0);
+	struct ipc_spawned r = {.job_id = p->job_id, .pid = pid};
 	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
 }
 
@@ -299,6 +334,10 @@ static void serve_requests(void)
 			finish(0); /* the broker is gone, and so are its jobs */
 		if (r < 0)
 			violation(e.msg);
+		if (m.type == IPC_PUBLISH) {
+			serve_publish(&m.body.publish);
+			continue;
+		}
 		if (m.type != IPC_SPAWN && m.type != IPC_SPAWN_INPUT) {
 			ipc_msg_close(&m);
 			violation("request type not permitted on the spawn channel");

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker/parentlink.h"
+#include "common/util.h"
 #include "policy/policy.h"
 #include "proto/ipc.h"
 #include "worker/roles.h"
@@ -83,8 +84,8 @@ static struct policy *parse(const char *text)
 
 START_TEST(embedded_policies_parse_and_compile)
 {
-	const char *roles[] = {"broker", "usage", "remove", "extract", "diff"};
-	for (size_t i = 0; i < 5; i++) {
+	const char *roles[] = {"broker", "usage", "remove", "extract", "diff", "mount", "publish"};
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
 		struct policy *p = policy_for_role(roles[i], &e);
 		ck_assert_msg(p != NULL, "%s: %s", roles[i], e.msg);
 		ck_assert_uint_gt(p->nrules, 5);
@@ -114,8 +115,8 @@ END_TEST
 
 START_TEST(forbidden_syscalls_absent)
 {
-	const char *roles[] = {"broker", "usage", "remove"};
-	for (size_t i = 0; i < 3; i++) {
+	const char *roles[] = {"broker", "usage", "remove", "publish"};
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
 		struct policy *p = policy_for_role(roles[i], &e);
 		ck_assert_ptr_nonnull(p);
 		for (size_t k = 0; k < sizeof never_allowed / sizeof never_allowed[0]; k++) {
