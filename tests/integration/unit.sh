@@ -5,8 +5,10 @@
 # unit (tests/fixtures/stratad-as-unit.sh, with the installed unit) does each
 # thing the unit must leave open: `strata mount` (plain and idmapped: user
 # namespaces), the diff service's Apply and Diff (a writable content_root),
-# a layer's device nodes (mknod under the unit's device list). lib.sh stops
-# the daemon by pid, unmounts and removes $T.
+# a layer's device nodes (mknod under the unit's device list). And what
+# stratad does at start to the directory its socket lives in: an existing
+# one (as /tmp, 1777) keeps its mode and owner, a missing one is created
+# 0711 root. lib.sh stops the daemons by pid, unmounts and removes $T.
 set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname -- "$0")/../cli-lib.sh"
@@ -14,11 +16,13 @@ lib_init unit
 ensure_user
 umask 022 # layer files readable by the unprivileged users below
 STRATA=${STRATA:-$B/strata}
+PLAIN_STRATAD=$STRATAD
 # The most `systemd-analyze security` may rate the installed unit, in tenths.
 # Without user namespaces it was 2.8; `user` in RestrictNamespaces= adds 0.3
 # (the heaviest namespace type), and what could be closed without taking from
 # strata what it needs (the device list, ProcSubset=) takes 0.1 back.
 EXPOSURE_MAX=30
+mode_owner() { stat -c '%a %u:%g' "$1"; }
 status_field() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
 
 # ---- the installed unit ----
@@ -139,5 +143,39 @@ else
 	fail "build tests/go/.../diffapply" "$(tail -n 5 "$T/go.log")"
 fi
 drop_cgroup
+STRATAD=$PLAIN_STRATAD
+
+# ---- the directory of the socket ----
+# An existing one (here a stand-in for /tmp: another owner, 1777) is used as
+# it is.
+SHARED=$T/shared
+mkdir "$SHARED"
+chown 65534:65534 "$SHARED"
+chmod 1777 "$SHARED"
+: >"$T/stratad.log"
+ADDR=$SHARED/strata.sock
+if start_stratad "$T/root-shared" "$ADDR"; then
+	check "a socket in an existing 1777 directory serves" st ls
+	same "... the directory keeps its mode and owner" "$(mode_owner "$SHARED")" "1777 65534:65534"
+	stop_stratad >/dev/null 2>&1
+	same "... after stratad stopped too" "$(mode_owner "$SHARED")" "1777 65534:65534"
+else
+	fail "stratad starts with its socket in an existing 1777 directory"
+fi
+# A missing one, and its missing parent, are strata's: 0711 root. Under a
+# setgid directory too (which would give them its group and bit).
+mkdir "$T/sgid"
+chown 0:65534 "$T/sgid"
+chmod 2775 "$T/sgid"
+: >"$T/stratad.log"
+ADDR=$T/sgid/made/run/strata.sock
+if start_stratad "$T/root-made" "$ADDR"; then
+	check "a socket in a missing directory serves" st ls
+	same "... the directory is created 0711 root" "$(mode_owner "$T/sgid/made/run")" "711 0:0"
+	same "... and its missing parent too" "$(mode_owner "$T/sgid/made")" "711 0:0"
+	stop_stratad >/dev/null 2>&1
+else
+	fail "stratad starts with its socket in a missing directory"
+fi
 
 summary
