@@ -500,21 +500,38 @@ static int run(void)
 
 /* ---- setup ------------------------------------------------------------------ */
 
+/* Creates path 0711 root:root, whatever group and setgid bit its parent
+ * would give it: 1 when it made it, 0 when something was there already (left
+ * exactly as it is), -1 on error. */
+static int mkdir_root(const char *path)
+{
+	if (mkdir(path, 0711) < 0)
+		return errno == EEXIST ? 0 : (log_err("mkdir `%s`: %m", path), -1);
+	cleanup_fd int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0711) < 0 || fchown(fd, 0, 0) < 0)
+		return log_err("set mode and owner of `%s`: %m", path), -1;
+	return 1;
+}
+
+/* Creates the missing parents of path, 0711 root. */
+static int make_parents(const char *path)
+{
+	cleanup_free char *p = xstrdup(path);
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir_root(p) < 0)
+			return -1;
+		*s = '/';
+	}
+	return 0;
+}
+
 /* Creates a directory (and missing parents, 0711) or checks the existing one
  * is a real directory; then sets its mode and owner. */
 static int ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
-	char *p = xstrdup(path);
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0711) < 0 && errno != EEXIST) {
-			log_err("mkdir `%s`: %m", p);
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	free(p);
+	if (make_parents(path) < 0)
+		return -1;
 	if (mkdir(path, mode) < 0 && errno != EEXIST)
 		return log_err("mkdir `%s`: %m", path), -1;
 	cleanup_fd int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -522,6 +539,21 @@ static int ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
 		return log_err("open `%s`: %m (not a directory?)", path), -1;
 	if (fchmod(fd, mode) < 0 || fchown(fd, uid, gid) < 0)
 		return log_err("set mode and owner of `%s`: %m", path), -1;
+	return 0;
+}
+
+/* The socket's directory belongs to whoever made it: an existing one (/run,
+ * or /tmp with its sticky bit) is used as it is, never chmodded or chowned.
+ * Only a missing one is strata's: created 0711 root, so clients reach the
+ * socket, whose own mode admits them, and list nothing. */
+static int ensure_sockdir(const char *path)
+{
+	struct stat st;
+	int made = make_parents(path) < 0 ? -1 : mkdir_root(path);
+	if (made < 0)
+		return -1;
+	if (!made && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return log_err("socket directory `%s` is not a directory", path), -1;
 	return 0;
 }
 
@@ -644,7 +676,7 @@ static int parent_setup(void)
 	*strrchr(sockdir, '/') = '\0';
 	int rc = ensure_dir(c->root, 0711, 0, 0) < 0 || ensure_dir(P.snap_path, 0700, 0, 0) < 0 ||
 			 ensure_dir(meta, 0700, P.buid, P.bgid) < 0 ||
-			 (sockdir[0] && ensure_dir(sockdir, 0711, 0, 0) < 0)
+			 (sockdir[0] && ensure_sockdir(sockdir) < 0)
 		     ? -1
 		     : 0;
 	free(meta);
