@@ -19,7 +19,7 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev \
 	libisal-dev libdeflate-dev libzstd-dev libinih-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
-	busybox-static util-linux iproute2 kmod strace libarchive-tools
+	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive
 CFLAGS ?= -O2 -g

@@ -164,12 +164,29 @@ static int broker_start(void)
 	return 0;
 }
 
+/* Signals the broker.  It runs as its own user, and the parent holds no
+ * CAP_KILL (systemd/strata.service): once the broker has dropped to that
+ * user, the parent signals it with the broker's uid as its effective uid
+ * (kill(2) lets a sender whose effective uid is the target's real uid), and
+ * takes uid 0 back at once.  Before the drop, the broker is root's and a
+ * plain kill reaches it. */
+static void signal_broker(int sig)
+{
+	if (P.broker <= 0 || kill(P.broker, sig) == 0 || errno != EPERM)
+		return;
+	if (setresuid((uid_t)-1, P.buid, (uid_t)-1) < 0)
+		return log_err("signal the broker: take its uid: %m");
+	if (kill(P.broker, sig) < 0)
+		log_err("signal the broker (pid %d): %m", (int)P.broker);
+	if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0)
+		die("take uid 0 back after signalling the broker: %m");
+}
+
 /* The broker broke the protocol: it is buggy or compromised. */
 static void broker_reject(const char *why)
 {
 	log_err("broker (pid %d) violated the ipc protocol: %s; killing it", (int)P.broker, why);
-	if (P.broker > 0)
-		kill(P.broker, SIGKILL);
+	signal_broker(SIGKILL);
 	if (P.ctl >= 0)
 		close(P.ctl);
 	P.ctl = -1;
@@ -185,8 +202,7 @@ static void pair_gone(void)
 		close(P.ctl);
 	P.ctl = -1;
 	ingests_drop_all();
-	if (P.broker > 0)
-		kill(P.broker, SIGKILL);
+	signal_broker(SIGKILL);
 	if (P.spawner > 0)
 		kill(P.spawner, SIGKILL);
 	if (P.stopping || P.broker > 0 || P.spawner > 0)
@@ -418,8 +434,7 @@ static void begin_stop(void)
 	log_info("stopping");
 	/* The spawner ends (killing the workers) when the broker's channel
 	 * closes. */
-	if (P.broker > 0)
-		kill(P.broker, SIGTERM);
+	signal_broker(SIGTERM);
 }
 
 static void on_signals(void)
@@ -451,7 +466,7 @@ static void on_timer(void)
 	uint64_t now = now_ns_monotonic();
 	if (P.stopping && P.broker > 0 && now >= P.stop_deadline_ns) {
 		log_warn("broker did not stop in time; killing it");
-		kill(P.broker, SIGKILL);
+		signal_broker(SIGKILL);
 		P.stop_deadline_ns = now + STOP_GRACE_NS;
 	} else if (!P.stopping && !P.broker && !P.spawner && now >= P.restart_at_ns) {
 		if (broker_start() < 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../broker/parentlink.h"
+#include "../common/log.h"
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "overlay.h"
@@ -69,13 +70,37 @@ static const struct prepared *prepared_for(int role)
  * every worker.  A fresh network namespace per worker cost more CPU than the
  * rest of a worker's set-up (creating and tearing down its loopback device),
  * and sharing these three gives a worker nothing: no policy allows socket(),
- * the System V IPC calls or sethostname, and the loopback device is down.
- * The mount namespace, which holds a worker's view, stays private. */
+ * the System V IPC or POSIX message queue calls or sethostname, and the
+ * loopback device is down.  The mount namespace, which holds a worker's
+ * view, stays private.
+ *
+ * The network namespace is required.  The IPC and UTS ones are made where
+ * the daemon may make them; systemd/strata.service does not let it
+ * (RestrictNamespaces= leaves out ipc and uts, as each type it admits counts
+ * against the unit's exposure), and gives the whole service namespaces of
+ * its own instead (PrivateIPC=, ProtectHostname=).  There the workers share
+ * the service's: the only calls that reach them are ones no worker policy
+ * allows (tests/unit/test_policy.c). */
 static int shared_ns[3] = {-1, -1, -1};
 static const struct {
 	int type;
 	const char *name;
-} shared_ns_kinds[3] = {{CLONE_NEWNET, "net"}, {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"}};
+	int required;
+} shared_ns_kinds[3] = {{CLONE_NEWNET, "net", 1}, {CLONE_NEWIPC, "ipc", 0}, {CLONE_NEWUTS, "uts", 0}};
+
+/* In the child that holds them: makes each kind, one by one; returns a byte
+ * with bit i set for each made, 0 when a required one failed. */
+static char unshare_each(void)
+{
+	char made = 0;
+	for (int i = 0; i < 3; i++) {
+		if (unshare(shared_ns_kinds[i].type) == 0)
+			made |= (char)(1 << i);
+		else if (shared_ns_kinds[i].required || errno != EPERM)
+			return 0;
+	}
+	return made;
+}
 
 static int make_shared_namespaces(struct err *e)
 {
@@ -90,19 +115,26 @@ static int make_shared_namespaces(struct err *e)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self)
 			_exit(1);
 		close(ready[0]);
-		char c = unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) == 0 ? 'y' : 'n';
-		if (write(ready[1], &c, 1) != 1 || c != 'y')
+		char made = unshare_each();
+		if (write(ready[1], &made, 1) != 1 || !made)
 			_exit(1);
 		pause();
 		_exit(0);
 	}
 	close(ready[1]);
-	char c = 'n';
+	char made = 0;
 	int rc = 0;
-	if (pid < 0 || read(ready[0], &c, 1) != 1 || c != 'y')
+	if (pid < 0 || read(ready[0], &made, 1) != 1 || !made)
 		rc = err_errno(e, ST_INTERNAL, pid < 0 ? errno : EPERM, "worker namespaces: unshare");
 	for (int i = 0; rc == 0 && i < 3; i++) {
 		char path[64];
+		if (!(made & (1 << i))) {
+			log_info(
+			    "workers share the daemon's %s namespace: it may not make one (no worker policy "
+			    "reaches it)",
+			    shared_ns_kinds[i].name);
+			continue;
+		}
 		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, shared_ns_kinds[i].name);
 		if ((shared_ns[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			rc = err_errno(e, ST_INTERNAL, errno, "worker namespaces: open `%s`", path);
@@ -120,7 +152,7 @@ static int make_shared_namespaces(struct err *e)
 static void join_shared_namespaces(void)
 {
 	for (int i = 0; i < 3; i++)
-		if (setns(shared_ns[i], shared_ns_kinds[i].type) < 0)
+		if (shared_ns[i] >= 0 && setns(shared_ns[i], shared_ns_kinds[i].type) < 0)
 			_exit(1);
 }
 

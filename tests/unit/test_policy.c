@@ -134,6 +134,30 @@ START_TEST(forbidden_syscalls_absent)
 }
 END_TEST
 
+/* Workers share one net, ipc and uts namespace, or, under the systemd unit,
+ * the service's ipc and uts ones (worker/sandbox.c): safe only while no
+ * worker policy allows a call that reaches what those hold. */
+START_TEST(no_worker_reaches_shared_namespaces)
+{
+	static const char *const roles[] = {"usage", "remove", "extract", "diff", "mount", "publish"};
+	static const char *const calls[] = {"socket",	       "socketpair",  "shmget",	      "shmat",
+					    "shmctl",	       "semget",      "semop",	      "semctl",
+					    "msgget",	       "msgsnd",      "msgrcv",	      "msgctl",
+					    "mq_open",	       "mq_unlink",   "mq_notify",    "mq_timedsend",
+					    "mq_timedreceive", "sethostname", "setdomainname"};
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
+		struct policy *p = policy_for_role(roles[i], &e);
+		ck_assert_ptr_nonnull(p);
+		for (size_t k = 0; k < ARRAY_SIZE(calls); k++) {
+			int nr = policy_syscall_number(calls[k]);
+			ck_assert_int_ge(nr, 0);
+			ck_assert_msg(!policy_mentions(p, nr), "%s allows %s", roles[i], calls[k]);
+		}
+		policy_free(p);
+	}
+}
+END_TEST
+
 START_TEST(language_accepts_conditions)
 {
 	struct policy *p = parse("# c\ncaps: CAP_FOWNER CAP_DAC_OVERRIDE  # two\n\n"
@@ -600,6 +624,7 @@ int main(void)
 	tcase_add_test(lang, embedded_policies_parse_and_compile);
 	tcase_add_test(lang, forbidden_syscalls_absent);
 	tcase_add_test(lang, numbered_syscalls_and_errno_rules);
+	tcase_add_test(lang, no_worker_reaches_shared_namespaces);
 	tcase_add_test(lang, language_accepts_conditions);
 	tcase_add_test(lang, language_errors_name_the_line);
 	suite_add_tcase(s, lang);
