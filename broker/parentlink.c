@@ -20,7 +20,7 @@
 
 static const char *const role_names[] = {
     [ROLE_USAGE] = "usage", [ROLE_REMOVE] = "remove", [ROLE_PROBE] = "probe",	  [ROLE_EXTRACT] = "extract",
-    [ROLE_DIFF] = "diff",   [ROLE_MOUNT] = "mount",   [ROLE_PUBLISH] = "publish",
+    [ROLE_DIFF] = "diff",   [ROLE_MOUNT] = "mount",   [ROLE_PUBLISH] = "publish", [ROLE_FEED] = "feed",
 };
 
 const char *worker_role_name(int role)

@@ -26,6 +26,9 @@ enum worker_role {
 	/* root side, not a worker: hashes ingest/NAME/data into a copy and
 	 * publishes it as blobs/sha256/DIGEST (worker/publish.h) */
 	ROLE_PUBLISH = 7,
+	/* root side, not a worker, never in a SPAWN: copies an extract job's
+	 * layer file into the pipe its worker reads (worker/feed.h) */
+	ROLE_FEED = 8,
 };
 
 const char *worker_role_name(int role);

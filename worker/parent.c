@@ -670,7 +670,7 @@ static int find_helpers(void)
  * stop the daemon now, not the spawner at each restart. */
 static int check_policies(struct err *e)
 {
-	static const char *const roles[] = {"usage", "remove", "extract", "diff", "mount", "publish"};
+	static const char *const roles[] = {"usage", "remove", "extract", "diff", "mount", "publish", "feed"};
 	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
 		struct policy *p = policy_for_role(roles[i], e);
 		if (!p)

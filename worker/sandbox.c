@@ -27,9 +27,10 @@ static const struct role_def roles[] = {
     {ROLE_REMOVE, "remove", TARGET_RM, 0, 0, role_remove_run},
     {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
     {ROLE_DIFF, "diff", TARGET_FS, 1, 1, role_diff_run},
-    /* Root side, not a worker (worker/publish.h): only its confinement
-     * is prepared here. */
+    /* Root side, not workers (worker/publish.h, worker/feed.h): only
+     * their confinement is prepared here. */
     {ROLE_PUBLISH, "publish", 0, 0, 0, NULL},
+    {ROLE_FEED, "feed", 0, 0, 0, NULL},
     {ROLE_MOUNT, "mount", TARGET_MOUNT, 0, 0, role_mount_run},
     /* The probe has no confinement of its own: it takes probe_role's. */
     {ROLE_PROBE, "probe", 0, 0, 0, role_probe_run},
@@ -42,7 +43,8 @@ static struct prepared {
 	struct policy_bpf bpf;
 } prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}},	 {ROLE_REMOVE, NULL, {NULL, 0}},
 		{ROLE_EXTRACT, NULL, {NULL, 0}}, {ROLE_DIFF, NULL, {NULL, 0}},
-		{ROLE_PUBLISH, NULL, {NULL, 0}}, {ROLE_MOUNT, NULL, {NULL, 0}}};
+		{ROLE_PUBLISH, NULL, {NULL, 0}}, {ROLE_MOUNT, NULL, {NULL, 0}},
+		{ROLE_FEED, NULL, {NULL, 0}}};
 
 const struct role_def *sandbox_role(int role)
 {

@@ -24,6 +24,7 @@
 #include "content.h"
 #include "diff.h"
 #include "extract.h"
+#include "feed.h"
 #include "idmap.h"
 #include "publish.h"
 #include "sandbox.h"
@@ -36,6 +37,7 @@ struct worker {
 	pid_t pid;
 	uint64_t job_id;
 	int role;
+	pid_t feeder;	  /* ROLE_EXTRACT: the feeder of its input pipe, until reaped; or 0 */
 	uint64_t *rm_ids; /* ROLE_REMOVE: the rm-ID directories it empties */
 	size_t nrm;
 };
@@ -118,11 +120,13 @@ static struct worker *worker_by_job(uint64_t job_id)
 	return NULL;
 }
 
-static void worker_add(pid_t pid, uint64_t job_id, int role, uint64_t *rm_ids, size_t nrm)
+static struct worker *worker_add(pid_t pid, uint64_t job_id, int role, uint64_t *rm_ids, size_t nrm)
 {
 	if (S.nworkers == S.capworkers)
 		S.workers = xrealloc(S.workers, (S.capworkers = S.capworkers * 2 + 8) * sizeof *S.workers);
-	S.workers[S.nworkers++] = (struct worker){pid, job_id, role, rm_ids, nrm};
+	S.workers[S.nworkers] =
+	    (struct worker){.pid = pid, .job_id = job_id, .role = role, .rm_ids = rm_ids, .nrm = nrm};
+	return &S.workers[S.nworkers++];
 }
 
 /* Everything a SPAWN may say; the rest is a protocol violation. */
@@ -180,7 +184,7 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 }
 
 static void spawn_failed(uint64_t job_id, int errnum, const char *msg);
-static void fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm);
+static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm);
 
 /* A remove job: the target and lower[] are one batch of snapshots.  Each is
  * renamed to rm-ID first (DROP_FIRST), and a bare skeleton is deleted here
@@ -236,9 +240,15 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 		violation(bad);
 	if (s->role == ROLE_REMOVE)
 		return serve_remove(s);
+	struct err e = {0};
+	/* The kinds of fd a role takes: a regular file or a pipe.  The broker
+	 * refuses anything else from a client, so another kind here is the
+	 * broker's doing. */
+	int kind = input_fd >= 0 ? fd_kind(input_fd, &e) : 0;
+	if (kind < 0)
+		violation("SPAWN_INPUT of an fd that is neither a regular file nor a pipe");
 	if (S.nworkers >= S.a->cfg->max_jobs)
 		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
-	struct err e = {0};
 	char name[64];
 	sandbox_target_name(s, name, sizeof name);
 	if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
@@ -264,17 +274,33 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	cleanup_fd int userns = -1;
 	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) && (input_fd = userns = idmap_userns(s, &e)) < 0)
 		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
-	fork_worker(s, input_fd, NULL, 0);
+	/* An extract worker reads a pipe, never the layer file itself
+	 * (worker/feed.h). */
+	pid_t feeder = 0;
+	cleanup_fd int fed = -1;
+	if (s->role == ROLE_EXTRACT && kind == FD_FILE &&
+	    (input_fd = fed = feed_start(input_fd, &feeder, &e)) < 0)
+		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+	if (feeder > 0)
+		log_debug("feeder %d: job %llu, the layer is a file", (int)feeder,
+			  (unsigned long long)s->job_id);
+	struct worker *w = fork_worker(s, input_fd, NULL, 0);
+	if (w)
+		w->feeder = feeder;
+	else if (feeder > 0)
+		kill(feeder, SIGKILL);
 }
 
 /* Forks the worker of s (input_fd its fd 4, or -1); rm_ids (owned from
- * here) are a remove worker's rm-ID directories. */
-static void fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm)
+ * here) are a remove worker's rm-ID directories.  Returns the worker, or
+ * NULL when it could not start (SPAWN_FAILED is queued). */
+static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm)
 {
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		free(rm_ids);
-		return spawn_failed(s->job_id, errno, "start worker: socketpair");
+		spawn_failed(s->job_id, errno, "start worker: socketpair");
+		return NULL;
 	}
 	pid_t me = getpid(), pid = fork();
 	if (pid == 0)
@@ -284,13 +310,14 @@ static void fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_id
 	if (pid < 0) {
 		close(sp[0]);
 		free(rm_ids);
-		return spawn_failed(s->job_id, saved, "start worker: fork");
+		spawn_failed(s->job_id, saved, "start worker: fork");
+		return NULL;
 	}
-	worker_add(pid, s->job_id, (int)s->role, rm_ids, nrm);
 	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
 		  worker_role_name((int)s->role), (unsigned long long)s->target);
 	struct ipc_spawned r = {.job_id = s->job_id, .pid = pid};
 	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
+	return worker_add(pid, s->job_id, (int)s->role, rm_ids, nrm);
 }
 
 /* A Diff's blob: a publisher, forked as a worker is and reaped the same way,
@@ -352,6 +379,10 @@ static void worker_gone(size_t i, int wstatus)
 {
 	struct worker w = S.workers[i];
 	S.workers[i] = S.workers[--S.nworkers];
+	/* A feeder outlives its worker only when it waits on its input (a
+	 * FIFO nobody writes): nothing reads what it would copy. */
+	if (w.feeder > 0)
+		kill(w.feeder, SIGKILL);
 	/* rm-ID goes before the broker hears of the exit, so that it sees
 	 * the directory gone once the job is done.  Whatever the worker's
 	 * status: it may have emptied some of its batch, and rmdir deletes
@@ -376,7 +407,10 @@ static void reap(void)
 	pid_t pid;
 	struct rusage ru;
 	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0)
-		for (size_t i = 0; i < S.nworkers; i++)
+		for (size_t i = 0; i < S.nworkers; i++) {
+			/* A feeder reaped: its pid is no longer its to kill. */
+			if (S.workers[i].feeder == pid)
+				S.workers[i].feeder = 0;
 			if (S.workers[i].pid == pid) {
 				log_debug(
 				    "worker %d (%s) exited: status %#x, peak resident %ld KiB, cpu %ld ms",
@@ -386,6 +420,7 @@ static void reap(void)
 				worker_gone(i, st);
 				break;
 			}
+		}
 }
 
 void spawner_main(const struct spawner_args *a)

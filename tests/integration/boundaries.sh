@@ -5,7 +5,15 @@
 #     its own, cannot clear the fd's read-only, nodev or nosuid flags
 #     (mount_setattr on the fd or a clone, or a bind remount once attached),
 #     so a view stays read-only (EROFS) and a layer's device nodes stay
-#     unopenable.
+#     unopenable;
+#   - an extract worker holds no host file its capabilities act on: a layer
+#     given as a file (here a FIFO owned by another user, so that the worker
+#     waits) reaches it through a pipe a feeder fills, and what the worker's
+#     capabilities would do to its fd 4 (chown, chmod 4755, file
+#     capabilities) leaves the layer's file as it was;
+#   - the daemon takes a layer only in a regular file or a pipe: a
+#     directory, a character device (/dev/zero), a socket or an eventfd as
+#     the layer gets InvalidArgument, and the daemon serves on.
 # lib.sh stops the daemon by pid, unmounts everything under $T and removes
 # it on exit.
 set -u
@@ -18,7 +26,7 @@ STRATA=${STRATA:-$B/strata}
 MOUNTFD=${MOUNTFD:-$B/tests/mountfd}
 ADDR=$T/s.sock
 ROOT=$T/root
-start_stratad "$ROOT" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
+start_stratad "$ROOT" "$ADDR" --log-level debug || { fail "daemon starts"; summary; exit 1; }
 [ -x "$MOUNTFD" ] || { fail "the test tool is built" "make $MOUNTFD"; summary; exit 1; }
 mfd() { timeout 60 "$MOUNTFD" --address "$ADDR" "$@"; }
 upper_of() { st mounts "$1" | awk '$1 == "bind" { print $2; exit }'; }
@@ -47,5 +55,66 @@ err_has "... and a device node of the layer stays unopenable (nodev)" "open disk
 run mfd w1 unlock open disk
 out_is "an active snapshot's fd: nodev and nosuid cannot be cleared either" "refused: EPERM"
 err_has "... the device node stays unopenable" "open disk: EACCES"
+
+# ---- an extract worker holds no host file ----
+field() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
+mkdir -p "$T/layer/etc" && echo hi >"$T/layer/etc/hello"
+mkfifo -m 0644 "$T/layer.fifo"
+chown 65534:65534 "$T/layer.fifo"
+st prepare x1 >/dev/null
+st apply x1 "$T/layer.fifo" >"$T/apply.out" 2>&1 &
+cli=$!
+exec 9>"$T/layer.fifo" # the writer end: the apply waits for the layer
+w=''
+i=0
+while [ -z "$w" ] && [ $i -lt 50 ]; do
+	for p in $(pgrep -P "$(pgrep -P "$STRATAD_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
+		[ "$(field "$p" Seccomp)" = 2 ] && [ -d "/proc/$p/root/target" ] && w=$p
+	done
+	[ -n "$w" ] || sleep 0.1
+	i=$((i + 1))
+done
+if [ -n "$w" ]; then
+	check "an extract worker's input is a pipe" sh -c "readlink /proc/$w/fd/4 | grep -q '^pipe:'"
+	# What CAP_CHOWN, CAP_FOWNER, CAP_FSETID and CAP_SETFCAP let the worker
+	# do to its fd 4, done to it from outside.
+	chown 0:0 "/proc/$w/fd/4" 2>/dev/null
+	chmod 4755 "/proc/$w/fd/4" 2>/dev/null
+	python3 -c 'import os, sys; os.setxattr(sys.argv[1], "security.capability",
+		bytes.fromhex("0100000200200000000000000000000000000000"))' "/proc/$w/fd/4" 2>/dev/null
+	same "... so the worker's capabilities leave the layer's file as it was" \
+		"$(stat -c '%u:%g %a' "$T/layer.fifo")" "65534:65534 644"
+	same "... with no file capabilities" "$(python3 -c 'import os, sys; print(os.listxattr(sys.argv[1]))' \
+		"$T/layer.fifo")" "[]"
+else
+	fail "an extract worker caught mid-job" "$(cat "$T/apply.out")"
+fi
+tar -C "$T/layer" -cf - . >&9
+exec 9>&-
+wait "$cli"
+check "... and the apply completes" grep -q '^sha256:' "$T/apply.out"
+tar -C "$T/layer" -cf "$T/layer.tar" .
+st prepare x2 >/dev/null
+run st apply x2 "$T/layer.tar"
+expect_rc "a layer in a regular file applies" 0
+check "... read by a feeder, not by the worker" grep -q "feeder [0-9]*: job" "$T/stratad.log"
+
+# ---- a layer travels in a regular file or a pipe only ----
+# Straight on the native socket, as any client could send them (the CLI
+# itself refuses some kinds before it asks).
+st prepare x3 >/dev/null
+for kind in dir chardev socket eventfd; do
+	run timeout 30 python3 "$REPO/tests/tools/rawapply.py" "$ADDR.fd" x3 $kind
+	out_match "a $kind as the layer is refused with InvalidArgument (3)" "^3 .*a regular file or a pipe, not"
+done
+for kind in file pipe; do
+	st rm x3 >/dev/null 2>&1
+	st prepare x3 >/dev/null
+	run timeout 30 python3 "$REPO/tests/tools/rawapply.py" "$ADDR.fd" x3 $kind
+	out_is "a $kind as the layer applies" "0 "
+done
+run st diff x2 -o /
+expect_rc "a directory as a diff's output is refused" 1
+check "the daemon still serves" st stat x3
 
 summary

@@ -88,8 +88,10 @@ for spec in usage:0000000000000004 remove:000000000000000e; do
 	check "$role probe of an allowed syscall returns" grep -q '^ret -1 errno 9' "$out"
 done
 
-# ---- an extract worker, caught mid-job: its layer comes from a pipe the
-# test holds open, so it waits, confined, for the rest of the layer ----
+# ---- an extract worker, caught mid-job: its layer comes from a FIFO the
+# test holds open, so it waits, confined, for the rest of the layer.  A
+# FIFO is a file on disk: a feeder copies it into the pipe the worker reads
+# (worker/feed.h) ----
 st prepare target >/dev/null
 tid=$(st mounts target | awk '{ print $2 }' | sed -n 's|.*/snapshots/\([0-9]*\)/fs$|\1|p')
 mkfifo "$T/layer.pipe"
@@ -98,13 +100,27 @@ cli=$!
 exec 9>"$T/layer.pipe" # the writer end: the worker blocks reading it
 i=0
 w=''
+feeder=''
 while [ -z "$w" ] && [ $i -lt 50 ]; do
 	for p in $(pgrep -P "$(pgrep -P "$STRATAD_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
-		[ "$(readlink "/proc/$p/fd/4" 2>/dev/null)" = "$(readlink "/proc/$cli/fd/0")" ] && w=$p
+		[ "$(readlink "/proc/$p/fd/3" 2>/dev/null)" = "$(readlink "/proc/$cli/fd/0")" ] && feeder=$p
+	done
+	# The worker reads the pipe the feeder writes.
+	for p in $(pgrep -P "$(pgrep -P "$STRATAD_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
+		[ -n "$feeder" ] && [ "$p" != "$feeder" ] &&
+			[ "$(readlink "/proc/$p/fd/4" 2>/dev/null)" = "$(readlink "/proc/$feeder/fd/4" 2>/dev/null)" ] && w=$p
 	done
 	sleep 0.1
 	i=$((i + 1))
 done
+if [ -n "$feeder" ]; then
+	check "the layer's feeder has no capability" test "$(field "$feeder" CapEff)" = 0000000000000000
+	check "... and an empty bounding set" test "$(field "$feeder" CapBnd)" = 0000000000000000
+	check "... no_new_privs" test "$(field "$feeder" NoNewPrivs)" = 1
+	check "... runs under a seccomp filter" test "$(field "$feeder" Seccomp)" = 2
+else
+	fail "the layer's feeder caught mid-job" "$(cat "$T/apply.out")"
+fi
 # extract = CAP_CHOWN (0), CAP_DAC_OVERRIDE (1), CAP_FOWNER (3), CAP_FSETID (4),
 # CAP_MKNOD (27), CAP_SYS_ADMIN (21), CAP_SETFCAP (31)
 if [ -n "$w" ]; then
@@ -112,6 +128,8 @@ if [ -n "$w" ]; then
 	check "extract worker has only its role's capabilities" test "$(field "$w" CapEff)" = 000000008820001b
 	check "extract worker has no_new_privs" test "$(field "$w" NoNewPrivs)" = 1
 	check "extract worker runs under a seccomp filter" test "$(field "$w" Seccomp)" = 2
+	check "extract worker reads a pipe, not the layer's file" \
+		sh -c "readlink /proc/$w/fd/4 | grep -q '^pipe:' && [ \"\$(readlink /proc/$w/fd/4)\" != \"\$(readlink /proc/$cli/fd/0)\" ]"
 	check "extract worker sees its target at /target" \
 		test "$(stat -L -c %d:%i "/proc/$w/root/target")" = "$(stat -c %d:%i "$T/root/snapshots/$tid/fs")"
 	check "extract worker's root is not the host's" test ! -e "/proc/$w/root/etc/passwd"

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +386,44 @@ START_TEST(diff_changes_no_file)
 }
 END_TEST
 
+/* A thread with glibc's flags and one more: a new mount namespace (with
+ * CLONE_FS, which the kernel would refuse with EINVAL, so that nothing starts
+ * should the filter let it through), another namespace, or CLONE_PARENT. */
+static const unsigned long glibc_thread = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+					  CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+					  CLONE_CHILD_CLEARTID;
+static int try_clone_with(void *arg)
+{
+	unsigned long extra = *(unsigned long *)arg;
+	syscall(SYS_clone, glibc_thread | extra, NULL, NULL, NULL, 0);
+	return 0; /* not killed */
+}
+
+START_TEST(threads_get_no_namespace_flags)
+{
+	static const unsigned long extras[] = {CLONE_NEWNS,
+					       CLONE_NEWNET | CLONE_NEWNS,
+					       CLONE_NEWUTS | CLONE_NEWNS,
+					       CLONE_NEWIPC | CLONE_NEWNS,
+					       CLONE_NEWCGROUP | CLONE_NEWNS,
+					       CLONE_NEWPID | CLONE_NEWNS,
+					       CLONE_PARENT | CLONE_NEWNS};
+	static const char *const roles[] = {"extract", "diff"};
+	for (size_t r = 0; r < ARRAY_SIZE(roles); r++) {
+		for (size_t i = 0; i < ARRAY_SIZE(extras); i++) {
+			unsigned long extra = extras[i];
+			int st = run_confined(roles[r], 0, try_clone_with, &extra);
+			ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+				      "%s: a thread with extra clone flags %#lx not killed (%#x)", roles[r],
+				      extra, st);
+		}
+		int st = run_confined(roles[r], 0, try_thread, NULL);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: pthread_create failed (%#x)",
+			      roles[r], st);
+	}
+}
+END_TEST
+
 START_TEST(log_mode_lets_denied_calls_through)
 {
 	int st = run_confined(worker_roles[_i], 1, try_getppid, NULL);
@@ -631,6 +670,7 @@ int main(void)
 	TCase *conf = tcase_create("confinement");
 	tcase_add_loop_test(conf, worker_roles_die_on_forbidden_calls, 0, 2);
 	tcase_add_test(conf, extract_dies_on_forbidden_calls);
+	tcase_add_test(conf, threads_get_no_namespace_flags);
 	tcase_add_test(conf, diff_changes_no_file);
 	tcase_add_loop_test(conf, log_mode_lets_denied_calls_through, 0, 2);
 	tcase_add_loop_test(conf, worker_roles_keep_only_their_caps, 0, 2);
