@@ -2,15 +2,13 @@
  * archive's layers, bottom first, into committed snapshots named by chain
  * ID as containerd's unpacker names them, reusing those already there.
  *
- * Each missing layer: Prepare a temporary key on the previous chain ID,
- * stream the blob out of the archive into a pipe (a thread writes, the
- * read end goes to the daemon with NM_APPLY_LAYER and the blob's digest),
- * check the diff ID against the config, Commit as the chain ID.  Any failure
- * removes the temporary snapshot. */
-#include <archive.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
+ * The archive is opened here, with the caller's own access, and read only
+ * by confined parser processes (import_link.h): this process never parses
+ * it.  Each missing layer: Prepare a temporary key on the previous chain
+ * ID, have a parser stream the blob out of the archive into a pipe whose
+ * read end goes to the daemon with NM_APPLY_LAYER and the blob's digest,
+ * check the diff ID against the config, Commit as the chain ID.  Any
+ * failure removes the temporary snapshot. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "import_link.h"
 #include "oci_archive.h"
 #include "../common/util.h"
 
@@ -29,81 +28,6 @@ typedef Containerd__Services__Snapshots__V1__RemoveSnapshotRequest remove_req;
 
 /* containerd's unpacker puts this label on the snapshots it commits. */
 #define LABEL_SNAPSHOT_REF "containerd.io/snapshot.ref"
-
-/* ---- the blob pump --------------------------------------------------------- */
-
-struct pump {
-	pthread_t thread;
-	struct archive *a; /* positioned at the blob's data */
-	int wfd;
-	int64_t size;
-	const char *digest, *path;
-	struct err e;
-	int rc;
-	int archive_fault; /* e is about the archive (not a write to the daemon) */
-};
-
-static void *pump_main(void *arg)
-{
-	struct pump *p = arg;
-	static char buf[256 * 1024]; /* one pump runs at a time */
-	int64_t n = 0;
-	la_ssize_t r;
-	p->rc = 0;
-	while ((r = archive_read_data(p->a, buf, sizeof buf)) > 0) {
-		if (write_all(p->wfd, buf, (size_t)r) < 0) {
-			p->rc = err_errno(&p->e, 0, errno, "send blob `%s` to the daemon", p->digest);
-			break;
-		}
-		n += r;
-	}
-	p->archive_fault = r < 0 || (p->rc == 0 && n != p->size);
-	if (r < 0)
-		p->rc = err_set(&p->e, ST_INVALID_ARGUMENT, "read blob `%s` in `%s`: %s", p->digest, p->path,
-				archive_error_string(p->a));
-	else if (p->rc == 0 && n != p->size)
-		p->rc =
-		    err_set(&p->e, ST_INVALID_ARGUMENT, "blob `%s` in `%s` ended after %lld of %lld bytes",
-			    p->digest, p->path, (long long)n, (long long)p->size);
-	close(p->wfd); /* EOF for the daemon */
-	p->wfd = -1;
-	return NULL;
-}
-
-/* Opens the blob and starts the thread; *rfd gets the pipe's read end. */
-static int pump_start(struct pump *p, const char *path, const struct oci_layer *l, int *rfd, struct err *e)
-{
-	int fds[2];
-	memset(p, 0, sizeof *p);
-	p->path = path;
-	p->digest = l->digest;
-	p->size = l->size;
-	if (oci_blob_open(path, l->digest, l->size, &p->a, e) < 0)
-		return -1;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		archive_read_free(p->a);
-		return err_errno(e, 0, errno, "pipe for blob `%s`", l->digest);
-	}
-	p->wfd = fds[1];
-	int rc = pthread_create(&p->thread, NULL, pump_main, p);
-	if (rc != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		archive_read_free(p->a);
-		return err_errno(e, ST_INTERNAL, rc, "start a thread for blob `%s`", l->digest);
-	}
-	*rfd = fds[0];
-	return 0;
-}
-
-static int pump_finish(struct pump *p, struct err *e)
-{
-	pthread_join(p->thread, NULL);
-	archive_read_free(p->a);
-	if (p->rc < 0)
-		*e = p->e;
-	return p->rc;
-}
 
 /* ---- snapshot calls -------------------------------------------------------- */
 
@@ -186,7 +110,7 @@ static void remove_quietly(struct cli *cli, const char *key)
 
 struct import {
 	struct cli *cli;
-	const char *path;
+	struct import_parser *parser;
 	const struct oci_image *img;
 	char tag[16]; /* random part of the temporary keys */
 };
@@ -195,18 +119,18 @@ struct import {
 static int apply_layer(struct import *im, size_t i, const char *key, struct err *e)
 {
 	const struct oci_layer *l = &im->img->layers[i];
-	struct pump p;
+	struct import_blob_job job;
 	struct cli_applied res;
-	int rfd = -1;
-	if (pump_start(&p, im->path, l, &rfd, e) < 0)
+	int rfd = -1, archive_fault;
+	if (import_blob_start(im->parser, l, &rfd, &job, e) < 0)
 		return -1;
 	cleanup_free char *what = xasprintf("layer %zu/%zu %.19s", i + 1, im->img->nlayers, l->digest);
 	int rc = cli_apply_fd(im->cli, key, rfd, l->digest, l->size, what, &res, e);
 	struct err pe;
-	/* A damaged archive is the cause of whatever the daemon then says about
-	 * the stream; a write error (EPIPE) is only the consequence of the
-	 * daemon's own error. */
-	if (pump_finish(&p, &pe) < 0 && (rc == 0 || p.archive_fault)) {
+	/* A damaged archive (or a parser that died) is the cause of whatever
+	 * the daemon then says about the stream; a write error (EPIPE) is only
+	 * the consequence of the daemon's own error. */
+	if (import_blob_finish(&job, &archive_fault, &pe) < 0 && (rc == 0 || archive_fault)) {
 		*e = pe;
 		rc = -1;
 	}
@@ -286,12 +210,13 @@ static void print_result(struct cli *cli, const struct oci_image *img, char (*ch
 	jw_finish(&w);
 }
 
-static int import_image(struct cli *cli, const char *path, const struct oci_platform *want)
+static int import_image(struct cli *cli, struct import_parser *parser, const struct oci_platform *want)
 {
-	struct import im = {.cli = cli, .path = path};
+	const char *path = parser->path;
+	struct import im = {.cli = cli, .parser = parser};
 	struct oci_image img;
 	struct err e;
-	if (oci_read_image(path, want, &img, &e) < 0)
+	if (import_read_image(parser, want, &img, &e) < 0)
 		return cli_fail(cli, path, &e);
 	im.img = &img;
 	random_tag(im.tag, sizeof im.tag);
@@ -317,6 +242,20 @@ static int import_image(struct cli *cli, const char *path, const struct oci_plat
 	return rc;
 }
 
+static int open_and_import(struct cli *cli, const char *path, const struct oci_platform *want)
+{
+	struct import_parser parser;
+	struct err e;
+	if (import_parser_open(&parser, path, &e) < 0)
+		return cli_fail(cli, path, &e);
+	/* A write into a closed pipe fails with EPIPE instead of killing (the
+	 * parsers, writing into the daemon's pipe, ignore SIGPIPE themselves). */
+	signal(SIGPIPE, SIG_IGN);
+	int rc = import_image(cli, &parser, want);
+	import_parser_close(&parser);
+	return rc;
+}
+
 static int run_import(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
@@ -328,9 +267,7 @@ static int run_import(struct cli *cli, int argc, char **argv)
 		if (a.platform && oci_parse_platform(a.platform, &want) < 0) {
 			rc = cli_usage(cli, "--platform `%s` is not OS/ARCH[/VARIANT]", a.platform);
 		} else {
-			/* A pump writing into a pipe the daemon has closed gets EPIPE. */
-			signal(SIGPIPE, SIG_IGN);
-			rc = import_image(cli, a.pos[0], &want);
+			rc = open_and_import(cli, a.pos[0], &want);
 		}
 	}
 	cli_args_free(&a);

@@ -7,9 +7,11 @@
  * with move_mount, so the mount lands in the caller's own mount namespace
  * and needs the caller's own privilege there.  The request names the
  * attach path, so the daemon's hold on the snapshot outlives this process
- * until `strata umount DIR` releases it (NM_RELEASE). */
+ * until `strata umount DIR` releases it (NM_RELEASE).  DIR is opened once
+ * and both the attach and the hold's path come from that fd. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +71,8 @@ static int parse_mount(struct cli *cli, int argc, char **argv, struct mount_args
 	return CLI_OK;
 }
 
-/* The absolute path of directory dir, symlinks resolved: what move_mount
- * attaches at and the name of the hold, so that `strata umount` given
- * another spelling of the same directory finds it. */
+/* The absolute path of directory dir, symlinks resolved: the name under
+ * which `strata umount` finds the hold, given any spelling of the directory. */
 static char *mount_point(const char *dir, struct err *e)
 {
 	char *real = realpath(dir, NULL);
@@ -86,6 +87,76 @@ static char *mount_point(const char *dir, struct err *e)
 		return NULL;
 	}
 	return real;
+}
+
+/* DIR, resolved exactly once: the attach goes to this directory and the
+ * hold is named after where it is, whatever happens to the name DIR in the
+ * meantime.  Resolving the string twice (once for the name, once for
+ * move_mount) let whoever can write a directory on the path swap in a
+ * symlink between the two and have root mount elsewhere. */
+struct mount_target {
+	int fd;	    /* O_PATH of the directory */
+	char *path; /* where that directory is, read back from the fd */
+};
+
+/* The path of what fd refers to in this process's root, as the kernel
+ * tracks it (not a resolution of a name). */
+static char *fd_path(int fd, const char *what, struct err *e)
+{
+	char link[64], buf[PATH_MAX];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, buf, sizeof buf - 1);
+	if (n < 0) {
+		err_errno(e, ST_INTERNAL, errno, "where is `%s` (readlink %s)", what, link);
+		return NULL;
+	}
+	if (n == (ssize_t)sizeof buf - 1 || buf[0] != '/') {
+		err_set(e, ST_INVALID_ARGUMENT, "`%s` has no path in this process's root", what);
+		return NULL;
+	}
+	buf[n] = 0;
+	return xstrdup(buf);
+}
+
+/* Opens dir without following a symlink in its last component (trailing
+ * slashes dropped, so `link/` does not follow either): the mount lands on
+ * the directory the name denotes, never where a symlink someone planted in
+ * a directory they can write points.  Symlinks in the leading components
+ * are followed, as by any path; umount2(UMOUNT_NOFOLLOW) and move_mount
+ * (without MOVE_MOUNT_T_SYMLINKS) treat the last component the same way. */
+static int target_open(const char *dir, struct mount_target *t, struct err *e)
+{
+	cleanup_free char *name = xstrdup(dir);
+	size_t len = strlen(name);
+	struct stat st;
+	while (len > 1 && name[len - 1] == '/')
+		name[--len] = 0;
+	t->path = NULL;
+	t->fd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (t->fd < 0)
+		return err_errno(e, 0, errno, "mount point `%s`", dir);
+	if (fstat(t->fd, &st) < 0) {
+		err_errno(e, ST_INTERNAL, errno, "mount point `%s` (fstat)", dir);
+	} else if (S_ISLNK(st.st_mode)) {
+		err_set(
+		    e, ST_INVALID_ARGUMENT,
+		    "mount point `%s` is a symbolic link: name the directory itself (strata mount does not "
+		    "follow a symlink in the last component)",
+		    dir);
+	} else if (!S_ISDIR(st.st_mode)) {
+		err_set(e, ST_INVALID_ARGUMENT, "mount point `%s` is not a directory", dir);
+	} else if ((t->path = fd_path(t->fd, dir, e))) {
+		return 0;
+	}
+	close(steal_fd(&t->fd));
+	return -1;
+}
+
+static void target_close(struct mount_target *t)
+{
+	if (t->fd >= 0)
+		close(steal_fd(&t->fd));
+	free(steal_pointer(&t->path));
 }
 
 static void print_mounted(struct cli *cli, const struct mount_args *a, const char *target,
@@ -128,42 +199,67 @@ static void release_after_failure(struct cli *cli, const char *target)
 	}
 }
 
-/* Attaches fd at target; *e explains a failure, privilege first. */
-static int attach(int fd, const char *target, struct err *e)
+/* The directory was renamed between target_open() and the attach: the
+ * mount is on it, but not where the hold says.  Detach it again (through
+ * the mount fd, which names the mount, not a path). */
+static int undo_moved(int fd, const struct mount_target *t, const char *where, struct err *e)
 {
-	if (move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) == 0)
-		return 0;
-	int errnum = errno;
-	if (errnum == EPERM || errnum == EACCES)
-		return err_set(e, ST_PERMISSION_DENIED, "attach at `%s`: %s: %s", target, strerror(errnum),
-			       PRIVILEGE_HINT);
-	return err_errno(e, 0, errnum, "attach at `%s` (move_mount)", target);
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	if (umount2(link, MNT_DETACH) < 0)
+		return err_errno(
+		    e, ST_INTERNAL, errno,
+		    "`%s` was moved to `%s` while being mounted, and the mount there could not be "
+		    "detached (unmount it)",
+		    t->path, where);
+	return err_set(e, ST_FAILED_PRECONDITION, "`%s` was moved to `%s` while being mounted: not mounted",
+		       t->path, where);
+}
+
+/* Attaches mount fd at the opened target (both by fd: no name is resolved
+ * here) and checks that the mount is where the hold says; *e explains a
+ * failure, privilege first. */
+static int attach(int fd, const struct mount_target *t, struct err *e)
+{
+	if (move_mount(fd, "", t->fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		int errnum = errno;
+		if (errnum == EPERM || errnum == EACCES)
+			return err_set(e, ST_PERMISSION_DENIED, "attach at `%s`: %s: %s", t->path,
+				       strerror(errnum), PRIVILEGE_HINT);
+		return err_errno(e, 0, errnum, "attach at `%s` (move_mount)", t->path);
+	}
+	cleanup_free char *where = fd_path(fd, t->path, e);
+	if (!where || strcmp(where, t->path) == 0)
+		return where ? 0 : -1;
+	return undo_moved(fd, t, where, e);
 }
 
 static int do_mount(struct cli *cli, const struct mount_args *a)
 {
 	struct strata_idmap idmap;
 	struct strata_mount_info info;
+	struct mount_target t;
 	struct err e;
 	if (a->idmap && strata_idmap_parse(a->idmap, &idmap, &e) < 0)
 		return cli_usage(cli, "%s", e.msg);
-	cleanup_free char *target = mount_point(a->dir, &e);
-	if (!target)
+	if (target_open(a->dir, &t, &e) < 0)
 		return cli_fail(cli, a->key, &e);
 	struct strata_mount_opts o = {
-	    .read_only = a->read_only, .idmap = a->idmap ? &idmap : NULL, .attach_path = target};
-	if (cli_connect(cli, &e) < 0)
-		return cli_fail(cli, a->key, &e);
-	cleanup_fd int fd = strata_mount_fd(&cli->conn, a->key, &o, &info, &e);
-	if (fd < 0)
-		return cli_fail(cli, a->key, &e);
-	if (attach(fd, target, &e) < 0) {
+	    .read_only = a->read_only, .idmap = a->idmap ? &idmap : NULL, .attach_path = t.path};
+	int rc = CLI_OK, fd = -1;
+	if (cli_connect(cli, &e) < 0 || (fd = strata_mount_fd(&cli->conn, a->key, &o, &info, &e)) < 0) {
+		rc = cli_fail(cli, a->key, &e);
+	} else if (attach(fd, &t, &e) < 0) {
 		close(steal_fd(&fd)); /* nothing may keep the mount alive now */
-		release_after_failure(cli, target);
-		return cli_fail(cli, a->key, &e);
+		release_after_failure(cli, t.path);
+		rc = cli_fail(cli, a->key, &e);
+	} else {
+		print_mounted(cli, a, t.path, &info);
 	}
-	print_mounted(cli, a, target, &info);
-	return CLI_OK;
+	if (fd >= 0)
+		close(fd);
+	target_close(&t);
+	return rc;
 }
 
 static int run_mount(struct cli *cli, int argc, char **argv)
@@ -270,7 +366,9 @@ const struct cli_cmd cli_cmd_mount = {
 	    "layers (any depth), or a bind of a snapshot without parents.  This command\n"
 	    "attaches it at DIR in the caller's mount namespace, which needs\n"
 	    "CAP_SYS_ADMIN there (root).  The snapshot cannot be removed until `strata\n"
-	    "umount DIR`.\n"
+	    "umount DIR`.  DIR itself must not be a symbolic link (symlinks in the leading\n"
+	    "components are followed); the mount goes to the directory DIR named when the\n"
+	    "command started, and the target printed is its real path.\n"
 	    "--read-only: read-only even for an active snapshot (a view always is).\n"
 	    "--idmap uids=INSIDE:OUTSIDE:COUNT,gids=...: an idmapped mount (1 to 5 ranges\n"
 	    "each, separated by `;`), ranges as in /proc/PID/uid_map: a file owned by\n"

@@ -1,9 +1,10 @@
 /* A small, strict, bounded JSON reader (RFC 8259) for the OCI documents the
- * CLI reads out of image archives: index.json, image indexes, manifests and
- * configs.  The archive is untrusted input, so the reader is strict where
- * parsers commonly disagree (duplicate keys, lone surrogates, invalid UTF-8,
- * trailing commas, leading zeros: all refused) and bounded in input size,
- * nesting depth and value count.  The result is a tree of json_value nodes. */
+ * CLI's import parser reads out of image archives: index.json, image
+ * indexes, manifests and configs.  The archive is untrusted input, so the
+ * reader is strict where parsers commonly disagree (duplicate keys, lone
+ * surrogates, invalid UTF-8, trailing commas, leading zeros: all refused)
+ * and bounded in input size, nesting depth and value count.  The result is
+ * a tree of json_value nodes. */
 #ifndef STRATA_CLIENT_JSON_READ_H
 #define STRATA_CLIENT_JSON_READ_H
 

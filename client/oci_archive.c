@@ -1,18 +1,21 @@
 /* OCI image archives (oci_archive.h): entries are found by streaming the
  * tar with libarchive, one pass per document or blob.  Image archives are
  * plain tars in practice, where libarchive skips entry data with lseek, so
- * a pass costs little more than reading the headers. */
+ * a pass costs little more than reading the headers.  Only the tar format
+ * and the gzip filter are enabled: what OCI image archives are, decoded in
+ * this process (never by a program libarchive would run). */
 #include "oci_archive.h"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_read.h"
 #include "../common/layer.h"
+#include "../common/sha256.h"
 #include "../common/util.h"
 
 /* Manifests and configs are a few KiB; this bounds what a hostile archive
@@ -39,15 +42,13 @@ int oci_layer_type_supported(const char *mt)
 	return layer_media_type_known(mt);
 }
 
+/* The documents are small: common/sha256.c, which needs no library
+ * initialisation (and so no file) in the sandboxed parser. */
 static void sha256_hex(const void *data, size_t len, char out[OCI_DIGEST_LEN])
 {
 	unsigned char md[32];
-	unsigned int n = 0;
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md)
-		abort(); /* cannot happen with a built-in digest */
-	memcpy(out, "sha256:", 7);
-	for (size_t i = 0; i < sizeof md; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	sha256(data, len, md);
+	digest_format(out, md);
 }
 
 void oci_chain_id(const char *parent, const char *diff_id, char out[OCI_DIGEST_LEN])
@@ -165,20 +166,47 @@ static const char *entry_name(struct archive_entry *ent)
 	return n ? n : "";
 }
 
-/* Opens path and advances to the first entry called name.  Not there:
- * NotFound; not a regular file or not `size` bytes: InvalidArgument. */
-static int open_entry(const char *path, const char *name, int64_t size, struct archive **out, struct err *e)
+#define FORMAT_HINT " (strata import reads OCI image archives as tar or gzip-compressed tar only)"
+
+/* A new reader at the start of the archive (a regular file: the jobs of
+ * one import share its offset, and each pass begins at 0). */
+static struct archive *archive_start(struct oci_archive *ar, struct err *e)
 {
+	if (lseek(ar->fd, 0, SEEK_SET) != 0) {
+		err_errno(e, ST_INVALID_ARGUMENT, errno, "rewind image archive `%s`", ar->path);
+		return NULL;
+	}
 	struct archive *a = archive_read_new();
+	/* ARCHIVE_WARN from a filter means it would run an external program. */
+	if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_gzip(a) != ARCHIVE_OK) {
+		err_set(e, ST_INTERNAL, "libarchive reads no tar or has no built-in gzip: %s",
+			archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	/* EILSEQ is libarchive's ARCHIVE_ERRNO_FILE_FORMAT on Linux: no reader
+	 * (format or filter) recognised the data. */
+	if (archive_read_open_fd(a, ar->fd, 64 * 1024) != ARCHIVE_OK) {
+		err_set(e, ST_INVALID_ARGUMENT, "open image archive `%s`: %s%s", ar->path,
+			archive_error_string(a), archive_errno(a) == EILSEQ ? FORMAT_HINT : "");
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Advances to the first entry called name.  Not there: NotFound; not a
+ * regular file or not `size` bytes: InvalidArgument. */
+static int open_entry(struct oci_archive *ar, const char *name, int64_t size, struct archive **out,
+		      struct err *e)
+{
+	const char *path = ar->path;
+	struct archive *a = archive_start(ar, e);
 	struct archive_entry *ent;
 	int r;
-	archive_read_support_format_tar(a);
-	archive_read_support_filter_all(a);
-	if (archive_read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK) {
-		err_set(e, ST_INVALID_ARGUMENT, "open image archive `%s`: %s", path, archive_error_string(a));
-		archive_read_free(a);
+	if (!a)
 		return -1;
-	}
 	while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (strcmp(entry_name(ent), name) != 0)
 			continue;
@@ -203,13 +231,14 @@ static int open_entry(const char *path, const char *name, int64_t size, struct a
 	return -1;
 }
 
-int oci_blob_open(const char *path, const char *digest, int64_t size, struct archive **out, struct err *e)
+int oci_blob_open(struct oci_archive *ar, const char *digest, int64_t size, struct archive **out,
+		  struct err *e)
 {
 	if (!oci_digest_valid(digest))
 		return err_set(e, ST_INVALID_ARGUMENT, "unsupported or malformed digest `%s` in `%s`", digest,
-			       path);
+			       ar->path);
 	cleanup_free char *name = xasprintf("blobs/sha256/%s", digest + 7);
-	return open_entry(path, name, size, out, e);
+	return open_entry(ar, name, size, out, e);
 }
 
 /* Reads a whole entry (at most OCI_MAX_DOC bytes) into a NUL-terminated buffer. */
@@ -245,11 +274,12 @@ static char *read_entry(struct archive *a, const char *path, const char *name, s
 }
 
 /* Reads a JSON file that is not a blob (index.json). */
-static struct json_value *load_file_json(const char *path, const char *name, struct err *e)
+static struct json_value *load_file_json(struct oci_archive *ar, const char *name, struct err *e)
 {
+	const char *path = ar->path;
 	struct archive *a;
 	size_t len;
-	if (open_entry(path, name, -1, &a, e) < 0)
+	if (open_entry(ar, name, -1, &a, e) < 0)
 		return NULL;
 	cleanup_free char *text = read_entry(a, path, name, &len, e);
 	archive_read_free(a);
@@ -262,12 +292,14 @@ static struct json_value *load_file_json(const char *path, const char *name, str
 }
 
 /* Reads blob digest (of size bytes), checks its digest, parses it. */
-static struct json_value *load_blob_json(const char *path, const char *digest, int64_t size, struct err *e)
+static struct json_value *load_blob_json(struct oci_archive *ar, const char *digest, int64_t size,
+					 struct err *e)
 {
+	const char *path = ar->path;
 	struct archive *a;
 	size_t len;
 	char got[OCI_DIGEST_LEN];
-	if (oci_blob_open(path, digest, size, &a, e) < 0)
+	if (oci_blob_open(ar, digest, size, &a, e) < 0)
 		return NULL;
 	cleanup_free char *text = read_entry(a, path, digest, &len, e);
 	archive_read_free(a);
@@ -287,6 +319,7 @@ static struct json_value *load_blob_json(const char *path, const char *digest, i
 /* ---- choosing the manifest ------------------------------------------------- */
 
 struct resolve {
+	struct oci_archive *ar;
 	const char *path;
 	const struct oci_platform *want;
 	struct json_value *manifest, *config; /* the chosen ones, owned */
@@ -330,7 +363,7 @@ static int try_manifest(struct resolve *r, struct json_value *doc, const char *d
 	cleanup_free char *where = xasprintf("manifest `%s`", digest);
 	if (!cd || descriptor(cd, where, &mt, &cdigest, &csize, e) < 0)
 		return cd ? -1 : err_set(e, ST_INVALID_ARGUMENT, "manifest `%s` has no config", digest);
-	struct json_value *cfg = load_blob_json(r->path, cdigest, csize, e);
+	struct json_value *cfg = load_blob_json(r->ar, cdigest, csize, e);
 	if (!cfg)
 		return -1;
 	if (check_platform &&
@@ -363,7 +396,7 @@ static int walk_descriptor(struct resolve *r, const struct json_value *d, const 
 		return 0;
 	if (mt && !is_index_type(mt) && !is_manifest_type(mt))
 		return 0; /* not an image (e.g. a signature or an artifact) */
-	struct json_value *doc = load_blob_json(r->path, digest, size, e);
+	struct json_value *doc = load_blob_json(r->ar, digest, size, e);
 	if (!doc)
 		return -1;
 	/* Without a media type in the descriptor, the document says what it is. */
@@ -458,12 +491,14 @@ static int image_from(struct resolve *r, struct oci_image *img, struct err *e)
 	return 0;
 }
 
-int oci_read_image(const char *path, const struct oci_platform *want, struct oci_image *img, struct err *e)
+int oci_read_image(struct oci_archive *ar, const struct oci_platform *want, struct oci_image *img,
+		   struct err *e)
 {
-	struct resolve r = {.path = path, .want = want};
+	const char *path = ar->path;
+	struct resolve r = {.ar = ar, .path = path, .want = want};
 	int rc = -1;
 	memset(img, 0, sizeof *img);
-	struct json_value *index = load_file_json(path, "index.json", e);
+	struct json_value *index = load_file_json(ar, "index.json", e);
 	if (!index) {
 		if (e->code == ST_NOT_FOUND)
 			err_set(e, ST_INVALID_ARGUMENT,

@@ -4,10 +4,11 @@
  * a platform (following nested image indexes), read its config, list the
  * layers with their diff IDs, and open one blob for streaming.
  *
- * The archive is untrusted: every JSON blob read is checked against its
- * digest and size before it is parsed (json_read.h, strict and bounded);
- * layers are checked by the daemon (expected digest) and by the caller
- * (diff ID). */
+ * The archive is untrusted: these functions run only in the import parser
+ * (import_parser.h), a sandboxed process.  Every JSON blob read is checked
+ * against its digest and size before it is parsed (json_read.h, strict and
+ * bounded); layers are checked by the daemon (expected digest) and by the
+ * caller (diff ID). */
 #ifndef STRATA_CLIENT_OCI_ARCHIVE_H
 #define STRATA_CLIENT_OCI_ARCHIVE_H
 
@@ -57,15 +58,25 @@ int oci_layer_type_supported(const char *media_type);
  * else sha256(parent + " " + diff_id) as "sha256:HEX". */
 void oci_chain_id(const char *parent, const char *diff_id, char out[OCI_DIGEST_LEN]);
 
-/* Reads the image for want out of the archive at path.  No matching
- * manifest: NotFound; unsupported layer media type: Unimplemented;
- * malformed archive or documents: InvalidArgument. */
-int oci_read_image(const char *path, const struct oci_platform *want, struct oci_image *img, struct err *e);
+/* An open archive: fd, a regular file read once per document or blob from
+ * its start, and its name for messages. */
+struct oci_archive {
+	int fd;
+	const char *path;
+};
+
+/* Reads the image for want out of the archive.  No matching manifest:
+ * NotFound; unsupported layer media type: Unimplemented; malformed archive
+ * or documents, or an archive that is neither a tar nor a gzip-compressed
+ * tar: InvalidArgument. */
+int oci_read_image(struct oci_archive *ar, const struct oci_platform *want, struct oci_image *img,
+		   struct err *e);
 void oci_image_free(struct oci_image *img);
 
-/* Opens the archive and positions it at blob digest's data (a regular
+/* Positions a new reader of the archive at blob digest's data (a regular
  * file entry of `size` bytes; size < 0: any).  Read it with
  * archive_read_data(); release with archive_read_free(). */
-int oci_blob_open(const char *path, const char *digest, int64_t size, struct archive **out, struct err *e);
+int oci_blob_open(struct oci_archive *ar, const char *digest, int64_t size, struct archive **out,
+		  struct err *e);
 
 #endif

@@ -57,6 +57,13 @@ lower_of() {
 		if (o[i] ~ /^lowerdir=/) { split(substr(o[i], 10), l, ":"); print l[1]; exit } }'
 }
 not_mounted() { ! mountpoint -q "$1"; }
+# traced_in NR: the pids traced by $tracer that are stopped in syscall NR.
+traced_in() {
+	awk -v t="$tracer" '$1 == "TracerPid:" && $2 == t { f = FILENAME; sub("/status$", "", f); print f }' \
+		/proc/[0-9]*/status 2>/dev/null | while read -r d; do
+		[ "$(cut -d' ' -f1 "$d/syscall" 2>/dev/null)" = "$1" ] && echo "${d#/proc/}"
+	done
+}
 owner() { stat -c %u:%g "$1"; }
 # rm_soon KEY: Remove, retried for up to 5 s (a closed connection reaches
 # the broker's loop asynchronously).
@@ -122,9 +129,10 @@ expect_rc "umount of a directory that is not mounted fails" 1
 err_has "... saying it is not a mount point" "not a mount point"
 
 # ---- --json, and a mount point given through a symlink ----
-ln -s "$M/work" "$T/worklink"
-run st --json mount work "$T/worklink"
-expect_rc "mount --json" 0
+# A symlink in a leading component is followed; the target is the real path.
+ln -s "$M" "$T/mlink"
+run st --json mount work "$T/mlink/work"
+expect_rc "mount --json through a symlinked leading component" 0
 same "mount --json: the fields" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
 print(d["key"], d["target"], d["type"], d["readOnly"], d["layers"], d["idmapped"])' "$T/out" 2>&1)" \
 	"work $M/work overlay False 3 False"
@@ -132,6 +140,16 @@ run st --json umount "$M/work"
 expect_rc "umount --json by the real path" 0
 same "umount --json: the fields" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
 print(d["target"], d["key"], d["unmounted"])' "$T/out" 2>&1)" "$M/work work True"
+# A symlink as DIR itself is never followed, with or without a trailing
+# slash: one planted in a directory another user can write must not send
+# root's mount elsewhere.
+ln -s "$M/work" "$T/worklink"
+for d in "$T/worklink" "$T/worklink/"; do
+	run st mount work "$d"
+	expect_rc "mount at a symlink ($d) is refused" 1
+	err_has "... saying it is a symbolic link" "is a symbolic link"
+	check "... nothing is mounted at its target" not_mounted "$M/work"
+done
 
 # ---- a view: read-only ----
 mkdir -p "$M/view"
@@ -179,6 +197,45 @@ err_has "... with NotFound" NotFound
 check "nothing was mounted" not_mounted "$M/no"
 run st mount work "$T/nonexistent"
 expect_rc "mount at a missing directory fails" 1
+
+# ---- DIR renamed and replaced by a symlink while strata mount runs ----
+# strace stops the CLI at the entry of move_mount (429, the same on every
+# architecture) for 3 s: the window between resolving DIR and attaching.
+# Meanwhile DIR's parent is renamed and a symlink to another directory takes
+# its name.  The mount must not follow the new name; it goes to the
+# directory that was opened, and since that is no longer where the hold
+# says, it is detached again and the command fails, leaving nothing mounted.
+if ! command -v strace >/dev/null; then
+	echo "skip DIR swapped during strata mount: strace is not installed"
+else
+	R=$T/race
+	mkdir -p "$R/x/sub/dir" "$R/victim/dir"
+	st prepare race l2 >/dev/null
+	strace -f -qq -o "$T/race.trace" -e trace=move_mount -e inject=move_mount:delay_enter=3s \
+		"$STRATA" --address "$ADDR" mount race "$R/x/sub/dir" >"$T/out" 2>"$T/err" &
+	tracer=$!
+	at_exit "kill $tracer 2>/dev/null; wait $tracer 2>/dev/null"
+	i=0
+	while [ -z "$(traced_in 429)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if [ -n "$(traced_in 429)" ]; then
+		mv "$R/x/sub" "$R/moved"
+		ln -s "$R/victim" "$R/x/sub"
+		wait "$tracer"
+		rc=$?
+		expect_rc "a mount point moved during strata mount fails" 1
+		err_has "... saying it was moved" "was moved to \`$R/moved/dir\`"
+		check "... the symlink's target is not mounted" not_mounted "$R/victim/dir"
+		check "... the moved directory is not mounted either" not_mounted "$R/moved/dir"
+		check "... move_mount took both ends as fds" \
+			grep -q 'move_mount(.*MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH' "$T/race.trace"
+		check "... and the hold was released (rm succeeds)" st rm race
+	else
+		fail "strata mount stopped at move_mount" "$(cat "$T/err")"
+		kill "$tracer"
+		wait "$tracer"
+	fi
+	umount "$R/victim/dir" "$R/moved/dir" 2>/dev/null
+fi
 
 # ---- without the privilege to mount: a clear error, and no hold left ----
 st prepare noperm l2 >/dev/null
@@ -370,10 +427,8 @@ done
 spawner=$(pgrep -P "$STRATAD_PID" -f -- spawner | head -n 1)
 # traced_in_fsopen: the pids traced by $tracer, confined, waiting in fsopen (430).
 traced_in_fsopen() {
-	awk -v t="$tracer" '$1 == "TracerPid:" && $2 == t { f = FILENAME; sub("/status$", "", f); print f }' \
-		/proc/[0-9]*/status 2>/dev/null | while read -r d; do
-		[ "$(cut -d' ' -f1 "$d/syscall" 2>/dev/null)" = 430 ] &&
-			[ "$(awk '$1 == "Seccomp:" { print $2 }' "$d/status" 2>/dev/null)" = 2 ] && echo "${d#/proc/}"
+	traced_in 430 | while read -r p; do
+		[ "$(field "$p" Seccomp)" = 2 ] && echo "$p"
 	done
 }
 if ! command -v strace >/dev/null; then

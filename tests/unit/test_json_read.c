@@ -2,10 +2,8 @@
  * built on it (client/oci_archive.c): strictness, limits, platform
  * selection through nested indexes, digest checks, chain IDs.  Archives
  * are written to a temp file with libarchive's write side. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <check.h>
-#include <openssl/evp.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +12,7 @@
 #include "client/json_read.h"
 #include "client/oci_archive.h"
 #include "common/util.h"
+#include "oci_fixture.h"
 
 /* ---- JSON ------------------------------------------------------------------ */
 
@@ -199,102 +198,14 @@ END_TEST
 
 /* ---- archives -------------------------------------------------------------- */
 
-struct entry {
-	char *name, *data;
-	size_t len;
-};
-
-struct fake_archive {
-	struct entry e[32];
-	size_t n;
-};
-
-static void digest_of(const char *data, size_t len, char out[OCI_DIGEST_LEN])
+/* The reader works on an open archive, as in the import parser. */
+static int read_image(const char *path, const struct oci_platform *p, struct oci_image *img, struct err *e)
 {
-	unsigned char md[32];
-	unsigned int n;
-	ck_assert_int_eq(EVP_Digest(data, len, md, &n, EVP_sha256(), NULL), 1);
-	strcpy(out, "sha256:");
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 7 + 2 * i, "%02x", md[i]);
-}
-
-static void add_file(struct fake_archive *f, const char *name, const char *data, size_t len)
-{
-	ck_assert_uint_lt(f->n, ARRAY_SIZE(f->e));
-	f->e[f->n].name = xstrdup(name);
-	f->e[f->n].data = xmalloc(len + 1);
-	memcpy(f->e[f->n].data, data, len);
-	f->e[f->n++].len = len;
-}
-
-/* Adds a blob; *desc gets `"digest":"...","size":N`. */
-static void add_blob(struct fake_archive *f, const char *data, char **desc)
-{
-	char d[OCI_DIGEST_LEN];
-	digest_of(data, strlen(data), d);
-	cleanup_free char *name = xasprintf("./blobs/sha256/%s", d + 7);
-	add_file(f, name, data, strlen(data));
-	*desc = xasprintf("\"digest\":\"%s\",\"size\":%zu", d, strlen(data));
-}
-
-static char *write_archive(struct fake_archive *f)
-{
-	char *path = xstrdup("/tmp/strata-test-oci-XXXXXX");
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	struct archive *a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	ck_assert_int_eq(archive_write_open_fd(a, fd), ARCHIVE_OK);
-	for (size_t i = 0; i < f->n; i++) {
-		struct archive_entry *ent = archive_entry_new();
-		archive_entry_set_pathname(ent, f->e[i].name);
-		archive_entry_set_filetype(ent, AE_IFREG);
-		archive_entry_set_perm(ent, 0644);
-		archive_entry_set_size(ent, (la_int64_t)f->e[i].len);
-		ck_assert_int_eq(archive_write_header(a, ent), ARCHIVE_OK);
-		ck_assert_int_eq(archive_write_data(a, f->e[i].data, f->e[i].len), (la_ssize_t)f->e[i].len);
-		archive_entry_free(ent);
-		free(f->e[i].name);
-		free(f->e[i].data);
-	}
-	f->n = 0;
-	archive_write_close(a);
-	archive_write_free(a);
-	close(fd);
-	return path;
-}
-
-/* One image for (arch, layer type): layer blobs "L0-arch", "L1-arch";
- * diff IDs fake (the reader does not check them, the daemon does).
- * Returns the manifest's descriptor. */
-static char *add_image(struct fake_archive *f, const char *arch, const char *layer_type, int with_platform,
-		       char **manifest_digest)
-{
-	cleanup_free char *l0 = NULL, *l1 = NULL, *cfg = NULL, *man = NULL;
-	cleanup_free char *ld0 = xasprintf("layer zero %s", arch), *ld1 = xasprintf("layer one %s", arch);
-	add_blob(f, ld0, &l0);
-	add_blob(f, ld1, &l1);
-	cleanup_free char *config = xasprintf(
-	    "{\"architecture\":\"%s\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":["
-	    "\"sha256:1111111111111111111111111111111111111111111111111111111111111111\","
-	    "\"sha256:2222222222222222222222222222222222222222222222222222222222222222\"]}}",
-	    arch);
-	add_blob(f, config, &cfg);
-	cleanup_free char *manifest =
-	    xasprintf("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		      "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",%s},"
-		      "\"layers\":[{\"mediaType\":\"%s\",%s},{\"mediaType\":\"%s\",%s}]}",
-		      cfg, layer_type, l0, layer_type, l1);
-	add_blob(f, manifest, &man);
-	char d[OCI_DIGEST_LEN];
-	digest_of(manifest, strlen(manifest), d);
-	*manifest_digest = xstrdup(d);
-	if (!with_platform)
-		return xasprintf("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",%s}", man);
-	return xasprintf("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",%s,"
-			 "\"platform\":{\"os\":\"linux\",\"architecture\":\"%s\"}}",
-			 man, arch);
+	struct oci_archive ar = {.fd = open(path, O_RDONLY | O_CLOEXEC), .path = path};
+	ck_assert_int_ge(ar.fd, 0);
+	int rc = oci_read_image(&ar, p, img, e);
+	close(ar.fd);
+	return rc;
 }
 
 #define GZ "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -324,7 +235,7 @@ START_TEST(archive_nested_index_by_platform)
 	struct oci_image img;
 	struct err e;
 	oci_parse_platform("linux/amd64", &p);
-	ck_assert_msg(oci_read_image(path, &p, &img, &e) == 0, "%s", e.msg);
+	ck_assert_msg(read_image(path, &p, &img, &e) == 0, "%s", e.msg);
 	ck_assert_str_eq(img.manifest_digest, amd);
 	ck_assert_uint_eq(img.nlayers, 2);
 	ck_assert_str_eq(img.platform.arch, "amd64");
@@ -334,25 +245,27 @@ START_TEST(archive_nested_index_by_platform)
 	ck_assert_int_eq(img.layers[0].size, (int64_t)strlen("layer zero amd64"));
 
 	/* The blob streams out of the archive with its bytes. */
+	struct oci_archive ar = {.fd = open(path, O_RDONLY | O_CLOEXEC), .path = path};
 	struct archive *a;
 	char buf[64];
-	ck_assert_int_eq(oci_blob_open(path, img.layers[1].digest, img.layers[1].size, &a, &e), 0);
+	ck_assert_int_eq(oci_blob_open(&ar, img.layers[1].digest, img.layers[1].size, &a, &e), 0);
 	la_ssize_t n = archive_read_data(a, buf, sizeof buf);
 	ck_assert_int_eq(n, (la_ssize_t)strlen("layer one amd64"));
 	ck_assert(memcmp(buf, "layer one amd64", (size_t)n) == 0);
 	archive_read_free(a);
 	/* A wrong size is refused before reading. */
-	ck_assert_int_eq(oci_blob_open(path, img.layers[1].digest, 3, &a, &e), -1);
+	ck_assert_int_eq(oci_blob_open(&ar, img.layers[1].digest, 3, &a, &e), -1);
 	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	close(ar.fd);
 	oci_image_free(&img);
 
 	oci_parse_platform("linux/arm64/v8", &p);
-	ck_assert_msg(oci_read_image(path, &p, &img, &e) == 0, "%s", e.msg);
+	ck_assert_msg(read_image(path, &p, &img, &e) == 0, "%s", e.msg);
 	ck_assert_str_eq(img.manifest_digest, arm);
 	oci_image_free(&img);
 
 	oci_parse_platform("linux/s390x", &p);
-	ck_assert_int_eq(oci_read_image(path, &p, &img, &e), -1);
+	ck_assert_int_eq(read_image(path, &p, &img, &e), -1);
 	ck_assert_int_eq(e.code, ST_NOT_FOUND);
 	ck_assert_msg(strstr(e.msg, "no image for platform linux/s390x"), "%s", e.msg);
 	unlink(path);
@@ -373,11 +286,11 @@ START_TEST(archive_platform_from_config)
 	struct oci_image img;
 	struct err e;
 	oci_parse_platform("linux/arm64", &p);
-	ck_assert_msg(oci_read_image(path, &p, &img, &e) == 0, "%s", e.msg);
+	ck_assert_msg(read_image(path, &p, &img, &e) == 0, "%s", e.msg);
 	ck_assert_str_eq(img.manifest_digest, md);
 	oci_image_free(&img);
 	oci_parse_platform("linux/amd64", &p);
-	ck_assert_int_eq(oci_read_image(path, &p, &img, &e), -1);
+	ck_assert_int_eq(read_image(path, &p, &img, &e), -1);
 	ck_assert_int_eq(e.code, ST_NOT_FOUND);
 	unlink(path);
 }
@@ -397,7 +310,7 @@ START_TEST(archive_refusals)
 	cleanup_free char *top = xasprintf("{\"schemaVersion\":2,\"manifests\":[%s]}", d);
 	add_file(&f, "index.json", top, strlen(top));
 	cleanup_free char *path = write_archive(&f);
-	ck_assert_int_eq(oci_read_image(path, &p, &img, &e), -1);
+	ck_assert_int_eq(read_image(path, &p, &img, &e), -1);
 	ck_assert_int_eq(e.code, ST_UNIMPLEMENTED);
 	ck_assert_msg(strstr(e.msg, "tar+bzip2"), "%s", e.msg);
 	unlink(path);
@@ -411,7 +324,7 @@ START_TEST(archive_refusals)
 	cleanup_free char *top2 = xasprintf("{\"schemaVersion\":2,\"manifests\":[%s]}", d2);
 	add_file(&f, "index.json", top2, strlen(top2));
 	cleanup_free char *path2 = write_archive(&f);
-	ck_assert_int_eq(oci_read_image(path2, &p, &img, &e), -1);
+	ck_assert_int_eq(read_image(path2, &p, &img, &e), -1);
 	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
 	ck_assert_msg(strstr(e.msg, "has digest"), "%s", e.msg);
 	unlink(path2);
@@ -419,18 +332,19 @@ START_TEST(archive_refusals)
 	/* No index.json; and not a tar at all. */
 	add_file(&f, "manifest.json", "[]", 2);
 	cleanup_free char *path3 = write_archive(&f);
-	ck_assert_int_eq(oci_read_image(path3, &p, &img, &e), -1);
+	ck_assert_int_eq(read_image(path3, &p, &img, &e), -1);
 	ck_assert_msg(strstr(e.msg, "not an OCI image archive"), "%s", e.msg);
 	FILE *junk = fopen(path3, "w");
 	fputs("this is not a tar archive, not even close; it is just text\n", junk);
 	fclose(junk);
-	ck_assert_int_eq(oci_read_image(path3, &p, &img, &e), -1);
+	ck_assert_int_eq(read_image(path3, &p, &img, &e), -1);
 	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
 	unlink(path3);
 
 	/* A digest that would name a path outside blobs/sha256 is never looked up. */
+	struct oci_archive none = {.fd = -1, .path = "/nonexistent"};
 	struct archive *a;
-	ck_assert_int_eq(oci_blob_open("/nonexistent", "sha256:../../index.json", -1, &a, &e), -1);
+	ck_assert_int_eq(oci_blob_open(&none, "sha256:../../index.json", -1, &a, &e), -1);
 	ck_assert_msg(strstr(e.msg, "malformed digest"), "%s", e.msg);
 }
 END_TEST
