@@ -54,13 +54,21 @@ int diff_job_start(const struct job_spec *base, const uint64_t *right, size_t nr
 		   struct err *e);
 void svc_release(struct call *c);
 
-/* Mount holds (broker/mountsvc.c): snapshots handed out as mount fds.  A
+/* Mount holds (broker/holds.c): snapshots handed out as mount fds.  A
  * held snapshot cannot be removed.  Id 0: the holds of all snapshots. */
 unsigned mount_holds(uint64_t snapshot_id);
-/* The connection owner closed: the holds it had (without a path) end. */
+unsigned mount_holds_rw(uint64_t snapshot_id);
+/* Names snapshot_id's holds (read-write ones only with rw_only) for a
+ * message: "at `/mnt/x`, a mount fd of pid 42". */
+void mount_holds_name(uint64_t snapshot_id, int rw_only, char *buf, size_t len);
+/* The connection owner closed: the holds it had without a path end; those
+ * of attached mounts stay, to be judged by mount_holds_sweep(). */
 void mount_holds_owner_gone(void *owner);
-/* At start-up: the holds of attached mounts, from the metadata. */
+/* At start-up: the holds of attached mounts, from the metadata, swept. */
 void mount_holds_load(void);
+/* Ends the holds of attached mounts that are provably gone (start-up and
+ * Cleanup; `when` names which in the log); returns how many ended. */
+unsigned mount_holds_sweep(const char *when);
 
 /* The mounts strata issues for snapshot `key` (whose record is s); returns
  * how many (1). */

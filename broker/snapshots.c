@@ -460,14 +460,17 @@ void svc_remove(struct call *c)
 	int kind;
 	struct err e;
 	struct snap_info s = {0};
-	/* A snapshot a client holds as a mount fd stays (broker/mountsvc.c). */
+	/* A snapshot a client holds as a mount fd stays (broker/holds.c). */
 	if (mount_holds(0) && meta_get(broker.meta, r->key, &s, NULL) == 0) {
 		unsigned n = mount_holds(s.id);
+		char names[320];
+		mount_holds_name(s.id, 0, names, sizeof names);
 		snap_info_free(&s);
 		if (n)
-			return call_fail(c, ST_FAILED_PRECONDITION,
-					 "failed to remove: `%s` is mounted (%u hold%s): unmount it first",
-					 r->key, n, n == 1 ? "" : "s");
+			return call_fail(
+			    c, ST_FAILED_PRECONDITION,
+			    "failed to remove: `%s` is mounted (%u hold%s: %s): unmount it first", r->key, n,
+			    n == 1 ? "" : "s", names);
 	}
 	if (meta_remove(broker.meta, r->key, &id, &kind, &e) < 0)
 		return call_fail(c, e.code, "failed to remove: %s", e.msg);
@@ -579,7 +582,11 @@ static void cleanup_done(void *ctx, const struct err *e)
 	call_reply(ctx, NULL);
 }
 
+/* containerd's garbage collector calls Cleanup after its removals: the
+ * holds of mounts that are gone end first (broker/holds.c), then orphan
+ * directories go. */
 void svc_cleanup(struct call *c)
 {
+	mount_holds_sweep("cleanup");
 	snapshots_sweep_orphans(cleanup_done, c);
 }
