@@ -6,12 +6,13 @@
  * Remove refuses with FailedPrecondition rather than wait, because a wait
  * would hang whoever removes (containerd's garbage collector, say) for as
  * long as any container runs, while a refusal says what is wrong and the
- * remover tries again later.  A hold ends when the connection that asked
- * closes (a client that dies releases what it held), or, for a mount the
- * client attached at a path (`strata mount`), when its owner releases that
- * path (`strata umount`) or the broker finds the mount gone (broker/
- * holds.c).  Holds of attached mounts are also kept in the metadata and
- * loaded at start-up: the mount outlives a restarted daemon. */
+ * remover tries again later; Commit refuses while a hold is read-write, as
+ * the snapshot would change after it was committed.  A hold ends when the
+ * connection that asked closes (a client that dies releases what it held),
+ * or, for a mount the client attached at a path (`strata mount`), when its
+ * owner releases that path (`strata umount`) or the broker finds the mount
+ * gone (broker/holds.c).  Holds of attached mounts are also kept in the
+ * metadata and loaded at start-up: the mount outlives a restarted daemon. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -168,9 +169,9 @@ void svc_mount(struct call *c)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_OWN | (read_only ? 0 : IPC_SPAWN_MOUNT_RW);
 	if (r->n_uid_map)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_IDMAP;
-	/* Held from now on, so that a Remove racing the worker is refused.
-	 * An attached mount's hold outlives the connection; whether the
-	 * broker would see the mount at its path is judged now, while the
+	/* Held from now on, so that a Remove or Commit racing the worker is
+	 * refused.  An attached mount's hold outlives the connection; whether
+	 * the broker would see the mount at its path is judged now, while the
 	 * client's mount table can be read (broker/holds.c). */
 	const char *path = r->attach_path[0] ? r->attach_path : NULL;
 	struct hold *h =

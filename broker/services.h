@@ -55,7 +55,8 @@ int diff_job_start(const struct job_spec *base, const uint64_t *right, size_t nr
 void svc_release(struct call *c);
 
 /* Mount holds (broker/holds.c): snapshots handed out as mount fds.  A
- * held snapshot cannot be removed.  Id 0: the holds of all snapshots. */
+ * held snapshot cannot be removed, nor committed while a hold is
+ * read-write.  Id 0: the holds of all snapshots. */
 unsigned mount_holds(uint64_t snapshot_id);
 unsigned mount_holds_rw(uint64_t snapshot_id);
 /* Names snapshot_id's holds (read-write ones only with rw_only) for a
@@ -69,6 +70,23 @@ void mount_holds_load(void);
 /* Ends the holds of attached mounts that are provably gone (start-up and
  * Cleanup; `when` names which in the log); returns how many ended. */
 unsigned mount_holds_sweep(const char *when);
+
+/* What must wait while a snapshot is mounted or written (broker/snapguard.c).
+ * An apply writes into its snapshot from the moment its job is started (or
+ * queued) until the job's end is reported. */
+void snapshot_apply_begin(uint64_t snapshot_id);
+void snapshot_apply_end(uint64_t snapshot_id);
+enum snapshot_op {
+	SNAP_REMOVE, /* refused while mounted or applied to */
+	SNAP_COMMIT, /* refused while mounted read-write or applied to */
+	SNAP_APPLY,  /* refused while applied to */
+	SNAP_DIFF,   /* refused while applied to */
+};
+/* Whether any snapshot is held or applied to (0: nothing to look up). */
+int snapshot_guards(void);
+/* FailedPrecondition naming what is in the way of op on snapshot id (named
+ * key in the message), or 0. */
+int snapshot_guard(uint64_t id, const char *key, enum snapshot_op op, struct err *e);
 
 /* The mounts strata issues for snapshot `key` (whose record is s); returns
  * how many (1). */
