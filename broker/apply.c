@@ -17,6 +17,9 @@ static void applied(void *ctx, const struct job_result *res, const struct err *e
 {
 	struct call *c = ctx;
 	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
+	snapshot_apply_end(*(uint64_t *)c->state);
+	free(c->state);
+	c->state = NULL;
 	if (e)
 		return call_fail(c, e->code, "apply to `%s`: %s", r->key, e->msg);
 	char diff_id[DIGEST_LEN + 1], digest[DIGEST_LEN + 1];
@@ -62,6 +65,8 @@ void svc_apply_layer(struct call *c)
 	snap_info_free(&s);
 	if (kind != KIND_ACTIVE)
 		return call_fail(c, ST_FAILED_PRECONDITION, "apply: snapshot `%s` is not active", r->key);
+	if (snapshot_guard(id, r->key, SNAP_APPLY, &e) < 0)
+		return call_fail(c, e.code, "apply: %s", e.msg);
 	cleanup_free uint64_t *lower = NULL;
 	size_t nlower = 0;
 	if (meta_parent_ids(broker.meta, r->key, &lower, &nlower, &e) < 0)
@@ -73,8 +78,17 @@ void svc_apply_layer(struct call *c)
 	    .lower = lower,
 	    .nlower = nlower,
 	};
+	/* Written from now on: Commit, Remove, Diff and other applies of the
+	 * snapshot wait until the job's end is reported (applied()). */
+	c->state = xmalloc(sizeof id);
+	*(uint64_t *)c->state = id;
+	snapshot_apply_begin(id);
 	struct job *j = job_start(&spec, NULL, applied, c, &e);
-	if (!j)
+	if (!j) {
+		snapshot_apply_end(id);
+		free(c->state);
+		c->state = NULL;
 		return call_fail_err(c, &e);
+	}
 	job_on_progress(j, progress);
 }

@@ -94,6 +94,13 @@ void svc_diff_layer(struct call *c)
 		memcpy(left, right + 1, (nr - 1) * sizeof *left);
 		nl = nr - 1;
 	}
+	/* Not of a tree a layer is being applied to (broker/snapguard.c). */
+	for (size_t i = 0; i < nr + nl; i++) {
+		uint64_t id = i < nr ? right[i] : left[i - nr];
+		const char *key = i == 0 ? r->key : i == nr && r->parent[0] ? r->parent : "a parent";
+		if (snapshot_guard(id, key, SNAP_DIFF, &e) < 0)
+			return call_fail(c, e.code, "diff: %s", e.msg);
+	}
 	/* A view's own layer is empty: against its parent it has no changes. */
 	if (kind == KIND_VIEW && diff_trees_fast(right, nr, left, nl))
 		return call_fail(c, ST_FAILED_PRECONDITION, "diff: `%s` is a view: it has no changes",

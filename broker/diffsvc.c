@@ -89,6 +89,7 @@ static int snapshot_of_mounts(MountMsg *const *mounts, size_t n, struct snap_inf
 struct diff_apply {
 	char digest[DIGEST_LEN + 1];
 	int64_t size;
+	uint64_t target; /* the snapshot written (broker/snapguard.c) */
 };
 
 static void diff_applied(void *ctx, const struct job_result *res, const struct err *e)
@@ -97,6 +98,7 @@ static void diff_applied(void *ctx, const struct job_result *res, const struct e
 	struct diff_apply da = *(struct diff_apply *)c->state;
 	free(c->state);
 	c->state = NULL;
+	snapshot_apply_end(da.target);
 	if (e)
 		return call_fail(c, e->code, "apply %s: %s", da.digest, e->msg);
 	char got[DIGEST_LEN + 1], diff_id[DIGEST_LEN + 1];
@@ -132,6 +134,8 @@ void svc_apply(struct call *c)
 	cleanup_free uint64_t *lower = NULL;
 	size_t nlower = 0;
 	int rc = meta_parent_ids(broker.meta, s.name, &lower, &nlower, &e);
+	if (rc == 0 && (rc = snapshot_guard(id, s.name, SNAP_APPLY, &e)) < 0)
+		err_wrap(&e, "apply");
 	snap_info_free(&s);
 	if (rc < 0)
 		return call_fail_err(c, &e);
@@ -142,12 +146,16 @@ void svc_apply(struct call *c)
 	struct diff_apply *da = xcalloc(1, sizeof *da);
 	snprintf(da->digest, sizeof da->digest, "%s", r->diff->digest);
 	da->size = r->diff->size;
+	da->target = id;
 	c->state = da;
 	struct job_spec spec = {
 	    .role = ROLE_EXTRACT, .target = id, .input_fd = blob, .lower = lower, .nlower = nlower};
+	/* Written from now on, until diff_applied(). */
+	snapshot_apply_begin(id);
 	struct job *j = job_start(&spec, NULL, diff_applied, c, &e);
 	close(blob);
 	if (!j) {
+		snapshot_apply_end(id);
 		free(c->state);
 		c->state = NULL;
 		return call_fail_err(c, &e);
@@ -241,6 +249,25 @@ static int tree_of_mounts(MountMsg *const *mounts, size_t n, const char *side, u
 	if (m && !strcmp(m->type, "overlay") && overlay_tree(m, ids, nids) == 0)
 		return 0;
 	return err_set(e, ST_INVALID_ARGUMENT, "diff: the %s mounts are not mounts strata issued", side);
+}
+
+/* A Diff reads whole trees: none of their layers may be half applied
+ * (broker/snapguard.c). */
+static int trees_guard(const uint64_t *left, size_t nl, const uint64_t *right, size_t nr, struct err *e)
+{
+	for (size_t i = 0; i < nl + nr && snapshot_guards(); i++) {
+		uint64_t id = i < nl ? left[i] : right[i - nl];
+		struct snap_info s = {0};
+		/* The name only for the message. */
+		if (!id || snapshot_guard(id, "", SNAP_DIFF, NULL) == 0 ||
+		    meta_get_by_id(broker.meta, id, &s, NULL) < 0)
+			continue;
+		int rc = snapshot_guard(id, s.name, SNAP_DIFF, e);
+		snap_info_free(&s);
+		if (rc < 0)
+			return err_wrap(e, "diff");
+	}
+	return 0;
 }
 
 /* One Diff in flight: a diff worker writes into the content store's ingest,
@@ -365,7 +392,8 @@ void svc_diff(struct call *c)
 	cleanup_free uint64_t *left = NULL, *right = NULL;
 	size_t nl = 0, nr = 0;
 	if (tree_of_mounts(r->left, r->n_left, "left", &left, &nl, &e) < 0 ||
-	    tree_of_mounts(r->right, r->n_right, "right", &right, &nr, &e) < 0)
+	    tree_of_mounts(r->right, r->n_right, "right", &right, &nr, &e) < 0 ||
+	    trees_guard(left, nl, right, nr, &e) < 0)
 		return call_fail_err(c, &e);
 	struct diff_make *d = xcalloc(1, sizeof *d);
 	ingest_name(d, r->ref);

@@ -6,6 +6,7 @@
  *   parents    be64(parent id) be64(child id) -> empty (children of a parent)
  *   ids        be64(id) -> name (ids in use; full names of long-keyed records)
  *   info       "version" -> be32, "next_id" -> be64
+ *   holds      attach path -> a mount hold's record (hold_pack)
  *
  * LMDB keys are at most 511 bytes and names may have 4096, so a name longer
  * than SHORT_KEY_MAX is keyed by a prefix of it plus its SHA-256; such keys
@@ -1379,18 +1380,60 @@ int meta_get_by_id(struct meta *m, uint64_t id, struct snap_info *out, struct er
 
 /* ---- mount holds -------------------------------------------------------------- */
 
+/* A hold's record: be64 snapshot id, be32 uid, be32 flags, be64 dev, be64
+ * ns.  Records of 8 bytes (the snapshot id alone) were written before holds
+ * had owners: they load as root's, read-write, with nothing known about the
+ * mount. */
+#define HOLD_REC_LEN 32
+
 struct hold_args {
+	const struct meta_hold *h;
 	const char *path;
-	uint64_t id;
 	meta_hold_fn fn;
 	void *ctx;
 };
 
+static void hold_pack(const struct meta_hold *h, unsigned char *rec)
+{
+	uint64_t id = htobe64(h->id), dev = htobe64(h->dev), ns = htobe64(h->ns);
+	uint32_t uid = htobe32(h->uid), flags = htobe32(h->flags);
+	memcpy(rec, &id, 8);
+	memcpy(rec + 8, &uid, 4);
+	memcpy(rec + 12, &flags, 4);
+	memcpy(rec + 16, &dev, 8);
+	memcpy(rec + 24, &ns, 8);
+}
+
+/* 0, or -1 when the record has neither known length. */
+static int hold_unpack(const MDB_val *v, struct meta_hold *h)
+{
+	const unsigned char *rec = v->mv_data;
+	uint64_t id, dev = 0, ns = 0;
+	uint32_t uid = 0, flags = htobe32(META_HOLD_RW);
+	if (v->mv_size != 8 && v->mv_size != HOLD_REC_LEN)
+		return -1;
+	memcpy(&id, rec, 8);
+	if (v->mv_size == HOLD_REC_LEN) {
+		memcpy(&uid, rec + 8, 4);
+		memcpy(&flags, rec + 12, 4);
+		memcpy(&dev, rec + 16, 8);
+		memcpy(&ns, rec + 24, 8);
+	}
+	h->id = be64toh(id);
+	h->uid = be32toh(uid);
+	h->flags = be32toh(flags);
+	h->dev = be64toh(dev);
+	h->ns = be64toh(ns);
+	return 0;
+}
+
 static int hold_put_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 {
 	struct hold_args *a = arg;
-	uint64_t be;
-	MDB_val key = {.mv_size = strlen(a->path), .mv_data = (void *)a->path}, val = id_val(a->id, &be);
+	unsigned char rec[HOLD_REC_LEN];
+	hold_pack(a->h, rec);
+	MDB_val key = {.mv_size = strlen(a->h->path), .mv_data = (void *)a->h->path},
+		val = {.mv_size = sizeof rec, .mv_data = rec};
 	int rc = mdb_put(txn, m->holds, &key, &val, 0);
 	return rc ? lmdb_fail(e, rc, "writing", "holds") : 0;
 }
@@ -1413,23 +1456,23 @@ static int hold_walk_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e
 		return lmdb_fail(e, rc, "reading", "holds");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		uint64_t be = 0;
-		if (v.mv_size != sizeof be || k.mv_size == 0 || k.mv_size > 4096)
+		struct meta_hold h;
+		if (k.mv_size == 0 || k.mv_size > 4096 || hold_unpack(&v, &h) < 0)
 			continue;
-		memcpy(&be, v.mv_data, sizeof be);
 		char *path = xmalloc(k.mv_size + 1);
 		memcpy(path, k.mv_data, k.mv_size);
 		path[k.mv_size] = '\0';
-		a->fn(path, be64toh(be), a->ctx);
+		h.path = path;
+		a->fn(&h, a->ctx);
 		free(path);
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : lmdb_fail(e, rc, "reading", "holds");
 }
 
-int meta_hold_put(struct meta *m, const char *path, uint64_t id, struct err *e)
+int meta_hold_put(struct meta *m, const struct meta_hold *h, struct err *e)
 {
-	struct hold_args a = {.path = path, .id = id};
+	struct hold_args a = {.h = h};
 	return in_txn(m, true, hold_put_body, &a, e);
 }
 

@@ -80,11 +80,21 @@ int meta_get(struct meta *m, const char *name, struct snap_info *out, struct err
 /* The snapshot with numeric id `id`: NotFound when none has it. */
 int meta_get_by_id(struct meta *m, uint64_t id, struct snap_info *out, struct err *e);
 
-/* Mount holds of attached mounts (`strata mount`), which outlive the broker:
- * the path the mount is attached at, and the snapshot id. */
-int meta_hold_put(struct meta *m, const char *path, uint64_t id, struct err *e);
+/* Mount holds of attached mounts (`strata mount`), which outlive the broker,
+ * keyed by the path the mount is attached at (broker/mountsvc.c says what
+ * each field is for).  Put replaces the record of the same path. */
+#define META_HOLD_RW 1u /* flags: the mount was issued read-write */
+struct meta_hold {
+	const char *path;
+	uint64_t id; /* snapshot */
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t dev; /* device of the mount's root; 0: not known */
+	uint64_t ns;  /* the broker mount namespace that judges it; 0: none */
+};
+int meta_hold_put(struct meta *m, const struct meta_hold *h, struct err *e);
 int meta_hold_del(struct meta *m, const char *path, struct err *e);
-typedef void (*meta_hold_fn)(const char *path, uint64_t id, void *ctx);
+typedef void (*meta_hold_fn)(const struct meta_hold *h, void *ctx);
 int meta_holds_walk(struct meta *m, meta_hold_fn fn, void *ctx, struct err *e);
 /* Ids of name's ancestors, nearest first (not name's own). */
 int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);

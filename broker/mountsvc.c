@@ -6,11 +6,14 @@
  * Remove refuses with FailedPrecondition rather than wait, because a wait
  * would hang whoever removes (containerd's garbage collector, say) for as
  * long as any container runs, while a refusal says what is wrong and the
- * remover tries again later.  A hold ends when the connection that asked
- * closes (a client that dies releases what it held), or, for a mount the
- * client attached at a path (`strata mount`), when Release names that path
- * (`strata umount`).  Holds of attached mounts are also kept in the
+ * remover tries again later; Commit refuses while a hold is read-write, as
+ * the snapshot would change after it was committed.  A hold ends when the
+ * connection that asked closes (a client that dies releases what it held),
+ * or, for a mount the client attached at a path (`strata mount`), when its
+ * owner releases that path (`strata umount`) or the broker finds the mount
+ * gone (broker/holds.c).  Holds of attached mounts are also kept in the
  * metadata and loaded at start-up: the mount outlives a restarted daemon. */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +22,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "broker.h"
+#include "holds.h"
 #include "meta.h"
 #include "mountcheck.h"
 #include "parentlink.h"
@@ -26,87 +30,24 @@
 
 typedef Strata__V1__MountRequest MountReq;
 
-struct hold {
-	uint64_t id;   /* unique, so a call can find its pending hold again */
-	uint64_t snap; /* snapshot id */
-	void *owner;   /* the native connection; NULL for an attached mount */
-	char *path;    /* attached mounts: where */
-	struct hold *next;
-};
-
-static struct hold *holds;
-static uint64_t next_hold;
-
-unsigned mount_holds(uint64_t snapshot_id)
-{
-	unsigned n = 0;
-	for (struct hold *h = holds; h; h = h->next)
-		n += h->snap == snapshot_id || snapshot_id == 0;
-	return n;
-}
-
-/* Ends a hold; an attached mount's also in the metadata. */
-static void hold_drop(struct hold **pp)
-{
-	struct hold *h = *pp;
-	struct err e;
-	*pp = h->next;
-	if (h->path && meta_hold_del(broker.meta, h->path, &e) < 0)
-		log_warn("mount hold at `%s`: %s", h->path, e.msg);
-	free(h->path);
-	free(h);
-}
-
-static struct hold *hold_add(uint64_t snap, void *owner, const char *path)
-{
-	struct hold *h = xcalloc(1, sizeof *h);
-	*h = (struct hold){.id = ++next_hold,
-			   .snap = snap,
-			   .owner = owner,
-			   .path = path ? xstrdup(path) : NULL,
-			   .next = holds};
-	holds = h;
-	return h;
-}
-
-static void hold_loaded(const char *path, uint64_t id, void *ctx)
-{
-	(void)ctx;
-	hold_add(id, NULL, path);
-}
-
-void mount_holds_load(void)
-{
-	struct err e;
-	if (meta_holds_walk(broker.meta, hold_loaded, NULL, &e) < 0)
-		log_warn("mount holds: %s", e.msg);
-	else if (holds)
-		log_info("mount holds: %u attached mounts still held", mount_holds(0));
-}
-
-static struct hold **hold_find(uint64_t id)
-{
-	struct hold **pp = &holds;
-	while (*pp && (*pp)->id != id)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-void mount_holds_owner_gone(void *owner)
-{
-	for (struct hold **pp = &holds; *pp;)
-		if ((*pp)->owner == owner && !(*pp)->path)
-			hold_drop(pp);
-		else
-			pp = &(*pp)->next;
-}
-
 struct mount_call {
 	uint64_t hold;
 	int kind;
 	int read_only;
 	size_t layers;
 };
+
+/* An attached mount's hold is written to the metadata once the fd is about
+ * to go out (the reply waits until it is durable), with the device of an
+ * overlay: its own, while a bind's st_dev may differ from what mountinfo
+ * shows (btrfs), so a bind matches any mount at its path. */
+static int hold_attached(struct hold *h, const struct mount_call *mc, const struct stat *st, struct err *e)
+{
+	if (!h->path)
+		return 0;
+	h->dev = mc->layers > 1 ? (uint64_t)st->st_dev : 0;
+	return hold_save(h, e);
+}
 
 static void mounted(void *ctx, const struct job_result *res, const struct err *e)
 {
@@ -116,6 +57,8 @@ static void mounted(void *ctx, const struct job_result *res, const struct err *e
 	free(c->state);
 	c->state = NULL;
 	struct hold **pp = hold_find(mc.hold);
+	struct stat st;
+	struct err se;
 	if (e || !c->transport || !*pp) {
 		/* Failed, or the client went away (and its hold with it). */
 		if (*pp)
@@ -126,10 +69,16 @@ static void mounted(void *ctx, const struct job_result *res, const struct err *e
 			 : call_fail(c, ST_CANCELLED, "mount `%s`: the client went away", r->key);
 	}
 	struct err ce;
-	if (mount_fd_check(res->mount_fd, mc.read_only, &ce) < 0) {
+	if (mount_fd_check(res->mount_fd, mc.read_only, &ce) < 0 ||
+	    (fstat(res->mount_fd, &st) < 0 && err_errno(&ce, ST_INTERNAL, errno, "stat the mount") < 0)) {
 		hold_drop(pp);
 		close(res->mount_fd);
 		return call_fail(c, ce.code, "mount `%s`: %s", r->key, ce.msg);
+	}
+	if (hold_attached(*pp, &mc, &st, &se) < 0) {
+		hold_drop(pp);
+		close(res->mount_fd);
+		return call_fail(c, se.code, "mount `%s`: %s", r->key, se.msg);
 	}
 	Strata__V1__MountResponse resp;
 	strata__v1__mount_response__init(&resp);
@@ -159,11 +108,39 @@ static int copy_map(Strata__V1__IdRange **in, size_t n, struct ipc_id_range *out
 	return 0;
 }
 
-static int path_held(const char *path)
+/* An absolute path as realpath gives it: no empty, `.` or `..` component
+ * and no trailing slash, so that it names the mount point as mountinfo
+ * does and as Release will. */
+static int path_canonical(const char *p)
 {
-	for (struct hold *h = holds; h; h = h->next)
-		if (h->path && !strcmp(h->path, path))
-			return 1;
+	if (p[0] != '/' || strlen(p) >= 4096)
+		return 0;
+	for (const char *s = p; p[1] && *s;) {
+		const char *name = s + 1;
+		size_t n = strcspn(name, "/");
+		if (n == 0 || (n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
+			return 0;
+		s = name + n;
+	}
+	return 1;
+}
+
+/* The request's id maps into spec, and its attach path checked. */
+static int mount_request(const MountReq *r, struct job_spec *spec, struct err *e)
+{
+	if ((r->n_uid_map > 0) != (r->n_gid_map > 0))
+		return err_set(e, ST_INVALID_ARGUMENT, "mount: an id map needs both uid and gid ranges");
+	if (r->n_uid_map &&
+	    (copy_map(r->uid_map, r->n_uid_map, spec->uid_map, &spec->nuid_map, "uid map", e) < 0 ||
+	     copy_map(r->gid_map, r->n_gid_map, spec->gid_map, &spec->ngid_map, "gid map", e) < 0))
+		return -1;
+	if (r->attach_path[0] && !path_canonical(r->attach_path))
+		return err_set(
+		    e, ST_INVALID_ARGUMENT,
+		    "mount: the attach path must be absolute and canonical (as realpath gives it)");
+	if (r->attach_path[0] && *hold_at(r->attach_path))
+		return err_set(e, ST_ALREADY_EXISTS, "mount: `%s` already holds a strata mount",
+			       r->attach_path);
 	return 0;
 }
 
@@ -173,17 +150,8 @@ void svc_mount(struct call *c)
 	struct snap_info s = {0};
 	struct err e = {0};
 	struct job_spec spec = {.role = ROLE_MOUNT};
-	if ((r->n_uid_map > 0) != (r->n_gid_map > 0))
-		return call_fail(c, ST_INVALID_ARGUMENT, "mount: an id map needs both uid and gid ranges");
-	if (r->n_uid_map &&
-	    (copy_map(r->uid_map, r->n_uid_map, spec.uid_map, &spec.nuid_map, "uid map", &e) < 0 ||
-	     copy_map(r->gid_map, r->n_gid_map, spec.gid_map, &spec.ngid_map, "gid map", &e) < 0))
+	if (mount_request(r, &spec, &e) < 0)
 		return call_fail_err(c, &e);
-	if (r->attach_path[0] && (r->attach_path[0] != '/' || strlen(r->attach_path) >= 4096))
-		return call_fail(c, ST_INVALID_ARGUMENT, "mount: the attach path must be absolute");
-	if (r->attach_path[0] && path_held(r->attach_path))
-		return call_fail(c, ST_ALREADY_EXISTS, "mount: `%s` already holds a strata mount",
-				 r->attach_path);
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)
 		return call_fail_err(c, &e);
 	int kind = s.kind;
@@ -204,13 +172,19 @@ void svc_mount(struct call *c)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_OWN | (read_only ? 0 : IPC_SPAWN_MOUNT_RW);
 	if (r->n_uid_map)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_IDMAP;
-	/* Held from now on, so that a Remove racing the worker is refused; an
-	 * attached mount's hold is kept in the metadata, as the mount outlives
-	 * the broker. */
+	/* Held from now on, so that a Remove or Commit racing the worker is
+	 * refused.  An attached mount's hold outlives the connection; whether
+	 * the broker would see the mount at its path is judged now, while the
+	 * client's mount table can be read (broker/holds.c). */
 	const char *path = r->attach_path[0] ? r->attach_path : NULL;
-	if (path && meta_hold_put(broker.meta, path, spec.target, &e) < 0)
-		return call_fail_err(c, &e);
-	struct hold *h = hold_add(spec.target, path ? NULL : c->owner, path);
+	struct hold *h =
+	    hold_add(&(struct hold){.snap = spec.target,
+				    .conn = c->owner,
+				    .uid = c->peer_uid,
+				    .pid = c->peer_pid,
+				    .rw = kind == KIND_ACTIVE && !read_only,
+				    .path = (char *)path,
+				    .ns = path ? holds_client_shares_view(c->peer_pid, path) : 0});
 	struct mount_call *mc = xcalloc(1, sizeof *mc);
 	*mc = (struct mount_call){.hold = h->id,
 				  .kind = kind,
@@ -225,14 +199,19 @@ void svc_mount(struct call *c)
 	}
 }
 
+/* An attached mount's hold ends when its owner or root says so, mounted or
+ * not: only they know whether they still need it. */
 void svc_release(struct call *c)
 {
 	Strata__V1__ReleaseRequest *r = (Strata__V1__ReleaseRequest *)c->req;
-	struct hold **pp = &holds;
-	while (*pp && !((*pp)->path && !strcmp((*pp)->path, r->attach_path)))
-		pp = &(*pp)->next;
+	struct hold **pp = hold_at(r->attach_path);
 	if (!*pp)
 		return call_fail(c, ST_NOT_FOUND, "release: no strata mount is held at `%s`", r->attach_path);
+	if (c->peer_uid != 0 && c->peer_uid != (*pp)->uid)
+		return call_fail(
+		    c, ST_PERMISSION_DENIED,
+		    "release: the strata mount at `%s` is held by uid %u: only it or root may release it",
+		    r->attach_path, (unsigned)(*pp)->uid);
 	struct snap_info s = {0};
 	char *key = meta_get_by_id(broker.meta, (*pp)->snap, &s, NULL) == 0 ? xstrdup(s.name) : xstrdup("");
 	snap_info_free(&s);

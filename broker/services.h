@@ -54,13 +54,39 @@ int diff_job_start(const struct job_spec *base, const uint64_t *right, size_t nr
 		   struct err *e);
 void svc_release(struct call *c);
 
-/* Mount holds (broker/mountsvc.c): snapshots handed out as mount fds.  A
- * held snapshot cannot be removed.  Id 0: the holds of all snapshots. */
+/* Mount holds (broker/holds.c): snapshots handed out as mount fds.  A
+ * held snapshot cannot be removed, nor committed while a hold is
+ * read-write.  Id 0: the holds of all snapshots. */
 unsigned mount_holds(uint64_t snapshot_id);
-/* The connection owner closed: the holds it had (without a path) end. */
+unsigned mount_holds_rw(uint64_t snapshot_id);
+/* Names snapshot_id's holds (read-write ones only with rw_only) for a
+ * message: "at `/mnt/x`, a mount fd of pid 42". */
+void mount_holds_name(uint64_t snapshot_id, int rw_only, char *buf, size_t len);
+/* The connection owner closed: the holds it had without a path end; those
+ * of attached mounts stay, to be judged by mount_holds_sweep(). */
 void mount_holds_owner_gone(void *owner);
-/* At start-up: the holds of attached mounts, from the metadata. */
+/* At start-up: the holds of attached mounts, from the metadata, swept. */
 void mount_holds_load(void);
+/* Ends the holds of attached mounts that are provably gone (start-up and
+ * Cleanup; `when` names which in the log); returns how many ended. */
+unsigned mount_holds_sweep(const char *when);
+
+/* What must wait while a snapshot is mounted or written (broker/snapguard.c).
+ * An apply writes into its snapshot from the moment its job is started (or
+ * queued) until the job's end is reported. */
+void snapshot_apply_begin(uint64_t snapshot_id);
+void snapshot_apply_end(uint64_t snapshot_id);
+enum snapshot_op {
+	SNAP_REMOVE, /* refused while mounted or applied to */
+	SNAP_COMMIT, /* refused while mounted read-write or applied to */
+	SNAP_APPLY,  /* refused while applied to */
+	SNAP_DIFF,   /* refused while applied to */
+};
+/* Whether any snapshot is held or applied to (0: nothing to look up). */
+int snapshot_guards(void);
+/* FailedPrecondition naming what is in the way of op on snapshot id (named
+ * key in the message), or 0. */
+int snapshot_guard(uint64_t id, const char *key, enum snapshot_op op, struct err *e);
 
 /* The mounts strata issues for snapshot `key` (whose record is s); returns
  * how many (1). */

@@ -422,8 +422,17 @@ void svc_commit(struct call *c)
 {
 	CommitReq *r = (CommitReq *)c->req;
 	struct err e;
+	struct snap_info s = {0};
 	if (!r->name || !r->name[0])
 		return call_fail(c, ST_INVALID_ARGUMENT, "committed snapshot name must not be empty");
+	/* Not while it can still change (broker/snapguard.c).  A missing key is
+	 * meta_commit's to report. */
+	if (snapshot_guards() && meta_get(broker.meta, r->key, &s, NULL) == 0) {
+		int rc = snapshot_guard(s.id, r->key, SNAP_COMMIT, &e);
+		snap_info_free(&s);
+		if (rc < 0)
+			return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
+	}
 	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
 	int rc = meta_commit(broker.meta, r->key, r->name, l, r->n_labels, -1, -1, &e);
 	labels_free(l, r->n_labels);
@@ -460,14 +469,13 @@ void svc_remove(struct call *c)
 	int kind;
 	struct err e;
 	struct snap_info s = {0};
-	/* A snapshot a client holds as a mount fd stays (broker/mountsvc.c). */
-	if (mount_holds(0) && meta_get(broker.meta, r->key, &s, NULL) == 0) {
-		unsigned n = mount_holds(s.id);
+	/* A snapshot a client holds as a mount fd, or that a layer is being
+	 * applied to, stays (broker/snapguard.c). */
+	if (snapshot_guards() && meta_get(broker.meta, r->key, &s, NULL) == 0) {
+		int rc = snapshot_guard(s.id, r->key, SNAP_REMOVE, &e);
 		snap_info_free(&s);
-		if (n)
-			return call_fail(c, ST_FAILED_PRECONDITION,
-					 "failed to remove: `%s` is mounted (%u hold%s): unmount it first",
-					 r->key, n, n == 1 ? "" : "s");
+		if (rc < 0)
+			return call_fail(c, e.code, "failed to remove: %s", e.msg);
 	}
 	if (meta_remove(broker.meta, r->key, &id, &kind, &e) < 0)
 		return call_fail(c, e.code, "failed to remove: %s", e.msg);
@@ -579,7 +587,11 @@ static void cleanup_done(void *ctx, const struct err *e)
 	call_reply(ctx, NULL);
 }
 
+/* containerd's garbage collector calls Cleanup after its removals: the
+ * holds of mounts that are gone end first (broker/holds.c), then orphan
+ * directories go. */
 void svc_cleanup(struct call *c)
 {
+	mount_holds_sweep("cleanup");
 	snapshots_sweep_orphans(cleanup_done, c);
 }

@@ -71,24 +71,6 @@ static int parse_mount(struct cli *cli, int argc, char **argv, struct mount_args
 	return CLI_OK;
 }
 
-/* The absolute path of directory dir, symlinks resolved: the name under
- * which `strata umount` finds the hold, given any spelling of the directory. */
-static char *mount_point(const char *dir, struct err *e)
-{
-	char *real = realpath(dir, NULL);
-	struct stat st;
-	if (!real) {
-		err_errno(e, 0, errno, "mount point `%s`", dir);
-		return NULL;
-	}
-	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		err_set(e, ST_INVALID_ARGUMENT, "mount point `%s` is not a directory", dir);
-		free(real);
-		return NULL;
-	}
-	return real;
-}
-
 /* DIR, resolved exactly once: the attach goes to this directory and the
  * hold is named after where it is, whatever happens to the name DIR in the
  * meantime.  Resolving the string twice (once for the name, once for
@@ -296,10 +278,13 @@ static void print_unmounted(struct cli *cli, const char *target, const char *key
 	fputs(was_mounted ? ")\n" : "\n", stdout);
 }
 
-/* DIR is not a mount point: a hold left by a mount that was unmounted by
- * other means (plain umount) still names it, and releasing it is the only
- * way to end it.  Without one, the error is that DIR is not mounted. */
-static int release_unmounted(struct cli *cli, const char *target)
+/* DIR is not mounted (not a mount point, or gone altogether): a hold left by
+ * a mount that was unmounted by other means (plain umount, then perhaps
+ * rmdir) still names it, and releasing it is the only way to end it.
+ * Without one, the error is that DIR is not mounted (why: "is not a mount
+ * point", "does not exist"); a refusal by the daemon (another user's hold)
+ * is reported as it is. */
+static int release_unmounted(struct cli *cli, const char *target, const char *why)
 {
 	struct err e, re;
 	cleanup_free char *key = NULL;
@@ -307,9 +292,52 @@ static int release_unmounted(struct cli *cli, const char *target)
 		print_unmounted(cli, target, key, 0);
 		return CLI_OK;
 	}
-	err_set(&e, ST_INVALID_ARGUMENT, "`%s` is not a mount point (and no strata mount holds it: %s)",
-		target, re.msg);
+	if (re.code == ST_PERMISSION_DENIED)
+		return cli_fail(cli, NULL, &re);
+	err_set(&e, ST_INVALID_ARGUMENT, "`%s` %s (and no strata mount holds it: %s)", target, why, re.msg);
 	return cli_fail(cli, NULL, &e);
+}
+
+/* path made absolute and tidied without the file system: no empty, `.` or
+ * `..` components (`..` drops the one before, as it did when the mount was
+ * made through existing directories). */
+static char *lexical_path(const char *path)
+{
+	char cwd[4096];
+	cleanup_free char *abs =
+	    path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", getcwd(cwd, sizeof cwd) ? cwd : "", path);
+	char *out = xmalloc(strlen(abs) + 2), *save = NULL;
+	size_t n = 0;
+	for (char *c = strtok_r(abs, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, ".."))
+			while (n > 0 && out[--n] != '/')
+				;
+		else if (strcmp(c, ".") != 0)
+			n += (size_t)sprintf(out + n, "/%s", c);
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return out;
+}
+
+/* The path a hold names for a DIR that no longer exists (or is no longer a
+ * directory): DIR's parent resolved as `strata mount` resolved DIR, plus
+ * DIR's last component; without a parent to resolve, DIR tidied. */
+static char *gone_target(const char *dir)
+{
+	char *tidy = lexical_path(dir), *slash = strrchr(tidy, '/');
+	if (slash == tidy)
+		return tidy;
+	*slash = '\0';
+	char *parent = realpath(tidy, NULL);
+	*slash = '/';
+	if (!parent)
+		return tidy;
+	char *target = xasprintf("%s%s", strcmp(parent, "/") ? parent : "", slash);
+	free(parent);
+	free(tidy);
+	return target;
 }
 
 static int unmount_failed(struct cli *cli, const char *target, int errnum)
@@ -330,13 +358,22 @@ static int unmount_failed(struct cli *cli, const char *target, int errnum)
 static int do_umount(struct cli *cli, const char *dir)
 {
 	struct err e;
-	cleanup_free char *target = mount_point(dir, &e);
+	struct stat st;
+	cleanup_free char *target = realpath(dir, NULL);
 	cleanup_free char *key = NULL;
-	if (!target)
+	if (!target && errno != ENOENT && errno != ENOTDIR) {
+		err_errno(&e, 0, errno, "mount point `%s`", dir);
 		return cli_fail(cli, NULL, &e);
+	}
+	/* Gone, or something else now: only the hold can be left. */
+	if (!target || stat(target, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		free(target);
+		target = gone_target(dir);
+		return release_unmounted(cli, target, "is not a mounted directory");
+	}
 	if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
 		if (errno == EINVAL)
-			return release_unmounted(cli, target);
+			return release_unmounted(cli, target, "is not a mount point");
 		return unmount_failed(cli, target, errno);
 	}
 	if (cli_connect(cli, &e) < 0 || strata_mount_release(&cli->conn, target, &key, &e) < 0) {
@@ -385,8 +422,9 @@ const struct cli_cmd cli_cmd_umount = {
     .synopsis = "DIR",
     .summary = "unmount a `strata mount` at DIR and release its snapshot",
     .help = "Unmounts DIR (refused while it is busy) and ends the daemon's hold on the\n"
-	    "snapshot mounted there.  When DIR was already unmounted by other means, only\n"
-	    "the hold is released.\n"
+	    "snapshot mounted there.  When DIR was already unmounted by other means (or\n"
+	    "even removed), only the hold is released.  A hold belongs to the user who\n"
+	    "mounted: only that user or root releases it.\n"
 	    "Prints `unmounted DIR (KEY)`; --json: {\"target\",\"key\",\"unmounted\"}.\n",
     .run = run_umount,
 };

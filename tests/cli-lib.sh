@@ -1,6 +1,11 @@
 # Helpers for the tests that drive the strata CLI (source after tests/lib.sh
 # and set STRATA and ADDR first).
-#   st ARGS...               the CLI on this test's daemon
+#   st ARGS...               the CLI on this test's daemon; with CALL_TIMEOUT
+#                            set (seconds), a call that takes longer fails the
+#                            test and ends it: a wedged daemon must not hang
+#                            make check
+#   upper_of KEY             the upperdir of active snapshot KEY (bind source
+#                            or overlay's upperdir=)
 #   run CMD...               stdout in $T/out, stderr in $T/err, exit status in $rc
 #   expect_rc NAME N         the last run exited N
 #   out_is / out_has / out_lacks / out_match / err_has NAME TEXT
@@ -10,7 +15,28 @@
 #   sha FILE                 "sha256:HEX" of FILE
 #   mount_of KEY DIR         mounts active snapshot KEY at DIR (lib.sh unmounts it)
 
-st() { "$STRATA" --address "$ADDR" "$@"; }
+st()
+{
+	[ -n "${CALL_TIMEOUT:-}" ] || {
+		"$STRATA" --address "$ADDR" "$@"
+		return
+	}
+	timeout "$CALL_TIMEOUT" "$STRATA" --address "$ADDR" "$@"
+	_st_rc=$?
+	if [ $_st_rc -eq 124 ]; then
+		fail "strata $1 answers within $CALL_TIMEOUT s" "the daemon is stuck; see $T/stratad.log"
+		summary
+		exit 1
+	fi
+	return $_st_rc
+}
+upper_of()
+{
+	st mounts "$1" | awk '
+		$1 == "bind" { print $2; exit }
+		$1 == "overlay" { n = split($3, o, ","); for (i = 1; i <= n; i++)
+			if (o[i] ~ /^upperdir=/) { print substr(o[i], 10); exit } }'
+}
 run()
 {
 	"$@" >"$T/out" 2>"$T/err"

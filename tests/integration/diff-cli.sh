@@ -37,14 +37,6 @@ decompress() { # decompress FILE TYPE: the tar on stdout
 	zstd) zstd -qdc "$1" ;;
 	esac
 }
-# The upperdir of active snapshot KEY: the bind source (no parent) or the
-# overlay's upperdir= option.
-upper_of() {
-	st mounts "$1" | awk '
-		$1 == "bind" { print $2; exit }
-		$1 == "overlay" { n = split($3, o, ","); for (i = 1; i <= n; i++)
-			if (o[i] ~ /^upperdir=/) { print substr(o[i], 10); exit } }'
-}
 # A listing of a tree, sorted by path: type, mode, owner, link count, size,
 # mtime in seconds (not for directories, whose times change as entries are
 # created, nor for whiteouts, made when applied), device numbers, link target, content hash, xattrs.

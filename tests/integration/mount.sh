@@ -29,28 +29,11 @@ start_stratad "$ROOT" "$ADDR" --enable-probe || { fail "daemon starts"; summary;
 st help mount >/dev/null 2>&1 || { fail "strata has a mount command"; summary; exit 1; }
 [ -x "$MOUNTFD" ] || { fail "the test tool is built" "make $MOUNTFD"; summary; exit 1; }
 
-# Every call is bounded: a wedged daemon fails the test instead of hanging
-# make check.
+# Every call is bounded (cli-lib.sh): a wedged daemon fails the test
+# instead of hanging make check.
 CALL_TIMEOUT=60
-st() {
-	timeout $CALL_TIMEOUT "$STRATA" --address "$ADDR" "$@"
-	_st_rc=$?
-	if [ $_st_rc -eq 124 ]; then
-		fail "strata $1 answers within $CALL_TIMEOUT s" "the daemon is stuck; see $T/stratad.log"
-		summary
-		exit 1
-	fi
-	return $_st_rc
-}
 mfd() { timeout $CALL_TIMEOUT "$MOUNTFD" --address "$ADDR" "$@"; }
 field() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
-# The upperdir of active snapshot KEY (bind source, or overlay's upperdir=).
-upper_of() {
-	st mounts "$1" | awk '
-		$1 == "bind" { print $2; exit }
-		$1 == "overlay" { n = split($3, o, ","); for (i = 1; i <= n; i++)
-			if (o[i] ~ /^upperdir=/) { print substr(o[i], 10); exit } }'
-}
 # The nearest parent's fs of active snapshot KEY (first lowerdir= entry).
 lower_of() {
 	st mounts "$1" | awk '$1 == "overlay" { n = split($3, o, ","); for (i = 1; i <= n; i++)

@@ -1,16 +1,21 @@
 /* mountfd: an unprivileged client of mount fds, for tests/integration/mount.sh.
  *
- *   mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID] KEY OP...
+ *   mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID]
+ *           [--attach PATH] KEY|- OP...
  *
- * Connects (as root: the test's daemon socket is root's), gets snapshot
- * KEY as a mount fd with strata_mount_fd(), then drops every privilege:
- * no supplementary groups, uid and gid ID (default 65534), and it checks
- * that no capability is left (CapEff and CapPrm 0 in /proc/self/status).
- * Only then does it run the OPs, in order, all relative to the mount fd:
+ * Connects (as root: the test's daemon socket is root's; or as ID itself,
+ * started so, when the socket lets it), gets snapshot KEY as a mount fd
+ * with strata_mount_fd() (none for `-`), then drops every privilege: no
+ * supplementary groups, uid and gid ID (default 65534), and it checks that
+ * no capability is left (CapEff and CapPrm 0 in /proc/self/status).  Only
+ * then does it run the OPs, in order, all relative to the mount fd:
  *   read PATH         print the file's content
  *   write PATH TEXT   create or truncate PATH (mode 0644) and write TEXT
  *   stat PATH         print `UID:GID` of PATH (not followed; `.` the root)
  *   info              print `TYPE LAYERS rw|ro idmapped|plain`
+ *   release PATH      end the hold of the mount attached at PATH (print
+ *                     its snapshot); the daemon knows the caller by the uid
+ *                     that connected
  *   hold              print `holding` and sleep until killed
  *   unlock            try, from a user and mount namespace of its own, to
  *                     clear the mount's read-only, nodev, nosuid and noexec
@@ -20,7 +25,10 @@
  *                     `refused: ENAME` when none did (the later OPs run in
  *                     those namespaces either way)
  *   open PATH         open PATH read-only (a device node: nodev must refuse)
- * The connection stays open throughout: the daemon's hold lasts as long.
+ * --attach PATH asks for the mount as `strata mount` does, to be attached at
+ * PATH (the hold outlives the connection), and attaches nothing: a client
+ * that died before attaching.  The connection stays open throughout: the
+ * daemon's hold of a mount without --attach lasts as long.
  *
  * Exit: 0 every OP succeeded; 1 an OP failed (`mountfd: OP PATH: ENAME
  * (text)` on stderr, ENAME as EROFS); 2 usage; 3 setup failed (connect,
@@ -46,7 +54,7 @@
 #define EXIT_SETUP 3
 
 struct tool_args {
-	const char *address, *key, *idmap;
+	const char *address, *key, *idmap, *attach;
 	int read_only;
 	uid_t user;
 	char **ops;
@@ -55,8 +63,9 @@ struct tool_args {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID] KEY "
-			"{read PATH | write PATH TEXT | stat PATH | info | unlock | open PATH | hold}...\n");
+	fprintf(stderr, "usage: mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID] "
+			"[--attach PATH] KEY|- {read PATH | write PATH TEXT | stat PATH | info | "
+			"release PATH | unlock | open PATH | hold}...\n");
 	exit(EXIT_USAGE);
 }
 
@@ -69,13 +78,15 @@ static void parse_args(int argc, char **argv, struct tool_args *a)
 	if (!a->address || !*a->address)
 		a->address = STRATA_DEFAULT_ADDRESS;
 	a->user = 65534;
-	for (; i < argc && argv[i][0] == '-'; i++) {
+	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		if (strcmp(argv[i], "--read-only") == 0)
 			a->read_only = 1;
 		else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc)
 			a->address = argv[++i];
 		else if (strcmp(argv[i], "--idmap") == 0 && i + 1 < argc)
 			a->idmap = argv[++i];
+		else if (strcmp(argv[i], "--attach") == 0 && i + 1 < argc)
+			a->attach = argv[++i];
 		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc && parse_u64(argv[++i], &v) == 0 &&
 			 v > 0 && v < UINT32_MAX)
 			a->user = (uid_t)v; /* never 0: the point is to run without privilege */
@@ -111,7 +122,9 @@ static void status_field(const char *name, char *out, size_t len)
 static void drop_privilege(uid_t id)
 {
 	char eff[64], prm[64];
-	if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 || setresuid(id, id, id) < 0) {
+	/* Started as ID already (setpriv), it has nothing to drop and could not. */
+	int already = getuid() == id && geteuid() == id && getgid() == id && getgroups(0, NULL) == 0;
+	if (!already && (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 || setresuid(id, id, id) < 0)) {
 		fprintf(stderr, "mountfd: drop privilege to %u: %s\n", (unsigned)id, strerror(errno));
 		exit(EXIT_SETUP);
 	}
@@ -204,6 +217,18 @@ static int op_unlock(int mnt)
 	return 0;
 }
 
+static int op_release(struct client *c, const char *path)
+{
+	struct err e;
+	cleanup_free char *key = NULL;
+	if (strata_mount_release(c, path, &key, &e) < 0) {
+		fprintf(stderr, "mountfd: release %s: %s: %s\n", path, status_name(e.code), e.msg);
+		return -1;
+	}
+	printf("%s\n", key);
+	return 0;
+}
+
 static void op_hold(void)
 {
 	puts("holding");
@@ -213,7 +238,7 @@ static void op_hold(void)
 }
 
 /* Runs the OPs in order; returns the exit status. */
-static int run_ops(int mnt, const struct strata_mount_info *info, char **ops, int nops)
+static int run_ops(struct client *c, int mnt, const struct strata_mount_info *info, char **ops, int nops)
 {
 	for (int i = 0; i < nops; i++) {
 		int rc;
@@ -234,6 +259,8 @@ static int run_ops(int mnt, const struct strata_mount_info *info, char **ops, in
 			rc = op_unlock(mnt);
 		else if (strcmp(op, "open") == 0 && left >= 1)
 			rc = op_open(mnt, ops[++i]);
+		else if (strcmp(op, "release") == 0 && left >= 1)
+			rc = op_release(c, ops[++i]);
 		else if (strcmp(op, "hold") == 0)
 			op_hold();
 		else
@@ -249,7 +276,6 @@ int main(int argc, char **argv)
 {
 	struct tool_args a;
 	struct strata_idmap idmap;
-	struct strata_mount_info info;
 	struct client c;
 	struct err e;
 	parse_args(argc, argv, &a);
@@ -257,20 +283,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mountfd: %s\n", e.msg);
 		return EXIT_USAGE;
 	}
-	struct strata_mount_opts o = {.read_only = a.read_only, .idmap = a.idmap ? &idmap : NULL};
+	struct strata_mount_opts o = {
+	    .read_only = a.read_only, .idmap = a.idmap ? &idmap : NULL, .attach_path = a.attach};
+	struct strata_mount_info info = {0};
 	cleanup_free char *native = xasprintf("%s.fd", a.address);
 	if (client_connect(&c, native, &e) < 0) {
 		fprintf(stderr, "mountfd: %s\n", e.msg);
 		return EXIT_SETUP;
 	}
-	int mnt = strata_mount_fd(&c, a.key, &o, &info, &e);
-	if (mnt < 0) {
+	int mnt = strcmp(a.key, "-") ? strata_mount_fd(&c, a.key, &o, &info, &e) : AT_FDCWD;
+	if (mnt < 0 && mnt != AT_FDCWD) {
 		fprintf(stderr, "mountfd: mount `%s`: %s: %s\n", a.key, status_name(e.code), e.msg);
 		return EXIT_SETUP;
 	}
 	drop_privilege(a.user);
-	int rc = run_ops(mnt, &info, a.ops, a.nops);
-	close(mnt);
+	int rc = run_ops(&c, mnt, &info, a.ops, a.nops);
+	if (mnt >= 0)
+		close(mnt);
 	client_close(&c);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /* The LMDB metadata store against containerd's storage semantics
  * (snapshots/storage/bolt.go and the snapshotter test suite). */
 #include <check.h>
+#include <endian.h>
+#include <lmdb.h>
 #include <poll.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -708,6 +710,93 @@ START_TEST(long_names_sharing_a_prefix)
 }
 END_TEST
 
+struct holds_seen {
+	struct meta_hold h[4];
+	char *path[4];
+	size_t n;
+};
+
+static void collect_hold(const struct meta_hold *h, void *ctx)
+{
+	struct holds_seen *w = ctx;
+	ck_assert_uint_lt(w->n, 4);
+	w->h[w->n] = *h;
+	w->path[w->n] = xstrdup(h->path);
+	w->h[w->n].path = w->path[w->n];
+	w->n++;
+}
+
+static void holds_seen_free(struct holds_seen *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->path[i]);
+	w->n = 0;
+}
+
+/* A hold record written before holds had owners: the snapshot id alone. */
+static void put_legacy_hold(const char *dir, const char *path, uint64_t id)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint64_t be = htobe64(id);
+	MDB_val k = {.mv_size = strlen(path), .mv_data = (void *)path}, v = {.mv_size = 8, .mv_data = &be};
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, 1UL << 30), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "holds", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* Hold records keep owner, mode, device and namespace across a reopen, a
+ * put replaces the record of its path, and an old 8-byte record loads as
+ * root's read-write hold with nothing known about its mount. */
+START_TEST(holds_keep_owner_and_identity)
+{
+	cleanup_free char *dir = fresh_dir();
+	struct meta *m = store_open(dir);
+	struct err e = {0};
+	struct holds_seen w = {0};
+	struct meta_hold a = {
+	    .path = "/mnt/a", .id = 7, .uid = 1000, .flags = META_HOLD_RW, .dev = 0x2d, .ns = 99};
+	struct meta_hold b = {.path = "/mnt/b b", .id = 8, .uid = 65534, .flags = 0};
+	ck_assert_int_eq(meta_hold_put(m, &a, &e), 0);
+	ck_assert_int_eq(meta_hold_put(m, &b, &e), 0);
+	a.ns = 100;
+	ck_assert_int_eq(meta_hold_put(m, &a, &e), 0);
+	meta_close(m);
+	put_legacy_hold(dir, "/mnt/old", 5);
+	m = store_open(dir);
+	ck_assert_int_eq(meta_holds_walk(m, collect_hold, &w, &e), 0);
+	ck_assert_uint_eq(w.n, 3);
+	ck_assert_str_eq(w.h[0].path, "/mnt/a");
+	ck_assert_uint_eq(w.h[0].id, 7);
+	ck_assert_uint_eq(w.h[0].uid, 1000);
+	ck_assert_uint_eq(w.h[0].flags, META_HOLD_RW);
+	ck_assert_uint_eq(w.h[0].dev, 0x2d);
+	ck_assert_uint_eq(w.h[0].ns, 100);
+	ck_assert_str_eq(w.h[1].path, "/mnt/b b");
+	ck_assert_uint_eq(w.h[1].uid, 65534);
+	ck_assert_uint_eq(w.h[1].flags, 0);
+	ck_assert_str_eq(w.h[2].path, "/mnt/old");
+	ck_assert_uint_eq(w.h[2].id, 5);
+	ck_assert_uint_eq(w.h[2].uid, 0);
+	ck_assert_uint_eq(w.h[2].flags, META_HOLD_RW);
+	ck_assert_uint_eq(w.h[2].dev + w.h[2].ns, 0);
+	holds_seen_free(&w);
+	ck_assert_int_eq(meta_hold_del(m, "/mnt/a", &e), 0);
+	ck_assert_int_eq(meta_hold_del(m, "/mnt/never", &e), 0);
+	ck_assert_int_eq(meta_holds_walk(m, collect_hold, &w, &e), 0);
+	ck_assert_uint_eq(w.n, 2);
+	holds_seen_free(&w);
+	meta_close(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta");
@@ -729,6 +818,7 @@ int main(void)
 	tcase_add_test(tc, long_names_sharing_a_prefix);
 	tcase_add_test(tc, group_commit_batches_until_flush);
 	tcase_add_test(tc, committer_commits_beside_the_caller);
+	tcase_add_test(tc, holds_keep_owner_and_identity);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

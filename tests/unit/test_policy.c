@@ -85,7 +85,8 @@ static struct policy *parse(const char *text)
 
 START_TEST(embedded_policies_parse_and_compile)
 {
-	const char *roles[] = {"broker", "usage", "remove", "extract", "diff", "mount", "publish", "feed", "import"};
+	const char *roles[] = {"broker", "usage",   "remove", "extract", "diff",
+			       "mount",	 "publish", "feed",   "import"};
 	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
 		struct policy *p = policy_for_role(roles[i], &e);
 		ck_assert_msg(p != NULL, "%s: %s", roles[i], e.msg);
@@ -140,7 +141,8 @@ END_TEST
  * worker policy allows a call that reaches what those hold. */
 START_TEST(no_worker_reaches_shared_namespaces)
 {
-	static const char *const roles[] = {"usage", "remove", "extract", "diff", "mount", "publish", "feed", "import"};
+	static const char *const roles[] = {"usage", "remove",	"extract", "diff",
+					    "mount", "publish", "feed",	   "import"};
 	static const char *const calls[] = {"socket",	       "socketpair",  "shmget",	      "shmat",
 					    "shmctl",	       "semget",      "semop",	      "semctl",
 					    "msgget",	       "msgsnd",      "msgrcv",	      "msgctl",
