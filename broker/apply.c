@@ -77,6 +77,7 @@ void svc_apply_layer(struct call *c)
 	    .input_fd = c->fds[0],
 	    .lower = lower,
 	    .nlower = nlower,
+	    .handle = &c->job,
 	};
 	/* Written from now on: Commit, Remove, Diff and other applies of the
 	 * snapshot wait until the job's end is reported (applied()). */

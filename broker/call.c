@@ -8,6 +8,7 @@
 
 #include "../common/util.h"
 #include "durable.h"
+#include "parentlink.h"
 #include "services.h"
 
 #define SNAP  "/containerd.services.snapshots.v1.Snapshots/"
@@ -172,6 +173,8 @@ void call_fail_err(struct call *c, const struct err *e)
 void call_detach(struct call *c)
 {
 	c->transport = NULL;
+	if (c->job)
+		job_abort(c->job, ST_CANCELLED, "the client went away");
 }
 
 unsigned call_count(void)

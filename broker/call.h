@@ -47,6 +47,9 @@ struct call {
 	 * owned by the call until sent; -1 when none */
 	int reply_fd;
 	void *owner; /* native only: the connection, for what it holds beyond the call (mount holds) */
+	/* The job working for the call now, if any (job_spec.handle keeps it
+	 * current): given up when the client goes away. */
+	struct job *job;
 };
 
 const struct method_desc *method_by_grpc_path(const char *path);
@@ -62,6 +65,9 @@ void call_send(struct call *c, const ProtobufCMessage *msg);
 void call_reply(struct call *c, const ProtobufCMessage *resp);
 void call_fail(struct call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void call_fail_err(struct call *c, const struct err *e);
+/* The client went away: nothing more is sent, and the call's job (if any)
+ * is given up (Cancelled), its worker killed; the handler still ends the
+ * call, from the job's `done`. */
 void call_detach(struct call *c);
 /* Number of calls alive (for tests and shutdown). */
 unsigned call_count(void);

@@ -87,6 +87,7 @@ void svc_diff_layer(struct call *c)
 	    .diff_compression = compression,
 	    .diff_has_epoch = r->has_source_date_epoch,
 	    .diff_epoch = r->source_date_epoch,
+	    .handle = &c->job,
 	};
 	/* Without --parent: against KEY's own parents. */
 	if (!r->parent[0]) {

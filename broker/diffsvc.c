@@ -149,7 +149,13 @@ void svc_apply(struct call *c)
 	da->target = id;
 	c->state = da;
 	struct job_spec spec = {
-	    .role = ROLE_EXTRACT, .target = id, .input_fd = blob, .lower = lower, .nlower = nlower};
+	    .role = ROLE_EXTRACT,
+	    .target = id,
+	    .input_fd = blob,
+	    .lower = lower,
+	    .nlower = nlower,
+	    .handle = &c->job,
+	};
 	/* Written from now on, until diff_applied(). */
 	snapshot_apply_begin(id);
 	struct job *j = job_start(&spec, NULL, diff_applied, c, &e);
@@ -351,7 +357,8 @@ static void diff_made(void *ctx, const struct job_result *res, const struct err 
 		return diff_make_end(c, e);
 	d->made = res->applied;
 	digest_format(digest, d->made.digest);
-	struct job_spec spec = {.role = ROLE_PUBLISH, .publish_size = d->made.compressed_size};
+	struct job_spec spec = {
+	    .role = ROLE_PUBLISH, .publish_size = d->made.compressed_size, .handle = &c->job};
 	memcpy(spec.publish_name, d->name, sizeof spec.publish_name);
 	memcpy(spec.publish_digest, digest + 7, sizeof spec.publish_digest);
 	if (!job_start(&spec, NULL, diff_published, c, &pe))
@@ -404,7 +411,8 @@ void svc_diff(struct call *c)
 		return call_fail(c, e.code, "diff %s: %s", r->ref ? r->ref : "", e.msg);
 	}
 	c->state = d;
-	struct job_spec spec = {.role = ROLE_DIFF, .diff_compression = compression, .input_fd = out};
+	struct job_spec spec = {
+	    .role = ROLE_DIFF, .diff_compression = compression, .input_fd = out, .handle = &c->job};
 	int rc = diff_job_start(&spec, right, nr, left, nl, diff_made, NULL, c, &e);
 	close(out);
 	if (rc < 0)

@@ -99,7 +99,9 @@ int broker_main(const struct broker_opts *o)
 
 	/* Serve. */
 	struct grpc_limits gl = {o->cfg.max_message, o->cfg.max_conns, 128};
-	job_set_limit(o->cfg.max_jobs);
+	struct job_limits jl = {o->cfg.max_jobs, o->cfg.max_queued_jobs, o->cfg.job_timeout,
+				o->cfg.job_idle_timeout};
+	job_set_limits(&jl);
 	if (!loop_add(sigfd, EPOLLIN, on_signal, &sigfd) ||
 	    plink_init(BROKER_FD_CTL, BROKER_FD_EVT, &e) < 0 ||
 	    grpc_server_start(BROKER_FD_GRPC, &gl, &e) < 0 ||

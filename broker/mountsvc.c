@@ -149,7 +149,7 @@ void svc_mount(struct call *c)
 	MountReq *r = (MountReq *)c->req;
 	struct snap_info s = {0};
 	struct err e = {0};
-	struct job_spec spec = {.role = ROLE_MOUNT};
+	struct job_spec spec = {.role = ROLE_MOUNT, .handle = &c->job};
 	if (mount_request(r, &spec, &e) < 0)
 		return call_fail_err(c, &e);
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)

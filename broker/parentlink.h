@@ -36,6 +36,8 @@ int worker_role_by_name(const char *name);
 
 /* Takes over the two channel fds and registers the event channel. */
 int plink_init(int ctl_fd, int evt_fd, struct err *e);
+/* The event channel's part of plink_init (jobs.c). */
+int jobs_init(int evt_fd, struct err *e);
 /* Tells the parent both sockets accept connections (it logs and notifies systemd). */
 int plink_ready(struct err *e);
 
@@ -85,7 +87,10 @@ struct job_spec {
 	 * its blob must have */
 	char publish_name[65], publish_digest[65];
 	uint64_t publish_size;
-	uint32_t mount_flags;	     /* ROLE_MOUNT: IPC_SPAWN_MOUNT_* */
+	uint32_t mount_flags; /* ROLE_MOUNT: IPC_SPAWN_MOUNT_* */
+	/* Optional: kept pointing at the job while it exists (NULL after),
+	 * so that its caller can give it up (struct call's job). */
+	struct job **handle;
 	uint32_t nuid_map, ngid_map; /* ROLE_MOUNT with IPC_SPAWN_MOUNT_IDMAP */
 	struct ipc_id_range uid_map[IPC_MAX_ID_RANGES], gid_map[IPC_MAX_ID_RANGES];
 };
@@ -111,13 +116,21 @@ typedef void (*job_started_fn)(void *ctx, pid_t pid);
  * most ten times a second. */
 typedef void (*job_progress_fn)(void *ctx, uint64_t read, uint64_t entries);
 
-/* Starts (or queues, past max_jobs) a job. */
+/* Starts (or queues, past max_jobs) a job; ResourceExhausted when
+ * max_queued_jobs wait already. */
 struct job *job_start(const struct job_spec *spec, job_started_fn started, job_done_fn done, void *ctx,
 		      struct err *e);
-/* The caller lost interest: `done` will not be called; the worker is told to
- * stop (its job socket is closed). */
-void job_cancel(struct job *j);
-void job_set_limit(unsigned max_jobs);
+/* Gives a job up (its caller went away, or it ran past a deadline): a
+ * queued job's `done` runs from the loop with this error; a running job's
+ * worker is killed, and `done` runs with this error once it has exited, so
+ * that nothing it did is still under way when its caller hears of it.  A
+ * second call changes nothing. */
+void job_abort(struct job *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+struct job_limits {
+	unsigned max_jobs, max_queued; /* running at once; waiting */
+	uint32_t timeout_s, idle_s;    /* job_timeout, job_idle_timeout */
+};
+void job_set_limits(const struct job_limits *l);
 /* Asks for progress reports of a job (call right after job_start). */
 void job_on_progress(struct job *j, job_progress_fn fn);
 unsigned job_count(void);

@@ -63,6 +63,7 @@ void svc_probe(struct call *c)
 	    .probe_role = role,
 	    .probe_syscall = nr,
 	    .probe_hold_ms = r->hold_ms > 60000 ? 60000 : r->hold_ms,
+	    .handle = &c->job,
 	};
 	snap_info_free(&s);
 	if (!job_start(&spec, probe_started, probe_done, c, &e))

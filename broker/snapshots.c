@@ -516,7 +516,7 @@ void svc_usage(struct call *c)
 	}
 	if (kind != KIND_ACTIVE)
 		return reply_usage(c, size, inodes);
-	struct job_spec spec = {.role = ROLE_USAGE, .target = id};
+	struct job_spec spec = {.role = ROLE_USAGE, .target = id, .handle = &c->job};
 	if (!job_start(&spec, NULL, usage_measured, c, &e))
 		return call_fail_err(c, &e);
 }

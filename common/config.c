@@ -19,6 +19,11 @@ void config_defaults(struct config *c)
 	c->max_message = 16u << 20;
 	c->max_conns = 1024;
 	c->max_jobs = 8;
+	c->max_queued_jobs = 256;
+	/* A 2 GiB layer at 1 MB/s takes 35 minutes; a stall of a few minutes
+	 * (a disk flushing, a registry pausing) is no reason to give up. */
+	c->job_timeout = 7200;
+	c->job_idle_timeout = 300;
 	c->extract_max_bytes = 64ULL << 30;
 	c->extract_max_entries = 1 << 20;
 	c->extract_max_file = 32ULL << 30;
@@ -134,6 +139,13 @@ int config_set(struct config *c, const char *key, const char *value, struct err 
 	} else if (!strcmp(key, "max_jobs")) {
 		if (parse_u32_range(value, 1, 1024, &c->max_jobs) < 0)
 			return err_set(e, ST_INVALID_ARGUMENT, "`max_jobs` takes 1..1024");
+	} else if (!strcmp(key, "max_queued_jobs")) {
+		if (parse_u32_range(value, 0, 65536, &c->max_queued_jobs) < 0)
+			return err_set(e, ST_INVALID_ARGUMENT, "`max_queued_jobs` takes 0..65536");
+	} else if (!strcmp(key, "job_timeout") || !strcmp(key, "job_idle_timeout")) {
+		uint32_t *v = !strcmp(key, "job_timeout") ? &c->job_timeout : &c->job_idle_timeout;
+		if (parse_u32_range(value, 1, 7 * 86400, v) < 0)
+			return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes 1..604800 seconds", key);
 	} else {
 		return err_set(e, ST_INVALID_ARGUMENT, "unknown setting `%s`", key);
 	}

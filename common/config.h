@@ -22,6 +22,14 @@ struct config {
 	uint32_t max_message; /* --max-message, key `max_message`: largest gRPC/native message in bytes */
 	uint32_t max_conns;   /* --max-connections, key `max_connections` */
 	uint32_t max_jobs;    /* --max-jobs, key `max_jobs`: workers running at once */
+	/* --max-queued-jobs, key `max_queued_jobs`: jobs waiting for a worker
+	 * slot; past it a call gets ResourceExhausted. */
+	uint32_t max_queued_jobs;
+	/* --job-timeout, key `job_timeout`: seconds a job may run in all;
+	 * --job-idle-timeout, key `job_idle_timeout`: seconds a job that
+	 * streams a layer (apply, diff) may go without moving a byte.  Past
+	 * either, its worker is killed and the call gets DeadlineExceeded. */
+	uint32_t job_timeout, job_idle_timeout;
 	/* Limits of one layer apply (`extract_*` keys, same-named flags with
 	 * dashes); exceeding one fails the apply with ResourceExhausted. */
 	uint64_t extract_max_bytes;   /* uncompressed bytes */

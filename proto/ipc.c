@@ -39,6 +39,7 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_JOB_MOUNT, 0, 1),
     T(IPC_REMOVED, sizeof(struct ipc_job_exit), 0),
     T(IPC_PUBLISH, sizeof(struct ipc_publish), 0),
+    T(IPC_JOB_KILL, sizeof(struct ipc_job_kill), 0),
 };
 #undef T
 

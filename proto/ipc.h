@@ -7,8 +7,8 @@
  *
  * Channels:
  *   ctl  (broker -> parent requests, parent -> broker replies, synchronous)
- *   evt  (broker <-> spawner: SPAWN, SPAWN_INPUT, PUBLISH in; SPAWNED,
- *         SPAWN_FAILED, JOB_EXIT, REMOVED out)
+ *   evt  (broker <-> spawner: SPAWN, SPAWN_INPUT, PUBLISH, JOB_KILL in;
+ *         SPAWNED, SPAWN_FAILED, JOB_EXIT, REMOVED out)
  *   job  (one per job: worker -> broker, exactly one result record)
  *
  * Role and snapshot-directory numbers are those of broker/parentlink.h
@@ -162,7 +162,17 @@ enum ipc_type {
 	 * published under their own digest, which is what containerd's store
 	 * does for any client. */
 	IPC_PUBLISH = 25,
-	IPC_TYPE_MAX = 25,
+	/* evt, broker -> spawner.  Kills the worker (or publisher, and the
+	 * feeder of its input) of a job: its client went away, or it ran past
+	 * job_timeout or job_idle_timeout.  Its exit is reported as ever
+	 * (JOB_EXIT).  Needed because the broker cannot signal root's
+	 * processes, and a worker blocked on an input that never ends (a FIFO
+	 * nobody writes) would hold its slot forever.  Safe: it names a job
+	 * id only, and the spawner kills nothing but a child it forked for
+	 * that id; an id it does not know (the worker exited meanwhile) is
+	 * ignored. */
+	IPC_JOB_KILL = 26,
+	IPC_TYPE_MAX = 26,
 };
 
 struct ipc_hdr {
@@ -276,6 +286,10 @@ struct ipc_publish {
 	uint64_t size; /* the bytes the blob must have */
 };
 
+struct ipc_job_kill {
+	uint64_t job_id;
+};
+
 struct ipc_spawned {
 	uint64_t job_id;
 	int32_t pid;
@@ -329,6 +343,7 @@ union ipc_body {
 	struct ipc_blob blob;
 	struct ipc_ingest ingest;
 	struct ipc_publish publish;
+	struct ipc_job_kill job_kill;
 };
 
 /* One received message.  fds[] holds exactly ipc_type_fds(type) fds, owned

@@ -23,6 +23,9 @@ static const struct flag {
     {"--max-message", "max_message", 0},
     {"--max-connections", "max_connections", 0},
     {"--max-jobs", "max_jobs", 0},
+    {"--max-queued-jobs", "max_queued_jobs", 0},
+    {"--job-timeout", "job_timeout", 0},
+    {"--job-idle-timeout", "job_idle_timeout", 0},
     {"--extract-max-bytes", "extract_max_bytes", 0},
     {"--extract-max-entries", "extract_max_entries", 0},
     {"--extract-max-file", "extract_max_file", 0},
@@ -44,6 +47,7 @@ static void usage(FILE *f)
 		"usage: stratad [--config FILE] [--root DIR] [--address PATH] [--user NAME]\n"
 		"               [--content-root DIR] [--log-level error|warn|info|debug] [--seccomp-log]\n"
 		"               [--enable-probe] [--max-message N] [--max-connections N] [--max-jobs N]\n"
+		"               [--max-queued-jobs N] [--job-timeout SECONDS] [--job-idle-timeout SECONDS]\n"
 		"               [--extract-max-bytes N] [--extract-max-entries N] [--extract-max-file N]\n"
 		"               [--extract-max-depth N] [--extract-max-name N] [--extract-max-xattr N]\n"
 		"               [--extract-max-ratio N] [--strip-caps]\n"
@@ -146,6 +150,9 @@ char **stratad_argv(const struct config *c, const char *role)
 	v[n++] = xasprintf("--max-message=%u", c->max_message);
 	v[n++] = xasprintf("--max-connections=%u", c->max_conns);
 	v[n++] = xasprintf("--max-jobs=%u", c->max_jobs);
+	v[n++] = xasprintf("--max-queued-jobs=%u", c->max_queued_jobs);
+	v[n++] = xasprintf("--job-timeout=%u", c->job_timeout);
+	v[n++] = xasprintf("--job-idle-timeout=%u", c->job_idle_timeout);
 	v[n++] = xasprintf("--extract-max-bytes=%llu", (unsigned long long)c->extract_max_bytes);
 	v[n++] = xasprintf("--extract-max-entries=%llu", (unsigned long long)c->extract_max_entries);
 	v[n++] = xasprintf("--extract-max-file=%llu", (unsigned long long)c->extract_max_file);

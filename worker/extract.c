@@ -16,6 +16,7 @@
 #include <isa-l/igzip_lib.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,7 +66,41 @@ struct xstream {
 	int started;	     /* the producer thread runs */
 	int prod_done, prod_rc, cancel;
 	struct err prod_err;
+	/* Called by the consumer every WAIT_TICK_NS it waits for the producer
+	 * (xstream_on_wait): a layer that trickles in is still moving. */
+	void (*waiting)(void *ctx);
+	void *waiting_ctx;
 };
+
+#define WAIT_TICK_NS (100 * 1000 * 1000L)
+
+void xstream_on_wait(struct xstream *s, void (*fn)(void *ctx), void *ctx)
+{
+	s->waiting = fn;
+	s->waiting_ctx = ctx;
+}
+
+/* Waits for the producer (the mutex held), calling `waiting` between
+ * ticks. */
+static void ring_wait(struct xstream *s)
+{
+	if (!s->waiting) {
+		pthread_cond_wait(&s->cv, &s->mu);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += WAIT_TICK_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
+		pthread_mutex_unlock(&s->mu);
+		s->waiting(s->waiting_ctx);
+		pthread_mutex_lock(&s->mu);
+	}
+}
 
 void extract_limits_default(struct extract_limits *l)
 {
@@ -115,8 +150,10 @@ static int refill(struct decoder *d, struct err *e)
 	return 0;
 }
 
-/* Reads until the magic numbers can be told apart (or the input ends). */
-static int detect(struct decoder *d, struct err *e)
+/* Reads until the magic numbers can be told apart (or the input ends),
+ * reporting each read: a layer that trickles in is still moving. */
+static int detect(struct decoder *d, void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx,
+		  struct err *e)
 {
 	while (d->in_len < 6 && !d->in_eof) {
 		ssize_t n = read(d->fd, d->in + d->in_len, IN_BUF - d->in_len);
@@ -130,6 +167,8 @@ static int detect(struct decoder *d, struct err *e)
 			return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
 		d->in_len += (size_t)n;
 		atomic_fetch_add(&d->bytes_in, (uint64_t)n);
+		if (progress)
+			progress(ctx, d->in_len, 0);
 	}
 	const unsigned char *m = d->in;
 	size_t n = d->in_len;
@@ -154,7 +193,8 @@ static int detect(struct decoder *d, struct err *e)
 	return 0;
 }
 
-static int decoder_init(struct decoder *d, int fd, const struct extract_limits *lim, struct err *e)
+static int decoder_init(struct decoder *d, int fd, const struct extract_limits *lim,
+			void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx, struct err *e)
 {
 	*d = (struct decoder){.fd = fd, .max_bytes = lim->max_bytes, .max_ratio = lim->max_ratio};
 	d->in = xmalloc(IN_BUF);
@@ -163,7 +203,7 @@ static int decoder_init(struct decoder *d, int fd, const struct extract_limits *
 	if (!d->h_in || !d->h_out || EVP_DigestInit_ex(d->h_in, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestInit_ex(d->h_out, EVP_sha256(), NULL) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
-	if (detect(d, e) < 0)
+	if (detect(d, progress, ctx, e) < 0)
 		return -1;
 	if (d->codec == CODEC_GZIP) {
 		d->gz = xmalloc(sizeof *d->gz);
@@ -341,7 +381,7 @@ static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
 		pthread_cond_broadcast(&s->cv);
 	}
 	while (s->tail == s->head && !s->prod_done)
-		pthread_cond_wait(&s->cv, &s->mu);
+		ring_wait(s);
 	ssize_t n;
 	if (s->tail != s->head) {
 		unsigned slot = (unsigned)(s->head % RING_N);
@@ -470,7 +510,7 @@ int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
 	s->threaded = !lim->single_thread;
 	struct xwriter *w = NULL;
 	uint64_t entries = 0;
-	int rc = decoder_init(&s->d, in_fd, lim, e);
+	int rc = decoder_init(&s->d, in_fd, lim, progress, ctx, e);
 	if (rc == 0)
 		rc = stream_start(s, e);
 	if (rc == 0) {

@@ -26,7 +26,29 @@ struct tar_ctx {
 	char *path, *link; /* cleaned copies, max_name + 1 bytes each */
 	struct xattr_kv *xattrs;
 	size_t xattrs_cap;
+	/* Progress: reported at most every PROGRESS_NS, between entries and
+	 * while one entry's data is written (a large file must not look like
+	 * a stalled job: the broker gives those up after job_idle_timeout). */
+	void (*progress)(void *ctx, uint64_t in, uint64_t entries);
+	void *progress_ctx;
+	uint64_t last_progress, *entries;
 };
+
+static void tar_progress(struct tar_ctx *t);
+
+static void tar_waiting(void *ctx)
+{
+	tar_progress(ctx);
+}
+
+static void tar_progress(struct tar_ctx *t)
+{
+	uint64_t now = now_ns_monotonic();
+	if (t->progress && now - t->last_progress >= PROGRESS_NS) {
+		t->last_progress = now;
+		t->progress(t->progress_ctx, xstream_bytes_in(t->s), *t->entries);
+	}
+}
 
 static la_ssize_t read_cb(struct archive *a, void *p, const void **buf)
 {
@@ -282,6 +304,7 @@ static int data_next(void *p, const void **buf, size_t *len, uint64_t *off, stru
 {
 	struct tar_ctx *t = p;
 	la_int64_t o;
+	tar_progress(t);
 	int r = archive_read_data_block(t->a, buf, len, &o);
 	if (r == ARCHIVE_EOF)
 		return 0;
@@ -315,12 +338,17 @@ int xtar_apply(struct xstream *s, struct xwriter *w, const struct extract_limits
 	       void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx, uint64_t *entries,
 	       struct err *e)
 {
-	struct tar_ctx t = {.s = s, .lim = lim};
+	struct tar_ctx t = {.s = s,
+			    .lim = lim,
+			    .progress = progress,
+			    .progress_ctx = ctx,
+			    .last_progress = now_ns_monotonic(),
+			    .entries = entries};
+	xstream_on_wait(s, tar_waiting, &t);
 	t.path = xmalloc((size_t)lim->max_name + 1);
 	t.link = xmalloc((size_t)lim->max_name + 1);
 	struct archive *a = tar_open(&t, e);
 	int rc = a ? 0 : -1;
-	uint64_t last = now_ns_monotonic();
 	while (rc == 0) {
 		struct archive_entry *ent;
 		int r = archive_read_next_header(a, &ent);
@@ -345,16 +373,13 @@ int xtar_apply(struct xstream *s, struct xwriter *w, const struct extract_limits
 		struct xdata data = {data_next, &t};
 		if (ok > 0 && xw_entry(w, &x, &data, e) < 0)
 			rc = -1;
-		uint64_t now = now_ns_monotonic();
-		if (progress && now - last >= PROGRESS_NS) {
-			last = now;
-			progress(ctx, xstream_bytes_in(s), *entries);
-		}
+		tar_progress(&t);
 	}
 	if (a)
 		archive_read_free(a);
 	free(t.path);
 	free(t.link);
 	free(t.xattrs);
+	xstream_on_wait(s, NULL, NULL); /* t goes now */
 	return rc;
 }

@@ -349,6 +349,19 @@ static void serve_publish(const struct ipc_publish *p)
 	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
 }
 
+/* A job the broker gave up on (proto/ipc.h IPC_JOB_KILL).  Its exit is
+ * reaped and reported as any other; a job already gone is no error. */
+static void serve_kill(uint64_t job_id)
+{
+	struct worker *w = worker_by_job(job_id);
+	if (!w)
+		return;
+	log_debug("job %llu: killing its worker %d", (unsigned long long)job_id, (int)w->pid);
+	kill(w->pid, SIGKILL);
+	if (w->feeder > 0)
+		kill(w->feeder, SIGKILL);
+}
+
 static void serve_requests(void)
 {
 	for (;;) {
@@ -363,6 +376,10 @@ static void serve_requests(void)
 			violation(e.msg);
 		if (m.type == IPC_PUBLISH) {
 			serve_publish(&m.body.publish);
+			continue;
+		}
+		if (m.type == IPC_JOB_KILL) {
+			serve_kill(m.body.job_kill.job_id);
 			continue;
 		}
 		if (m.type != IPC_SPAWN && m.type != IPC_SPAWN_INPUT) {
