@@ -352,8 +352,9 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	    : j->spec.role == ROLE_PROBE ? IPC_JOB_PROBE
 	    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF || j->spec.role == ROLE_PUBLISH
 		? IPC_JOB_APPLIED
-	    : j->spec.role == ROLE_MOUNT ? IPC_JOB_MOUNT
-					 : IPC_JOB_DONE;
+	    : j->spec.role == ROLE_MOUNT
+		? ((j->spec.mount_flags & IPC_SPAWN_MOUNT_INUSE) ? IPC_JOB_DONE : IPC_JOB_MOUNT)
+		: IPC_JOB_DONE;
 	if (m.type == expected) {
 		if (m.type == IPC_JOB_USAGE) {
 			res->size = m.body.job_usage.size;

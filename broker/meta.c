@@ -95,7 +95,7 @@ struct committer {
 
 struct meta {
 	MDB_env *env;
-	MDB_dbi snaps, parents, ids, info, holds;
+	MDB_dbi snaps, parents, ids, info, holds, written;
 	uint64_t id_next, id_end; /* reserved, not yet handed out: [id_next, id_end) */
 	MDB_txn *batch;		  /* open batch transaction (group commit), HELD */
 	void (*batch_opened)(void *ctx);
@@ -527,7 +527,7 @@ static int open_dbs(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 	} dbs[] = {
 	    {"snapshots", offsetof(struct meta, snaps)}, {"parents", offsetof(struct meta, parents)},
 	    {"ids", offsetof(struct meta, ids)},	 {"info", offsetof(struct meta, info)},
-	    {"holds", offsetof(struct meta, holds)},
+	    {"holds", offsetof(struct meta, holds)},	 {"written", offsetof(struct meta, written)},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
 		int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, (MDB_dbi *)((char *)m + dbs[i].off));
@@ -564,7 +564,7 @@ int meta_open(struct meta **out, const char *dir, struct err *e)
 		free(m);
 		return lmdb_fail(e, rc, "creating environment for", dir);
 	}
-	if ((rc = mdb_env_set_maxdbs(m->env, 5)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)))
+	if ((rc = mdb_env_set_maxdbs(m->env, 6)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)))
 		goto fail;
 	/* MDB_NOTLS: read transactions are not tied to a thread's TLS slot, so
 	 * the loop thread may hold several (a walk's reader stays usable while
@@ -1486,4 +1486,46 @@ int meta_holds_walk(struct meta *m, meta_hold_fn fn, void *ctx, struct err *e)
 {
 	struct hold_args a = {.fn = fn, .ctx = ctx};
 	return in_txn(m, false, hold_walk_body, &a, e);
+}
+
+/* ---- snapshots a read-write mount fd was issued for -------------------------- */
+
+struct written_args {
+	uint64_t id;
+	int op; /* 1 put, -1 delete, 0 look up */
+	int found;
+};
+
+static int written_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct written_args *a = arg;
+	uint64_t be = htobe64(a->id);
+	MDB_val key = {.mv_size = sizeof be, .mv_data = &be}, val = {.mv_size = 0, .mv_data = ""};
+	int rc = a->op > 0   ? mdb_put(txn, m->written, &key, &val, 0)
+		 : a->op < 0 ? mdb_del(txn, m->written, &key, NULL)
+			     : mdb_get(txn, m->written, &key, &val);
+	a->found = rc == 0;
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_fail(e, rc, a->op ? "writing" : "reading", "written");
+	return 0;
+}
+
+int meta_written_put(struct meta *m, uint64_t id, struct err *e)
+{
+	struct written_args a = {.id = id, .op = 1};
+	return in_txn(m, true, written_body, &a, e);
+}
+
+int meta_written_del(struct meta *m, uint64_t id, struct err *e)
+{
+	struct written_args a = {.id = id, .op = -1};
+	return in_txn(m, true, written_body, &a, e);
+}
+
+int meta_written(struct meta *m, uint64_t id)
+{
+	struct written_args a = {.id = id};
+	struct err e;
+	/* Unreadable counts as marked: the caller then checks on disk. */
+	return in_txn(m, false, written_body, &a, &e) < 0 || a.found;
 }

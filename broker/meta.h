@@ -96,6 +96,14 @@ int meta_hold_put(struct meta *m, const struct meta_hold *h, struct err *e);
 int meta_hold_del(struct meta *m, const char *path, struct err *e);
 typedef void (*meta_hold_fn)(const struct meta_hold *h, void *ctx);
 int meta_holds_walk(struct meta *m, meta_hold_fn fn, void *ctx, struct err *e);
+/* Snapshots a read-write mount fd was ever issued for (broker/mountsvc.c):
+ * such a snapshot is committed only once no overlay uses its upperdir any
+ * more, which the kernel alone can tell (a client may keep the fd after its
+ * hold ended).  Kept until it is committed. */
+int meta_written_put(struct meta *m, uint64_t id, struct err *e);
+int meta_written_del(struct meta *m, uint64_t id, struct err *e);
+/* 1 when id is marked (or the store cannot tell), else 0. */
+int meta_written(struct meta *m, uint64_t id);
 /* Ids of name's ancestors, nearest first (not name's own). */
 int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);
 /* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */

@@ -35,6 +35,7 @@ struct mount_call {
 	int kind;
 	int read_only;
 	size_t layers;
+	int overlay; /* else a clone of one directory (a bind) */
 };
 
 /* An attached mount's hold is written to the metadata once the fd is about
@@ -45,7 +46,7 @@ static int hold_attached(struct hold *h, const struct mount_call *mc, const stru
 {
 	if (!h->path)
 		return 0;
-	h->dev = mc->layers > 1 ? (uint64_t)st->st_dev : 0;
+	h->dev = mc->overlay ? (uint64_t)st->st_dev : 0;
 	return hold_save(h, e);
 }
 
@@ -82,7 +83,7 @@ static void mounted(void *ctx, const struct job_result *res, const struct err *e
 	}
 	Strata__V1__MountResponse resp;
 	strata__v1__mount_response__init(&resp);
-	resp.type = mc.layers > 1 ? "overlay" : "bind";
+	resp.type = mc.overlay ? "overlay" : "bind";
 	resp.read_only = mc.read_only;
 	resp.layers = (int64_t)mc.layers;
 	resp.idmapped = r->n_uid_map > 0;
@@ -172,6 +173,11 @@ void svc_mount(struct call *c)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_OWN | (read_only ? 0 : IPC_SPAWN_MOUNT_RW);
 	if (r->n_uid_map)
 		spec.mount_flags |= IPC_SPAWN_MOUNT_IDMAP;
+	/* A read-write fd may outlive every hold (its client keeps it after
+	 * closing the connection): Commit then asks the kernel whether an
+	 * overlay still uses the snapshot's upperdir (snapshots.c). */
+	if ((spec.mount_flags & IPC_SPAWN_MOUNT_RW) && meta_written_put(broker.meta, spec.target, &e) < 0)
+		return call_fail_err(c, &e);
 	/* Held from now on, so that a Remove or Commit racing the worker is
 	 * refused.  An attached mount's hold outlives the connection; whether
 	 * the broker would see the mount at its path is judged now, while the
@@ -189,7 +195,11 @@ void svc_mount(struct call *c)
 	*mc = (struct mount_call){.hold = h->id,
 				  .kind = kind,
 				  .read_only = read_only,
-				  .layers = np + (kind == KIND_ACTIVE ? 1 : 0)};
+				  .layers = np + (kind == KIND_ACTIVE ? 1 : 0),
+				  /* one layer is a bind, but a read-write one an overlay
+				   * over an empty layer (worker/role_mount.c) */
+				  .overlay = np + (kind == KIND_ACTIVE ? 1 : 0) > 1 ||
+					     (spec.mount_flags & IPC_SPAWN_MOUNT_RW)};
 	c->state = mc;
 	if (!job_start(&spec, NULL, mounted, c, &e)) {
 		free(c->state);

@@ -238,6 +238,11 @@ struct ipc_spawn {
 /* ROLE_MOUNT: the target's own fs is the top layer (an active snapshot),
  * read-only unless MOUNT_RW; without it, a view: its parents only. */
 #define IPC_SPAWN_MOUNT_OWN 8u
+/* ROLE_MOUNT, with MOUNT_OWN|MOUNT_RW and no lower layer: builds no mount,
+ * but asks the kernel whether an overlay (a mount fd strata issued, still
+ * open somewhere) uses the target's upperdir: answered JOB_DONE when none
+ * does, JOB_FAIL FailedPrecondition when one does (before a Commit). */
+#define IPC_SPAWN_MOUNT_INUSE 32u
 /* ROLE_DIFF: a second attempt on the general path after the fast path gave
  * up (an upperdir with overlay redirects): the spawner empties the output
  * first, which it can only when that is a regular file. */

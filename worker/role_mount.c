@@ -1,13 +1,14 @@
 /* The mount role: builds the snapshot of its view as a detached mount with
  * the new mount API and sends its fd back (IPC_JOB_MOUNT).  It runs confined:
  * its policy allows fsopen, fsconfig, fsmount and open_tree (cloning), and
- * nothing that attaches a mount anywhere (no mount, move_mount,
- * pivot_root, setns).  The view (worker/sandbox.c) has /snap (the target's
- * fs and work) and /lower/N (its parents' fs, nearest first).
+ * attaching only into its own namespace on the way out (below).  The view
+ * (worker/sandbox.c) has /snap (the target's fs and work), /lower/N (its
+ * parents' fs, nearest first) and an empty /empty.
  *
  *   read-write (an active snapshot):  overlay upperdir=/snap/fs,
- *       workdir=/snap/work, one lowerdir+ per parent; without parents a
- *       clone of /snap/fs (a bind, as containerd's snapshotter gives).
+ *       workdir=/snap/work, one lowerdir+ per parent; without parents,
+ *       over /empty (an overlay, not a bind, so that Commit can ask the
+ *       kernel whether it is still in use: upper_in_use).
  *   read-only:  the layers only: the target's own fs on top when it is an
  *       active snapshot mounted read-only, then the parents; one layer is a
  *       clone of that directory.
@@ -61,8 +62,40 @@ static int lock_flags(int mnt, struct err *e)
 	return fd;
 }
 
+/* IPC_SPAWN_MOUNT_INUSE: whether an overlay uses /snap/fs as its upperdir.
+ * Every overlay takes an in-use mark on its upperdir, and one asked for with
+ * index=on refuses (EBUSY) an upperdir another overlay has marked; this one
+ * names its upperdir as its lower layer too, which overlay refuses (ELOOP)
+ * only after that check and before it writes anything: so it never mounts,
+ * and its only answer is the one asked. */
+static int upper_in_use(int job_fd)
+{
+	struct err e = {0};
+	int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", "/snap/fs", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", "/snap/fs", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", "/snap/work", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "index", "on", 0) < 0) {
+		err_errno(&e, ST_INTERNAL, errno, "mount: configure the in-use probe");
+		return role_send_fail(job_fd, &e);
+	}
+	int rc = fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0), errnum = errno;
+	close(fs);
+	if (rc < 0 && errnum == ELOOP)
+		return ipc_send(job_fd, IPC_JOB_DONE, NULL, 0, NULL, 0, NULL) < 0 ? 1 : 0;
+	if (rc < 0 && errnum == EBUSY)
+		err_set(&e, ST_FAILED_PRECONDITION,
+			"a read-write mount of it is still open (an fd strata issued, kept after its "
+			"hold ended): close or unmount it first");
+	else
+		err_errno(&e, ST_INTERNAL, rc < 0 ? errnum : EEXIST, "mount: the in-use probe");
+	return role_send_fail(job_fd, &e);
+}
+
 int role_mount_run(int job_fd, const struct ipc_spawn *req)
 {
+	if (req->flags & IPC_SPAWN_MOUNT_INUSE)
+		return upper_in_use(job_fd);
 	static char names[IPC_MAX_LOWER + 1][24];
 	static const char *layers[IPC_MAX_LOWER + 1];
 	int rw = (req->flags & IPC_SPAWN_MOUNT_RW) != 0, own = (req->flags & IPC_SPAWN_MOUNT_OWN) != 0;
@@ -87,6 +120,12 @@ int role_mount_run(int job_fd, const struct ipc_spawn *req)
 	/* A view of nothing: its own (empty) fs, read-only. */
 	if (n == 0 && !rw)
 		layers[n++] = "/snap/fs", o.nlayers = 1;
+	/* A read-write snapshot without parents is an overlay too (over an
+	 * empty layer), not a clone of its directory: an overlay marks its
+	 * upperdir in use, which is how Commit learns that a mount fd is still
+	 * open (upper_in_use). */
+	if (n == 0 && rw)
+		layers[n++] = "/empty", o.nlayers = 1;
 	struct err e = {0};
 	int fd = overlay_open(&o, &e);
 	if (fd >= 0)

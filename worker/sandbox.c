@@ -443,7 +443,8 @@ static void idmapped_creator(const struct ipc_spawn *req)
  * parent's fs read-only at /lower/N (nearest first).  For an idmapped mount
  * every one of them is idmapped through the user namespace on fd 4, so the
  * overlay the worker builds on them shows shifted owners.  An empty /out is
- * where the role attaches its mount to lock its flags.  Nothing is
+ * where the role attaches its mount to lock its flags; /empty is an empty
+ * directory of the read-only root.  Nothing is
  * noexec: the layers' mount flags would carry into the overlay's files. */
 static void enter_mount_view(const char *snapshots_dir, const struct ipc_spawn *req)
 {
@@ -460,9 +461,10 @@ static void enter_mount_view(const char *snapshots_dir, const struct ipc_spawn *
 	int root = view_tmpfs(snapshots_dir, base | MOUNT_ATTR_NOEXEC);
 	attach(snap, "snap");
 	attach_lowers(lowers, req->nlower);
-	/* Where the role attaches its mount to lock its flags (role_mount.c). */
-	if (mkdir("out", 0755) < 0)
-		setup_fail("mkdir out");
+	/* Where the role attaches its mount to lock its flags, and the empty
+	 * lower layer of a read-write snapshot without parents (role_mount.c). */
+	if (mkdir("out", 0755) < 0 || mkdir("empty", 0755) < 0)
+		setup_fail("mkdir out, empty");
 	view_enter(snapshots_dir, root);
 	if (idmap && (req->flags & IPC_SPAWN_MOUNT_RW))
 		idmapped_creator(req);

@@ -136,12 +136,15 @@ static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
 		return "SPAWN with a zero or duplicate job id";
 	if (s->target == 0 || s->nlower > IPC_MAX_LOWER)
 		return "SPAWN with a bad target or lower count";
-	const uint32_t mount_flags = IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_IDMAP | IPC_SPAWN_MOUNT_OWN;
+	const uint32_t mount_flags =
+	    IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_IDMAP | IPC_SPAWN_MOUNT_OWN | IPC_SPAWN_MOUNT_INUSE;
 	if ((s->flags & ~(IPC_SPAWN_DROP_FIRST | IPC_SPAWN_DIFF_RESTART | mount_flags)) ||
 	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE) ||
 	    ((s->flags & IPC_SPAWN_DIFF_RESTART) && (s->role != ROLE_DIFF || !s->nleft)) ||
 	    ((s->flags & mount_flags) && s->role != ROLE_MOUNT) ||
-	    ((s->flags & IPC_SPAWN_MOUNT_RW) && !(s->flags & IPC_SPAWN_MOUNT_OWN)))
+	    ((s->flags & IPC_SPAWN_MOUNT_RW) && !(s->flags & IPC_SPAWN_MOUNT_OWN)) ||
+	    ((s->flags & IPC_SPAWN_MOUNT_INUSE) &&
+	     (!(s->flags & IPC_SPAWN_MOUNT_RW) || (s->flags & IPC_SPAWN_MOUNT_IDMAP) || s->nlower)))
 		return "SPAWN with bad flags";
 	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) ? !idmap_valid(s) : (s->nuid_map || s->ngid_map))
 		return "SPAWN with a bad id map";

@@ -143,6 +143,26 @@ commit_soon() {
 }
 check "once the client is gone, commit succeeds" commit_soon c3 w3
 
+# ---- a client that lets its hold go but keeps the read-write fd ----
+# Its connection closes (the daemon's hold ends), the fd stays open: only
+# the kernel knows the mount is still there, and Commit asks it.
+st prepare w4 base >/dev/null
+W4=$(upper_of w4)
+chmod 0777 "$W4" # the tool writes as uid 65534
+"$MOUNTFD" --address "$ADDR" w4 let-go write late "after the hold" hold >"$T/letgo.out" 2>&1 &
+keeper=$!
+at_exit "kill $keeper 2>/dev/null; wait $keeper 2>/dev/null"
+i=0
+while ! grep -q holding "$T/letgo.out" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.3 # the closed connection reaches the daemon's loop asynchronously
+same "a client that let its hold go still writes through its fd" "$(cat "$W4/late" 2>&1)" "after the hold"
+refused "commit while that fd is open is refused" st commit c4 w4
+err_has "... saying a read-write mount of it is still open" "still open"
+grpc_is "... and through gRPC" FailedPrecondition commit c4 w4
+kill "$keeper"
+wait "$keeper" 2>/dev/null
+check "once the fd is closed, commit succeeds" commit_soon c4 w4
+
 # ---- an apply fed slowly through a FIFO ----
 mkdir -p "$T/layer/many" "$T/small"
 i=1

@@ -162,11 +162,13 @@ echo "solo" >"$S/solo"
 mkdir -p "$M/solo"
 run st mount solo "$M/solo"
 expect_rc "mount a snapshot without parents" 0
-out_has "it is a bind" "bind"
+# An overlay over an empty layer, not a bind: an overlay marks its upperdir
+# in use, and Commit asks the kernel about that mark.
+out_has "it is an overlay of its one layer, read-write" "overlay, 1 layer, read-write"
 same "... showing its files" "$(cat "$M/solo/solo" 2>&1)" "solo"
-echo "via bind" >"$M/solo/w"
-same "... and writes land in its directory" "$(cat "$S/w" 2>&1)" "via bind"
-check "umount the bind" st umount "$M/solo"
+echo "via overlay" >"$M/solo/w"
+same "... and writes land in its directory" "$(cat "$S/w" 2>&1)" "via overlay"
+check "umount it" st umount "$M/solo"
 check "the unmounted bind's snapshot can be removed" st rm solo
 
 # ---- refusals ----
@@ -436,8 +438,8 @@ else
 	done
 	if [ -n "$w" ]; then
 		confined "$w" "a mount worker caught mid-job"
-		check "a mount worker's view holds only snap, lower and the empty out" \
-			test "$(ls -A "/proc/$w/root/" | tr '\n' ' ')" = "lower out snap "
+		check "a mount worker's view holds only snap, lower and the empty out and empty" \
+			test "$(ls -A "/proc/$w/root/" | tr '\n' ' ')" = "empty lower out snap "
 	else
 		fail "a mount worker caught mid-job" "$(cat "$T/caught.out")"
 	fi

@@ -25,6 +25,8 @@
  *                     `refused: ENAME` when none did (the later OPs run in
  *                     those namespaces either way)
  *   open PATH         open PATH read-only (a device node: nodev must refuse)
+ *   let-go            close the connection (the daemon's hold of a mount
+ *                     without --attach ends) and keep the fd
  * --attach PATH asks for the mount as `strata mount` does, to be attached at
  * PATH (the hold outlives the connection), and attaches nothing: a client
  * that died before attaching.  The connection stays open throughout: the
@@ -65,7 +67,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mountfd [--address ADDR] [--read-only] [--idmap SPEC] [--user ID] "
 			"[--attach PATH] KEY|- {read PATH | write PATH TEXT | stat PATH | info | "
-			"release PATH | unlock | open PATH | hold}...\n");
+			"release PATH | unlock | open PATH | let-go | hold}...\n");
 	exit(EXIT_USAGE);
 }
 
@@ -261,7 +263,11 @@ static int run_ops(struct client *c, int mnt, const struct strata_mount_info *in
 			rc = op_open(mnt, ops[++i]);
 		else if (strcmp(op, "release") == 0 && left >= 1)
 			rc = op_release(c, ops[++i]);
-		else if (strcmp(op, "hold") == 0)
+		else if (strcmp(op, "let-go") == 0) {
+			client_close(c);
+			puts("let go");
+			rc = 0;
+		} else if (strcmp(op, "hold") == 0)
 			op_hold();
 		else
 			usage();
