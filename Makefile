@@ -116,6 +116,12 @@ $(B)/tests/mountfd: tests/tools/mountfd.c $(B)/libstrata.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a $(LIBS)
 
+# tests/integration/probe-broker.sh's compromised broker: installed as
+# stratad-broker, it attacks the parent and the spawner on their ipc channels.
+$(B)/tests/probebroker: tests/tools/probebroker.c $(B)/libstrata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
+
 # tests/fixtures/stratad-as-unit.sh's set-up of the unit's read-only system,
 # writable paths, /proc and namespace restriction.
 $(B)/tests/unit-confine: tests/tools/unit-confine.c
@@ -134,7 +140,7 @@ check: deps
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
-integration: all $(B)/tests/mountfd $(B)/tests/unit-confine
+integration: all $(B)/tests/mountfd $(B)/tests/probebroker $(B)/tests/unit-confine
 	sh tests/run-integration.sh
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

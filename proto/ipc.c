@@ -68,6 +68,15 @@ const char *ipc_type_name(uint32_t type)
 	return t ? t->name + 4 /* skip "IPC_" */ : "unknown";
 }
 
+int ipc_zeroed(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
 void ipc_set_text(char dst[IPC_MSG_MAX], const char *src)
 {
 	memset(dst, 0, IPC_MSG_MAX);

@@ -154,7 +154,10 @@ enum ipc_type {
 	 * trusts a blob it finds there by its name: whatever is published must
 	 * have been hashed by root.  Safe: NAME and DIGEST must be 64
 	 * lowercase hex digits (the paths are built from them, *at() under
-	 * content_root with O_NOFOLLOW); the publisher hashes a copy it writes
+	 * content_root with O_NOFOLLOW); the publisher reads nothing of an
+	 * ingest that lacks the mark the parent puts in the ones strata creates
+	 * (content.h CONTENT_STRATA_MARK: containerd's own ingests never have
+	 * it, and only root writes there); it hashes a copy it writes
 	 * itself from the bytes it hashed, renames that copy only when digest
 	 * and size match the request, never replaces a blob, and drops every
 	 * capability and enters the `publish` policy before it reads a byte
@@ -378,5 +381,7 @@ void ipc_msg_close(struct ipc_msg *m);
 
 /* Copies text into a fixed message field, always NUL-terminated. */
 void ipc_set_text(char dst[IPC_MSG_MAX], const char *src);
+/* 1 when the n bytes at p are all zero (a message's padding must be). */
+int ipc_zeroed(const void *p, size_t n);
 
 #endif

@@ -12,7 +12,8 @@
 
 /* containerd's files of an ingest, and the copy a publisher writes
  * (worker/publish.c). */
-static const char *const ingest_files[] = {"data", "ref", "startedat", "updatedat", CONTENT_PUBLISH_COPY};
+static const char *const ingest_files[] = {
+    "data", "ref", "startedat", "updatedat", CONTENT_PUBLISH_COPY, CONTENT_STRATA_MARK};
 
 int content_hex_valid(const char *s)
 {
@@ -105,8 +106,9 @@ int content_ingest_open(const char *root, const char *name, const char *ref, str
 	cleanup_fd int dir = openat(ingest, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	unsigned char t[15];
 	size_t tl = go_time(t);
-	if (dir < 0 || write_small(dir, "ref", ref, strlen(ref), e) < 0 ||
-	    write_small(dir, "startedat", t, tl, e) < 0 || write_small(dir, "updatedat", t, tl, e) < 0)
+	if (dir < 0 || write_small(dir, CONTENT_STRATA_MARK, "", 0, e) < 0 ||
+	    write_small(dir, "ref", ref, strlen(ref), e) < 0 || write_small(dir, "startedat", t, tl, e) < 0 ||
+	    write_small(dir, "updatedat", t, tl, e) < 0)
 		goto fail;
 	int fd = openat(dir, "data", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0)

@@ -27,6 +27,11 @@ int content_ingest_abort(const char *root, const char *name, struct err *e);
 /* The copy of ingest/NAME/data that a publisher hashes and renames to
  * blobs/sha256/DIGEST (worker/publish.c). */
 #define CONTENT_PUBLISH_COPY "publish"
+/* An empty file content_ingest_open puts in every ingest strata creates:
+ * the publisher acts on no ingest without it, so containerd's own ingests
+ * (in the same directory, never with it) stay out of the broker's reach.
+ * Only root writes there: nobody else can make one. */
+#define CONTENT_STRATA_MARK "strata"
 
 /* The ingests strata created, so that the parent acts on those and no
  * others (containerd's own ingests live in the same directory).  Bounded:

@@ -316,7 +316,7 @@ static int serve_ingest(const struct ipc_msg *m)
 {
 	const struct ipc_ingest *r = &m->body.ingest;
 	if (!content_hex_valid(r->name) || memchr(r->ref, '\0', sizeof r->ref) == NULL ||
-	    memchr(r->pad, 1, sizeof r->pad) || (m->type == IPC_INGEST_ABORT && r->ref[0]))
+	    !ipc_zeroed(r->pad, sizeof r->pad) || (m->type == IPC_INGEST_ABORT && r->ref[0]))
 		return broker_reject("INGEST with a malformed name or ref"), -1;
 	if (!P.cfg->content_root[0])
 		return reply(ENOENT, "no content_root is configured");

@@ -3,7 +3,10 @@
  * (content.c); a publisher, forked by the spawner for the job, makes it
  * blobs/sha256/DIGEST.
  *
- * The data file was written through fds the broker and a worker held, and
+ * It acts only on an ingest strata created (one with the parent's mark,
+ * content.h): containerd's own in-progress ingests sit in the same
+ * directory.  The data file was written through fds the broker and a worker
+ * held, and
  * they may hold them still: the publisher never publishes that file.  It
  * reads it once, hashing what it read and writing the same bytes into a
  * copy that it alone created (ingest/NAME/publish, mode 0444, in a directory

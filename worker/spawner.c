@@ -329,7 +329,8 @@ static void serve_publish(const struct ipc_publish *p)
 {
 	if (p->job_id == 0 || worker_by_job(p->job_id))
 		violation("PUBLISH with a zero or duplicate job id");
-	if (!content_hex_valid(p->name) || !content_hex_valid(p->digest) || memchr(p->pad, 1, sizeof p->pad))
+	if (!content_hex_valid(p->name) || !content_hex_valid(p->digest) ||
+	    !ipc_zeroed(p->pad, sizeof p->pad))
 		violation("PUBLISH with a malformed name or digest");
 	if (!S.a->cfg->content_root[0])
 		return spawn_failed(p->job_id, ENOENT, "no content_root is configured");
@@ -373,8 +374,10 @@ static void serve_requests(void)
 		int r = ipc_recv(S.a->evt, &m, &e);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (r == 0)
-			finish(0); /* the broker is gone, and so are its jobs */
+		/* The broker is gone (a broker that exits with records unread
+		 * resets the channel), and so are its jobs. */
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			finish(0);
 		if (r < 0)
 			violation(e.msg);
 		if (m.type == IPC_PUBLISH) {

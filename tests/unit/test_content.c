@@ -258,6 +258,32 @@ START_TEST(a_large_blob_publishes_under_the_real_policy)
 }
 END_TEST
 
+/* containerd's own ingest, beside strata's: never read, never published,
+ * nothing made in it. */
+START_TEST(a_foreign_ingest_is_not_touched)
+{
+	struct err e = {0};
+	char hex[65], p[256];
+	hex_of("containerd's", hex);
+	snprintf(p, sizeof p, "%s/ingest", root);
+	mkdir(p, 0700);
+	snprintf(p, sizeof p, "%s/ingest/%s", root, NAME);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof p, "%s/ingest/%s/data", root, NAME);
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_eq(write(fd, "containerd's", 12), 12);
+	close(fd);
+	ck_assert_int_eq(publish(hex, 12, &e), -2);
+	ck_assert_int_eq(e.code, ST_FAILED_PRECONDITION);
+	ck_assert_msg(strstr(e.msg, "not one strata created") != NULL, "%s", e.msg);
+	char rel[160];
+	snprintf(rel, sizeof rel, "blobs/sha256/%s", hex);
+	ck_assert(!exists(rel));
+	snprintf(rel, sizeof rel, "ingest/%s/%s", NAME, CONTENT_PUBLISH_COPY);
+	ck_assert(!exists(rel));
+}
+END_TEST
+
 START_TEST(abort_removes_the_ingest)
 {
 	struct err e = {0};
@@ -322,6 +348,7 @@ static Suite *suite(void)
 	tcase_add_test(t, existing_blob_is_never_replaced);
 	tcase_add_test(t, a_fifo_as_data_is_refused_without_blocking);
 	tcase_add_test(t, a_large_blob_publishes_under_the_real_policy);
+	tcase_add_test(t, a_foreign_ingest_is_not_touched);
 	tcase_add_test(t, abort_removes_the_ingest);
 	tcase_add_test(t, the_parent_tracks_only_its_own_ingests);
 	tcase_add_test(t, symlinked_blob_is_refused);
