@@ -29,7 +29,9 @@
 # Environment: B (build dir, default build), STRATAD, STRATA (default
 # $B/strata), STRATA_USER, BENCH_DATA, ROUNDS (timed rounds, default 3, at
 # least 3), WARMUP (untimed rounds first, default 1), LAYERS (default
-# "distro npm big"), FORMATS (default "tar.gz tar.zst tar"), KEEP=1.
+# "distro npm big"), FORMATS (default "tar.gz tar.zst tar"), KEEP=1, BASE_B
+# (another build directory: its daemon runs as a fourth side, `base`, and
+# the summary adds strata/base).
 # shellcheck disable=SC2317 # the run_SIDE functions are called as "run_$s"
 set -u
 . "$(dirname -- "$0")/lib-bench.sh"
@@ -116,20 +118,24 @@ CTRDAPPLY=$T/bin/ctrdapply
 UNPIGZ=$(command -v unpigz) || { echo "bench: no unpigz on the PATH" >&2; exit 1; }
 
 # ---- disk space --------------------------------------------------------------------
-# Every run leaves its tree until the end: check that they fit.
+# Every run leaves its tree until the end: check that they fit (a tree per
+# side: strata, tar, containerd, and base with BASE_B).
+nsides=3
+[ -z "${BASE_B:-}" ] || nsides=4
 need_kb=0
 for l in $LAYERS; do
 	[ -d "$BENCH_DATA/src/$l" ] || { echo "bench: no layer $l in $BENCH_DATA" >&2; exit 2; }
 	kb=$(du -sk "$BENCH_DATA/src/$l" | cut -f1)
 	nf=0
 	for _f in $FORMATS; do nf=$((nf + 1)); done
-	need_kb=$((need_kb + kb * nf * 3 * (ROUNDS + WARMUP)))
+	need_kb=$((need_kb + kb * nf * nsides * (ROUNDS + WARMUP)))
 done
 bench_need_space "$need_kb" "lower ROUNDS or WARMUP, or choose fewer LAYERS"
 
 # ---- the daemon --------------------------------------------------------------------
 mkdir -p "$T/trees"
 bench_start_stratad
+bench_start_base
 
 # ---- one run of each side ------------------------------------------------------------
 
@@ -149,6 +155,18 @@ run_strata()
 	[ "$(cat "$T/out")" = "$WANT" ] ||
 		{ echo "bench: strata apply $2 printed $(cat "$T/out"), want $WANT" >&2; exit 1; }
 	worker_line "$_n"
+}
+
+# The same through the base build's daemon (BASE_B), without worker stats.
+run_base()
+{
+	st_base prepare "$1" >/dev/null || { echo "bench: base prepare $1 failed" >&2; exit 1; }
+	_t=$(now_ns)
+	st_base apply "$1" "$2" >"$T/out" 2>"$T/err" ||
+		{ echo "bench: base apply $1 $2 failed: $(cat "$T/err")" >&2; exit 1; }
+	MS=$(ms_since "$_t")
+	[ "$(cat "$T/out")" = "$WANT" ] ||
+		{ echo "bench: base apply $2 printed $(cat "$T/out"), want $WANT" >&2; exit 1; }
 }
 
 run_tar()
@@ -177,11 +195,13 @@ run_ctrd()
 
 # ---- timed rounds ----------------------------------------------------------------------
 SIDES='strata tar ctrd'
+[ -z "$BASE_B" ] || SIDES='strata base tar ctrd'
 R=$T/res
 mkdir -p "$R"
 echo "== layer apply: $(nproc) cpus, $(uname -r), data in $BENCH_DATA, unpigz at $UNPIGZ"
 echo "   command: make bench (ROUNDS=$ROUNDS WARMUP=$WARMUP LAYERS='$LAYERS' FORMATS='$FORMATS')"
 echo "   wall ms per run: strata (apply via daemon) / GNU tar / containerd (ctrdapply -mode bind)"
+[ -z "$BASE_B" ] || echo "   base: the same apply through the daemon built in $BASE_B"
 for l in $LAYERS; do
 	WANT=sha256:$(awk -v f="$l.tar" '{ n = split($2, p, "/") } p[n] == f { print $1 }' "$BENCH_DATA/STATS")
 	[ "$WANT" != sha256: ] || WANT=sha256:$(sha256sum "$BENCH_DATA/$l.tar" | cut -d' ' -f1)
@@ -224,6 +244,7 @@ for l in $LAYERS; do
 		printf '%-14s %8s %8s %8s %11s %12s %11s %9s\n' "$L" "$(secs "$L.strata")" "$(secs "$L.tar")" \
 			"$(secs "$L.ctrd")" "$(paired strata tar "$L")" "$(paired strata ctrd "$L")" \
 			"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$cpu"
+		[ -z "$BASE_B" ] || printf '%-14s %8s strata/base %s\n' '' "$(secs "$L.base")" "$(paired strata base "$L")"
 	done
 done
 echo "goals (issue 3): strata/tar <= 0.80, strata/ctrd <= 0.40, worker peak RSS < 32 MiB" \

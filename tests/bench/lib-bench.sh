@@ -80,3 +80,23 @@ bench_start_stratad()
 	start_stratad "$T/strata/root" "$T/strata/s.sock" --log-level debug || exit 1
 }
 st() { "$STRATA" --address "$T/strata/s.sock" "$@"; }
+
+# BASE_B, when set, is another build directory (say, of the commit before a
+# change): bench_start_base starts its daemon beside this one, and the
+# benchmarks run it as a side of their own, `base`, so that a change is
+# measured against what it changes in one interleaved run.
+BASE_B=${BASE_B:-}
+bench_start_base()
+{
+	[ -n "$BASE_B" ] || return 0
+	[ -x "$BASE_B/stratad" ] && [ -x "$BASE_B/strata" ] ||
+		{ echo "bench: BASE_B=$BASE_B has no stratad and strata" >&2; exit 1; }
+	mkdir -p "$T/base"
+	(umask 0077 && exec "$BASE_B/stratad" --root "$T/base/root" --address "$T/base/s.sock" \
+		--user "$STRATA_USER") >>"$T/base.log" 2>&1 &
+	_bench_base_pid=$!
+	at_exit "kill $_bench_base_pid 2>/dev/null; wait $_bench_base_pid 2>/dev/null"
+	wait_socket "$T/base/s.sock.fd" 20 "$_bench_base_pid" && sleep 0.5 ||
+		{ echo "bench: the base daemon did not start: $(tail -n 5 "$T/base.log")" >&2; exit 1; }
+}
+st_base() { "$BASE_B/strata" --address "$T/base/s.sock" "$@"; }
