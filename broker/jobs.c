@@ -39,6 +39,7 @@ struct job {
 	uint64_t started_ns, active_ns;	  /* sent to the spawner; its last progress that moved */
 	uint64_t last_read, last_entries; /* that progress */
 	struct err aborted;		  /* code ST_OK, or why the job was given up */
+	int kill_sent;			  /* the spawner was asked to kill its worker */
 	struct ipc_msg result;		  /* a record read early by the progress watcher */
 	int has_result;
 	struct job *next;
@@ -227,6 +228,19 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 	return j;
 }
 
+/* Asks the spawner to kill j's worker.  A full channel (the spawner busy)
+ * leaves it to the next tick to ask again. */
+static void job_send_kill(struct job *j)
+{
+	struct ipc_job_kill k = {.job_id = j->id};
+	struct err e = {0};
+	if (ipc_send(pl.evt, IPC_JOB_KILL, &k, sizeof k, NULL, 0, &e) == 0)
+		j->kill_sent = 1;
+	else
+		log_warn("job %llu: cannot ask the spawner to kill its worker yet: %s",
+			 (unsigned long long)j->id, e.msg);
+}
+
 /* A queued job given up: its caller hears of it from the loop, not from
  * inside job_abort's caller. */
 static void abort_queued_later(void *ctx)
@@ -257,11 +271,7 @@ void job_abort(struct job *j, int code, const char *fmt, ...)
 	 * if the SPAWN is still ahead of this on the channel), and its exit,
 	 * reported as ever, ends the job with this error.  Until then it holds
 	 * its slot: its worker may still be writing. */
-	struct ipc_job_kill k = {.job_id = j->id};
-	struct err e = {0};
-	if (ipc_send(pl.evt, IPC_JOB_KILL, &k, sizeof k, NULL, 0, &e) < 0)
-		log_warn("job %llu: cannot ask the spawner to kill its worker: %s", (unsigned long long)j->id,
-			 e.msg);
+	job_send_kill(j);
 }
 
 /* Jobs past their deadlines are given up (DeadlineExceeded).  Every job has
@@ -273,8 +283,11 @@ static void job_tick(void *unused)
 	uint64_t now = now_ns_monotonic(), s = 1000000000ull;
 	for (struct job *j = pl.jobs; j; j = j->next) {
 		int streams = j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF;
-		if (j->aborted.code)
+		if (j->aborted.code) {
+			if (!j->kill_sent)
+				job_send_kill(j);
 			continue;
+		}
 		if (now - j->started_ns >= pl.lim.timeout_s * s)
 			job_abort(j, ST_DEADLINE_EXCEEDED, "ran longer than job_timeout (%u s): stopped",
 				  pl.lim.timeout_s);

@@ -1,5 +1,6 @@
 #include "content.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -133,6 +134,37 @@ int content_ingest_abort(const char *root, const char *name, struct err *e)
 	if (unlinkat(ingest, name, AT_REMOVEDIR) < 0 && errno != ENOENT && e)
 		return err_errno(e, ST_INTERNAL, errno, "content: remove ingest `%s`", name);
 	return 0;
+}
+
+int content_ingests_sweep(const char *root, struct err *e)
+{
+	struct err ignored;
+	cleanup_fd int ingest = open_dir(root, "ingest", 0, 0, &ignored);
+	if (ingest < 0)
+		return 0; /* no ingest directory: nothing left over */
+	int fd = openat(ingest, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return err_errno(e, ST_INTERNAL, errno, "content: list `%s/ingest`", root);
+	}
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (content_hex_valid(de->d_name) && content_ingest_is_strata(ingest, de->d_name) &&
+		    content_ingest_abort(root, de->d_name, NULL) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+int content_ingest_is_strata(int ingest_dir, const char *name)
+{
+	cleanup_fd int dir = openat(ingest_dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	return dir >= 0 && fstatat(dir, CONTENT_STRATA_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) && st.st_uid == 0;
 }
 
 int content_ingests_add(struct content_ingests *t, const char *name)

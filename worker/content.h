@@ -33,6 +33,14 @@ int content_ingest_abort(const char *root, const char *name, struct err *e);
  * Only root writes there: nobody else can make one. */
 #define CONTENT_STRATA_MARK "strata"
 
+/* Whether ingest NAME, in the ingest directory ingest_dir, carries strata's
+ * mark (and so is one strata created). */
+int content_ingest_is_strata(int ingest_dir, const char *name);
+/* Removes every ingest of strata's in root: at start, before any broker
+ * runs, each one is left over from a daemon that died.  Returns how many,
+ * or -1; containerd's own are never touched. */
+int content_ingests_sweep(const char *root, struct err *e);
+
 /* The ingests strata created, so that the parent acts on those and no
  * others (containerd's own ingests live in the same directory).  Bounded:
  * a broker that never ends its ingests is refused new ones. */

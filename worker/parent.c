@@ -703,6 +703,14 @@ static int parent_setup(void)
 	    sd_listen_fds_take(&P.grpc_fd, &P.native_fd, &e) < 0)
 		return log_err("%s", e.msg), -1;
 	check_overlay_index();
+	/* Ingests of a daemon that died are strata's to remove: no broker
+	 * runs yet, so none is in use (one stratad per content_root, as one
+	 * containerd per root). */
+	int swept = c->content_root[0] ? content_ingests_sweep(c->content_root, &e) : 0;
+	if (swept < 0)
+		log_warn("%s", e.msg);
+	else if (swept > 0)
+		log_info("removed %d ingests left over in `%s`", swept, c->content_root);
 	if (P.grpc_fd < 0 && (P.grpc_fd = bind_listener(c->address, SOCK_STREAM, &P.own_grpc)) < 0)
 		return -1;
 	if (P.native_fd < 0 &&

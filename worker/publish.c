@@ -55,9 +55,7 @@ static int open_files(struct publish *p, const char *root, const char *name, str
 	if (ingests < 0 || (p->ingest = open_dir_at(ingests, name, e)) < 0)
 		return -1;
 	/* Strata's own ingest, or nothing is read or made (content.h). */
-	struct stat mark;
-	if (fstatat(p->ingest, CONTENT_STRATA_MARK, &mark, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(mark.st_mode) || mark.st_uid != 0)
+	if (!content_ingest_is_strata(ingests, name))
 		return err_set(e, ST_FAILED_PRECONDITION, "publish: ingest `%s` is not one strata created",
 			       name);
 	if ((p->blobs = open_blobs(top, e)) < 0)

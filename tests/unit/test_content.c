@@ -284,6 +284,23 @@ START_TEST(a_foreign_ingest_is_not_touched)
 }
 END_TEST
 
+/* At start the parent removes its own leftovers, never containerd's. */
+START_TEST(a_sweep_removes_strata_ingests_only)
+{
+	struct err e = {0};
+	char p[256], rel[160];
+	close(write_ingest("left over"));
+	snprintf(p, sizeof p, "%s/ingest/%s", root, DIGEST);
+	ck_assert_int_eq(mkdir(p, 0700), 0); /* containerd's, in progress */
+	ck_assert_int_eq(content_ingests_sweep(root, &e), 1);
+	snprintf(rel, sizeof rel, "ingest/%s", NAME);
+	ck_assert(!exists(rel));
+	snprintf(rel, sizeof rel, "ingest/%s", DIGEST);
+	ck_assert(exists(rel));
+	ck_assert_int_eq(content_ingests_sweep(root, &e), 0);
+}
+END_TEST
+
 START_TEST(abort_removes_the_ingest)
 {
 	struct err e = {0};
@@ -349,6 +366,7 @@ static Suite *suite(void)
 	tcase_add_test(t, a_fifo_as_data_is_refused_without_blocking);
 	tcase_add_test(t, a_large_blob_publishes_under_the_real_policy);
 	tcase_add_test(t, a_foreign_ingest_is_not_touched);
+	tcase_add_test(t, a_sweep_removes_strata_ingests_only);
 	tcase_add_test(t, abort_removes_the_ingest);
 	tcase_add_test(t, the_parent_tracks_only_its_own_ingests);
 	tcase_add_test(t, symlinked_blob_is_refused);
