@@ -1,18 +1,14 @@
 /* The broker role: the only process that talks to clients.
  *
  * The parent execs it as
- *   stratad --role=broker --broker-uid=U --broker-gid=G [--overlay-index-off] [config flags]
- * with these fds open and everything else closed: */
+ *   stratad-broker --role=broker --broker-uid=U --broker-gid=G [--overlay-index-off] [config flags]
+ * with the fds of proto/exec.h open and everything else closed. */
 #ifndef STRATA_BROKER_H
 #define STRATA_BROKER_H
 
 #include <sys/types.h>
 #include "../common/config.h"
-
-#define BROKER_FD_CTL	 3 /* ipc control channel to the parent (requests, replies) */
-#define BROKER_FD_EVT	 4 /* ipc event channel from the parent (job exits) */
-#define BROKER_FD_GRPC	 5 /* listening gRPC socket (SOCK_STREAM) */
-#define BROKER_FD_NATIVE 6 /* listening native socket (SOCK_SEQPACKET) */
+#include "../proto/exec.h"
 
 struct broker_opts {
 	struct config cfg;

@@ -14,26 +14,6 @@
 #include "../proto/ipc.h"
 #include "loop.h"
 
-static const char *const role_names[] = {
-    [ROLE_USAGE] = "usage", [ROLE_REMOVE] = "remove", [ROLE_PROBE] = "probe",	  [ROLE_EXTRACT] = "extract",
-    [ROLE_DIFF] = "diff",   [ROLE_MOUNT] = "mount",   [ROLE_PUBLISH] = "publish", [ROLE_FEED] = "feed",
-};
-
-const char *worker_role_name(int role)
-{
-	if (role <= 0 || role >= (int)ARRAY_SIZE(role_names) || !role_names[role])
-		return "unknown";
-	return role_names[role];
-}
-
-int worker_role_by_name(const char *name)
-{
-	for (size_t i = 1; i < ARRAY_SIZE(role_names); i++)
-		if (role_names[i] && !strcmp(role_names[i], name))
-			return (int)i;
-	return -1;
-}
-
 #define CTL_MAX_PENDING 4
 
 /* A SNAP_CREATE answered later: the parent answers requests in order, so

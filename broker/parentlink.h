@@ -14,25 +14,7 @@
 #include <sys/types.h>
 #include "../common/err.h"
 #include "../proto/ipc.h"
-
-/* Worker roles; the same numbers travel in the ipc spawn request. */
-enum worker_role {
-	ROLE_USAGE = 1,	 /* count size and inodes of snapshots/ID/fs (read-only view) */
-	ROLE_REMOVE = 2, /* delete the contents of snapshots/rm-ID without following links */
-	ROLE_PROBE = 3,	 /* confine as probe_role, then try one syscall (tests, enable_probe) */
-	ROLE_EXTRACT = 4,
-	ROLE_DIFF = 5,
-	ROLE_MOUNT = 6,
-	/* root side, not a worker: hashes ingest/NAME/data into a copy and
-	 * publishes it as blobs/sha256/DIGEST (worker/publish.h) */
-	ROLE_PUBLISH = 7,
-	/* root side, not a worker, never in a SPAWN: copies an extract job's
-	 * layer file into the pipe its worker reads (worker/feed.h) */
-	ROLE_FEED = 8,
-};
-
-const char *worker_role_name(int role);
-int worker_role_by_name(const char *name);
+#include "../proto/roles.h"
 
 /* Takes over the two channel fds and registers the event channel. */
 int plink_init(int ctl_fd, int evt_fd, struct err *e);
@@ -49,11 +31,6 @@ typedef void (*plink_reply_fn)(void *ctx, const struct err *e);
 int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_fn fn, void *ctx,
 		      struct err *e);
 
-enum snapdir_kind { SNAPDIR_LIVE = 1 /* ID */, SNAPDIR_NEW = 2 /* new-ID */, SNAPDIR_RM = 3 /* rm-ID */ };
-struct snapdir {
-	int kind;
-	uint64_t id;
-};
 /* Renames snapshots/ID (or new-ID when kind is SNAPDIR_NEW) to rm-ID. */
 int plink_snap_drop(uint64_t id, int kind, struct err *e);
 /* Lists the snapshots directory; other names are ignored. Caller frees *out. */

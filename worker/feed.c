@@ -7,7 +7,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "../broker/parentlink.h"
+#include "../proto/roles.h"
 #include "../common/util.h"
 #include "sandbox.h"
 

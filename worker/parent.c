@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../broker/broker.h"
-#include "../broker/parentlink.h"
+#include "../proto/exec.h"
+#include "../proto/roles.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/ipc.h"
@@ -77,7 +77,7 @@ static char **broker_argv(void)
 	return v;
 }
 
-/* In the forked child: the four channel fds land on 3..6 (broker/broker.h),
+/* In the forked child: the four channel fds land on 3..6 (proto/exec.h),
  * everything else is closed, and the broker drops its privileges itself. */
 _Noreturn static void broker_exec(int ctl, int evt)
 {

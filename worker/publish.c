@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../broker/parentlink.h"
+#include "../proto/roles.h"
 #include "../common/util.h"
 #include "content.h"
 #include "roles.h"

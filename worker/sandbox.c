@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../broker/parentlink.h"
+#include "../proto/roles.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../policy/policy.h"

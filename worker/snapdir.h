@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../broker/parentlink.h" /* enum snapdir_kind, struct snapdir */
+#include "../proto/roles.h" /* enum snapdir_kind, struct snapdir */
 #include "../common/err.h"
 
 /* O_PATH|O_DIRECTORY fd of ROOT/snapshots. */

@@ -8,9 +8,8 @@
 #include <stdint.h>
 #include "../common/config.h"
 
-/* stratad-spawner is exec'ed with these fds (and nothing else open). */
-#define SPAWNER_FD_EVT	   3 /* the broker's event channel */
-#define SPAWNER_FD_SNAPDIR 4 /* O_PATH fd of ROOT/snapshots */
+/* stratad-spawner is exec'ed with the fds of proto/exec.h. */
+#include "../proto/exec.h"
 
 struct spawner_args {
 	const struct config *cfg;

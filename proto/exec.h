@@ -1,0 +1,17 @@
+/* How the parent starts its two children: each is exec'ed (stratad-broker,
+ * stratad-spawner, next to stratad) with these fds open and every other fd
+ * closed.  The parent puts them there; the child takes them as given. */
+#ifndef STRATA_EXEC_H
+#define STRATA_EXEC_H
+
+/* stratad-broker */
+#define BROKER_FD_CTL	 3 /* ipc control channel to the parent (requests, replies) */
+#define BROKER_FD_EVT	 4 /* ipc event channel to the spawner (jobs) */
+#define BROKER_FD_GRPC	 5 /* listening gRPC socket (SOCK_STREAM) */
+#define BROKER_FD_NATIVE 6 /* listening native socket (SOCK_SEQPACKET) */
+
+/* stratad-spawner */
+#define SPAWNER_FD_EVT	   3 /* the broker's event channel */
+#define SPAWNER_FD_SNAPDIR 4 /* O_PATH fd of ROOT/snapshots */
+
+#endif
