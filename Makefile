@@ -42,9 +42,9 @@ POLICIES := $(sort $(wildcard policy/*.policy))
 
 # ---- sources -----------------------------------------------------------------
 COMMON_SRC := $(sort $(wildcard common/*.c))
-DAEMON_SRC := $(sort $(wildcard broker/*.c worker/*.c policy/*.c proto/*.c))
-DAEMON_MAIN := worker/main.c
-SPAWNER_MAIN := worker/spawner_main.c
+DAEMON_SRC := $(sort $(wildcard broker/*.c parent/*.c worker/*.c policy/*.c proto/*.c))
+DAEMON_MAIN := parent/main.c
+SPAWNER_MAIN := parent/spawner_main.c
 BROKER_MAIN := broker/entry.c
 CLIENT_SRC := $(sort $(wildcard client/*.c))
 CLIENT_MAIN := client/main.c

@@ -13,7 +13,7 @@
  * difference into the content directory's ingest (opened by the parent);
  * a publisher, root side, hashes a copy of it that only it can write and
  * renames that copy to blobs/sha256/HEX if it has the digest and size the
- * diff worker reported (worker/publish.h).  The descriptor carries the request's
+ * diff worker reported (parent/publish.h).  The descriptor carries the request's
  * labels and containerd.io/uncompressed as annotations. */
 #include <stdio.h>
 #include <string.h>

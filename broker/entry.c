@@ -8,7 +8,7 @@
 
 #include "../common/config.h"
 #include "../common/util.h"
-#include "../worker/args.h"
+#include "../common/args.h"
 #include "broker.h"
 
 int main(int argc, char **argv)

@@ -2,7 +2,7 @@
  * `strata diff` output, a blob of containerd's store): a regular file or a
  * pipe.  The broker refuses anything else from a client with
  * InvalidArgument; the spawner, which feeds a file to an extract worker
- * through a pipe (worker/feed.h), treats anything else as a violation. */
+ * through a pipe (parent/feed.h), treats anything else as a violation. */
 #ifndef STRATA_FDKIND_H
 #define STRATA_FDKIND_H
 

@@ -116,7 +116,7 @@ enum ipc_type {
 	 * so containerd's own ingests are out of the broker's reach; an ABORT
 	 * of any other name is a violation.  When a broker dies, its ingests
 	 * are removed.  The writable fd reaches no published blob: a blob is
-	 * a copy the publisher made (worker/publish.h).  There is no
+	 * a copy the publisher made (parent/publish.h).  There is no
 	 * read-only open: nothing reads an ingest back but the publisher. */
 	IPC_INGEST_OPEN = 20,
 	/* 21 was INGEST_COMMIT, which renamed the data file itself into
@@ -161,7 +161,7 @@ enum ipc_type {
 	 * itself from the bytes it hashed, renames that copy only when digest
 	 * and size match the request, never replaces a blob, and drops every
 	 * capability and enters the `publish` policy before it reads a byte
-	 * (worker/publish.h).  The broker can only get bytes it wrote
+	 * (parent/publish.h).  The broker can only get bytes it wrote
 	 * published under their own digest, which is what containerd's store
 	 * does for any client. */
 	IPC_PUBLISH = 25,

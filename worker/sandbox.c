@@ -27,7 +27,7 @@ static const struct role_def roles[] = {
     {ROLE_REMOVE, "remove", TARGET_RM, 0, 0, role_remove_run},
     {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
     {ROLE_DIFF, "diff", TARGET_FS, 1, 1, role_diff_run},
-    /* Root side, not workers (worker/publish.h, worker/feed.h): only
+    /* Root side, not workers (parent/publish.h, parent/feed.h): only
      * their confinement is prepared here. */
     {ROLE_PUBLISH, "publish", 0, 0, 0, NULL},
     {ROLE_FEED, "feed", 0, 0, 0, NULL},

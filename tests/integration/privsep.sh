@@ -91,7 +91,7 @@ done
 # ---- an extract worker, caught mid-job: its layer comes from a FIFO the
 # test holds open, so it waits, confined, for the rest of the layer.  A
 # FIFO is a file on disk: a feeder copies it into the pipe the worker reads
-# (worker/feed.h) ----
+# (parent/feed.h) ----
 st prepare target >/dev/null
 tid=$(st mounts target | awk '{ print $2 }' | sed -n 's|.*/snapshots/\([0-9]*\)/fs$|\1|p')
 mkfifo "$T/layer.pipe"

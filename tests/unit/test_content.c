@@ -1,4 +1,4 @@
-/* worker/content.c and worker/publish.c: the root side's writes into the
+/* parent/content.c and parent/publish.c: the root side's writes into the
  * content directory (the diff service's Diff).  Names are checked; an ingest
  * is created with containerd's files; a blob is published only when the
  * bytes the publisher hashed have the digest and size asked for, from a copy
@@ -20,8 +20,8 @@
 
 #include "common/sha256.h"
 #include "policy/policy.h"
-#include "worker/content.h"
-#include "worker/publish.h"
+#include "parent/content.h"
+#include "parent/publish.h"
 
 static char root[] = "/tmp/strata-test-content-XXXXXX";
 static const char *NAME = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";

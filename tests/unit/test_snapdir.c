@@ -1,4 +1,4 @@
-/* worker/snapdir.c: the parent's and spawner's name-safe operations on the
+/* parent/snapdir.c: the parent's and spawner's name-safe operations on the
  * snapshots directory.  Above all snapdir_remove_empty, which deletes a
  * removed snapshot without a worker only when it is the bare skeleton, and
  * must neither follow a link nor delete anything that has content. */
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "worker/snapdir.h"
+#include "parent/snapdir.h"
 
 static char root[] = "/tmp/strata-test-snapdir-XXXXXX";
 static int dfd = -1;

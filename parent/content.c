@@ -12,7 +12,7 @@
 #include "../common/util.h"
 
 /* containerd's files of an ingest, and the copy a publisher writes
- * (worker/publish.c). */
+ * (parent/publish.c). */
 static const char *const ingest_files[] = {
     "data", "ref", "startedat", "updatedat", CONTENT_PUBLISH_COPY, CONTENT_STRATA_MARK};
 

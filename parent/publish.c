@@ -11,8 +11,8 @@
 #include "../proto/roles.h"
 #include "../common/util.h"
 #include "content.h"
-#include "roles.h"
-#include "sandbox.h"
+#include "../worker/roles.h"
+#include "../worker/sandbox.h"
 
 #define PUBLISH_BUF (1u << 20)
 

@@ -27,7 +27,7 @@
 #include "../common/util.h"
 #include "../proto/ipc.h"
 #include "../policy/policy.h"
-#include "args.h"
+#include "../common/args.h"
 #include "content.h"
 #include "snapdir.h"
 #include "spawner.h"
@@ -54,7 +54,7 @@ static struct {
 	int ready_seen, notified;
 	uint64_t started_ns, restart_at_ns;
 	unsigned backoff_ms;
-	/* the broker's spawner (worker/spawner.h) */
+	/* the broker's spawner (parent/spawner.h) */
 	pid_t spawner;
 	char *spawner_path, *broker_path;
 	struct content_ingests ingests; /* those the broker has open */
@@ -101,7 +101,7 @@ _Noreturn static void broker_exec(int ctl, int evt)
 }
 
 /* In the forked child: the event channel lands on fd 3 and the snapshots
- * directory on fd 4 (worker/spawner.h), everything else is closed, and
+ * directory on fd 4 (parent/spawner.h), everything else is closed, and
  * stratad-spawner, which alone carries the layer-parsing code, is exec'ed. */
 _Noreturn static void spawner_exec(int evt)
 {
@@ -310,7 +310,7 @@ static int serve_open_blob(const struct ipc_msg *m)
 	return rc;
 }
 
-/* INGEST_OPEN and INGEST_ABORT (worker/content.c does the work), on the
+/* INGEST_OPEN and INGEST_ABORT (parent/content.c does the work), on the
  * ingests strata created alone (proto/ipc.h). */
 static int serve_ingest(const struct ipc_msg *m)
 {

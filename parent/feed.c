@@ -9,7 +9,7 @@
 
 #include "../proto/roles.h"
 #include "../common/util.h"
-#include "sandbox.h"
+#include "../worker/sandbox.h"
 
 #define FEED_PIPE_SIZE (1 << 20) /* as big as an unprivileged pipe may be */
 #define FEED_IN	       3	 /* the feeder's fds */

@@ -1,14 +1,14 @@
 /* stratad-spawner's entry: exec'ed by the parent (never by hand) with
  * --role=spawner, the effective configuration as flags and the fds of
- * worker/spawner.h.  It is the only binary that carries the layer-parsing
+ * parent/spawner.h.  It is the only binary that carries the layer-parsing
  * code (libarchive, the decompressors), which its workers run confined. */
 #include <stdio.h>
 #include <string.h>
 
 #include "../common/log.h"
 #include "../common/util.h"
-#include "args.h"
-#include "sandbox.h"
+#include "../common/args.h"
+#include "../worker/sandbox.h"
 #include "spawner.h"
 
 int main(int argc, char **argv)

@@ -3,7 +3,7 @@
  * the diff service reads layers from it and writes new ones into it.  Every
  * name is 64 lowercase hex digits, checked here; every path is built here and
  * opened *at() relative to a directory opened with O_NOFOLLOW.  A blob is
- * published (renamed into blobs/) only by worker/publish.c, from a copy it
+ * published (renamed into blobs/) only by parent/publish.c, from a copy it
  * hashed itself. */
 #ifndef STRATA_CONTENT_H
 #define STRATA_CONTENT_H
@@ -25,7 +25,7 @@ int content_ingest_open(const char *root, const char *name, const char *ref, str
 int content_ingest_abort(const char *root, const char *name, struct err *e);
 
 /* The copy of ingest/NAME/data that a publisher hashes and renames to
- * blobs/sha256/DIGEST (worker/publish.c). */
+ * blobs/sha256/DIGEST (parent/publish.c). */
 #define CONTENT_PUBLISH_COPY "publish"
 /* An empty file content_ingest_open puts in every ingest strata creates:
  * the publisher acts on no ingest without it, so containerd's own ingests

@@ -1,6 +1,6 @@
 /* stratad's entry: the parent.  The broker and the spawner are binaries of
  * their own, installed next to it (stratad-broker, broker/entry.c;
- * stratad-spawner, worker/spawner_main.c), so that each process maps only
+ * stratad-spawner, parent/spawner_main.c), so that each process maps only
  * the libraries it uses: the parent neither the client-facing ones nor the
  * layer-parsing ones the workers run. */
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "../common/config.h"
 #include "../common/log.h"
 #include "../common/util.h"
-#include "args.h"
+#include "../common/args.h"
 #include "parent.h"
 
 int main(int argc, char **argv)

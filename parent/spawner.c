@@ -22,12 +22,12 @@
 #include "../common/util.h"
 #include "../proto/ipc.h"
 #include "content.h"
-#include "diff.h"
-#include "extract.h"
+#include "../worker/diff.h"
+#include "../worker/extract.h"
 #include "feed.h"
 #include "idmap.h"
 #include "publish.h"
-#include "sandbox.h"
+#include "../worker/sandbox.h"
 #include "snapdir.h"
 
 #define PROBE_MAX_HOLD_MS 600000
@@ -278,7 +278,7 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) && (input_fd = userns = idmap_userns(s, &e)) < 0)
 		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
 	/* An extract worker reads a pipe, never the layer file itself
-	 * (worker/feed.h). */
+	 * (parent/feed.h). */
 	pid_t feeder = 0;
 	cleanup_fd int fed = -1;
 	if (s->role == ROLE_EXTRACT && kind == FD_FILE &&
@@ -324,7 +324,7 @@ static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint6
 }
 
 /* A Diff's blob: a publisher, forked as a worker is and reaped the same way,
- * hashes and publishes it (worker/publish.h). */
+ * hashes and publishes it (parent/publish.h). */
 static void serve_publish(const struct ipc_publish *p)
 {
 	if (p->job_id == 0 || worker_by_job(p->job_id))
