@@ -134,6 +134,7 @@ $(B)/tests/unit-confine: tests/tools/unit-confine.c
 check: deps
 	$(MAKE) all
 	$(MAKE) format-check
+	sh tests/structure.sh $(B)
 	$(MAKE) unit
 	$(MAKE) integration
 
