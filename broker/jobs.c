@@ -467,13 +467,12 @@ static void job_spawn_failed(const struct ipc_spawn_failed *f)
 	}
 	*pp = j->next;
 	pl.running--;
+	/* Given up meanwhile: that is what its caller hears. */
 	struct err e = j->aborted;
-	if (e.code)
-		;
-	else if (f->msg[0])
+	if (!e.code && f->msg[0])
 		err_set(&e, status_from_errno(f->errnum), "start %s worker: %s",
 			worker_role_name(j->spec.role), f->msg);
-	else
+	else if (!e.code)
 		err_errno(&e, 0, f->errnum, "start %s worker", worker_role_name(j->spec.role));
 	job_fail_async(j, &e);
 	start_queued();

@@ -20,11 +20,11 @@
 
 #include "broker.h"
 
-int mount_fd_check(int fd, int read_only, struct err *e)
+int mount_fd_check(int fd, int read_only, struct stat *st, struct err *e)
 {
 	struct statx stx;
 	struct statfs sf;
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) < 0 || !S_ISDIR(stx.stx_mode))
+	if (fstat(fd, st) < 0 || !S_ISDIR(st->st_mode) || statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) < 0)
 		return err_set(e, ST_INTERNAL, "the mount worker's result is not a directory");
 	if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
 	    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))

@@ -13,7 +13,6 @@
  * owner releases that path (`strata umount`) or the broker finds the mount
  * gone (broker/holds.c).  Holds of attached mounts are also kept in the
  * metadata and loaded at start-up: the mount outlives a restarted daemon. */
-#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,8 +69,7 @@ static void mounted(void *ctx, const struct job_result *res, const struct err *e
 			 : call_fail(c, ST_CANCELLED, "mount `%s`: the client went away", r->key);
 	}
 	struct err ce;
-	if (mount_fd_check(res->mount_fd, mc.read_only, &ce) < 0 ||
-	    (fstat(res->mount_fd, &st) < 0 && err_errno(&ce, ST_INTERNAL, errno, "stat the mount") < 0)) {
+	if (mount_fd_check(res->mount_fd, mc.read_only, &st, &ce) < 0) {
 		hold_drop(pp);
 		close(res->mount_fd);
 		return call_fail(c, ce.code, "mount `%s`: %s", r->key, ce.msg);

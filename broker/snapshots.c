@@ -418,40 +418,53 @@ static struct measure *measure_start(uint64_t id, const char *name, struct err *
 	return ms;
 }
 
-/* Commit, once nothing can change the snapshot any more (broker/
- * snapguard.c): no read-write hold, no apply.  A missing key is
- * meta_commit's to report. */
-static void commit_now(struct call *c)
+/* Commits r->key, whose snapshot (id; 0 when it is not there, for
+ * meta_commit to report) passed its guards.  After a probe the mark of its
+ * read-write mount goes with it. */
+static void commit_record(struct call *c, uint64_t id, int probed)
 {
 	CommitReq *r = (CommitReq *)c->req;
 	struct err e;
-	struct snap_info s = {0};
-	uint64_t id = 0;
-	if (meta_get(broker.meta, r->key, &s, NULL) == 0) {
-		id = s.id;
-		int rc = snapshot_guards() ? snapshot_guard(s.id, r->key, SNAP_COMMIT, &e) : 0;
-		snap_info_free(&s);
-		if (rc < 0)
-			return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
-	}
 	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
 	int rc = meta_commit(broker.meta, r->key, r->name, l, r->n_labels, -1, -1, &e);
 	labels_free(l, r->n_labels);
-	if (rc == 0 && id && meta_written(broker.meta, id))
+	if (rc == 0 && probed)
 		rc = meta_written_del(broker.meta, id, &e);
 	if (rc < 0)
 		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
 	call_reply(c, NULL);
 }
 
-static void commit_writable(void *ctx, const struct err *unused)
+/* Nothing may change a snapshot once it is committed (broker/snapguard.c):
+ * refused while it has read-write holds or an apply writes into it. */
+static int commit_refused(struct call *c, const struct snap_info *s)
 {
-	commit_now(ctx);
+	CommitReq *r = (CommitReq *)c->req;
+	struct err e;
+	if (!snapshot_guards() || snapshot_guard(s->id, r->key, SNAP_COMMIT, &e) == 0)
+		return 0;
+	call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
+	return 1;
 }
 
-/* The kernel's answer: no overlay uses the upperdir (commit, once writes
- * may start again: this runs from a job's end, not from the dispatcher), or
- * one does (a read-write mount fd is still open somewhere). */
+/* After the probe, once writes may start again (this runs from a job's end,
+ * not from the dispatcher): the snapshot is looked at afresh. */
+static void commit_writable(void *ctx, const struct err *unused)
+{
+	struct call *c = ctx;
+	CommitReq *r = (CommitReq *)c->req;
+	struct snap_info s = {0};
+	if (meta_get(broker.meta, r->key, &s, NULL) < 0)
+		return commit_record(c, 0, 0);
+	uint64_t id = s.id;
+	int refused = commit_refused(c, &s);
+	snap_info_free(&s);
+	if (!refused)
+		commit_record(c, id, 1);
+}
+
+/* The kernel's answer: no overlay uses the upperdir, or one does (a
+ * read-write mount fd is still open somewhere). */
 static void commit_probed(void *ctx, const struct job_result *res, const struct err *e)
 {
 	struct call *c = ctx;
@@ -468,24 +481,23 @@ void svc_commit(struct call *c)
 	struct snap_info s = {0};
 	if (!r->name || !r->name[0])
 		return call_fail(c, ST_INVALID_ARGUMENT, "committed snapshot name must not be empty");
-	if (meta_get(broker.meta, r->key, &s, NULL) < 0 || s.kind != KIND_ACTIVE ||
-	    !meta_written(broker.meta, s.id)) {
-		snap_info_free(&s);
-		return commit_now(c);
-	}
-	if (snapshot_guards() && snapshot_guard(s.id, r->key, SNAP_COMMIT, &e) < 0) {
-		snap_info_free(&s);
-		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
-	}
+	if (meta_get(broker.meta, r->key, &s, NULL) < 0)
+		return commit_record(c, 0, 0);
+	uint64_t id = s.id;
+	int refused = commit_refused(c, &s), probe = s.kind == KIND_ACTIVE && meta_written(broker.meta, id);
+	snap_info_free(&s);
+	if (refused)
+		return;
+	if (!probe)
+		return commit_record(c, id, 0);
 	/* A read-write mount fd was issued for it: whatever strata's holds
 	 * say, the fd may still be open.  A mount worker asks the kernel. */
 	struct job_spec spec = {
 	    .role = ROLE_MOUNT,
-	    .target = s.id,
+	    .target = id,
 	    .mount_flags = IPC_SPAWN_MOUNT_OWN | IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_INUSE,
 	    .handle = &c->job,
 	};
-	snap_info_free(&s);
 	if (!job_start(&spec, NULL, commit_probed, c, &e))
 		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../proto/roles.h"
+#include "../common/layer.h"
 #include "../common/util.h"
 #include "content.h"
 #include "../worker/roles.h"
@@ -127,19 +128,13 @@ out:
 
 int publish_finish(struct publish *p, unsigned char got[32], uint64_t *got_size, struct err *e)
 {
-	static const char hex[] = "0123456789abcdef";
-	char got_hex[65];
+	char digest[DIGEST_LEN + 1]; /* "sha256:HEX" */
 	int rc = copy_and_hash(p, got, got_size, e);
-	for (int i = 0; i < 32; i++) {
-		got_hex[2 * i] = hex[got[i] >> 4];
-		got_hex[2 * i + 1] = hex[got[i] & 15];
-	}
-	got_hex[64] = '\0';
-	if (rc == 0 && (*got_size != p->size || strcmp(got_hex, p->digest)))
+	digest_format(digest, got);
+	if (rc == 0 && (*got_size != p->size || strcmp(digest + 7, p->digest)))
 		rc = err_set(e, ST_FAILED_PRECONDITION,
-			     "publish: the ingest has %llu bytes of digest sha256:%s, not %llu bytes of "
-			     "sha256:%s",
-			     (unsigned long long)*got_size, got_hex, (unsigned long long)p->size, p->digest);
+			     "publish: the ingest has %llu bytes of digest %s, not %llu bytes of sha256:%s",
+			     (unsigned long long)*got_size, digest, (unsigned long long)p->size, p->digest);
 	if (rc == 0 && fsync(p->copy) < 0)
 		rc = err_errno(e, ST_INTERNAL, errno, "publish: sync the copy");
 	if (rc == 0 && renameat2(p->ingest, CONTENT_PUBLISH_COPY, p->blobs, p->digest, RENAME_NOREPLACE) == 0)

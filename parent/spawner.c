@@ -294,33 +294,64 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 		kill(feeder, SIGKILL);
 }
 
+/* Forks the process of a job: child(job socket, this pid, arg) runs in it
+ * and never returns.  On success queues SPAWNED (with the broker's end of the
+ * job socket) and returns the pid; else queues SPAWN_FAILED and returns -1. */
+static pid_t fork_job(uint64_t job_id, void (*child)(int job_fd, pid_t parent, const void *arg),
+		      const void *arg)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		spawn_failed(job_id, errno, "start worker: socketpair");
+		return -1;
+	}
+	pid_t me = getpid(), pid = fork();
+	if (pid == 0) {
+		child(sp[1], me, arg); /* never returns */
+		_exit(127);
+	}
+	int saved = errno;
+	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		spawn_failed(job_id, saved, "start worker: fork");
+		return -1;
+	}
+	struct ipc_spawned r = {.job_id = job_id, .pid = pid};
+	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
+	return pid;
+}
+
+/* A worker's process: its sandbox (fork_job's child). */
+struct worker_child {
+	const struct ipc_spawn *s;
+	int input_fd;
+};
+_Noreturn static void worker_child(int job_fd, pid_t parent, const void *arg)
+{
+	const struct worker_child *w = arg;
+	sandbox_run(S.a->snap_path, job_fd, w->input_fd, w->s, parent);
+}
+
 /* Forks the worker of s (input_fd its fd 4, or -1); rm_ids (owned from
  * here) are a remove worker's rm-ID directories.  Returns the worker, or
  * NULL when it could not start (SPAWN_FAILED is queued). */
 static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm)
 {
-	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		free(rm_ids);
-		spawn_failed(s->job_id, errno, "start worker: socketpair");
-		return NULL;
-	}
-	pid_t me = getpid(), pid = fork();
-	if (pid == 0)
-		sandbox_run(S.a->snap_path, sp[1], input_fd, s, me);
-	int saved = errno;
-	close(sp[1]);
+	struct worker_child w = {s, input_fd};
+	pid_t pid = fork_job(s->job_id, worker_child, &w);
 	if (pid < 0) {
-		close(sp[0]);
 		free(rm_ids);
-		spawn_failed(s->job_id, saved, "start worker: fork");
 		return NULL;
 	}
 	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
 		  worker_role_name((int)s->role), (unsigned long long)s->target);
-	struct ipc_spawned r = {.job_id = s->job_id, .pid = pid};
-	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
 	return worker_add(pid, s->job_id, (int)s->role, rm_ids, nrm);
+}
+
+_Noreturn static void publisher_child(int job_fd, pid_t parent, const void *arg)
+{
+	publish_run(S.a->cfg->content_root, job_fd, arg, parent);
 }
 
 /* A Diff's blob: a publisher, forked as a worker is and reaped the same way,
@@ -336,21 +367,9 @@ static void serve_publish(const struct ipc_publish *p)
 		return spawn_failed(p->job_id, ENOENT, "no content_root is configured");
 	if (S.nworkers >= S.a->cfg->max_jobs)
 		return spawn_failed(p->job_id, EAGAIN, "start worker: too many workers running");
-	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return spawn_failed(p->job_id, errno, "start the publisher: socketpair");
-	pid_t me = getpid(), pid = fork();
-	if (pid == 0)
-		publish_run(S.a->cfg->content_root, sp[1], p, me);
-	int saved = errno;
-	close(sp[1]);
-	if (pid < 0) {
-		close(sp[0]);
-		return spawn_failed(p->job_id, saved, "start the publisher: fork");
-	}
-	worker_add(pid, p->job_id, ROLE_PUBLISH, NULL, 0);
-	struct ipc_spawned r = {.job_id = p->job_id, .pid = pid};
-	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
+	pid_t pid = fork_job(p->job_id, publisher_child, p);
+	if (pid > 0)
+		worker_add(pid, p->job_id, ROLE_PUBLISH, NULL, 0);
 }
 
 /* A job the broker gave up on (proto/ipc.h IPC_JOB_KILL).  Its exit is

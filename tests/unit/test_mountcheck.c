@@ -86,18 +86,20 @@ static const uint64_t safe = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
 #define CHECK_REFUSED(fd, ro, what)                                                                          \
 	do {                                                                                                 \
 		struct err e = {0};                                                                          \
-		ck_assert_int_eq(mount_fd_check((fd), (ro), &e), -1);                                        \
+		struct stat st_;                                                                             \
+		ck_assert_int_eq(mount_fd_check((fd), (ro), &st_, &e), -1);                                  \
 		ck_assert_msg(strstr(e.msg, (what)) != NULL, "message `%s` lacks `%s`", e.msg, (what));      \
 	} while (0)
 
 START_TEST(the_right_mounts_pass)
 {
 	struct err e = {0};
+	struct stat st;
 	int ov = overlay_of_two(safe | MOUNT_ATTR_RDONLY);
-	ck_assert_msg(mount_fd_check(ov, 1, &e) == 0, "%s", e.msg);
-	ck_assert_msg(mount_fd_check(ov, 0, &e) == 0, "%s", e.msg);
+	ck_assert_msg(mount_fd_check(ov, 1, &st, &e) == 0, "%s", e.msg);
+	ck_assert_msg(mount_fd_check(ov, 0, &st, &e) == 0, "%s", e.msg);
 	int cl = clone_of(dir, safe);
-	ck_assert_msg(mount_fd_check(cl, 0, &e) == 0, "%s", e.msg);
+	ck_assert_msg(mount_fd_check(cl, 0, &st, &e) == 0, "%s", e.msg);
 }
 END_TEST
 
