@@ -201,7 +201,12 @@ U3=$(upper_of s3)
 # In the one job slot before the gRPC Apply comes.
 held_apply s2
 # Not holding the FIFO's write end (fd 9): the held apply must see its end.
-grpc apply s3 "$T/small.tar" >"$T/s3.out" 2>&1 9>&- &
+# Closed in the subshell itself: `grpc ... 9>&- &` would leave the copy of
+# fd 9 that dash saves around a function's redirection open in it.
+(
+	exec 9>&-
+	grpc apply s3 "$T/small.tar"
+) >"$T/s3.out" 2>&1 &
 grpc_apply=$!
 at_exit "kill $grpc_apply 2>/dev/null; wait $grpc_apply 2>/dev/null"
 # Until the daemon has the Apply, a diff of s3 queues behind the held job
