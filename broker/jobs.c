@@ -186,9 +186,9 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 		err_set(e, ST_INVALID_ARGUMENT, "%zu lower layers: at most %d", spec->nlower, IPC_MAX_LOWER);
 		return NULL;
 	}
+	const struct role_info *r = role_info(spec->role);
 	int input = -1;
-	if ((spec->role == ROLE_EXTRACT || spec->role == ROLE_DIFF) &&
-	    (input = fcntl(spec->input_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+	if (r && r->input != INPUT_NONE && (input = fcntl(spec->input_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		err_errno(e, ST_INTERNAL, errno, "start %s worker: duplicate its input",
 			  worker_role_name(spec->role));
 		return NULL;
@@ -282,7 +282,8 @@ static void job_tick(void *unused)
 {
 	uint64_t now = now_ns_monotonic(), s = 1000000000ull;
 	for (struct job *j = pl.jobs; j; j = j->next) {
-		int streams = j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF;
+		const struct role_info *r = role_info(j->spec.role);
+		int streams = r && r->input != INPUT_NONE;
 		if (j->aborted.code) {
 			if (!j->kill_sent)
 				job_send_kill(j);
@@ -334,7 +335,7 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 		got = 1;
 	} else {
 		do
-			got = j->sock >= 0 ? ipc_recv(j->sock, &m, &rerr) : 0;
+			got = j->sock >= 0 ? ipc_recv(j->sock, IPC_CH_JOB, &m, &rerr) : 0;
 		while (got > 0 && m.type == IPC_JOB_PROGRESS);
 	}
 	if (got > 0 && m.type == IPC_JOB_FAIL) {
@@ -359,16 +360,8 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 		return err_set(e, ST_INTERNAL, "worker in role `%s` sent a bad result: %s", role, rerr.msg);
 	if (got == 0)
 		return err_set(e, ST_INTERNAL, "worker in role `%s` exited without a result", role);
-	/* Each role has exactly one kind of success record. */
-	uint32_t expected =
-	    j->spec.role == ROLE_USAGE	 ? IPC_JOB_USAGE
-	    : j->spec.role == ROLE_PROBE ? IPC_JOB_PROBE
-	    : j->spec.role == ROLE_EXTRACT || j->spec.role == ROLE_DIFF || j->spec.role == ROLE_PUBLISH
-		? IPC_JOB_APPLIED
-	    : j->spec.role == ROLE_MOUNT
-		? ((j->spec.mount_flags & IPC_SPAWN_MOUNT_INUSE) ? IPC_JOB_DONE : IPC_JOB_MOUNT)
-		: IPC_JOB_DONE;
-	if (m.type == expected) {
+	/* Each role has exactly one kind of success record (proto/roles.h). */
+	if (m.type == role_result(j->spec.role, j->spec.mount_flags)) {
 		if (m.type == IPC_JOB_USAGE) {
 			res->size = m.body.job_usage.size;
 			res->inodes = m.body.job_usage.inodes;
@@ -403,7 +396,7 @@ static void on_job_sock(void *ctx, uint32_t events)
 	while (!j->has_result && j->sock >= 0) {
 		struct ipc_msg m;
 		struct err e = {0};
-		int r = ipc_recv(j->sock, &m, &e);
+		int r = ipc_recv(j->sock, IPC_CH_JOB, &m, &e);
 		if (r <= 0) {
 			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				loop_remove(j->sock_src);
@@ -523,12 +516,45 @@ static void job_removed(uint64_t job_id)
 	done(ctx, &res, NULL);
 }
 
+static void on_spawned(struct ipc_msg *m)
+{
+	job_spawned(&m->body.spawned, m->fds[0]);
+	m->nfds = 0; /* the job owns its socket now */
+}
+
+static void on_spawn_failed(struct ipc_msg *m)
+{
+	job_spawn_failed(&m->body.spawn_failed);
+}
+
+static void on_job_exit(struct ipc_msg *m)
+{
+	job_exited(m->body.job_exit.job_id, m->body.job_exit.wstatus);
+}
+
+static void on_removed(struct ipc_msg *m)
+{
+	job_removed(m->body.job_exit.job_id);
+}
+
+/* The spawner's events: ipc_recv admits only the types of this end of the
+ * channel (proto/ipc.c), and each has its handler here. */
+static const struct {
+	uint32_t type;
+	void (*handle)(struct ipc_msg *m);
+} evt_handlers[] = {
+    {IPC_SPAWNED, on_spawned},
+    {IPC_SPAWN_FAILED, on_spawn_failed},
+    {IPC_JOB_EXIT, on_job_exit},
+    {IPC_REMOVED, on_removed},
+};
+
 static void on_evt(void *ctx, uint32_t events)
 {
 	for (;;) {
 		struct ipc_msg m;
 		struct err e = {0};
-		int r = ipc_recv(pl.evt, &m, &e);
+		int r = ipc_recv(pl.evt, IPC_CH_SPAWNER_EVENT, &m, &e);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (r == 0) {
@@ -541,18 +567,14 @@ static void on_evt(void *ctx, uint32_t events)
 			log_err("parent event channel: %s", e.msg);
 			continue;
 		}
-		if (m.type == IPC_JOB_EXIT) {
-			job_exited(m.body.job_exit.job_id, m.body.job_exit.wstatus);
-		} else if (m.type == IPC_SPAWNED) {
-			job_spawned(&m.body.spawned, m.fds[0]);
-		} else if (m.type == IPC_SPAWN_FAILED) {
-			job_spawn_failed(&m.body.spawn_failed);
-		} else if (m.type == IPC_REMOVED) {
-			job_removed(m.body.job_exit.job_id);
-		} else {
+		size_t i = 0;
+		while (i < ARRAY_SIZE(evt_handlers) && evt_handlers[i].type != m.type)
+			i++;
+		if (i < ARRAY_SIZE(evt_handlers))
+			evt_handlers[i].handle(&m);
+		else
 			log_err("parent event channel: unexpected `%s`", ipc_type_name(m.type));
-			ipc_msg_close(&m);
-		}
+		ipc_msg_close(&m);
 	}
 }
 

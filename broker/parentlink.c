@@ -42,7 +42,7 @@ static struct {
 static int ctl_recv_wait(struct ipc_msg *m, struct err *e)
 {
 	for (;;) {
-		int r = ipc_recv(pl.ctl, m, e);
+		int r = ipc_recv(pl.ctl, IPC_CH_PARENT_REPLY, m, e);
 		if (r >= 0 || errno != EAGAIN)
 			return r;
 		struct pollfd p = {.fd = pl.ctl, .events = POLLIN};
@@ -100,7 +100,7 @@ static void on_ctl(void *ctx, uint32_t events)
 	for (;;) {
 		struct ipc_msg m;
 		struct err e = {0};
-		int r = ipc_recv(pl.ctl, &m, &e);
+		int r = ipc_recv(pl.ctl, IPC_CH_PARENT_REPLY, &m, &e);
 		if (r < 0 && errno == EAGAIN)
 			return;
 		if (r <= 0)

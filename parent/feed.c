@@ -9,7 +9,7 @@
 
 #include "../proto/roles.h"
 #include "../common/util.h"
-#include "../worker/sandbox.h"
+#include "prepare.h"
 
 #define FEED_PIPE_SIZE (1 << 20) /* as big as an unprivileged pipe may be */
 #define FEED_IN	       3	 /* the feeder's fds */
@@ -57,7 +57,7 @@ _Noreturn static void feed_run(int in, int out, pid_t parent_pid)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent_pid)
 		_exit(1);
 	struct err e;
-	if (sandbox_confine(ROLE_FEED, &e) < 0)
+	if (prepare_confine(ROLE_FEED, &e) < 0)
 		_exit(1);
 	_exit(feed_copy());
 }

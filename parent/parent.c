@@ -388,7 +388,7 @@ static void serve_ctl(void)
 {
 	struct ipc_msg m;
 	struct err e = {0};
-	int r = ipc_recv(P.ctl, &m, &e);
+	int r = ipc_recv(P.ctl, IPC_CH_PARENT, &m, &e);
 	if (r == 0) {
 		/* The broker is going away; its exit is reaped from SIGCHLD. */
 		close(P.ctl);
@@ -666,16 +666,21 @@ static int find_helpers(void)
 	return 0;
 }
 
-/* The workers' policies are compiled by the spawner; a broken one should
- * stop the daemon now, not the spawner at each restart. */
+/* The spawner compiles the policy of every role of the table
+ * (parent/prepare.c); a broken one should stop the daemon now, not the
+ * spawner at each restart. */
 static int check_policies(struct err *e)
 {
-	static const char *const roles[] = {"usage", "remove", "extract", "diff", "mount", "publish", "feed"};
-	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
-		struct policy *p = policy_for_role(roles[i], e);
-		if (!p)
-			return -1;
+	for (const struct role_info *r = role_first(); r; r = role_next(r)) {
+		if (!r->has_policy)
+			continue;
+		struct policy *p = policy_for_role(r->name, e);
+		struct policy_bpf b = {0};
+		int rc = p && policy_compile(p, P.cfg->seccomp_log, &b, e) == 0 ? 0 : -1;
+		policy_bpf_free(&b);
 		policy_free(p);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }

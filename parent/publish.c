@@ -14,6 +14,7 @@
 #include "content.h"
 #include "../worker/roles.h"
 #include "../worker/sandbox.h"
+#include "prepare.h"
 
 #define PUBLISH_BUF (1u << 20)
 
@@ -154,7 +155,7 @@ _Noreturn void publish_run(const char *root, int job_fd, const struct ipc_publis
 	unsigned char got[32];
 	uint64_t got_size = 0;
 	if (publish_open(&p, root, req->name, req->digest, req->size, &e) < 0 ||
-	    sandbox_confine(ROLE_PUBLISH, &e) < 0 || publish_finish(&p, got, &got_size, &e) < 0)
+	    prepare_confine(ROLE_PUBLISH, &e) < 0 || publish_finish(&p, got, &got_size, &e) < 0)
 		_exit(role_send_fail(WORKER_FD_JOB, &e));
 	_exit(role_send_layer(WORKER_FD_JOB, got, got, got_size, got_size, 0));
 }

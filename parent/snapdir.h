@@ -29,7 +29,7 @@ int snapdir_remove_empty(int dfd, uint64_t id, struct err *e);
 /* rmdir rm-ID once a remove worker emptied it: 1 when it is gone, 0 when
  * something is left in it (the worker failed there), -1 with e otherwise. */
 int snapdir_remove_rm(int dfd, uint64_t id, struct err *e);
-/* Whether a worker target ("ID/fs" or "rm-ID", see sandbox_target_name) is
+/* Whether a worker target ("ID/fs" or "rm-ID", see role_target_name in proto/roles.h) is
  * a directory, not a link. */
 int snapdir_check_target(int dfd, const char *name, struct err *e);
 

@@ -28,10 +28,11 @@
 #include "idmap.h"
 #include "publish.h"
 #include "../worker/sandbox.h"
+#include "prepare.h"
+#include "spawncheck.h"
 #include "snapdir.h"
 
-#define PROBE_MAX_HOLD_MS 600000
-#define EXIT_VIOLATION	  3
+#define EXIT_VIOLATION 3
 
 struct worker {
 	pid_t pid;
@@ -129,63 +130,6 @@ static struct worker *worker_add(pid_t pid, uint64_t job_id, int role, uint64_t 
 	return &S.workers[S.nworkers++];
 }
 
-/* Everything a SPAWN may say; the rest is a protocol violation. */
-static const char *spawn_invalid(uint32_t type, const struct ipc_spawn *s)
-{
-	if (s->job_id == 0 || worker_by_job(s->job_id))
-		return "SPAWN with a zero or duplicate job id";
-	if (s->target == 0 || s->nlower > IPC_MAX_LOWER)
-		return "SPAWN with a bad target or lower count";
-	const uint32_t mount_flags =
-	    IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_IDMAP | IPC_SPAWN_MOUNT_OWN | IPC_SPAWN_MOUNT_INUSE;
-	if ((s->flags & ~(IPC_SPAWN_DROP_FIRST | IPC_SPAWN_DIFF_RESTART | mount_flags)) ||
-	    ((s->flags & IPC_SPAWN_DROP_FIRST) && s->role != ROLE_REMOVE) ||
-	    ((s->flags & IPC_SPAWN_DIFF_RESTART) && (s->role != ROLE_DIFF || !s->nleft)) ||
-	    ((s->flags & mount_flags) && s->role != ROLE_MOUNT) ||
-	    ((s->flags & IPC_SPAWN_MOUNT_RW) && !(s->flags & IPC_SPAWN_MOUNT_OWN)) ||
-	    ((s->flags & IPC_SPAWN_MOUNT_INUSE) &&
-	     (!(s->flags & IPC_SPAWN_MOUNT_RW) || (s->flags & IPC_SPAWN_MOUNT_IDMAP) || s->nlower)))
-		return "SPAWN with bad flags";
-	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) ? !idmap_valid(s) : (s->nuid_map || s->ngid_map))
-		return "SPAWN with a bad id map";
-	if (s->role == ROLE_PROBE) {
-		if (!S.a->cfg->enable_probe)
-			return "SPAWN of a probe without enable_probe";
-		if (s->probe_role != ROLE_USAGE && s->probe_role != ROLE_REMOVE &&
-		    s->probe_role != ROLE_MOUNT)
-			return "SPAWN of a probe for an unknown role";
-		if (s->probe_syscall < -1 || s->probe_syscall > 4095 || s->probe_hold_ms > PROBE_MAX_HOLD_MS)
-			return "SPAWN of a probe with a bad syscall or hold time";
-	} else if (s->role == ROLE_USAGE || s->role == ROLE_REMOVE || s->role == ROLE_EXTRACT ||
-		   s->role == ROLE_DIFF || s->role == ROLE_MOUNT) {
-		if (s->probe_role || s->probe_syscall || s->probe_hold_ms)
-			return "SPAWN with probe fields for a non-probe role";
-	} else {
-		return "SPAWN of an unknown role";
-	}
-	/* Extract reads lower layers for the metadata of parent directories a
-	 * layer does not carry; diff's general path reads two merged trees;
-	 * mount builds an overlay of them; remove deletes a batch (lower[] are
-	 * the snapshots after the target). */
-	if (s->nlower != 0 && s->role != ROLE_EXTRACT && s->role != ROLE_MOUNT && s->role != ROLE_REMOVE &&
-	    !(s->role == ROLE_DIFF && s->nleft))
-		return "SPAWN with lower layers for a role that takes none";
-	if (s->nleft > s->nlower || (s->nleft && s->role != ROLE_DIFF) || s->pad)
-		return "SPAWN with a bad left tree";
-	if ((type == IPC_SPAWN_INPUT) != (s->role == ROLE_EXTRACT || s->role == ROLE_DIFF))
-		return "SPAWN with an fd for a role that takes none, or without one";
-	if (s->role != ROLE_DIFF && (s->diff_compression || s->diff_has_epoch || s->diff_epoch))
-		return "SPAWN with diff options for another role";
-	if (s->diff_compression > 2 || s->diff_has_epoch > 1)
-		return "SPAWN with bad diff options";
-	/* The left tree may hold the target (a diff against the target's own
-	 * child, or itself); the target's parents may not. */
-	for (uint32_t i = 0; i < s->nlower; i++)
-		if (s->lower[i] == 0 || (s->lower[i] == s->target && i < s->nlower - s->nleft))
-			return "SPAWN with a bad lower layer";
-	return NULL;
-}
-
 static void spawn_failed(uint64_t job_id, int errnum, const char *msg);
 static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm);
 
@@ -238,7 +182,8 @@ static void spawn_failed(uint64_t job_id, int errnum, const char *msg)
 
 static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 {
-	const char *bad = spawn_invalid(type, s);
+	const char *bad = worker_by_job(s->job_id) ? "SPAWN with a zero or duplicate job id"
+						   : spawn_check(type, s, S.a->cfg->enable_probe);
 	if (bad)
 		violation(bad);
 	if (s->role == ROLE_REMOVE)
@@ -253,7 +198,7 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	if (S.nworkers >= S.a->cfg->max_jobs)
 		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
 	char name[64];
-	sandbox_target_name(s, name, sizeof name);
+	role_target_name(s, name, sizeof name);
 	if (snapdir_check_target(S.a->snapdir, name, &e) < 0)
 		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
 	for (uint32_t i = 0; i < s->nlower; i++) {
@@ -330,7 +275,10 @@ struct worker_child {
 _Noreturn static void worker_child(int job_fd, pid_t parent, const void *arg)
 {
 	const struct worker_child *w = arg;
-	sandbox_run(S.a->snap_path, job_fd, w->input_fd, w->s, parent);
+	const struct role_info *conf = role_confinement(w->s);
+	prepare_join_namespaces();
+	sandbox_run(S.a->cfg, conf ? prepare_confinement(conf->role) : NULL, S.a->snap_path, job_fd,
+		    w->input_fd, w->s, parent);
 }
 
 /* Forks the worker of s (input_fd its fd 4, or -1); rm_ids (owned from
@@ -385,12 +333,39 @@ static void serve_kill(uint64_t job_id)
 		kill(w->feeder, SIGKILL);
 }
 
+static void serve_spawn_msg(const struct ipc_msg *m)
+{
+	serve_spawn(m->type, &m->body.spawn, m->nfds ? m->fds[0] : -1);
+}
+
+static void serve_publish_msg(const struct ipc_msg *m)
+{
+	serve_publish(&m->body.publish);
+}
+
+static void serve_kill_msg(const struct ipc_msg *m)
+{
+	serve_kill(m->body.job_kill.job_id);
+}
+
+/* What the broker may ask of the spawner: ipc_recv admits only the types
+ * of this end of the channel (proto/ipc.c), and each has its server here. */
+static const struct {
+	uint32_t type;
+	void (*serve)(const struct ipc_msg *m);
+} servers[] = {
+    {IPC_SPAWN, serve_spawn_msg},
+    {IPC_SPAWN_INPUT, serve_spawn_msg},
+    {IPC_PUBLISH, serve_publish_msg},
+    {IPC_JOB_KILL, serve_kill_msg},
+};
+
 static void serve_requests(void)
 {
 	for (;;) {
 		struct ipc_msg m;
 		struct err e = {0};
-		int r = ipc_recv(S.a->evt, &m, &e);
+		int r = ipc_recv(S.a->evt, IPC_CH_SPAWNER, &m, &e);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		/* The broker is gone (a broker that exits with records unread
@@ -399,20 +374,15 @@ static void serve_requests(void)
 			finish(0);
 		if (r < 0)
 			violation(e.msg);
-		if (m.type == IPC_PUBLISH) {
-			serve_publish(&m.body.publish);
-			continue;
-		}
-		if (m.type == IPC_JOB_KILL) {
-			serve_kill(m.body.job_kill.job_id);
-			continue;
-		}
-		if (m.type != IPC_SPAWN && m.type != IPC_SPAWN_INPUT) {
+		size_t i = 0;
+		while (i < ARRAY_SIZE(servers) && servers[i].type != m.type)
+			i++;
+		if (i == ARRAY_SIZE(servers)) {
 			ipc_msg_close(&m);
 			violation("request type not permitted on the spawn channel");
 		}
-		serve_spawn(m.type, &m.body.spawn, m.nfds ? m.fds[0] : -1);
-		/* The worker holds its own copy of the input now. */
+		servers[i].serve(&m);
+		/* A worker holds its own copy of an input now. */
 		ipc_msg_close(&m);
 	}
 }

@@ -8,7 +8,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../common/args.h"
-#include "../worker/sandbox.h"
+#include "prepare.h"
 #include "spawner.h"
 
 int main(int argc, char **argv)
@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 	log_init("stratad-spawner", c.log_level);
 	/* Policies parsed and compiled, the workers' shared namespaces made:
 	 * once here, before any worker is forked. */
-	if (sandbox_init(&c, &e) < 0)
+	if (prepare_init(&c, &e) < 0)
 		die("%s", e.msg);
 	static struct spawner_args a;
 	a.cfg = &c;

@@ -64,7 +64,8 @@ struct policy_bpf {
 };
 
 struct policy *policy_parse(const char *name, const char *text, struct err *e);
-/* Parses the embedded policy of a role (`broker`, `usage`, `remove`). */
+/* Parses the embedded policy/NAME.policy (`broker`, `import`, or a role's
+ * of proto/roles.h). */
 struct policy *policy_for_role(const char *role, struct err *e);
 const char *policy_text_for_role(const char *role);
 void policy_free(struct policy *p);

@@ -11,35 +11,43 @@ struct ipc_type_info {
 	const char *name;
 	size_t len;
 	size_t nfds;
+	enum ipc_channel ch; /* the one channel end it arrives at */
 };
 
-#define T(type, body, fds) [type] = {#type, body, fds}
+/* Every type: its body, its fds, and where it may arrive.  A type arrives at
+ * one end only, so a peer cannot send a request back up a reply channel or a
+ * worker's record on the spawner's. */
+#define T(type, body, fds, ch) [type] = {#type, body, fds, ch}
 static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
-    T(IPC_READY, 0, 0),
-    T(IPC_SNAP_CREATE, sizeof(struct ipc_snap_create), 0),
-    T(IPC_SNAP_DROP, sizeof(struct ipc_snap_drop), 0),
-    T(IPC_SNAP_LIST, 0, 0),
-    T(IPC_SNAP_ENTRY, sizeof(struct ipc_snap_entry), 0),
-    T(IPC_SPAWN, sizeof(struct ipc_spawn), 0),
-    T(IPC_SPAWNED, sizeof(struct ipc_spawned), 1),
-    T(IPC_REPLY, sizeof(struct ipc_reply), 0),
-    T(IPC_JOB_EXIT, sizeof(struct ipc_job_exit), 0),
-    T(IPC_JOB_USAGE, sizeof(struct ipc_job_usage), 0),
-    T(IPC_JOB_DONE, 0, 0),
-    T(IPC_JOB_FAIL, sizeof(struct ipc_job_fail), 0),
-    T(IPC_JOB_PROBE, sizeof(struct ipc_job_probe), 0),
-    T(IPC_SPAWN_FAILED, sizeof(struct ipc_spawn_failed), 0),
-    T(IPC_SPAWN_INPUT, sizeof(struct ipc_spawn), 1),
-    T(IPC_JOB_APPLIED, sizeof(struct ipc_job_applied), 0),
-    T(IPC_OPEN_BLOB, sizeof(struct ipc_open_blob), 0),
-    T(IPC_BLOB, sizeof(struct ipc_blob), 1),
-    T(IPC_JOB_PROGRESS, sizeof(struct ipc_job_progress), 0),
-    T(IPC_INGEST_OPEN, sizeof(struct ipc_ingest), 0),
-    T(IPC_INGEST_ABORT, sizeof(struct ipc_ingest), 0),
-    T(IPC_JOB_MOUNT, 0, 1),
-    T(IPC_REMOVED, sizeof(struct ipc_job_exit), 0),
-    T(IPC_PUBLISH, sizeof(struct ipc_publish), 0),
-    T(IPC_JOB_KILL, sizeof(struct ipc_job_kill), 0),
+    T(IPC_READY, 0, 0, IPC_CH_PARENT),
+    T(IPC_SNAP_CREATE, sizeof(struct ipc_snap_create), 0, IPC_CH_PARENT),
+    T(IPC_SNAP_DROP, sizeof(struct ipc_snap_drop), 0, IPC_CH_PARENT),
+    T(IPC_SNAP_LIST, 0, 0, IPC_CH_PARENT),
+    T(IPC_OPEN_BLOB, sizeof(struct ipc_open_blob), 0, IPC_CH_PARENT),
+    T(IPC_INGEST_OPEN, sizeof(struct ipc_ingest), 0, IPC_CH_PARENT),
+    T(IPC_INGEST_ABORT, sizeof(struct ipc_ingest), 0, IPC_CH_PARENT),
+
+    T(IPC_SNAP_ENTRY, sizeof(struct ipc_snap_entry), 0, IPC_CH_PARENT_REPLY),
+    T(IPC_REPLY, sizeof(struct ipc_reply), 0, IPC_CH_PARENT_REPLY),
+    T(IPC_BLOB, sizeof(struct ipc_blob), 1, IPC_CH_PARENT_REPLY),
+
+    T(IPC_SPAWN, sizeof(struct ipc_spawn), 0, IPC_CH_SPAWNER),
+    T(IPC_SPAWN_INPUT, sizeof(struct ipc_spawn), 1, IPC_CH_SPAWNER),
+    T(IPC_PUBLISH, sizeof(struct ipc_publish), 0, IPC_CH_SPAWNER),
+    T(IPC_JOB_KILL, sizeof(struct ipc_job_kill), 0, IPC_CH_SPAWNER),
+
+    T(IPC_SPAWNED, sizeof(struct ipc_spawned), 1, IPC_CH_SPAWNER_EVENT),
+    T(IPC_SPAWN_FAILED, sizeof(struct ipc_spawn_failed), 0, IPC_CH_SPAWNER_EVENT),
+    T(IPC_JOB_EXIT, sizeof(struct ipc_job_exit), 0, IPC_CH_SPAWNER_EVENT),
+    T(IPC_REMOVED, sizeof(struct ipc_job_exit), 0, IPC_CH_SPAWNER_EVENT),
+
+    T(IPC_JOB_USAGE, sizeof(struct ipc_job_usage), 0, IPC_CH_JOB),
+    T(IPC_JOB_DONE, 0, 0, IPC_CH_JOB),
+    T(IPC_JOB_FAIL, sizeof(struct ipc_job_fail), 0, IPC_CH_JOB),
+    T(IPC_JOB_PROBE, sizeof(struct ipc_job_probe), 0, IPC_CH_JOB),
+    T(IPC_JOB_APPLIED, sizeof(struct ipc_job_applied), 0, IPC_CH_JOB),
+    T(IPC_JOB_PROGRESS, sizeof(struct ipc_job_progress), 0, IPC_CH_JOB),
+    T(IPC_JOB_MOUNT, 0, 1, IPC_CH_JOB),
 };
 #undef T
 
@@ -60,6 +68,12 @@ size_t ipc_type_fds(uint32_t type)
 {
 	const struct ipc_type_info *t = type_info(type);
 	return t ? t->nfds : 0;
+}
+
+int ipc_type_on(uint32_t type, enum ipc_channel ch)
+{
+	const struct ipc_type_info *t = type_info(type);
+	return t && t->ch == ch;
 }
 
 const char *ipc_type_name(uint32_t type)
@@ -153,7 +167,7 @@ void ipc_msg_close(struct ipc_msg *m)
 	m->nfds = 0;
 }
 
-int ipc_recv(int fd, struct ipc_msg *m, struct err *e)
+int ipc_recv(int fd, enum ipc_channel ch, struct ipc_msg *m, struct err *e)
 {
 	struct {
 		struct ipc_hdr h;
@@ -194,6 +208,8 @@ int ipc_recv(int fd, struct ipc_msg *m, struct err *e)
 		why = "record shorter than its header";
 	else if (!(t = type_info(rec.h.type)))
 		why = "unknown type";
+	else if (t->ch != ch)
+		why = "not a type this end of the channel receives";
 	else if (rec.h.len != t->len || (size_t)n != sizeof rec.h + t->len)
 		why = "wrong length for its type";
 	else if (surplus || m->nfds != t->nfds)

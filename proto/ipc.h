@@ -5,14 +5,17 @@
  * record whose length is not exactly the type's, and fds travel only on the
  * types that carry them, exactly the expected number; surplus fds are closed.
  *
- * Channels:
- *   ctl  (broker -> parent requests, parent -> broker replies, synchronous)
- *   evt  (broker <-> spawner: SPAWN, SPAWN_INPUT, PUBLISH, JOB_KILL in;
- *         SPAWNED, SPAWN_FAILED, JOB_EXIT, REMOVED out)
- *   job  (one per job: worker -> broker, exactly one result record)
+ * Each end of a channel receives its own set of types (enum ipc_channel);
+ * ipc_recv() takes the end it reads and rejects a type that does not
+ * belong there, so every receiver checks what may arrive in one place, the
+ * type table in ipc.c:
+ *   ctl  broker -> parent requests (IPC_CH_PARENT), parent -> broker replies
+ *        (IPC_CH_PARENT_REPLY)
+ *   evt  broker -> spawner requests (IPC_CH_SPAWNER), spawner -> broker
+ *        events (IPC_CH_SPAWNER_EVENT)
+ *   job  one per job, worker (or publisher) -> broker (IPC_CH_JOB)
  *
- * Role and snapshot-directory numbers are those of broker/parentlink.h
- * (enum worker_role, enum snapdir_kind). */
+ * Role and snapshot-directory numbers are those of proto/roles.h. */
 #ifndef STRATA_IPC_H
 #define STRATA_IPC_H
 
@@ -47,8 +50,9 @@ enum ipc_type {
 	/* ctl, parent -> broker.  One numbered directory entry. */
 	IPC_SNAP_ENTRY = 5,
 	/* evt, broker -> spawner.  Forks a worker for one job.  Needed because
-	 * only root can build the worker's sandbox.  Safe: the role is one of a
-	 * fixed table, the target is a number checked to exist as a directory,
+	 * only root can build the worker's sandbox.  Safe: the spawner checks
+	 * every field against the role's row of the table (proto/roles.h,
+	 * parent/spawncheck.c), the target is a number checked to exist as a directory,
 	 * the worker confines itself (namespaces, pivot_root, caps, seccomp)
 	 * before it reads anything, and probe jobs exist only with enable_probe. */
 	IPC_SPAWN = 6,
@@ -176,6 +180,16 @@ enum ipc_type {
 	 * ignored. */
 	IPC_JOB_KILL = 26,
 	IPC_TYPE_MAX = 26,
+};
+
+/* The receiving end of a channel: the types each may receive are one column
+ * of the type table (ipc.c). */
+enum ipc_channel {
+	IPC_CH_PARENT = 1,	  /* the parent's end of ctl: the broker's requests */
+	IPC_CH_PARENT_REPLY = 2,  /* the broker's end of ctl: the parent's replies */
+	IPC_CH_SPAWNER = 3,	  /* the spawner's end of evt: the broker's requests */
+	IPC_CH_SPAWNER_EVENT = 4, /* the broker's end of evt: the spawner's events */
+	IPC_CH_JOB = 5,		  /* the broker's end of a job socket: one worker's records */
 };
 
 struct ipc_hdr {
@@ -372,10 +386,13 @@ const char *ipc_type_name(uint32_t type);
 /* Sends one record; len and nfds must match the type.  EAGAIN leaves errno
  * set (non-blocking sockets). */
 int ipc_send(int fd, uint32_t type, const void *body, size_t len, const int *fds, size_t nfds, struct err *e);
-/* Receives one record.  Returns 1 with *m filled, 0 at end of stream, -1 on
- * error (unknown type, wrong length, wrong fd count, truncation: every fd
- * received is closed).  errno is EAGAIN when a non-blocking socket is empty. */
-int ipc_recv(int fd, struct ipc_msg *m, struct err *e);
+/* Receives one record at channel end ch.  Returns 1 with *m filled, 0 at
+ * end of stream, -1 on error (unknown type, a type that does not arrive at
+ * ch, wrong length, wrong fd count, truncation: every fd received is
+ * closed).  errno is EAGAIN when a non-blocking socket is empty. */
+int ipc_recv(int fd, enum ipc_channel ch, struct ipc_msg *m, struct err *e);
+/* Whether a type arrives at channel end ch. */
+int ipc_type_on(uint32_t type, enum ipc_channel ch);
 /* Closes the fds of a message still held. */
 void ipc_msg_close(struct ipc_msg *m);
 

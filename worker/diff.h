@@ -13,7 +13,7 @@
  *                    trees side by side (general path), in tar order
  *   diff_tar.c       the tar writer: ustar headers, PAX records for long
  *                    names, big numbers and xattrs, hardlinks, whiteouts
- *   diff_compress.c  the output: gzip (isa-l, blocks in parallel) or zstd
+ *   diff_compress.c  the output: gzip (libdeflate, blocks in parallel) or zstd
  *                    (libzstd workers), SHA-256 of both streams on the fly */
 #ifndef STRATA_DIFF_H
 #define STRATA_DIFF_H

@@ -13,25 +13,6 @@
 #define WORKER_FD_JOB	3
 #define WORKER_FD_INPUT 4 /* extract: the layer to read; diff: where to write it */
 
-/* Which directory of the snapshots tree becomes the worker's root. */
-enum role_target {
-	TARGET_FS = 1,	   /* snapshots/ID/fs */
-	TARGET_RM = 2,	   /* snapshots/rm-ID */
-	TARGET_LAYERS = 3, /* a tmpfs root with /target (snapshots/ID/fs, read-write)
-			    * and /lower/N (the lower layers' fs, read-only) */
-	TARGET_MOUNT = 4,  /* a tmpfs root with /snap (snapshots/ID) and /lower/N */
-};
-
-struct role_def {
-	int role;	  /* enum worker_role */
-	const char *name; /* policy file and messages */
-	int target;	  /* enum role_target */
-	int readonly;	  /* view mounted read-only */
-	int input;	  /* takes an fd (SPAWN_INPUT): extract's input, diff's output */
-	/* Runs confined; sends one result record; returns the exit status. */
-	int (*run)(int job_fd, const struct ipc_spawn *req);
-};
-
 /* usage: size and inodes as containerd's fs.DiskUsage counts them. */
 int role_usage_count(int top, int64_t *size, int64_t *inodes, struct err *e);
 int role_usage_run(int job_fd, const struct ipc_spawn *req);

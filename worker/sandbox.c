@@ -1,3 +1,5 @@
+/* A worker's sandbox, built in the forked child (sandbox.h): the views, the
+ * limits, the confinement the root side prepared, and the role's run. */
 #include "sandbox.h"
 
 #include <errno.h>
@@ -21,180 +23,6 @@
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "overlay.h"
-
-static const struct role_def roles[] = {
-    {ROLE_USAGE, "usage", TARGET_FS, 1, 0, role_usage_run},
-    {ROLE_REMOVE, "remove", TARGET_RM, 0, 0, role_remove_run},
-    {ROLE_EXTRACT, "extract", TARGET_LAYERS, 0, 1, role_extract_run},
-    {ROLE_DIFF, "diff", TARGET_FS, 1, 1, role_diff_run},
-    /* Root side, not workers (parent/publish.h, parent/feed.h): only
-     * their confinement is prepared here. */
-    {ROLE_PUBLISH, "publish", 0, 0, 0, NULL},
-    {ROLE_FEED, "feed", 0, 0, 0, NULL},
-    {ROLE_MOUNT, "mount", TARGET_MOUNT, 0, 0, role_mount_run},
-    /* The probe has no confinement of its own: it takes probe_role's. */
-    {ROLE_PROBE, "probe", 0, 0, 0, role_probe_run},
-};
-
-/* Prepared once in the parent, before any fork. */
-static struct prepared {
-	int role;
-	struct policy *policy;
-	struct policy_bpf bpf;
-} prepared[] = {{ROLE_USAGE, NULL, {NULL, 0}},	 {ROLE_REMOVE, NULL, {NULL, 0}},
-		{ROLE_EXTRACT, NULL, {NULL, 0}}, {ROLE_DIFF, NULL, {NULL, 0}},
-		{ROLE_PUBLISH, NULL, {NULL, 0}}, {ROLE_MOUNT, NULL, {NULL, 0}},
-		{ROLE_FEED, NULL, {NULL, 0}}};
-
-const struct role_def *sandbox_role(int role)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(roles); i++)
-		if (roles[i].role == role)
-			return &roles[i];
-	return NULL;
-}
-
-const struct role_def *sandbox_confinement(const struct ipc_spawn *req)
-{
-	int role = req->role == ROLE_PROBE ? (int)req->probe_role : (int)req->role;
-	return role == ROLE_PROBE ? NULL : sandbox_role(role);
-}
-
-static const struct prepared *prepared_for(int role)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(prepared); i++)
-		if (prepared[i].role == role && prepared[i].policy)
-			return &prepared[i];
-	return NULL;
-}
-
-/* One set of empty network, IPC and UTS namespaces, made once and joined by
- * every worker.  A fresh network namespace per worker cost more CPU than the
- * rest of a worker's set-up (creating and tearing down its loopback device),
- * and sharing these three gives a worker nothing: no policy allows socket(),
- * the System V IPC or POSIX message queue calls or sethostname, and the
- * loopback device is down.  The mount namespace, which holds a worker's
- * view, stays private.
- *
- * The network namespace is required.  The IPC and UTS ones are made where
- * the daemon may make them; systemd/strata.service does not let it
- * (RestrictNamespaces= leaves out ipc and uts, as each type it admits counts
- * against the unit's exposure), and gives the whole service namespaces of
- * its own instead (PrivateIPC=, ProtectHostname=).  There the workers share
- * the service's: the only calls that reach them are ones no worker policy
- * allows (tests/unit/test_policy.c). */
-static int shared_ns[3] = {-1, -1, -1};
-static const struct {
-	int type;
-	const char *name;
-	int required;
-} shared_ns_kinds[3] = {{CLONE_NEWNET, "net", 1}, {CLONE_NEWIPC, "ipc", 0}, {CLONE_NEWUTS, "uts", 0}};
-
-/* In the child that holds them: makes each kind, one by one; returns a byte
- * with bit i set for each made, 0 when a required one failed. */
-static char unshare_each(void)
-{
-	char made = 0;
-	for (int i = 0; i < 3; i++) {
-		if (unshare(shared_ns_kinds[i].type) == 0)
-			made |= (char)(1 << i);
-		else if (shared_ns_kinds[i].required || errno != EPERM)
-			return 0;
-	}
-	return made;
-}
-
-static int make_shared_namespaces(struct err *e)
-{
-	int ready[2];
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return err_errno(e, ST_INTERNAL, errno, "worker namespaces: pipe");
-	pid_t self = getpid(), pid = fork();
-	if (pid == 0) {
-		/* Holds the new namespaces until the parent has opened them, and
-		 * never outlives it: a parent killed before it reaps this child
-		 * must not leave it paused forever. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self)
-			_exit(1);
-		close(ready[0]);
-		char made = unshare_each();
-		if (write(ready[1], &made, 1) != 1 || !made)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(ready[1]);
-	char made = 0;
-	int rc = 0;
-	if (pid < 0 || read(ready[0], &made, 1) != 1 || !made)
-		rc = err_errno(e, ST_INTERNAL, pid < 0 ? errno : EPERM, "worker namespaces: unshare");
-	for (int i = 0; rc == 0 && i < 3; i++) {
-		char path[64];
-		if (!(made & (1 << i))) {
-			log_info(
-			    "workers share the daemon's %s namespace: it may not make one (no worker policy "
-			    "reaches it)",
-			    shared_ns_kinds[i].name);
-			continue;
-		}
-		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, shared_ns_kinds[i].name);
-		if ((shared_ns[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			rc = err_errno(e, ST_INTERNAL, errno, "worker namespaces: open `%s`", path);
-	}
-	close(ready[0]);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	return rc;
-}
-
-/* Runs before the job socket is in place (the namespace fds are closed with
- * everything else right after), so a failure can only exit. */
-static void join_shared_namespaces(void)
-{
-	for (int i = 0; i < 3; i++)
-		if (shared_ns[i] >= 0 && setns(shared_ns[i], shared_ns_kinds[i].type) < 0)
-			_exit(1);
-}
-
-static const struct config *sandbox_cfg;
-
-const struct config *sandbox_config(void)
-{
-	return sandbox_cfg;
-}
-
-int sandbox_init(const struct config *cfg, struct err *e)
-{
-	int seccomp_log = cfg->seccomp_log;
-	sandbox_cfg = cfg;
-	if (make_shared_namespaces(e) < 0)
-		return -1;
-	for (size_t i = 0; i < ARRAY_SIZE(prepared); i++) {
-		struct prepared *p = &prepared[i];
-		p->policy = policy_for_role(sandbox_role(p->role)->name, e);
-		if (!p->policy || policy_compile(p->policy, seccomp_log, &p->bpf, e) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len)
-{
-	const struct role_def *conf = sandbox_confinement(req);
-	/* A probe always works on a live snapshot's fs directory (rm-ID exists
-	 * only while a removal runs); it takes the role's read-only or
-	 * read-write view of it, caps and filter unchanged. */
-	int target = req->role == ROLE_PROBE || conf->target == TARGET_LAYERS || conf->target == TARGET_MOUNT
-			 ? TARGET_FS
-			 : conf->target;
-	uint64_t id = req->target;
-	if (target == TARGET_FS)
-		snprintf(buf, len, "%llu/fs", (unsigned long long)id);
-	else
-		snprintf(buf, len, "rm-%llu", (unsigned long long)id);
-}
 
 int role_send_layer(int job_fd, const unsigned char diff_id[32], const unsigned char digest[32],
 		    uint64_t size, uint64_t uncompressed_size, uint64_t entries)
@@ -538,43 +366,51 @@ static void set_limits(int role)
 	}
 }
 
-int sandbox_confine(int role, struct err *e)
+/* What a worker does once confined, by role (proto/roles.h has the rest of
+ * what a role is). */
+static int (*const role_runs[ROLE_MAX + 1])(int job_fd, const struct ipc_spawn *req) = {
+    [ROLE_USAGE] = role_usage_run,     [ROLE_REMOVE] = role_remove_run, [ROLE_PROBE] = role_probe_run,
+    [ROLE_EXTRACT] = role_extract_run, [ROLE_DIFF] = role_diff_run,	[ROLE_MOUNT] = role_mount_run,
+};
+
+static const struct config *sandbox_cfg;
+
+const struct config *sandbox_config(void)
 {
-	const struct prepared *p = prepared_for(role);
-	if (!p)
-		return err_set(e, ST_INTERNAL, "no confinement prepared for role %d", role);
-	return policy_enter(p->policy, &p->bpf, e);
+	return sandbox_cfg;
 }
 
-void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
-		 pid_t parent_pid)
+void sandbox_run(const struct config *cfg, const struct sandbox_confinement *conf, const char *snapshots_dir,
+		 int job_fd, int input_fd, const struct ipc_spawn *req, pid_t parent_pid)
 {
-	const struct role_def *conf = sandbox_confinement(req);
-	const struct role_def *role = sandbox_role((int)req->role);
-	const struct prepared *p = conf ? prepared_for(conf->role) : NULL;
-	join_shared_namespaces();
+	const struct role_info *role = role_info((int)req->role);
+	sandbox_cfg = cfg;
 	sandbox_keep_only(job_fd, input_fd, parent_pid);
-	if (!role || !p)
+	if (!role || role->process != PROC_WORKER || !role_runs[role->role] || !conf ||
+	    conf->role != role_confinement(req))
 		setup_fail("no confinement prepared for role %u", req->role);
+	const struct role_info *view = conf->role;
 	char name[64], path[4096];
-	sandbox_target_name(req, name, sizeof name);
+	role_target_name(req, name, sizeof name);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", snapshots_dir, name) >= sizeof path)
 		setup_fail("target path too long");
-	if (conf->target == TARGET_LAYERS)
+	/* A probe takes its probed role's view, except that it always works on
+	 * a live snapshot's fs (role_target_name). */
+	if (view->view == VIEW_LAYERS)
 		enter_layers_view(snapshots_dir, req);
-	else if (conf->target == TARGET_MOUNT)
+	else if (view->view == VIEW_MOUNT)
 		enter_mount_view(snapshots_dir, req);
-	else if (req->role == ROLE_DIFF && req->nleft)
+	else if (role->lowers == LOWERS_TREES && req->nleft)
 		enter_trees_view(snapshots_dir, req);
-	else if (req->role == ROLE_REMOVE)
+	else if (role->view == VIEW_RM)
 		enter_rm_view(snapshots_dir, req);
 	else
-		enter_view(path, conf->readonly);
-	set_limits(conf->role);
+		enter_view(path, view->readonly);
+	set_limits(view->role);
 	struct err e = {0};
-	if (policy_enter(p->policy, &p->bpf, &e) < 0) {
+	if (policy_enter(conf->policy, conf->bpf, &e) < 0) {
 		role_send_fail(WORKER_FD_JOB, &e);
 		_exit(1);
 	}
-	_exit(role->run(WORKER_FD_JOB, req));
+	_exit(role_runs[role->role](WORKER_FD_JOB, req));
 }

@@ -1,6 +1,9 @@
-/* Worker sandboxes: the parent prepares every role's confinement once at
- * start (policies parsed, filters compiled), then each forked worker only
- * applies it (see sandbox_run) and runs its role. */
+/* A worker's sandbox, built in the forked child before the role runs: fds
+ * reduced to the job socket and the input, its view of the snapshots (a
+ * private mount namespace whose root is the view), resource limits, then
+ * the role's capabilities, no_new_privs and seccomp filter, which the root
+ * side prepared before the fork (parent/prepare.h).  The view each role
+ * gets is named by the role table (proto/roles.h). */
 #ifndef STRATA_SANDBOX_H
 #define STRATA_SANDBOX_H
 
@@ -9,21 +12,22 @@
 #include <sys/types.h>
 #include "../common/config.h"
 #include "../common/err.h"
+#include "../policy/policy.h"
 #include "../proto/ipc.h"
+#include "../proto/roles.h"
 #include "roles.h"
 
-/* Parses and compiles the policies of every worker role; cfg (kept) gives
- * the roles their settings (the extract limits). */
-int sandbox_init(const struct config *cfg, struct err *e);
+/* A role's confinement as prepared before the fork: its row, its parsed
+ * policy (capabilities) and its compiled filter. */
+struct sandbox_confinement {
+	const struct role_info *role;
+	const struct policy *policy;
+	const struct policy_bpf *bpf;
+};
+
+/* The settings the worker runs with (the extract limits), as sandbox_run
+ * was given them. */
 const struct config *sandbox_config(void);
-
-/* The role table: usage, remove and probe; NULL for others. */
-const struct role_def *sandbox_role(int role);
-/* The role whose confinement a request runs under (probe: probe_role). */
-const struct role_def *sandbox_confinement(const struct ipc_spawn *req);
-
-/* Name of a target below the snapshots directory: "ID/fs" or "rm-ID". */
-void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len);
 
 /* In a forked child: signals back to their defaults, the job socket on
  * WORKER_FD_JOB and input_fd (unless -1) on WORKER_FD_INPUT, every other fd
@@ -31,14 +35,13 @@ void sandbox_target_name(const struct ipc_spawn *req, char *buf, size_t len);
  * sockets), and death with parent_pid, which would reap it. */
 void sandbox_keep_only(int job_fd, int input_fd, pid_t parent_pid);
 
-/* Takes role's capabilities, no_new_privs and its seccomp filter, as
- * prepared by sandbox_init (the publisher's confinement). */
-int sandbox_confine(int role, struct err *e);
-
-/* In a freshly forked child of the (single-threaded) parent: builds the
- * sandbox around snapshots_dir/<target>, runs the role, exits.  Failures
- * before the role runs are reported to the broker as JOB_FAIL. */
-_Noreturn void sandbox_run(const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
+/* In a freshly forked child of the (single-threaded) spawner, once it has
+ * joined the shared namespaces: builds the sandbox around the request's
+ * view of snapshots_dir, takes conf (the confinement of the request's role,
+ * or of the probed role; NULL fails the job), runs the role, exits.
+ * Failures before the role runs are reported to the broker as JOB_FAIL. */
+_Noreturn void sandbox_run(const struct config *cfg, const struct sandbox_confinement *conf,
+			   const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
 			   pid_t parent_pid);
 
 #endif

@@ -128,7 +128,7 @@ static void sha256_hex(const void *buf, size_t len, char out[65])
 /* ---- the channels -------------------------------------------------------------- */
 
 /* 1 with *m, 0 when the peer hung up, -1 on timeout or a refused record. */
-static int recv_within(int fd, struct ipc_msg *m, int ms)
+static int recv_within(int fd, enum ipc_channel ch, struct ipc_msg *m, int ms)
 {
 	struct pollfd p = {fd, POLLIN, 0};
 	int n;
@@ -139,7 +139,7 @@ static int recv_within(int fd, struct ipc_msg *m, int ms)
 	if (n <= 0)
 		return -1;
 	struct err e = {0};
-	return ipc_recv(fd, m, &e);
+	return ipc_recv(fd, ch, m, &e);
 }
 
 static int send_msg(int fd, uint32_t type, const void *body, size_t len, int pass_fd)
@@ -156,7 +156,7 @@ static int ctl_call(uint32_t type, const void *body, size_t len, struct ipc_msg 
 {
 	if (send_msg(BROKER_FD_CTL, type, body, len, -1) < 0)
 		return -1;
-	return recv_within(BROKER_FD_CTL, m, TIMEOUT_MS);
+	return recv_within(BROKER_FD_CTL, IPC_CH_PARENT_REPLY, m, TIMEOUT_MS);
 }
 
 /* REPLY's errnum for a request that is answered by REPLY alone; -1000 when
@@ -236,7 +236,7 @@ static uint64_t evt_job_id(const struct ipc_msg *m)
 /* The next event must be `type` for this job. */
 static int job_event(struct job *j, uint32_t type, struct ipc_msg *m)
 {
-	int r = recv_within(BROKER_FD_EVT, m, TIMEOUT_MS);
+	int r = recv_within(BROKER_FD_EVT, IPC_CH_SPAWNER_EVENT, m, TIMEOUT_MS);
 	if (r == 1 && m->type == type && evt_job_id(m) == j->id)
 		return 0;
 	if (!j->why[0])
@@ -265,7 +265,7 @@ static int job_spawned(struct job *j)
 static void job_result(struct job *j)
 {
 	for (;;) {
-		int r = recv_within(j->sock, &j->result, TIMEOUT_MS);
+		int r = recv_within(j->sock, IPC_CH_JOB, &j->result, TIMEOUT_MS);
 		if (r == 1 && j->result.type == IPC_JOB_PROGRESS)
 			continue;
 		if (r != 1) {
@@ -556,7 +556,7 @@ _Noreturn static void attack_input_kind(const char *kind, int fd)
 	struct ipc_spawn s = {.job_id = 21, .target = target, .role = ROLE_EXTRACT};
 	struct ipc_msg m;
 	send_msg(BROKER_FD_EVT, IPC_SPAWN_INPUT, &s, sizeof s, fd);
-	int r = recv_within(BROKER_FD_EVT, &m, TIMEOUT_MS);
+	int r = recv_within(BROKER_FD_EVT, IPC_CH_SPAWNER_EVENT, &m, TIMEOUT_MS);
 	verdict(r == 0, check, "the spawner answered %s", r == 1 ? ipc_type_name(m.type) : "nothing in time");
 	await_kill(r == 0);
 }
@@ -581,7 +581,7 @@ _Noreturn static void attack_publish_malformed(void)
 	memcpy(p.digest, digest, sizeof p.digest);
 	say("info traversal %.48s", digest);
 	send_msg(BROKER_FD_EVT, IPC_PUBLISH, &p, sizeof p, -1);
-	int r = recv_within(BROKER_FD_EVT, &m, TIMEOUT_MS);
+	int r = recv_within(BROKER_FD_EVT, IPC_CH_SPAWNER_EVENT, &m, TIMEOUT_MS);
 	verdict(r == 0, "publish-malformed-violation", "the spawner answered %s",
 		r == 1 ? ipc_type_name(m.type) : "nothing in time");
 	await_kill(r == 0);

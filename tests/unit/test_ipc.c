@@ -48,10 +48,22 @@ static void send_raw(uint32_t type, uint32_t claimed, size_t body_len, int fd, i
 	ck_assert_int_eq(sendmsg(sp[0], &mh, 0), (ssize_t)(sizeof h + body_len));
 }
 
+/* The channel end a type arrives at; IPC_CH_JOB for an unknown type. */
+static enum ipc_channel channel_of(uint32_t type)
+{
+	for (int ch = IPC_CH_PARENT; ch <= IPC_CH_JOB; ch++)
+		if (ipc_type_on(type, (enum ipc_channel)ch))
+			return (enum ipc_channel)ch;
+	return IPC_CH_JOB;
+}
+
+/* Receives the next record at the channel end its type belongs to. */
 static int recv_one(struct ipc_msg *m, struct err *e)
 {
+	struct ipc_hdr h = {0};
 	memset(e, 0, sizeof *e);
-	return ipc_recv(sp[1], m, e);
+	recv(sp[1], &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+	return ipc_recv(sp[1], channel_of(h.type), m, e);
 }
 
 START_TEST(round_trip_every_type)
@@ -205,6 +217,43 @@ START_TEST(text_is_terminated_and_eof_seen)
 }
 END_TEST
 
+/* Each type arrives at one channel end: a worker cannot send a spawn
+ * request up its job socket, nor the broker a reply to the parent. */
+START_TEST(types_arrive_only_at_their_channel_end)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	size_t checked = 0;
+	for (uint32_t type = 1; type <= IPC_TYPE_MAX; type++) {
+		if (ipc_type_len(type) == (size_t)-1)
+			continue;
+		enum ipc_channel own = channel_of(type);
+		ck_assert_msg(ipc_type_on(type, own), "%s arrives nowhere", ipc_type_name(type));
+		for (int ch = IPC_CH_PARENT; ch <= IPC_CH_JOB; ch++) {
+			size_t nfds = ipc_type_fds(type);
+			send_raw(type, ipc_type_len(type), ipc_type_len(type), nfds ? p[1] : -1, (int)nfds);
+			struct ipc_msg m;
+			struct err e = {0};
+			int r = ipc_recv(sp[1], (enum ipc_channel)ch, &m, &e);
+			if ((enum ipc_channel)ch == own) {
+				ck_assert_msg(r == 1, "%s refused at its own end: %s", ipc_type_name(type),
+					      e.msg);
+				ipc_msg_close(&m);
+			} else {
+				ck_assert_msg(r == -1 && strstr(e.msg, "not a type this end"),
+					      "%s accepted at channel end %d", ipc_type_name(type), ch);
+			}
+		}
+		checked++;
+	}
+	ck_assert_uint_eq(checked, 25); /* every type of proto/ipc.h; 21 is retired */
+	close(p[1]);
+	char c;
+	ck_assert_int_eq(read(p[0], &c, 1), 0); /* every fd received was closed */
+	close(p[0]);
+}
+END_TEST
+
 START_TEST(nonblocking_empty_is_eagain)
 {
 	struct ipc_msg m;
@@ -226,6 +275,7 @@ int main(void)
 	tcase_add_test(tc, wrong_length_rejected);
 	tcase_add_test(tc, unexpected_fds_closed_and_rejected);
 	tcase_add_test(tc, missing_fd_rejected);
+	tcase_add_test(tc, types_arrive_only_at_their_channel_end);
 	tcase_add_test(tc, send_checks_length);
 	tcase_add_test(tc, text_is_terminated_and_eof_seen);
 	tcase_add_test(tc, nonblocking_empty_is_eagain);
