@@ -10,7 +10,12 @@
 
 /* ---- keys and limits ------------------------------------------------------ */
 
-void snap_key_of(const char *name, struct snap_key *k)
+struct snap_key {
+	unsigned char b[LONG_KEY_LEN];
+	size_t n;
+};
+
+static void snap_key_of(const char *name, struct snap_key *k)
 {
 	size_t len = strlen(name);
 	if (len <= SHORT_KEY_MAX) {
@@ -89,16 +94,25 @@ struct label_ref *label_refs_of(const struct label *l, size_t n)
 
 /* ---- records -------------------------------------------------------------- */
 
-int record_load(struct meta *m, MDB_txn *txn, const char *name, Record **rec, struct err *e)
+/* The packed record under name: 1 and *val when found, 0 when absent, -1 on
+ * a store error. */
+static int record_get(struct meta *m, MDB_txn *txn, const char *name, MDB_val *val, struct err *e)
 {
 	struct snap_key k;
 	snap_key_of(name, &k);
-	MDB_val key = {.mv_size = k.n, .mv_data = k.b}, val;
-	int rc = mdb_get(txn, m->snaps, &key, &val);
+	MDB_val key = {.mv_size = k.n, .mv_data = k.b};
+	int rc = mdb_get(txn, m->snaps, &key, val);
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	if (rc)
-		return lmdb_fail(e, rc, "reading snapshot", name);
+	return rc ? lmdb_fail(e, rc, "reading snapshot", name) : 1;
+}
+
+int record_load(struct meta *m, MDB_txn *txn, const char *name, Record **rec, struct err *e)
+{
+	MDB_val val;
+	int r = record_get(m, txn, name, &val, e);
+	if (r <= 0)
+		return r;
 	*rec = strata__v1__snapshot_record__unpack(NULL, val.mv_size, val.mv_data);
 	if (!*rec)
 		return err_set(e, ST_INTERNAL, "metadata: corrupt record for snapshot `%.200s`", name);
@@ -107,13 +121,21 @@ int record_load(struct meta *m, MDB_txn *txn, const char *name, Record **rec, st
 
 int record_exists(struct meta *m, MDB_txn *txn, const char *name, struct err *e)
 {
+	MDB_val val;
+	return record_get(m, txn, name, &val, e);
+}
+
+int record_put(struct meta *m, MDB_txn *txn, const char *name, const Record *rec, struct err *e)
+{
 	struct snap_key k;
 	snap_key_of(name, &k);
-	MDB_val key = {.mv_size = k.n, .mv_data = k.b}, val;
-	int rc = mdb_get(txn, m->snaps, &key, &val);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc ? lmdb_fail(e, rc, "reading snapshot", name) : 1;
+	MDB_val key = {.mv_size = k.n, .mv_data = k.b};
+	MDB_val val = {.mv_size = strata__v1__snapshot_record__get_packed_size(rec)};
+	int rc = mdb_put(txn, m->snaps, &key, &val, MDB_RESERVE);
+	if (rc)
+		return lmdb_fail(e, rc, "writing snapshot", name);
+	strata__v1__snapshot_record__pack(rec, val.mv_data);
+	return 0;
 }
 
 int record_store(struct meta *m, MDB_txn *txn, const char *name, Record *rec, const struct label_ref *l,
@@ -129,18 +151,12 @@ int record_store(struct meta *m, MDB_txn *txn, const char *name, Record *rec, co
 	}
 	rec->n_labels = nl;
 	rec->labels = lp;
-	struct snap_key k;
-	snap_key_of(name, &k);
-	MDB_val key = {.mv_size = k.n, .mv_data = k.b};
-	MDB_val val = {.mv_size = strata__v1__snapshot_record__get_packed_size(rec)};
-	int rc = mdb_put(txn, m->snaps, &key, &val, MDB_RESERVE);
-	if (rc == 0)
-		strata__v1__snapshot_record__pack(rec, val.mv_data);
+	int ret = record_put(m, txn, name, rec, e);
 	rec->n_labels = 0;
 	rec->labels = NULL;
 	free(lp);
 	free(lv);
-	return rc ? lmdb_fail(e, rc, "writing snapshot", name) : 0;
+	return ret;
 }
 
 int record_delete(struct meta *m, MDB_txn *txn, const char *name, struct err *e)

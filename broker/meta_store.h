@@ -81,12 +81,6 @@ void committer_stop(struct meta *m);
 
 /* ---- records (meta_record.c) ------------------------------------------------ */
 
-struct snap_key {
-	unsigned char b[LONG_KEY_LEN];
-	size_t n;
-};
-void snap_key_of(const char *name, struct snap_key *k);
-
 int validate_name(const char *what, const char *name, struct err *e);
 /* containerd's labels.Validate, plus strata's count bound. */
 int validate_labels(const struct label *l, size_t n, struct err *e);
@@ -105,8 +99,11 @@ struct label_ref *label_refs_of(const struct label *l, size_t n);
 /* 1 and *rec when found, 0 when absent, -1 on a store error. */
 int record_load(struct meta *m, MDB_txn *txn, const char *name, Record **rec, struct err *e);
 int record_exists(struct meta *m, MDB_txn *txn, const char *name, struct err *e);
-/* Stores rec under name with the given labels (already normalised); packs
- * straight into LMDB's page with MDB_RESERVE. */
+/* Packs rec, labels as it has them, under name straight into LMDB's page
+ * (MDB_RESERVE). */
+int record_put(struct meta *m, MDB_txn *txn, const char *name, const Record *rec, struct err *e);
+/* Stores rec under name with the labels l (already normalised) in place of
+ * its own. */
 int record_store(struct meta *m, MDB_txn *txn, const char *name, Record *rec, const struct label_ref *l,
 		 size_t nl, struct err *e);
 int record_delete(struct meta *m, MDB_txn *txn, const char *name, struct err *e);

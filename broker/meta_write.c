@@ -360,21 +360,15 @@ static int set_usage_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e
 	int r = record_load(m, txn, a->name, &rec, e);
 	if (r <= 0)
 		return r; /* removed meanwhile: nothing to record */
-	int rc = 0;
+	int ret = 0;
 	/* Only the snapshot that was measured, and only once. */
 	if (rec->id == a->id && rec->kind == KIND_COMMITTED && rec->size < 0) {
 		rec->size = a->size;
 		rec->inodes = a->inodes;
-		struct snap_key k;
-		snap_key_of(a->name, &k);
-		MDB_val key = {.mv_size = k.n, .mv_data = k.b};
-		MDB_val val = {.mv_size = strata__v1__snapshot_record__get_packed_size(rec)};
-		rc = mdb_put(txn, m->snaps, &key, &val, MDB_RESERVE);
-		if (rc == 0)
-			strata__v1__snapshot_record__pack(rec, val.mv_data);
+		ret = record_put(m, txn, a->name, rec, e);
 	}
 	strata__v1__snapshot_record__free_unpacked(rec, NULL);
-	return rc ? lmdb_fail(e, rc, "writing snapshot", a->name) : 0;
+	return ret;
 }
 
 int meta_set_usage(struct meta *m, const char *name, uint64_t id, int64_t size, int64_t inodes, struct err *e)
