@@ -52,7 +52,7 @@ int meta_open(struct meta **out, const char *dir, struct err *e);
 void meta_close(struct meta *m);
 
 /* Group commit: from now on write operations join a batch transaction,
- * committed with one sync by a committer thread (started here; see meta.c).
+ * committed with one sync by a committer thread (started here; see meta_txn.c).
  * batch_opened(ctx) is called when a batch begins, so that the caller
  * schedules its commit. */
 int meta_set_group_commit(struct meta *m, void (*batch_opened)(void *ctx), void *ctx, struct err *e);

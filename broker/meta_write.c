@@ -1,0 +1,378 @@
+/* Changes to snapshot records, as containerd's storage makes them: create,
+ * commit, remove, update, and the usage measured after a commit.  Each is one
+ * transaction, so a failed change changes nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "meta_store.h"
+
+static void parent_link_key(uint64_t parent, uint64_t child, uint64_t buf[2])
+{
+	buf[0] = htobe64(parent);
+	buf[1] = htobe64(child);
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+struct create_args {
+	const struct snap_info *in;
+	struct snap_info *out;
+};
+
+static int create_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	const struct snap_info *in = ((struct create_args *)arg)->in;
+	const char *parent = in->parent && in->parent[0] ? in->parent : NULL;
+	Record rec = STRATA__V1__SNAPSHOT_RECORD__INIT;
+	uint64_t pid = 0;
+	if (check_new_id(m, txn, in->id, e) < 0)
+		return -1;
+	if (parent) {
+		Record *p = NULL;
+		int r = record_load(m, txn, parent, &p, e);
+		if (r <= 0)
+			return r < 0 ? -1 : err_set(e, ST_NOT_FOUND, "missing parent `%.200s`", parent);
+		int pkind = p->kind;
+		pid = p->id;
+		strata__v1__snapshot_record__free_unpacked(p, NULL);
+		if (pkind != KIND_COMMITTED)
+			return err_set(e, ST_INVALID_ARGUMENT, "parent `%.200s` is not committed snapshot",
+				       parent);
+	}
+	int r = record_exists(m, txn, in->name, e);
+	if (r != 0)
+		return r < 0 ? -1
+			     : err_set(e, ST_ALREADY_EXISTS, "snapshot `%.200s`: already exists", in->name);
+
+	rec.id = in->id;
+	rec.kind = in->kind;
+	rec.parent = (char *)(parent ? parent : "");
+	now_realtime(&rec.created_sec, &rec.created_nsec);
+	rec.updated_sec = rec.created_sec;
+	rec.updated_nsec = rec.created_nsec;
+	cleanup_free struct label_ref *l = label_refs_of(in->labels, in->nlabels);
+	size_t nl = labels_normalize(l, in->nlabels);
+	if (record_store(m, txn, in->name, &rec, l, nl, e) < 0 ||
+	    id_name_put(m, txn, in->id, in->name, e) < 0)
+		return -1;
+	if (parent) {
+		uint64_t lk[2];
+		parent_link_key(pid, in->id, lk);
+		MDB_val k = {.mv_size = sizeof lk, .mv_data = lk}, v = {0};
+		int rc = mdb_put(txn, m->parents, &k, &v, 0);
+		if (rc)
+			return lmdb_fail(e, rc, "writing parent link of", in->name);
+	}
+	struct create_args *a = arg;
+	if (a->out) {
+		info_fill(a->out, in->name, strlen(in->name), &rec);
+		info_set_labels(a->out, l, nl);
+	}
+	return 0;
+}
+
+int meta_create(struct meta *m, const struct snap_info *in, struct snap_info *out, struct err *e)
+{
+	if (in->kind != KIND_ACTIVE && in->kind != KIND_VIEW)
+		return err_set(
+		    e, ST_INVALID_ARGUMENT,
+		    "snapshot type %d invalid; only snapshots of type Active or View can be created",
+		    in->kind);
+	if (validate_name("snapshot key", in->name, e) < 0 || validate_labels(in->labels, in->nlabels, e) < 0)
+		return -1;
+	struct create_args a = {.in = in, .out = out};
+	if (in_txn(m, true, create_body, &a, e) < 0) {
+		if (out)
+			snap_info_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- commit ---------------------------------------------------------------- */
+
+struct commit_args {
+	const char *key, *name;
+	const struct label *labels;
+	size_t nlabels;
+	int64_t size, inodes;
+};
+
+static int commit_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct commit_args *a = arg;
+	cleanup_free struct label_ref *l = label_refs_of(a->labels, a->nlabels);
+	size_t nl = labels_normalize(l, a->nlabels);
+	int r = record_exists(m, txn, a->name, e);
+	if (r != 0)
+		return r < 0 ? -1
+			     : err_set(e, ST_ALREADY_EXISTS, "committed snapshot `%.200s`: already exists",
+				       a->name);
+	Record *rec = NULL;
+	r = record_load(m, txn, a->key, &rec, e);
+	if (r <= 0)
+		return r < 0 ? -1
+			     : err_set(e, ST_NOT_FOUND, "failed to get active snapshot `%.200s`", a->key);
+	int ret = -1;
+	if (rec->kind != KIND_ACTIVE) {
+		err_set(e, ST_FAILED_PRECONDITION, "snapshot `%.200s` is not active", a->key);
+		goto out;
+	}
+	if (rec->parent && rec->parent[0]) {
+		r = record_exists(m, txn, rec->parent, e);
+		if (r == 0)
+			err_set(e, ST_NOT_FOUND, "missing parent `%.200s` of snapshot `%.200s`", rec->parent,
+				a->key);
+		if (r <= 0)
+			goto out;
+	}
+	/* As CommitActive: new times, labels replaced (not inherited), usage
+	 * recorded; id and parent stay, so the parent link stays valid. */
+	for (size_t i = 0; i < rec->n_labels; i++)
+		strata__v1__label__free_unpacked(rec->labels[i], NULL);
+	free(rec->labels);
+	rec->labels = NULL;
+	rec->n_labels = 0;
+	rec->kind = KIND_COMMITTED;
+	now_realtime(&rec->created_sec, &rec->created_nsec);
+	rec->updated_sec = rec->created_sec;
+	rec->updated_nsec = rec->created_nsec;
+	rec->size = a->size;
+	rec->inodes = a->inodes;
+	if (record_delete(m, txn, a->key, e) < 0 || record_store(m, txn, a->name, rec, l, nl, e) < 0 ||
+	    id_name_put(m, txn, rec->id, a->name, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	strata__v1__snapshot_record__free_unpacked(rec, NULL);
+	return ret;
+}
+
+int meta_commit(struct meta *m, const char *key, const char *name, const struct label *labels, size_t nlabels,
+		int64_t size, int64_t inodes, struct err *e)
+{
+	if (validate_name("snapshot name", name, e) < 0 || validate_labels(labels, nlabels, e) < 0)
+		return -1;
+	if (!key)
+		key = "";
+	struct commit_args a = {key, name, labels, nlabels, size, inodes};
+	return in_txn(m, true, commit_body, &a, e);
+}
+
+/* ---- remove ---------------------------------------------------------------- */
+
+struct remove_args {
+	const char *name;
+	uint64_t id;
+	int kind;
+};
+
+static int has_children(struct meta *m, MDB_txn *txn, uint64_t id, struct err *e)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, m->parents, &cur);
+	if (rc)
+		return lmdb_fail(e, rc, "reading", "parents");
+	uint64_t be;
+	MDB_val k = id_val(id, &be), v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	int found = rc == 0 && k.mv_size >= sizeof be && memcmp(k.mv_data, &be, sizeof be) == 0;
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_fail(e, rc, "reading", "parents");
+	return found;
+}
+
+static int remove_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct remove_args *a = arg;
+	Record *rec = NULL;
+	int r = record_load(m, txn, a->name, &rec, e);
+	if (r <= 0)
+		return r < 0 ? -1 : err_set(e, ST_NOT_FOUND, "snapshot `%.200s`: not found", a->name);
+	int ret = -1;
+	a->id = rec->id;
+	a->kind = rec->kind;
+	r = has_children(m, txn, rec->id, e);
+	if (r != 0) {
+		if (r > 0)
+			err_set(e, ST_FAILED_PRECONDITION, "cannot remove snapshot with child");
+		goto out;
+	}
+	if (rec->parent && rec->parent[0]) {
+		Record *p = NULL;
+		r = record_load(m, txn, rec->parent, &p, e);
+		if (r == 0)
+			err_set(e, ST_NOT_FOUND, "snapshot `%.200s`: parent `%.200s` not found", a->name,
+				rec->parent);
+		if (r <= 0)
+			goto out;
+		uint64_t lk[2];
+		parent_link_key(p->id, rec->id, lk);
+		strata__v1__snapshot_record__free_unpacked(p, NULL);
+		MDB_val k = {.mv_size = sizeof lk, .mv_data = lk};
+		int rc = mdb_del(txn, m->parents, &k, NULL);
+		if (rc && rc != MDB_NOTFOUND) {
+			lmdb_fail(e, rc, "deleting parent link of", a->name);
+			goto out;
+		}
+	}
+	uint64_t be;
+	MDB_val k = id_val(rec->id, &be);
+	int rc = mdb_del(txn, m->ids, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND) {
+		lmdb_fail(e, rc, "deleting id of", a->name);
+		goto out;
+	}
+	ret = record_delete(m, txn, a->name, e);
+out:
+	strata__v1__snapshot_record__free_unpacked(rec, NULL);
+	return ret;
+}
+
+int meta_remove(struct meta *m, const char *name, uint64_t *id, int *kind, struct err *e)
+{
+	struct remove_args a = {.name = name ? name : ""};
+	if (in_txn(m, true, remove_body, &a, e) < 0)
+		return -1;
+	if (id)
+		*id = a.id;
+	if (kind)
+		*kind = a.kind;
+	return 0;
+}
+
+/* ---- update ---------------------------------------------------------------- */
+
+struct update_args {
+	const struct snap_info *in;
+	const char *const *paths;
+	size_t npaths;
+	struct snap_info *out;
+};
+
+/* The value `in` gives key (the last one when repeated), "" when none: what
+ * reading a Go map gives. */
+static const char *in_label(const struct snap_info *in, const char *key)
+{
+	for (size_t i = in->nlabels; i-- > 0;)
+		if (strcmp(in->labels[i].key ? in->labels[i].key : "", key) == 0)
+			return in->labels[i].value ? in->labels[i].value : "";
+	return "";
+}
+
+/* Builds the new label list as UpdateInfo does: start from the stored labels;
+ * "labels" replaces them all with in's; "labels.KEY" assigns in's value of KEY
+ * (deleting it when in has none).  Later assignments win in normalize. */
+static void labels_assign_all(struct label_ref *l, size_t *nl, const struct snap_info *in)
+{
+	*nl = 0;
+	for (size_t i = 0; i < in->nlabels; i++)
+		l[(*nl)++] = (struct label_ref){.key = in->labels[i].key, .value = in->labels[i].value};
+}
+
+static int update_labels(const struct update_args *a, const Record *rec, struct label_ref **out, size_t *n,
+			 struct err *e)
+{
+	const struct snap_info *in = a->in;
+	size_t nl = 0, cap = rec->n_labels + in->nlabels + a->npaths + 1;
+	struct label_ref *l = xcalloc(cap, sizeof *l);
+	for (size_t i = 0; i < rec->n_labels; i++)
+		l[nl++] = (struct label_ref){.key = rec->labels[i]->key, .value = rec->labels[i]->value};
+	if (a->npaths == 0)
+		labels_assign_all(l, &nl, in);
+	for (size_t p = 0; p < a->npaths; p++) {
+		const char *path = a->paths[p] ? a->paths[p] : "";
+		if (strncmp(path, "labels.", 7) == 0) {
+			l[nl++] = (struct label_ref){.key = path + 7, .value = in_label(in, path + 7)};
+		} else if (strcmp(path, "labels") == 0) {
+			labels_assign_all(l, &nl, in);
+		} else {
+			free(l);
+			return err_set(e, ST_INVALID_ARGUMENT,
+				       "cannot update `%.100s` field on snapshot `%.200s`", path, in->name);
+		}
+	}
+	*n = labels_normalize(l, nl);
+	if (*n > META_LABELS_MAX) {
+		free(l);
+		return err_set(e, ST_INVALID_ARGUMENT, "info.Labels: %zu labels, more than %d", *n,
+			       META_LABELS_MAX);
+	}
+	*out = l;
+	return 0;
+}
+
+static int update_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct update_args *a = arg;
+	Record *rec = NULL;
+	int r = record_load(m, txn, a->in->name, &rec, e);
+	if (r <= 0)
+		return r < 0 ? -1 : err_set(e, ST_NOT_FOUND, "snapshot `%.200s` does not exist", a->in->name);
+	struct label_ref *l = NULL;
+	size_t nl = 0;
+	int ret = -1;
+	if (update_labels(a, rec, &l, &nl, e) < 0)
+		goto out;
+	now_realtime(&rec->updated_sec, &rec->updated_nsec);
+	/* record_store replaces the label list: keep the unpacked one to free
+	 * (l points into it). */
+	size_t old_n = rec->n_labels;
+	RecordLabel **old = rec->labels;
+	ret = record_store(m, txn, a->in->name, rec, l, nl, e);
+	if (ret == 0 && a->out) {
+		info_fill(a->out, a->in->name, strlen(a->in->name), rec);
+		info_set_labels(a->out, l, nl);
+	}
+	rec->n_labels = old_n;
+	rec->labels = old;
+	free(l);
+out:
+	strata__v1__snapshot_record__free_unpacked(rec, NULL);
+	return ret;
+}
+
+int meta_update(struct meta *m, const struct snap_info *in, const char *const *paths, size_t npaths,
+		struct snap_info *out, struct err *e)
+{
+	if (!in->name || !in->name[0])
+		return err_set(e, ST_INVALID_ARGUMENT, "snapshot name must not be empty");
+	if (validate_labels(in->labels, in->nlabels, e) < 0)
+		return -1;
+	struct update_args a = {.in = in, .paths = paths, .npaths = npaths, .out = out};
+	return in_txn(m, true, update_body, &a, e);
+}
+
+/* ---- usage measured after commit -------------------------------------------- */
+
+struct usage_args {
+	const char *name;
+	uint64_t id;
+	int64_t size, inodes;
+};
+
+static int set_usage_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	const struct usage_args *a = arg;
+	Record *rec = NULL;
+	int r = record_load(m, txn, a->name, &rec, e);
+	if (r <= 0)
+		return r; /* removed meanwhile: nothing to record */
+	int ret = 0;
+	/* Only the snapshot that was measured, and only once. */
+	if (rec->id == a->id && rec->kind == KIND_COMMITTED && rec->size < 0) {
+		rec->size = a->size;
+		rec->inodes = a->inodes;
+		ret = record_put(m, txn, a->name, rec, e);
+	}
+	strata__v1__snapshot_record__free_unpacked(rec, NULL);
+	return ret;
+}
+
+int meta_set_usage(struct meta *m, const char *name, uint64_t id, int64_t size, int64_t inodes, struct err *e)
+{
+	struct usage_args a = {name, id, size, inodes};
+	return in_txn(m, true, set_usage_body, &a, e);
+}
