@@ -1,164 +1,204 @@
-/* The command line shared by stratad and stratad-spawner: every setting of
- * struct config as a flag, the internal role flags, --config FILE. */
+/* The command line shared by stratad, stratad-broker and stratad-spawner:
+ * every setting of config.c's table as a flag, --config FILE, and the flags
+ * the parent starts its children with. */
 #include "args.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "../common/util.h"
 
-static const struct flag {
+/* The flags that are not settings, each a field of struct stratad_args. */
+static const struct arg {
 	const char *flag;
-	const char *key; /* config key; NULL: handled here */
-	int is_bool;
-} flags[] = {
-    {"--config", NULL, 0},
-    {"--root", "root", 0},
-    {"--address", "address", 0},
-    {"--user", "user", 0},
-    {"--content-root", "content_root", 0},
-    {"--log-level", "log_level", 0},
-    {"--seccomp-log", "seccomp_log", 1},
-    {"--enable-probe", "enable_probe", 1},
-    {"--max-message", "max_message", 0},
-    {"--max-connections", "max_connections", 0},
-    {"--max-jobs", "max_jobs", 0},
-    {"--max-queued-jobs", "max_queued_jobs", 0},
-    {"--job-timeout", "job_timeout", 0},
-    {"--job-idle-timeout", "job_idle_timeout", 0},
-    {"--extract-max-bytes", "extract_max_bytes", 0},
-    {"--extract-max-entries", "extract_max_entries", 0},
-    {"--extract-max-file", "extract_max_file", 0},
-    {"--extract-max-depth", "extract_max_depth", 0},
-    {"--extract-max-name", "extract_max_name", 0},
-    {"--extract-max-xattr", "extract_max_xattr", 0},
-    {"--extract-max-ratio", "extract_max_ratio", 0},
-    {"--strip-caps", "strip_caps", 1},
-    /* internal: the parent starts the broker with these */
-    {"--role", NULL, 0},
-    {"--broker-uid", NULL, 0},
-    {"--broker-gid", NULL, 0},
-    {"--overlay-index-off", NULL, 1},
+	size_t off;
+	int is_bool; /* an int; else a const char * */
+} args[] = {
+    {"--config", offsetof(struct stratad_args, config_file), 0},
+    {"--role", offsetof(struct stratad_args, role), 0},
+    {"--broker-uid", offsetof(struct stratad_args, uid), 0},
+    {"--broker-gid", offsetof(struct stratad_args, gid), 0},
+    {"--overlay-index-off", offsetof(struct stratad_args, index_off), 1},
 };
 
-static void usage(FILE *f)
+#define FLAG_MAX 64
+
+/* A setting's flag: --KEY with `-` for `_`. */
+static const char *flag_of(const struct setting *s, char buf[FLAG_MAX])
 {
-	fprintf(f,
-		"usage: stratad [--config FILE] [--root DIR] [--address PATH] [--user NAME]\n"
-		"               [--content-root DIR] [--log-level error|warn|info|debug] [--seccomp-log]\n"
-		"               [--enable-probe] [--max-message N] [--max-connections N] [--max-jobs N]\n"
-		"               [--max-queued-jobs N] [--job-timeout SECONDS] [--job-idle-timeout SECONDS]\n"
-		"               [--extract-max-bytes N] [--extract-max-entries N] [--extract-max-file N]\n"
-		"               [--extract-max-depth N] [--extract-max-name N] [--extract-max-xattr N]\n"
-		"               [--extract-max-ratio N] [--strip-caps]\n"
-		"               [--help] [--version]\n"
-		"Serves containerd's snapshot service over gRPC on ADDRESS (default %s)\n"
-		"and the native protocol on ADDRESS.fd; state lives in ROOT (default %s).\n",
-		STRATA_DEFAULT_ADDRESS, STRATA_DEFAULT_ROOT);
+	snprintf(buf, FLAG_MAX, "--%s", s->key);
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	return buf;
+}
+
+/* A flag is a setting or an arg. */
+struct flag {
+	const struct setting *s;
+	const struct arg *a;
+};
+
+/* The flag named by the first n bytes of name. */
+static int flag_find(const char *name, size_t n, struct flag *f)
+{
+	char buf[FLAG_MAX];
+	*f = (struct flag){0};
+	for (size_t k = 0; k < config_nsettings && !f->s; k++)
+		if (strlen(flag_of(&config_settings[k], buf)) == n && !strncmp(buf, name, n))
+			f->s = &config_settings[k];
+	for (size_t k = 0; k < ARRAY_SIZE(args) && !f->s && !f->a; k++)
+		if (strlen(args[k].flag) == n && !strncmp(args[k].flag, name, n))
+			f->a = &args[k];
+	return f->s || f->a ? 0 : -1;
+}
+
+void stratad_usage(FILE *f)
+{
+	char buf[FLAG_MAX];
+	int w = 0;
+	for (size_t k = 0; k < config_nsettings; k++) {
+		const struct setting *s = &config_settings[k];
+		int n = (int)strlen(flag_of(s, buf)) + (s->value_name ? 1 + (int)strlen(s->value_name) : 0);
+		w = n > w ? n : w;
+	}
+	fprintf(f, "usage: stratad [--config FILE] [--SETTING VALUE]... [--help] [--version]\n"
+		   "Serves containerd's snapshot service over gRPC on ADDRESS and the native\n"
+		   "protocol on ADDRESS.fd; state lives in ROOT.  --config reads an INI file\n"
+		   "whose keys, at top level or under [strata], are the flags below without\n"
+		   "`--` and with `_` for `-` (max_jobs = 8); the flags win over it.\n");
+	for (size_t k = 0; k < config_nsettings; k++) {
+		const struct setting *s = &config_settings[k];
+		char *left = s->value_name ? xasprintf("%s %s", flag_of(s, buf), s->value_name)
+					   : xstrdup(flag_of(s, buf));
+		fprintf(f, "  %-*s  %s", w, left, s->help);
+		if (s->kind == SETTING_UINT && s->hi == UINT64_MAX)
+			fprintf(f, " (%llu.., default %s)\n", (unsigned long long)s->lo, s->def);
+		else if (s->kind == SETTING_UINT)
+			fprintf(f, " (%llu..%llu, default %s)\n", (unsigned long long)s->lo,
+				(unsigned long long)s->hi, s->def);
+		else if (s->kind == SETTING_ENUM) {
+			fputs(" (", f);
+			for (int i = 0; s->names[i]; i++)
+				fprintf(f, "%s%s", i ? "|" : "", s->names[i]);
+			fprintf(f, ", default %s)\n", s->def);
+		} else if (s->def[0])
+			fprintf(f, " (default %s)\n", s->def);
+		else
+			fputs(" (default none)\n", f);
+		free(left);
+	}
 }
 
 /* One flag at argv[*i]: `--flag VALUE`, `--flag=VALUE`, or a bare boolean. */
-static int parse_flag(int argc, char **argv, int *i, const struct flag **out, const char **value)
+static int flag_next(int argc, char **argv, int *i, struct flag *f, const char **value, struct err *e)
 {
 	const char *arg = argv[*i], *eq = strchr(arg, '=');
-	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-	for (size_t k = 0; k < ARRAY_SIZE(flags); k++) {
-		if (strlen(flags[k].flag) != n || strncmp(flags[k].flag, arg, n))
-			continue;
-		*out = &flags[k];
-		if (eq)
-			*value = eq + 1;
-		else if (flags[k].is_bool)
-			*value = "true";
-		else if (*i + 1 < argc)
-			*value = argv[++*i];
-		else
-			return fprintf(stderr, "stratad: %s needs a value\n", flags[k].flag), -1;
-		return 0;
-	}
-	return fprintf(stderr, "stratad: unknown option `%s` (see --help)\n", arg), -1;
+	if (flag_find(arg, eq ? (size_t)(eq - arg) : strlen(arg), f) < 0)
+		return err_set(e, ST_INVALID_ARGUMENT, "unknown option `%s` (see --help)", arg);
+	if (eq)
+		*value = eq + 1;
+	else if (f->s ? f->s->kind == SETTING_BOOL : f->a->is_bool)
+		*value = "true";
+	else if (*i + 1 < argc)
+		*value = argv[++*i];
+	else
+		return err_set(e, ST_INVALID_ARGUMENT, "%s needs a value", arg);
+	return 0;
 }
 
-/* Pass 1 (apply == 0) finds --config and the internal flags; pass 2 applies
- * the settings over the file's, so that flags win. */
-static int parse_args(int argc, char **argv, struct config *c, struct stratad_args *p, int apply)
+static int arg_set(struct stratad_args *p, const struct arg *a, const char *value, struct err *e)
 {
+	char *field = (char *)p + a->off;
+	if (!a->is_bool)
+		return memcpy(field, &value, sizeof value), 0;
+	if (config_parse_bool(value, (int *)field) < 0)
+		return err_set(e, ST_INVALID_ARGUMENT, "%s takes true or false, not `%s`", a->flag, value);
+	return 0;
+}
+
+/* Pass 1 (apply == 0) finds --config and the flags that are not settings;
+ * pass 2 applies the settings over the file's, so that flags win. */
+static int parse_pass(int argc, char **argv, struct config *c, struct stratad_args *p, int apply,
+		      struct err *e)
+{
+	char buf[FLAG_MAX];
 	for (int i = 1; i < argc; i++) {
-		const struct flag *f;
-		const char *v;
-		if (parse_flag(argc, argv, &i, &f, &v) < 0)
+		struct flag f;
+		const char *v = NULL;
+		if (flag_next(argc, argv, &i, &f, &v, e) < 0)
 			return -1;
-		if (!f->key) {
-			if (!strcmp(f->flag, "--config"))
-				p->config_file = v;
-			else if (!strcmp(f->flag, "--role"))
-				p->role = v;
-			else if (!strcmp(f->flag, "--broker-uid"))
-				p->uid = v;
-			else if (!strcmp(f->flag, "--broker-gid"))
-				p->gid = v;
-			else
-				p->index_off = 1;
-			continue;
-		}
-		struct err e = {0};
-		if (apply && config_set(c, f->key, v, &e) < 0)
-			return fprintf(stderr, "stratad: %s: %s\n", f->flag, e.msg), -1;
+		if (f.a && !apply && arg_set(p, f.a, v, e) < 0)
+			return -1;
+		if (f.s && apply && config_set(c, f.s->key, v, e) < 0)
+			return err_wrap(e, "%s", flag_of(f.s, buf));
 	}
 	return 0;
+}
+
+int stratad_parse(int argc, char **argv, struct config *c, struct stratad_args *p, struct err *e)
+{
+	memset(p, 0, sizeof *p);
+	config_defaults(c);
+	if (parse_pass(argc, argv, c, p, 0, e) < 0)
+		return -1;
+	if (p->config_file && config_load_file(c, p->config_file, e) < 0)
+		return -1;
+	return parse_pass(argc, argv, c, p, 1, e);
 }
 
 int stratad_args(int argc, char **argv, struct config *c, struct stratad_args *p)
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return usage(stdout), 0;
+			return stratad_usage(stdout), 0;
 		if (!strcmp(argv[i], "--version"))
 			return puts("stratad " STRATA_VERSION), 0;
 	}
 	struct err e = {0};
-	memset(p, 0, sizeof *p);
-	config_defaults(c);
-	if (parse_args(argc, argv, c, p, 0) < 0)
-		return 2;
-	if (p->config_file && config_load_file(c, p->config_file, &e) < 0)
+	if (stratad_parse(argc, argv, c, p, &e) < 0)
 		return fprintf(stderr, "stratad: %s\n", e.msg), 2;
-	if (parse_args(argc, argv, c, p, 1) < 0)
-		return 2;
 	return -1;
 }
 
-char **stratad_argv(const struct config *c, const char *role)
+void strv_push(struct strv *a, char *s)
 {
-	static const char *levels[] = {"error", "warn", "info", "debug"};
-	char **v = xcalloc(32, sizeof *v);
-	int n = 0;
-	v[n++] = xstrdup(role ? "stratad" : "stratad");
-	if (role)
-		v[n++] = xasprintf("--role=%s", role);
-	v[n++] = xasprintf("--root=%s", c->root);
-	v[n++] = xasprintf("--address=%s", c->address);
-	v[n++] = xasprintf("--user=%s", c->user);
-	v[n++] = xasprintf("--content-root=%s", c->content_root);
-	v[n++] = xasprintf("--log-level=%s", levels[c->log_level & 3]);
-	if (c->seccomp_log)
-		v[n++] = xstrdup("--seccomp-log");
-	if (c->enable_probe)
-		v[n++] = xstrdup("--enable-probe");
-	if (c->strip_caps)
-		v[n++] = xstrdup("--strip-caps");
-	v[n++] = xasprintf("--max-message=%u", c->max_message);
-	v[n++] = xasprintf("--max-connections=%u", c->max_conns);
-	v[n++] = xasprintf("--max-jobs=%u", c->max_jobs);
-	v[n++] = xasprintf("--max-queued-jobs=%u", c->max_queued_jobs);
-	v[n++] = xasprintf("--job-timeout=%u", c->job_timeout);
-	v[n++] = xasprintf("--job-idle-timeout=%u", c->job_idle_timeout);
-	v[n++] = xasprintf("--extract-max-bytes=%llu", (unsigned long long)c->extract_max_bytes);
-	v[n++] = xasprintf("--extract-max-entries=%llu", (unsigned long long)c->extract_max_entries);
-	v[n++] = xasprintf("--extract-max-file=%llu", (unsigned long long)c->extract_max_file);
-	v[n++] = xasprintf("--extract-max-depth=%u", c->extract_max_depth);
-	v[n++] = xasprintf("--extract-max-name=%u", c->extract_max_name);
-	v[n++] = xasprintf("--extract-max-xattr=%u", c->extract_max_xattr);
-	v[n++] = xasprintf("--extract-max-ratio=%u", c->extract_max_ratio);
-	return v;
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 32;
+		a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+void argv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+char **stratad_argv(const struct config *c, const struct stratad_args *p)
+{
+	struct strv a = {0};
+	char buf[FLAG_MAX];
+	strv_push(&a, xstrdup("stratad"));
+	for (size_t k = 0; k < ARRAY_SIZE(args); k++) {
+		const char *field = (const char *)p + args[k].off;
+		const char *s;
+		int on;
+		if (args[k].is_bool) {
+			memcpy(&on, field, sizeof on);
+			if (on)
+				strv_push(&a, xstrdup(args[k].flag));
+		} else {
+			memcpy(&s, field, sizeof s);
+			if (s)
+				strv_push(&a, xasprintf("%s=%s", args[k].flag, s));
+		}
+	}
+	for (size_t k = 0; k < config_nsettings; k++) {
+		cleanup_free char *v = config_get(c, &config_settings[k]);
+		strv_push(&a, xasprintf("%s=%s", flag_of(&config_settings[k], buf), v));
+	}
+	return a.v;
 }

@@ -1,71 +1,68 @@
 #include "config.h"
 
 #include <ini.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "util.h"
 
-void config_defaults(struct config *c)
-{
-	memset(c, 0, sizeof *c);
-	c->root = xstrdup(STRATA_DEFAULT_ROOT);
-	c->address = xstrdup(STRATA_DEFAULT_ADDRESS);
-	c->user = xstrdup(STRATA_DEFAULT_USER);
-	c->content_root = xstrdup("");
-	c->log_level = LOG_INFO_;
-	c->max_message = 16u << 20;
-	c->max_conns = 1024;
-	c->max_jobs = 8;
-	c->max_queued_jobs = 256;
-	/* A 2 GiB layer at 1 MB/s takes 35 minutes; a stall of a few minutes
-	 * (a disk flushing, a registry pausing) is no reason to give up. */
-	c->job_timeout = 7200;
-	c->job_idle_timeout = 300;
-	c->extract_max_bytes = 64ULL << 30;
-	c->extract_max_entries = 1 << 20;
-	c->extract_max_file = 32ULL << 30;
-	c->extract_max_depth = 256;
-	c->extract_max_name = 4095;
-	c->extract_max_xattr = 65536;
-	c->extract_max_ratio = 200;
-}
+/* By enum log_level. */
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 
-/* The extract limits: key, field, range. */
-static const struct {
-	const char *key;
-	size_t off, size;
-	uint64_t lo, hi;
-} extract_keys[] = {
-    {"extract_max_bytes", offsetof(struct config, extract_max_bytes), 8, 1 << 20, UINT64_MAX},
-    {"extract_max_entries", offsetof(struct config, extract_max_entries), 8, 1, UINT64_MAX},
-    {"extract_max_file", offsetof(struct config, extract_max_file), 8, 0, UINT64_MAX},
-    {"extract_max_depth", offsetof(struct config, extract_max_depth), 4, 1, 100000},
-    {"extract_max_name", offsetof(struct config, extract_max_name), 4, 255, 65535},
-    {"extract_max_xattr", offsetof(struct config, extract_max_xattr), 4, 0, 1 << 20},
-    {"extract_max_ratio", offsetof(struct config, extract_max_ratio), 4, 0, 1000000},
+#define FIELD(f) .off = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
+
+/* Every setting, once.  The flags, the argv of the parent's children,
+ * --help and the README's synopsis (a unit test compares it) come from here. */
+const struct setting config_settings[] = {
+    {"root", SETTING_PATH, FIELD(root), .def = STRATA_DEFAULT_ROOT, .value_name = "DIR",
+     .help = "snapshot data and metadata"},
+    {"address", SETTING_PATH, FIELD(address), .def = STRATA_DEFAULT_ADDRESS, .value_name = "PATH",
+     .help = "gRPC socket; the native one is PATH.fd"},
+    {"user", SETTING_NAME, FIELD(user), .def = STRATA_DEFAULT_USER, .value_name = "NAME",
+     .help = "the broker's account"},
+    {"content_root", SETTING_PATH_OR_EMPTY, FIELD(content_root), .def = "", .value_name = "DIR",
+     .help = "containerd's content store, for Apply by digest"},
+    {"log_level", SETTING_ENUM, FIELD(log_level), .names = log_levels, .def = "info", .value_name = "LEVEL",
+     .help = "how much to log"},
+    {"seccomp_log", SETTING_BOOL, FIELD(seccomp_log), .def = "false",
+     .help = "log a denied system call, not kill its caller"},
+    {"enable_probe", SETTING_BOOL, FIELD(enable_probe), .def = "false",
+     .help = "allow the policy probe jobs, for tests"},
+    {"max_message", SETTING_UINT, FIELD(max_message), 4096, 1u << 30, .def = "16777216",
+     .value_name = "BYTES", .help = "largest gRPC or native message"},
+    {"max_connections", SETTING_UINT, FIELD(max_conns), 1, 65536, .def = "1024", .value_name = "N",
+     .help = "client connections at once"},
+    {"max_jobs", SETTING_UINT, FIELD(max_jobs), 1, 1024, .def = "8", .value_name = "N",
+     .help = "workers running at once"},
+    {"max_queued_jobs", SETTING_UINT, FIELD(max_queued_jobs), 0, 65536, .def = "256", .value_name = "N",
+     .help = "jobs waiting for a worker"},
+    /* A 2 GiB layer at 1 MB/s takes 35 minutes; a stall of a few minutes
+     * (a disk flushing, a registry pausing) is no reason to give up. */
+    {"job_timeout", SETTING_UINT, FIELD(job_timeout), 1, 7 * 86400, .def = "7200", .value_name = "SECONDS",
+     .help = "seconds a job may run"},
+    {"job_idle_timeout", SETTING_UINT, FIELD(job_idle_timeout), 1, 7 * 86400, .def = "300",
+     .value_name = "SECONDS", .help = "seconds an apply or diff may move no byte"},
+    {"extract_max_bytes", SETTING_UINT, FIELD(extract_max_bytes), 1 << 20, UINT64_MAX, .def = "68719476736",
+     .value_name = "BYTES", .help = "uncompressed bytes of one layer"},
+    {"extract_max_entries", SETTING_UINT, FIELD(extract_max_entries), 1, UINT64_MAX, .def = "1048576",
+     .value_name = "N", .help = "tar entries of one layer"},
+    {"extract_max_file", SETTING_UINT, FIELD(extract_max_file), 0, UINT64_MAX, .def = "34359738368",
+     .value_name = "BYTES", .help = "bytes of one file in a layer"},
+    {"extract_max_depth", SETTING_UINT, FIELD(extract_max_depth), 1, 100000, .def = "256", .value_name = "N",
+     .help = "components of a path in a layer"},
+    {"extract_max_name", SETTING_UINT, FIELD(extract_max_name), 255, 65535, .def = "4095",
+     .value_name = "BYTES", .help = "bytes of a path or link target in a layer"},
+    {"extract_max_xattr", SETTING_UINT, FIELD(extract_max_xattr), 0, 1 << 20, .def = "65536",
+     .value_name = "BYTES", .help = "bytes of one xattr value in a layer"},
+    {"extract_max_ratio", SETTING_UINT, FIELD(extract_max_ratio), 0, 1000000, .def = "200", .value_name = "N",
+     .help = "uncompressed / compressed past 64 MiB; 0: none"},
+    {"strip_caps", SETTING_BOOL, FIELD(strip_caps), .def = "false",
+     .help = "drop setuid/setgid bits and security.capability"},
 };
+const size_t config_nsettings = ARRAY_SIZE(config_settings);
 
-static int set_extract_limit(struct config *c, size_t k, const char *value, struct err *e)
-{
-	uint64_t v;
-	if (parse_u64(value, &v) < 0 || v < extract_keys[k].lo || v > extract_keys[k].hi)
-		return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes %llu..%llu, not `%s`", extract_keys[k].key,
-			       (unsigned long long)extract_keys[k].lo, (unsigned long long)extract_keys[k].hi,
-			       value);
-	char *field = (char *)c + extract_keys[k].off;
-	if (extract_keys[k].size == 8) {
-		memcpy(field, &v, 8);
-	} else {
-		uint32_t v32 = (uint32_t)v;
-		memcpy(field, &v32, 4);
-	}
-	return 0;
-}
-
-static int parse_bool(const char *v, int *out)
+int config_parse_bool(const char *v, int *out)
 {
 	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
 		*out = 1;
@@ -76,80 +73,111 @@ static int parse_bool(const char *v, int *out)
 	return 0;
 }
 
-static int parse_u32_range(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
+static int set_enum(const struct setting *s, int *field, const char *value, struct err *e)
 {
-	uint64_t n;
-	if (parse_u64(v, &n) < 0 || n < lo || n > hi)
-		return -1;
-	*out = (uint32_t)n;
+	char choices[128] = "";
+	for (int i = 0; s->names[i]; i++) {
+		if (!strcmp(value, s->names[i]))
+			return *field = i, 0;
+		size_t n = strlen(choices);
+		snprintf(choices + n, sizeof choices - n, "%s%s", i ? ", " : "", s->names[i]);
+	}
+	return err_set(e, ST_INVALID_ARGUMENT, "`%s` is one of %s, not `%s`", s->key, choices, value);
+}
+
+static int set_uint(const struct setting *s, void *field, const char *value, struct err *e)
+{
+	uint64_t v;
+	if (parse_u64(value, &v) < 0 || v < s->lo || v > s->hi)
+		return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes %llu..%llu, not `%s`", s->key,
+			       (unsigned long long)s->lo, (unsigned long long)s->hi, value);
+	if (s->size == sizeof(uint64_t)) {
+		memcpy(field, &v, sizeof v);
+	} else {
+		uint32_t v32 = (uint32_t)v;
+		memcpy(field, &v32, sizeof v32);
+	}
 	return 0;
 }
 
-static void replace(char **dst, const char *v)
+static int setting_set(struct config *c, const struct setting *s, const char *value, struct err *e)
 {
-	free(*dst);
-	*dst = xstrdup(v);
+	void *field = (char *)c + s->off;
+	switch (s->kind) {
+	case SETTING_PATH:
+	case SETTING_PATH_OR_EMPTY:
+		if (value[0] != '/' && !(s->kind == SETTING_PATH_OR_EMPTY && !value[0]))
+			return err_set(e, ST_INVALID_ARGUMENT, "`%s` must be an absolute path%s, not `%s`",
+				       s->key, s->kind == SETTING_PATH_OR_EMPTY ? " or empty" : "", value);
+		break;
+	case SETTING_NAME:
+		if (!value[0])
+			return err_set(e, ST_INVALID_ARGUMENT, "`%s` must not be empty", s->key);
+		break;
+	case SETTING_BOOL:
+		if (config_parse_bool(value, field) < 0)
+			return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes true or false, not `%s`", s->key,
+				       value);
+		return 0;
+	case SETTING_ENUM:
+		return set_enum(s, field, value, e);
+	case SETTING_UINT:
+		return set_uint(s, field, value, e);
+	}
+	/* A path or a name, checked above. */
+	char **str = field;
+	free(*str);
+	*str = xstrdup(value);
+	return 0;
 }
 
 int config_set(struct config *c, const char *key, const char *value, struct err *e)
 {
-	static const char *levels[] = {"error", "warn", "info", "debug"};
-	int ok = 0;
-	if (!strcmp(key, "root") || !strcmp(key, "address") || !strcmp(key, "content_root")) {
-		if (value[0] != '/' && !(value[0] == '\0' && !strcmp(key, "content_root")))
-			return err_set(e, ST_INVALID_ARGUMENT, "`%s` must be an absolute path, not `%s`", key,
-				       value);
-		replace(!strcmp(key, "root")	  ? &c->root
-			: !strcmp(key, "address") ? &c->address
-						  : &c->content_root,
-			value);
-	} else if (!strcmp(key, "user")) {
-		if (!value[0])
-			return err_set(e, ST_INVALID_ARGUMENT, "`user` must not be empty");
-		replace(&c->user, value);
-	} else if (!strcmp(key, "log_level")) {
-		ok = -1;
-		for (int i = 0; i < 4; i++)
-			if (!strcmp(value, levels[i])) {
-				c->log_level = i;
-				ok = 0;
-			}
-		if (ok < 0)
-			return err_set(e, ST_INVALID_ARGUMENT,
-				       "`log_level` is one of error, warn, info, debug, not `%s`", value);
-	} else if (!strncmp(key, "extract_", 8)) {
-		for (size_t k = 0; k < sizeof extract_keys / sizeof extract_keys[0]; k++)
-			if (!strcmp(key, extract_keys[k].key))
-				return set_extract_limit(c, k, value, e);
-		return err_set(e, ST_INVALID_ARGUMENT, "unknown setting `%s`", key);
-	} else if (!strcmp(key, "strip_caps")) {
-		if (parse_bool(value, &c->strip_caps) < 0)
-			return err_set(e, ST_INVALID_ARGUMENT, "`strip_caps` takes true or false, not `%s`",
-				       value);
-	} else if (!strcmp(key, "seccomp_log") || !strcmp(key, "enable_probe")) {
-		if (parse_bool(value, !strcmp(key, "seccomp_log") ? &c->seccomp_log : &c->enable_probe) < 0)
-			return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes true or false, not `%s`", key,
-				       value);
-	} else if (!strcmp(key, "max_message")) {
-		if (parse_u32_range(value, 4096, 1u << 30, &c->max_message) < 0)
-			return err_set(e, ST_INVALID_ARGUMENT, "`max_message` takes 4096..1073741824 bytes");
-	} else if (!strcmp(key, "max_connections")) {
-		if (parse_u32_range(value, 1, 65536, &c->max_conns) < 0)
-			return err_set(e, ST_INVALID_ARGUMENT, "`max_connections` takes 1..65536");
-	} else if (!strcmp(key, "max_jobs")) {
-		if (parse_u32_range(value, 1, 1024, &c->max_jobs) < 0)
-			return err_set(e, ST_INVALID_ARGUMENT, "`max_jobs` takes 1..1024");
-	} else if (!strcmp(key, "max_queued_jobs")) {
-		if (parse_u32_range(value, 0, 65536, &c->max_queued_jobs) < 0)
-			return err_set(e, ST_INVALID_ARGUMENT, "`max_queued_jobs` takes 0..65536");
-	} else if (!strcmp(key, "job_timeout") || !strcmp(key, "job_idle_timeout")) {
-		uint32_t *v = !strcmp(key, "job_timeout") ? &c->job_timeout : &c->job_idle_timeout;
-		if (parse_u32_range(value, 1, 7 * 86400, v) < 0)
-			return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes 1..604800 seconds", key);
-	} else {
-		return err_set(e, ST_INVALID_ARGUMENT, "unknown setting `%s`", key);
+	for (size_t k = 0; k < config_nsettings; k++)
+		if (!strcmp(key, config_settings[k].key))
+			return setting_set(c, &config_settings[k], value, e);
+	return err_set(e, ST_INVALID_ARGUMENT, "unknown setting `%s`", key);
+}
+
+char *config_get(const struct config *c, const struct setting *s)
+{
+	const void *field = (const char *)c + s->off;
+	int i;
+	switch (s->kind) {
+	case SETTING_BOOL:
+		memcpy(&i, field, sizeof i);
+		return xstrdup(i ? "true" : "false");
+	case SETTING_ENUM: {
+		int n = 0;
+		memcpy(&i, field, sizeof i);
+		while (s->names[n])
+			n++;
+		/* Out of range (never, when set from the table): a number,
+		 * which whoever parses it refuses. */
+		return i >= 0 && i < n ? xstrdup(s->names[i]) : xasprintf("%d", i);
 	}
-	return 0;
+	case SETTING_UINT:
+		if (s->size == sizeof(uint64_t)) {
+			uint64_t v;
+			memcpy(&v, field, sizeof v);
+			return xasprintf("%llu", (unsigned long long)v);
+		} else {
+			uint32_t v;
+			memcpy(&v, field, sizeof v);
+			return xasprintf("%u", v);
+		}
+	default:
+		return xstrdup(*(char *const *)field);
+	}
+}
+
+void config_defaults(struct config *c)
+{
+	struct err e = {0};
+	memset(c, 0, sizeof *c);
+	for (size_t k = 0; k < config_nsettings; k++)
+		if (setting_set(c, &config_settings[k], config_settings[k].def, &e) < 0)
+			die("the default of %s", e.msg);
 }
 
 struct ini_ctx {
@@ -190,10 +218,11 @@ int config_load_file(struct config *c, const char *path, struct err *e)
 
 void config_free(struct config *c)
 {
-	free(c->root);
-	free(c->address);
-	free(c->user);
-	free(c->content_root);
+	for (size_t k = 0; k < config_nsettings; k++) {
+		enum setting_kind kind = config_settings[k].kind;
+		if (kind == SETTING_PATH || kind == SETTING_PATH_OR_EMPTY || kind == SETTING_NAME)
+			free(*(char **)((char *)c + config_settings[k].off));
+	}
 	memset(c, 0, sizeof *c);
 }
 

@@ -1,9 +1,12 @@
-/* Daemon configuration: defaults, an INI file (libinih) whose keys mirror the
- * command-line flags, then the flags, which win.  The parent parses it once;
- * the broker receives the effective values on its command line. */
+/* Daemon configuration: defaults, an INI file (libinih) whose keys are the
+ * settings, then the flags (args.h), which win.  Each setting is one entry of
+ * config_settings (config.c), from which the file parser, the flags, the
+ * argv of the parent's children and --help are all derived.  The parent
+ * parses it once; its children receive the effective values as flags. */
 #ifndef STRATA_CONFIG_H
 #define STRATA_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "err.h"
 
@@ -11,42 +14,54 @@
 #define STRATA_DEFAULT_ADDRESS "/run/strata/strata.sock"
 #define STRATA_DEFAULT_USER    "strata"
 
+/* Each field is one setting; config.c's table names its key and range.  No
+ * padding: test_config proves every field is in the table by their tiling. */
 struct config {
-	char *root;	      /* --root, key `root` */
-	char *address;	      /* --address, key `address`; native socket is address + ".fd" */
-	char *user;	      /* --user, key `user`: the broker's account */
-	char *content_root;   /* --content-root, key `content_root` (diff service) */
-	int log_level;	      /* --log-level, key `log_level`: error|warn|info|debug */
-	int seccomp_log;      /* --seccomp-log, key `seccomp_log`: log denied calls instead of killing */
-	int enable_probe;     /* --enable-probe, key `enable_probe`: allow the policy probe jobs (tests) */
-	uint32_t max_message; /* --max-message, key `max_message`: largest gRPC/native message in bytes */
-	uint32_t max_conns;   /* --max-connections, key `max_connections` */
-	uint32_t max_jobs;    /* --max-jobs, key `max_jobs`: workers running at once */
-	/* --max-queued-jobs, key `max_queued_jobs`: jobs waiting for a worker
-	 * slot; past it a call gets ResourceExhausted. */
-	uint32_t max_queued_jobs;
-	/* --job-timeout, key `job_timeout`: seconds a job may run in all;
-	 * --job-idle-timeout, key `job_idle_timeout`: seconds a job that
-	 * streams a layer (apply, diff) may go without moving a byte.  Past
-	 * either, its worker is killed and the call gets DeadlineExceeded. */
+	char *root;
+	char *address; /* gRPC; the native socket is address + ".fd" */
+	char *user;    /* the broker's account */
+	char *content_root;
+	int log_level; /* enum log_level */
+	int seccomp_log, enable_probe, strip_caps;
+	uint32_t max_message, max_conns, max_jobs, max_queued_jobs;
 	uint32_t job_timeout, job_idle_timeout;
-	/* Limits of one layer apply (`extract_*` keys, same-named flags with
-	 * dashes); exceeding one fails the apply with ResourceExhausted. */
-	uint64_t extract_max_bytes;   /* uncompressed bytes */
-	uint64_t extract_max_entries; /* tar entries */
-	uint64_t extract_max_file;    /* bytes of one file */
-	uint32_t extract_max_depth;   /* path components */
-	uint32_t extract_max_name;    /* bytes of a path or link target */
-	uint32_t extract_max_xattr;   /* bytes of one xattr value */
-	uint32_t extract_max_ratio;   /* uncompressed / compressed past 64 MiB; 0: none */
-	int strip_caps;		      /* key `strip_caps`: drop setuid/setgid and security.capability */
+	/* The limits of one layer apply; exceeding one fails it with
+	 * ResourceExhausted. */
+	uint32_t extract_max_depth, extract_max_name, extract_max_xattr, extract_max_ratio;
+	uint64_t extract_max_bytes, extract_max_entries, extract_max_file;
 };
+
+enum setting_kind {
+	SETTING_PATH,	       /* absolute */
+	SETTING_PATH_OR_EMPTY, /* absolute, or empty: none */
+	SETTING_NAME,	       /* not empty */
+	SETTING_BOOL,	       /* int: true|yes|on|1 or false|no|off|0 */
+	SETTING_ENUM,	       /* int: the index of one of names */
+	SETTING_UINT,	       /* uint32_t or uint64_t, lo..hi */
+};
+
+struct setting {
+	const char *key; /* in the file; the flag is --KEY with `-` for `_` */
+	enum setting_kind kind;
+	size_t off, size;	  /* the field of struct config */
+	uint64_t lo, hi;	  /* SETTING_UINT */
+	const char *const *names; /* SETTING_ENUM, NULL-terminated */
+	const char *def;	  /* the default, as the file spells it */
+	const char *value_name;	  /* the value in --help (DIR, N); NULL for a bool */
+	const char *help;
+};
+
+extern const struct setting config_settings[];
+extern const size_t config_nsettings;
 
 void config_defaults(struct config *c);
 /* Loads an INI file: keys either at top level or under [strata]. */
 int config_load_file(struct config *c, const char *path, struct err *e);
 /* Applies one `key`/`value` pair; used by the file loader and by the flags. */
 int config_set(struct config *c, const char *key, const char *value, struct err *e);
+/* One setting's value in c as the file spells it; allocated. */
+char *config_get(const struct config *c, const struct setting *s);
+int config_parse_bool(const char *v, int *out);
 void config_free(struct config *c);
 /* Path of the native socket for a gRPC address: ADDRESS.fd */
 char *config_native_address(const struct config *c);

@@ -66,15 +66,11 @@ static struct {
 
 static char **broker_argv(void)
 {
-	char **v = stratad_argv(P.cfg, "broker");
-	size_t n = 0;
-	while (v[n])
-		n++;
-	v[n++] = xasprintf("--broker-uid=%u", (unsigned)P.buid);
-	v[n++] = xasprintf("--broker-gid=%u", (unsigned)P.bgid);
-	if (P.index_off)
-		v[n++] = xstrdup("--overlay-index-off");
-	return v;
+	char uid[16], gid[16];
+	snprintf(uid, sizeof uid, "%u", (unsigned)P.buid);
+	snprintf(gid, sizeof gid, "%u", (unsigned)P.bgid);
+	struct stratad_args a = {.role = "broker", .uid = uid, .gid = gid, .index_off = P.index_off};
+	return stratad_argv(P.cfg, &a);
 }
 
 /* In the forked child: the four channel fds land on 3..6 (proto/exec.h),
@@ -117,7 +113,7 @@ _Noreturn static void spawner_exec(int evt)
 	if (dup2(staged[0], SPAWNER_FD_EVT) < 0 || dup2(staged[1], SPAWNER_FD_SNAPDIR) < 0)
 		die("spawner: dup2: %m");
 	close_range(SPAWNER_FD_SNAPDIR + 1, ~0U, 0);
-	execv(P.spawner_path, stratad_argv(P.cfg, "spawner"));
+	execv(P.spawner_path, stratad_argv(P.cfg, &(struct stratad_args){.role = "spawner"}));
 	die("spawner: exec `%s`: %m", P.spawner_path);
 }
 

@@ -1,0 +1,445 @@
+/* common/config.c's table of settings and common/args.c, derived from it:
+ * the file, the flags, the argv the parent hands its children, --help, and
+ * the README and systemd/stratad.conf, which must say what the table says.
+ * Run from the source tree (make unit). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/args.h"
+#include "common/config.h"
+#include "common/util.h"
+
+static int argc_of(char **v)
+{
+	int n = 0;
+	while (v[n])
+		n++;
+	return n;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "open `%s` (run from the source tree)", path);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+__attribute__((noinline)) static char *usage_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	stratad_usage(m);
+	fclose(m);
+	return buf;
+}
+
+/* A valid value of s other than its default. */
+static char *other_value(const struct setting *s)
+{
+	switch (s->kind) {
+	case SETTING_PATH:
+	case SETTING_PATH_OR_EMPTY:
+		return xasprintf("/elsewhere/%s", s->key);
+	case SETTING_NAME:
+		return xasprintf("n-%s", s->key);
+	case SETTING_BOOL:
+		return xstrdup(strcmp(s->def, "true") ? "true" : "false");
+	case SETTING_ENUM:
+		return xstrdup(strcmp(s->def, s->names[0]) ? s->names[0] : s->names[1]);
+	case SETTING_UINT: {
+		uint64_t def;
+		ck_assert_int_eq(parse_u64(s->def, &def), 0);
+		return xasprintf("%llu", (unsigned long long)(def == s->hi ? s->lo : s->hi));
+	}
+	}
+	ck_abort_msg("kind of `%s`", s->key);
+	return NULL;
+}
+
+static void assert_same(const struct config *a, const struct config *b)
+{
+	for (size_t k = 0; k < config_nsettings; k++) {
+		cleanup_free char *va = config_get(a, &config_settings[k]);
+		cleanup_free char *vb = config_get(b, &config_settings[k]);
+		ck_assert_msg(!strcmp(va, vb), "`%s`: `%s` became `%s`", config_settings[k].key, va, vb);
+	}
+}
+
+static int parse(char **argv, struct config *c, struct stratad_args *p, struct err *e)
+{
+	return stratad_parse(argc_of(argv), argv, c, p, e);
+}
+
+static int by_offset(const void *a, const void *b)
+{
+	size_t x = config_settings[*(const size_t *)a].off, y = config_settings[*(const size_t *)b].off;
+	return x < y ? -1 : x > y;
+}
+
+START_TEST(table_is_consistent)
+{
+	for (size_t k = 0; k < config_nsettings; k++) {
+		const struct setting *s = &config_settings[k];
+		ck_assert_msg(s->help && s->help[0] && s->def, "`%s` has help and a default", s->key);
+		for (size_t j = 0; j < k; j++)
+			ck_assert_msg(strcmp(s->key, config_settings[j].key), "`%s` twice", s->key);
+		switch (s->kind) {
+		case SETTING_PATH:
+		case SETTING_PATH_OR_EMPTY:
+		case SETTING_NAME:
+			ck_assert_uint_eq(s->size, sizeof(char *));
+			break;
+		case SETTING_BOOL:
+			ck_assert_uint_eq(s->size, sizeof(int));
+			ck_assert_ptr_null(s->value_name);
+			break;
+		case SETTING_ENUM:
+			ck_assert_uint_eq(s->size, sizeof(int));
+			ck_assert_msg(s->names && s->names[0] && s->names[1], "`%s` has names", s->key);
+			break;
+		case SETTING_UINT:
+			ck_assert_msg(s->size == 4 || s->size == 8, "`%s` is 32 or 64 bits", s->key);
+			ck_assert_msg(s->lo <= s->hi && (s->size == 8 || s->hi <= UINT32_MAX), "`%s` range",
+				      s->key);
+			break;
+		}
+		ck_assert_msg(s->kind == SETTING_BOOL || s->value_name, "`%s` names its value", s->key);
+	}
+	/* The settings' fields tile struct config, which has no padding: a
+	 * field that is no setting (never passed to the children) shows as a
+	 * gap or a size that does not add up. */
+	size_t order[64], end = 0;
+	ck_assert_uint_le(config_nsettings, ARRAY_SIZE(order));
+	for (size_t k = 0; k < config_nsettings; k++)
+		order[k] = k;
+	qsort(order, config_nsettings, sizeof order[0], by_offset);
+	for (size_t k = 0; k < config_nsettings; k++) {
+		const struct setting *s = &config_settings[order[k]];
+		ck_assert_msg(s->off == end, "`%s` at %zu, the field before it ends at %zu", s->key, s->off,
+			      end);
+		end += s->size;
+	}
+	ck_assert_uint_eq(end, sizeof(struct config));
+}
+END_TEST
+
+START_TEST(defaults)
+{
+	struct config c;
+	config_defaults(&c);
+	ck_assert_str_eq(c.root, "/var/lib/strata");
+	ck_assert_str_eq(c.address, "/run/strata/strata.sock");
+	ck_assert_str_eq(c.user, "strata");
+	ck_assert_str_eq(c.content_root, "");
+	ck_assert_int_eq(c.log_level, 2);
+	ck_assert_int_eq(c.seccomp_log + c.enable_probe + c.strip_caps, 0);
+	ck_assert_uint_eq(c.max_message, 16u << 20);
+	ck_assert_uint_eq(c.max_conns, 1024);
+	ck_assert_uint_eq(c.max_jobs, 8);
+	ck_assert_uint_eq(c.max_queued_jobs, 256);
+	ck_assert_uint_eq(c.job_timeout, 7200);
+	ck_assert_uint_eq(c.job_idle_timeout, 300);
+	ck_assert_uint_eq(c.extract_max_bytes, 64ULL << 30);
+	ck_assert_uint_eq(c.extract_max_entries, 1 << 20);
+	ck_assert_uint_eq(c.extract_max_file, 32ULL << 30);
+	ck_assert_uint_eq(c.extract_max_depth, 256);
+	ck_assert_uint_eq(c.extract_max_name, 4095);
+	ck_assert_uint_eq(c.extract_max_xattr, 65536);
+	ck_assert_uint_eq(c.extract_max_ratio, 200);
+	config_free(&c);
+}
+END_TEST
+
+/* Every setting changed from its default, and every flag that is not a
+ * setting: config -> argv -> parse gives the same config and flags. */
+START_TEST(argv_round_trips)
+{
+	struct config c, back;
+	struct stratad_args p = {.role = "broker", .uid = "1000", .gid = "1001", .index_off = 1}, pb;
+	struct err e = {0};
+	config_defaults(&c);
+	for (size_t k = 0; k < config_nsettings; k++) {
+		const struct setting *s = &config_settings[k];
+		cleanup_free char *v = other_value(s);
+		ck_assert_msg(config_set(&c, s->key, v, &e) == 0, "%s", e.msg);
+		cleanup_free char *got = config_get(&c, s);
+		ck_assert_str_eq(got, v);
+		ck_assert_str_ne(got, s->def);
+	}
+	char **argv = stratad_argv(&c, &p);
+	ck_assert_str_eq(argv[0], "stratad");
+	ck_assert_str_eq(argv[1], "--role=broker"); /* tests find the broker by it */
+	ck_assert_int_eq(argc_of(argv), 1 + 4 + (int)config_nsettings);
+	ck_assert_msg(parse(argv, &back, &pb, &e) == 0, "%s", e.msg);
+	assert_same(&c, &back);
+	ck_assert_str_eq(pb.role, "broker");
+	ck_assert_str_eq(pb.uid, "1000");
+	ck_assert_str_eq(pb.gid, "1001");
+	ck_assert_int_eq(pb.index_off, 1);
+	ck_assert_ptr_null(pb.config_file);
+	argv_free(argv);
+	config_free(&back);
+
+	/* Defaults, and nothing but the role. */
+	config_free(&c);
+	config_defaults(&c);
+	argv = stratad_argv(&c, &(struct stratad_args){.role = "spawner"});
+	ck_assert_int_eq(argc_of(argv), 1 + 1 + (int)config_nsettings);
+	ck_assert_msg(parse(argv, &back, &pb, &e) == 0, "%s", e.msg);
+	assert_same(&c, &back);
+	ck_assert_str_eq(pb.role, "spawner");
+	ck_assert_ptr_null(pb.uid);
+	ck_assert_int_eq(pb.index_off, 0);
+	argv_free(argv);
+	config_free(&back);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(argv_has_no_fixed_length)
+{
+	struct strv a = {0};
+	for (int i = 0; i < 1000; i++)
+		strv_push(&a, xasprintf("--arg-%d", i));
+	ck_assert_int_eq(argc_of(a.v), 1000);
+	ck_assert_str_eq(a.v[0], "--arg-0");
+	ck_assert_str_eq(a.v[999], "--arg-999");
+	argv_free(a.v);
+}
+END_TEST
+
+START_TEST(flag_forms)
+{
+	struct config c;
+	struct stratad_args p;
+	struct err e = {0};
+	char *argv[] = {"stratad",
+			"--max-jobs",
+			"3",
+			"--max-queued-jobs=4",
+			"--strip-caps",
+			"--seccomp-log=false",
+			"--log-level",
+			"debug",
+			"--overlay-index-off",
+			NULL};
+	ck_assert_msg(parse(argv, &c, &p, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(c.max_jobs, 3);
+	ck_assert_uint_eq(c.max_queued_jobs, 4);
+	ck_assert_int_eq(c.strip_caps, 1);
+	ck_assert_int_eq(c.seccomp_log, 0);
+	ck_assert_int_eq(c.log_level, 3);
+	ck_assert_int_eq(p.index_off, 1);
+	config_free(&c);
+
+	char *last[] = {"stratad", "--max-jobs", NULL};
+	ck_assert_int_eq(parse(last, &c, &p, &e), -1);
+	ck_assert_str_eq(e.msg, "--max-jobs needs a value");
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(unknown_rejected)
+{
+	struct config c;
+	struct stratad_args p;
+	struct err e = {0};
+	char *argv[] = {"stratad", "--root=/r", "--no-such-flag=1", NULL};
+	ck_assert_int_eq(parse(argv, &c, &p, &e), -1);
+	ck_assert_str_eq(e.msg, "unknown option `--no-such-flag=1` (see --help)");
+	config_free(&c);
+	/* A key is no flag: --max_jobs is not --max-jobs. */
+	char *key[] = {"stratad", "--max_jobs=2", NULL};
+	ck_assert_int_eq(parse(key, &c, &p, &e), -1);
+	ck_assert_str_eq(e.msg, "unknown option `--max_jobs=2` (see --help)");
+
+	ck_assert_int_eq(config_set(&c, "no_such_key", "1", &e), -1);
+	ck_assert_str_eq(e.msg, "unknown setting `no_such_key`");
+	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	config_free(&c);
+}
+END_TEST
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(config_file)
+{
+	char dir[] = "/tmp/strata-config-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	cleanup_free char *path = xasprintf("%s/stratad.conf", dir);
+	struct config c;
+	struct stratad_args p;
+	struct err e = {0};
+
+	/* Top level and [strata]; the flags win over the file. */
+	write_file(path, "max_jobs = 5\n[strata]\nmax_connections = 7\nstrip_caps = yes\n");
+	char *argv[] = {"stratad", "--max-jobs=6", "--config", path, NULL};
+	ck_assert_msg(parse(argv, &c, &p, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(c.max_jobs, 6);
+	ck_assert_uint_eq(c.max_conns, 7);
+	ck_assert_int_eq(c.strip_caps, 1);
+	config_free(&c);
+
+	write_file(path, "max_jobs = 5\nno_such_key = 1\n");
+	ck_assert_int_eq(parse(argv, &c, &p, &e), -1);
+	cleanup_free char *want = xasprintf("config `%s` line 2: unknown setting `no_such_key`", path);
+	ck_assert_str_eq(e.msg, want);
+	config_free(&c);
+
+	write_file(path, "[other]\nmax_jobs = 5\n");
+	ck_assert_int_eq(parse(argv, &c, &p, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "unknown section `[other]`"));
+	config_free(&c);
+
+	write_file(path, "max_jobs = 0\n");
+	ck_assert_int_eq(parse(argv, &c, &p, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "`max_jobs` takes 1..1024, not `0`"));
+	config_free(&c);
+
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(values_out_of_range_rejected)
+{
+	struct config c;
+	struct err e = {0};
+	config_defaults(&c);
+	for (size_t k = 0; k < config_nsettings; k++) {
+		const struct setting *s = &config_settings[k];
+		if (s->kind != SETTING_UINT)
+			continue;
+		cleanup_free char *before = config_get(&c, s);
+		cleanup_free char *want = xasprintf("`%s` takes %llu..%llu, not `", s->key,
+						    (unsigned long long)s->lo, (unsigned long long)s->hi);
+		char bad[3][32];
+		int n = 0;
+		if (s->lo > 0)
+			snprintf(bad[n++], sizeof bad[0], "%llu", (unsigned long long)s->lo - 1);
+		snprintf(bad[n++], sizeof bad[0], s->hi < UINT64_MAX ? "%llu" : "%llu0",
+			 (unsigned long long)s->hi + (s->hi < UINT64_MAX));
+		snprintf(bad[n++], sizeof bad[0], "-1");
+		for (int i = 0; i < n; i++) {
+			ck_assert_msg(config_set(&c, s->key, bad[i], &e) == -1, "`%s` took `%s`", s->key,
+				      bad[i]);
+			ck_assert_msg(!strncmp(e.msg, want, strlen(want)), "%s", e.msg);
+			cleanup_free char *after = config_get(&c, s);
+			ck_assert_str_eq(after, before);
+		}
+	}
+	ck_assert_int_eq(config_set(&c, "log_level", "loud", &e), -1);
+	ck_assert_str_eq(e.msg, "`log_level` is one of error, warn, info, debug, not `loud`");
+	ck_assert_int_eq(config_set(&c, "strip_caps", "maybe", &e), -1);
+	ck_assert_str_eq(e.msg, "`strip_caps` takes true or false, not `maybe`");
+	ck_assert_int_eq(config_set(&c, "root", "relative", &e), -1);
+	ck_assert_str_eq(e.msg, "`root` must be an absolute path, not `relative`");
+	ck_assert_int_eq(config_set(&c, "root", "", &e), -1);
+	ck_assert_int_eq(config_set(&c, "content_root", "", &e), 0);
+	ck_assert_int_eq(config_set(&c, "content_root", "relative", &e), -1);
+	ck_assert_int_eq(config_set(&c, "user", "", &e), -1);
+	ck_assert_str_eq(e.msg, "`user` must not be empty");
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(help_names_every_setting)
+{
+	cleanup_free char *help = usage_text();
+	for (size_t k = 0; k < config_nsettings; k++) {
+		const struct setting *s = &config_settings[k];
+		char flag[64];
+		snprintf(flag, sizeof flag, "  --%s", s->key);
+		for (char *q = flag; *q; q++)
+			if (*q == '_')
+				*q = '-';
+		const char *line = strstr(help, flag);
+		ck_assert_msg(line, "--help names %s", flag);
+		const char *eol = strchr(line, '\n');
+		ck_assert_ptr_nonnull(eol);
+		cleanup_free char *l = xasprintf("%.*s", (int)(eol - line), line);
+		ck_assert_msg(strstr(l, s->help), "`%s` has its help: %s", s->key, l);
+		cleanup_free char *def = xasprintf("default %s)", s->def[0] ? s->def : "none");
+		ck_assert_msg(strstr(l, def), "`%s` says its default: %s", s->key, l);
+	}
+}
+END_TEST
+
+START_TEST(readme_shows_the_help)
+{
+	cleanup_free char *readme = slurp("README.md");
+	cleanup_free char *help = usage_text();
+	ck_assert_msg(strstr(readme, help), "README.md's daemon synopsis is `stratad --help`:\n%s", help);
+}
+END_TEST
+
+/* The shipped file says the defaults, in the settings it sets and in those
+ * it shows commented out; where a default is none it may show an example. */
+START_TEST(shipped_conf_says_the_defaults)
+{
+	const char *path = "systemd/stratad.conf";
+	struct config c, def;
+	struct err e = {0};
+	config_defaults(&c);
+	config_defaults(&def);
+	ck_assert_msg(config_load_file(&c, path, &e) == 0, "%s", e.msg);
+	assert_same(&def, &c);
+	cleanup_free char *text = slurp(path);
+	int shown = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char key[64], value[256];
+		if (sscanf(line, "#%63[a-z_] = %255s", key, value) != 2)
+			continue;
+		ck_assert_msg(config_set(&c, key, value, &e) == 0, "%s", e.msg);
+		for (size_t k = 0; k < config_nsettings; k++)
+			if (!strcmp(config_settings[k].key, key) && !config_settings[k].def[0])
+				ck_assert_int_eq(config_set(&c, key, "", &e), 0);
+		shown++;
+	}
+	ck_assert_int_gt(shown, 0);
+	assert_same(&def, &c);
+	config_free(&c);
+	config_free(&def);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("settings");
+	tcase_add_test(tc, table_is_consistent);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, argv_round_trips);
+	tcase_add_test(tc, argv_has_no_fixed_length);
+	tcase_add_test(tc, flag_forms);
+	tcase_add_test(tc, unknown_rejected);
+	tcase_add_test(tc, config_file);
+	tcase_add_test(tc, values_out_of_range_rejected);
+	tcase_add_test(tc, help_names_every_setting);
+	tcase_add_test(tc, readme_shows_the_help);
+	tcase_add_test(tc, shipped_conf_says_the_defaults);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
