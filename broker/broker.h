@@ -1,8 +1,11 @@
-/* The broker role: the only process that talks to clients.
+/* The broker: the only process that talks to clients, unprivileged and
+ * confined by policy/broker.policy.
  *
  * The parent execs it as
- *   stratad-broker --role=broker --broker-uid=U --broker-gid=G [--overlay-index-off] [config flags]
- * with the fds of proto/exec.h open and everything else closed. */
+ *   stratad-broker --role=broker [every setting as --key=value] --broker-uid=U --broker-gid=G
+ *                  [--overlay-index-off]
+ * (common/args.h) with the fds of proto/exec.h open and everything else
+ * closed. */
 #ifndef STRATA_BROKER_H
 #define STRATA_BROKER_H
 

@@ -1,5 +1,5 @@
-/* The spawner's loop: SPAWN requests from the broker, checked against what a
- * SPAWN may say, turned into forked workers; worker exits reaped and
+/* The spawner's loop: SPAWN requests from the broker, checked against the
+ * role table (spawncheck.c), turned into forked workers; worker exits reaped and
  * reported.  Everything it sends goes out on the one event channel, in order,
  * so a job's SPAWNED always precedes its JOB_EXIT. */
 #include "spawner.h"
