@@ -32,11 +32,6 @@
 
 /* ---- small pieces ---------------------------------------------------------- */
 
-int oci_digest_valid(const char *d)
-{
-	return digest_valid(d);
-}
-
 int oci_layer_type_supported(const char *mt)
 {
 	return layer_media_type_known(mt);
@@ -234,7 +229,7 @@ static int open_entry(struct oci_archive *ar, const char *name, int64_t size, st
 int oci_blob_open(struct oci_archive *ar, const char *digest, int64_t size, struct archive **out,
 		  struct err *e)
 {
-	if (!oci_digest_valid(digest))
+	if (!digest_valid(digest))
 		return err_set(e, ST_INVALID_ARGUMENT, "unsupported or malformed digest `%s` in `%s`", digest,
 			       ar->path);
 	cleanup_free char *name = xasprintf("blobs/sha256/%s", digest + 7);
@@ -342,7 +337,7 @@ static int descriptor(const struct json_value *d, const char *where, const char 
 {
 	*mt = json_get_str(d, "mediaType");
 	*digest = json_get_str(d, "digest");
-	if (!oci_digest_valid(*digest))
+	if (!digest_valid(*digest))
 		return err_set(e, ST_INVALID_ARGUMENT, "a descriptor in %s has no valid sha256 digest",
 			       where);
 	if (json_get_int(d, "size", size) < 0 || *size < 0)
@@ -448,7 +443,7 @@ static int layer_from(struct oci_layer *l, const struct json_value *d, const str
 		    e, ST_UNIMPLEMENTED,
 		    "layer %zu (`%s`) of %s has media type `%s`, which is not a layer type strata unpacks", i,
 		    digest, where, mt ? mt : "(none)");
-	if (!diff_id || diff_id->type != JSON_STRING || !oci_digest_valid(diff_id->u.str.s))
+	if (!diff_id || diff_id->type != JSON_STRING || !digest_valid(diff_id->u.str.s))
 		return err_set(e, ST_INVALID_ARGUMENT,
 			       "diff ID %zu of the config of %s is not a sha256 digest", i, where);
 	l->digest = xstrdup(digest);

@@ -49,8 +49,6 @@ int oci_platform_match(const struct oci_platform *want, const char *os, const ch
 		       const char *variant);
 void oci_platform_format(const struct oci_platform *p, char *buf, size_t len);
 
-/* "sha256:" followed by exactly 64 lowercase hex digits. */
-int oci_digest_valid(const char *d);
 /* Layer media types containerd unpacks (OCI tar, +gzip, +zstd, their
  * non-distributable forms, Docker's rootfs diff tar and tar.gzip). */
 int oci_layer_type_supported(const char *media_type);

@@ -176,14 +176,12 @@ START_TEST(digests_and_chain_ids)
 	const char *a = "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
 	const char *b = "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d";
 	char c[OCI_DIGEST_LEN];
-	ck_assert(oci_digest_valid(a));
-	ck_assert(
-	    !oci_digest_valid("sha256:CA978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
-	ck_assert(!oci_digest_valid("sha256:ca97"));
-	ck_assert(
-	    !oci_digest_valid("sha512:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
-	ck_assert(!oci_digest_valid("sha256:../../../../etc/passwd"));
-	ck_assert(!oci_digest_valid(NULL));
+	ck_assert(digest_valid(a));
+	ck_assert(!digest_valid("sha256:CA978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
+	ck_assert(!digest_valid("sha256:ca97"));
+	ck_assert(!digest_valid("sha512:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
+	ck_assert(!digest_valid("sha256:../../../../etc/passwd"));
+	ck_assert(!digest_valid(NULL));
 	oci_chain_id(NULL, a, c);
 	ck_assert_str_eq(c, a);
 	/* sha256("sha256:<a> sha256:<b>"), computed with sha256sum */
