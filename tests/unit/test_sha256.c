@@ -1,11 +1,13 @@
 /* common/sha256.c against FIPS 180-4's examples and OpenSSL, at every length
  * around the padding boundaries; common/hex.c, the form strata writes a
- * sha256 in and the one check of it. */
+ * sha256 in and the one check of it; common/layer.c's check of a digest
+ * ("sha256:" and that form). */
 #include <check.h>
 #include <openssl/evp.h>
 #include <string.h>
 
 #include "common/hex.h"
+#include "common/layer.h"
 #include "common/sha256.h"
 
 START_TEST(fips_examples)
@@ -99,6 +101,20 @@ START_TEST(hex_check_takes_only_64_lowercase_digits)
 }
 END_TEST
 
+/* A digest is "sha256:" and 64 lowercase hex digits: other algorithms,
+ * uppercase, short ones and paths are refused. */
+START_TEST(digest_is_sha256_and_its_hex)
+{
+	ck_assert(digest_valid("sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
+	ck_assert(!digest_valid("sha256:CA978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
+	ck_assert(!digest_valid("sha256:ca97"));
+	ck_assert(!digest_valid("sha512:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
+	ck_assert(!digest_valid("ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
+	ck_assert(!digest_valid("sha256:../../../../etc/passwd"));
+	ck_assert(!digest_valid(NULL));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sha256");
@@ -110,6 +126,7 @@ int main(void)
 	tcase_add_test(th, hex_encodes_every_byte_lowercase);
 	tcase_add_test(th, hex_of_a_sha256_round_trips);
 	tcase_add_test(th, hex_check_takes_only_64_lowercase_digits);
+	tcase_add_test(th, digest_is_sha256_and_its_hex);
 	suite_add_tcase(s, th);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
