@@ -6,7 +6,7 @@
  *
  * The archive is untrusted: these functions run only in the import parser
  * (import_parser.h), a sandboxed process.  Every JSON blob read is checked
- * against its digest and size before it is parsed (json_read.h, strict and
+ * against its digest and size before it is parsed (oci_json.h, strict and
  * bounded); layers are checked by the daemon (expected digest) and by the
  * caller (diff ID). */
 #ifndef STRATA_CLIENT_OCI_ARCHIVE_H
