@@ -17,11 +17,11 @@ G := $(B)/gen
 DEB_PACKAGES := gcc make pkg-config clang-format \
 	libseccomp-dev libcap-ng-dev libprotobuf-c-dev protobuf-c-compiler \
 	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev \
-	libisal-dev libdeflate-dev libzstd-dev libinih-dev \
+	libisal-dev libdeflate-dev libzstd-dev libinih-dev libjansson-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd
 
-PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive
+PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow -Wno-unused-parameter \
 	-Wmissing-prototypes -Wstrict-prototypes

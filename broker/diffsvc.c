@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/hex.h"
 #include "../common/layer.h"
 #include "../common/sha256.h"
 #include "../common/util.h"
@@ -370,7 +371,6 @@ static void diff_made(void *ctx, const struct job_result *res, const struct err 
 static void ingest_name(struct diff_make *d, const char *ref)
 {
 	static uint64_t seq;
-	static const char hex[] = "0123456789abcdef";
 	if (ref && ref[0])
 		snprintf(d->ref, sizeof d->ref, "%s", ref);
 	else
@@ -378,11 +378,7 @@ static void ingest_name(struct diff_make *d, const char *ref)
 			 (unsigned long long)++seq);
 	unsigned char h[32];
 	sha256(d->ref, strlen(d->ref), h);
-	for (int i = 0; i < 32; i++) {
-		d->name[2 * i] = hex[h[i] >> 4];
-		d->name[2 * i + 1] = hex[h[i] & 15];
-	}
-	d->name[64] = '\0';
+	hex_encode(h, sizeof h, d->name);
 }
 
 void svc_diff(struct call *c)

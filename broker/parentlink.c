@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "../common/hex.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/ipc.h"
@@ -207,9 +208,9 @@ static int blob_fd(struct ipc_msg *m, const char *what, struct err *e)
 int plink_open_blob(const char *hex, uint64_t *size, struct err *e)
 {
 	struct ipc_open_blob r = {0};
-	if (strlen(hex) != 64)
-		return err_set(e, ST_INVALID_ARGUMENT, "blob digest must have 64 hex digits");
-	memcpy(r.hex, hex, 64);
+	if (!hex_sha256_valid(hex))
+		return err_set(e, ST_INVALID_ARGUMENT, "blob digest must have 64 lowercase hex digits");
+	memcpy(r.hex, hex, SHA256_HEX_LEN);
 	struct ipc_msg m;
 	if (ctl_call(IPC_OPEN_BLOB, &r, sizeof r, &m, e) < 0)
 		return -1;
@@ -222,10 +223,10 @@ int plink_open_blob(const char *hex, uint64_t *size, struct err *e)
 int plink_ingest_open(const char *name, const char *ref, struct err *e)
 {
 	struct ipc_ingest r = {0};
-	if (strlen(name) != 64 || strlen(ref) >= sizeof r.ref)
+	if (!hex_sha256_valid(name) || strlen(ref) >= sizeof r.ref)
 		return err_set(e, ST_INVALID_ARGUMENT, "ingest: bad name or a ref over %zu bytes",
 			       sizeof r.ref - 1);
-	memcpy(r.name, name, 64);
+	memcpy(r.name, name, SHA256_HEX_LEN);
 	memcpy(r.ref, ref, strlen(ref));
 	struct ipc_msg m;
 	if (ctl_call(IPC_INGEST_OPEN, &r, sizeof r, &m, e) < 0)
@@ -236,9 +237,9 @@ int plink_ingest_open(const char *name, const char *ref, struct err *e)
 int plink_ingest_abort(const char *name, struct err *e)
 {
 	struct ipc_ingest r = {0};
-	if (strlen(name) != 64)
+	if (!hex_sha256_valid(name))
 		return err_set(e, ST_INVALID_ARGUMENT, "ingest: bad name");
-	memcpy(r.name, name, 64);
+	memcpy(r.name, name, SHA256_HEX_LEN);
 	return ctl_simple(IPC_INGEST_ABORT, &r, sizeof r, "abort ingest", e);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "oci_archive.h"
+#include "../common/layer.h"
 #include "../common/util.h"
 
 void cli_print_help(const struct cli_cmd *cmd)
@@ -73,7 +74,7 @@ static int set_hold(struct cli *cli, struct cli_args *a, const char *s)
 
 static int set_digest(struct cli *cli, struct cli_args *a, const char *s)
 {
-	if (!oci_digest_valid(s))
+	if (!digest_valid(s))
 		return cli_usage(cli, "--digest `%s` is not sha256: and 64 lowercase hex digits", s);
 	a->digest = s;
 	return CLI_OK;

@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "oci_archive.h"
+#include "../common/layer.h"
 #include "../common/util.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
@@ -61,19 +62,12 @@ struct export
 	const char *name; /* --name: the image reference, or NULL */
 };
 
-static void digest_format(const unsigned char md[32], char out[OCI_DIGEST_LEN])
-{
-	memcpy(out, "sha256:", 7);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-}
-
 static void doc_digest(struct export_doc *d)
 {
 	unsigned char md[32];
 	unsigned n = 0;
 	EVP_Digest(d->data, d->len, md, &n, EVP_sha256(), NULL);
-	digest_format(md, d->digest);
+	digest_format(d->digest, md);
 }
 
 /* The sha256 and size of the whole of fd (from offset 0). */
@@ -102,7 +96,7 @@ static int fd_digest(int fd, char out[OCI_DIGEST_LEN], int64_t *size, struct err
 	}
 	EVP_DigestFinal_ex(ctx, md, &n);
 	EVP_MD_CTX_free(ctx);
-	digest_format(md, out);
+	digest_format(out, md);
 	*size = total;
 	return 0;
 }
@@ -221,7 +215,7 @@ static int diff_layer(struct cli *cli, struct export_layer *l, struct err *e)
 		err_set(e, ST_INTERNAL, "the diff of `%s` ended without a result", l->name);
 		goto fail;
 	}
-	if (!oci_digest_valid(res.done->digest) || !oci_digest_valid(res.done->diff_id)) {
+	if (!digest_valid(res.done->digest) || !digest_valid(res.done->diff_id)) {
 		err_set(e, ST_INTERNAL, "the daemon sent a malformed digest for `%s`", l->name);
 		goto fail;
 	}

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "import_link.h"
 #include "oci_archive.h"
+#include "../common/hex.h"
 #include "../common/util.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
@@ -108,11 +109,13 @@ static void remove_quietly(struct cli *cli, const char *key)
 
 /* ---- one layer ------------------------------------------------------------- */
 
+#define TAG_BYTES 6
+
 struct import {
 	struct cli *cli;
 	struct import_parser *parser;
 	const struct oci_image *img;
-	char tag[16]; /* random part of the temporary keys */
+	char tag[2 * TAG_BYTES + 1]; /* random part of the temporary keys, in hex */
 };
 
 /* Streams layer i into active snapshot key and checks its diff ID. */
@@ -173,14 +176,14 @@ static int unpack_layer(struct import *im, size_t i, const char *parent, const c
 
 /* ---- the command ----------------------------------------------------------- */
 
-static void random_tag(char *out, size_t len)
+static void random_tag(char out[2 * TAG_BYTES + 1])
 {
-	unsigned char r[6] = {0};
+	unsigned char r[TAG_BYTES] = {0};
 	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
 		uint64_t t = now_ns_monotonic() ^ (uint64_t)getpid();
 		memcpy(r, &t, sizeof r);
 	}
-	snprintf(out, len, "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+	hex_encode(r, sizeof r, out);
 }
 
 static void print_result(struct cli *cli, const struct oci_image *img, char (*chains)[OCI_DIGEST_LEN],
@@ -219,7 +222,7 @@ static int import_image(struct cli *cli, struct import_parser *parser, const str
 	if (import_read_image(parser, want, &img, &e) < 0)
 		return cli_fail(cli, path, &e);
 	im.img = &img;
-	random_tag(im.tag, sizeof im.tag);
+	random_tag(im.tag);
 	char(*chains)[OCI_DIGEST_LEN] = xcalloc(img.nlayers, sizeof *chains);
 	int *reused = xcalloc(img.nlayers, sizeof *reused);
 	int rc = CLI_OK;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "import_parser.h"
+#include "oci_json.h"
 #include "../common/layer.h"
 #include "../common/util.h"
 #include "../proto/import.h"
@@ -60,6 +61,8 @@ static pid_t spawn(struct import_parser *p, struct import_job *job, int *sock, s
 	job->path = p->path;
 	job->filter = &p->filter;
 	job->cli = getpid();
+	/* The parser's jansson must not seed itself (oci_json.h). */
+	oci_json_seed();
 	pid_t pid = fork();
 	if (pid == 0)
 		import_parser_main(job);

@@ -13,14 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_read.h"
+#include "oci_json.h"
 #include "../common/layer.h"
 #include "../common/sha256.h"
 #include "../common/util.h"
 
-/* Manifests and configs are a few KiB; this bounds what a hostile archive
- * can make the CLI hold in memory per document. */
-#define OCI_MAX_DOC (4u << 20)
 /* index.json -> image index -> image index -> manifest is as deep as real
  * archives go; more is refused rather than followed. */
 #define OCI_MAX_NESTING 4
@@ -31,11 +28,6 @@
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 
 /* ---- small pieces ---------------------------------------------------------- */
-
-int oci_digest_valid(const char *d)
-{
-	return digest_valid(d);
-}
 
 int oci_layer_type_supported(const char *mt)
 {
@@ -234,24 +226,26 @@ static int open_entry(struct oci_archive *ar, const char *name, int64_t size, st
 int oci_blob_open(struct oci_archive *ar, const char *digest, int64_t size, struct archive **out,
 		  struct err *e)
 {
-	if (!oci_digest_valid(digest))
+	if (!digest_valid(digest))
 		return err_set(e, ST_INVALID_ARGUMENT, "unsupported or malformed digest `%s` in `%s`", digest,
 			       ar->path);
 	cleanup_free char *name = xasprintf("blobs/sha256/%s", digest + 7);
 	return open_entry(ar, name, size, out, e);
 }
 
-/* Reads a whole entry (at most OCI_MAX_DOC bytes) into a NUL-terminated buffer. */
+/* Reads a whole entry into a NUL-terminated buffer.  Manifests and configs
+ * are a few KiB: OCI_JSON_MAX_BYTES bounds what a hostile archive can make
+ * the parser hold per document. */
 static char *read_entry(struct archive *a, const char *path, const char *name, size_t *len, struct err *e)
 {
 	size_t cap = 64 * 1024, n = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {
 		if (n == cap) {
-			if (cap >= OCI_MAX_DOC) {
+			if (cap >= OCI_JSON_MAX_BYTES) {
 				free(buf);
 				err_set(e, ST_INVALID_ARGUMENT, "`%s` in `%s` is larger than %u bytes", name,
-					path, OCI_MAX_DOC);
+					path, OCI_JSON_MAX_BYTES);
 				return NULL;
 			}
 			cap *= 2;
@@ -274,7 +268,7 @@ static char *read_entry(struct archive *a, const char *path, const char *name, s
 }
 
 /* Reads a JSON file that is not a blob (index.json). */
-static struct json_value *load_file_json(struct oci_archive *ar, const char *name, struct err *e)
+static json_t *load_file_json(struct oci_archive *ar, const char *name, struct err *e)
 {
 	const char *path = ar->path;
 	struct archive *a;
@@ -285,15 +279,14 @@ static struct json_value *load_file_json(struct oci_archive *ar, const char *nam
 	archive_read_free(a);
 	if (!text)
 		return NULL;
-	struct json_value *v = json_parse(text, len, NULL, e);
+	json_t *v = oci_json_parse(text, len, e);
 	if (!v)
 		err_wrap(e, "`%s` in `%s`", name, path);
 	return v;
 }
 
 /* Reads blob digest (of size bytes), checks its digest, parses it. */
-static struct json_value *load_blob_json(struct oci_archive *ar, const char *digest, int64_t size,
-					 struct err *e)
+static json_t *load_blob_json(struct oci_archive *ar, const char *digest, int64_t size, struct err *e)
 {
 	const char *path = ar->path;
 	struct archive *a;
@@ -310,7 +303,7 @@ static struct json_value *load_blob_json(struct oci_archive *ar, const char *dig
 		err_set(e, ST_INVALID_ARGUMENT, "blob `%s` in `%s` has digest `%s`", digest, path, got);
 		return NULL;
 	}
-	struct json_value *v = json_parse(text, len, NULL, e);
+	json_t *v = oci_json_parse(text, len, e);
 	if (!v)
 		err_wrap(e, "blob `%s` in `%s`", digest, path);
 	return v;
@@ -322,7 +315,7 @@ struct resolve {
 	struct oci_archive *ar;
 	const char *path;
 	const struct oci_platform *want;
-	struct json_value *manifest, *config; /* the chosen ones, owned */
+	json_t *manifest, *config; /* the chosen ones, owned */
 	char *manifest_digest, *config_digest;
 };
 
@@ -336,16 +329,31 @@ static int is_manifest_type(const char *mt)
 	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
 }
 
-/* A descriptor's digest and size (both required); *mt may become NULL. */
-static int descriptor(const struct json_value *d, const char *where, const char **mt, const char **digest,
-		      int64_t *size, struct err *e)
+/* The string member key of obj: NULL when obj is no object, or its key is
+ * missing or no string. */
+static const char *str_member(const json_t *obj, const char *key)
 {
-	*mt = json_get_str(d, "mediaType");
-	*digest = json_get_str(d, "digest");
-	if (!oci_digest_valid(*digest))
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* The array member key of obj, or NULL. */
+static const json_t *array_member(const json_t *obj, const char *key)
+{
+	const json_t *a = json_object_get(obj, key);
+	return json_is_array(a) ? a : NULL;
+}
+
+/* A descriptor's digest and size (both required); *mt may become NULL. */
+static int descriptor(const json_t *d, const char *where, const char **mt, const char **digest, int64_t *size,
+		      struct err *e)
+{
+	const json_t *sz = json_object_get(d, "size");
+	*mt = str_member(d, "mediaType");
+	*digest = str_member(d, "digest");
+	if (!digest_valid(*digest))
 		return err_set(e, ST_INVALID_ARGUMENT, "a descriptor in %s has no valid sha256 digest",
 			       where);
-	if (json_get_int(d, "size", size) < 0 || *size < 0)
+	if (!json_is_integer(sz) || (*size = json_integer_value(sz)) < 0)
 		return err_set(e, ST_INVALID_ARGUMENT, "descriptor `%s` in %s has no valid size", *digest,
 			       where);
 	return 0;
@@ -354,22 +362,21 @@ static int descriptor(const struct json_value *d, const char *where, const char 
 /* Loads the config of manifest doc; keeps both when the config's platform
  * matches (or check_platform is 0: the index said it matches).  1 kept, 0
  * another platform, -1 error. */
-static int try_manifest(struct resolve *r, struct json_value *doc, const char *digest, int check_platform,
-			struct err *e)
+static int try_manifest(struct resolve *r, json_t *doc, const char *digest, int check_platform, struct err *e)
 {
 	const char *mt, *cdigest;
 	int64_t csize;
-	const struct json_value *cd = json_get(doc, "config");
+	const json_t *cd = json_object_get(doc, "config");
 	cleanup_free char *where = xasprintf("manifest `%s`", digest);
 	if (!cd || descriptor(cd, where, &mt, &cdigest, &csize, e) < 0)
 		return cd ? -1 : err_set(e, ST_INVALID_ARGUMENT, "manifest `%s` has no config", digest);
-	struct json_value *cfg = load_blob_json(r->ar, cdigest, csize, e);
+	json_t *cfg = load_blob_json(r->ar, cdigest, csize, e);
 	if (!cfg)
 		return -1;
 	if (check_platform &&
-	    !oci_platform_match(r->want, json_get_str(cfg, "os"), json_get_str(cfg, "architecture"),
-				json_get_str(cfg, "variant"))) {
-		json_free(cfg);
+	    !oci_platform_match(r->want, str_member(cfg, "os"), str_member(cfg, "architecture"),
+				str_member(cfg, "variant"))) {
+		json_decref(cfg);
 		return 0;
 	}
 	r->manifest = doc;
@@ -379,30 +386,28 @@ static int try_manifest(struct resolve *r, struct json_value *doc, const char *d
 	return 1;
 }
 
-static int walk_index(struct resolve *r, const struct json_value *index, const char *where, int depth,
-		      struct err *e);
+static int walk_index(struct resolve *r, const json_t *index, const char *where, int depth, struct err *e);
 
 /* One entry of an index: 1 chosen, 0 not for this platform, -1 error. */
-static int walk_descriptor(struct resolve *r, const struct json_value *d, const char *where, int depth,
-			   struct err *e)
+static int walk_descriptor(struct resolve *r, const json_t *d, const char *where, int depth, struct err *e)
 {
 	const char *mt, *digest;
 	int64_t size;
 	if (descriptor(d, where, &mt, &digest, &size, e) < 0)
 		return -1;
-	const struct json_value *plat = json_get(d, "platform");
-	if (plat && !oci_platform_match(r->want, json_get_str(plat, "os"), json_get_str(plat, "architecture"),
-					json_get_str(plat, "variant")))
+	const json_t *plat = json_object_get(d, "platform");
+	if (plat && !oci_platform_match(r->want, str_member(plat, "os"), str_member(plat, "architecture"),
+					str_member(plat, "variant")))
 		return 0;
 	if (mt && !is_index_type(mt) && !is_manifest_type(mt))
 		return 0; /* not an image (e.g. a signature or an artifact) */
-	struct json_value *doc = load_blob_json(r->ar, digest, size, e);
+	json_t *doc = load_blob_json(r->ar, digest, size, e);
 	if (!doc)
 		return -1;
 	/* Without a media type in the descriptor, the document says what it is. */
-	const char *kind = mt ? mt : json_get_str(doc, "mediaType");
+	const char *kind = mt ? mt : str_member(doc, "mediaType");
 	int rc;
-	if ((kind && is_index_type(kind)) || (!kind && json_get_arr(doc, "manifests"))) {
+	if ((kind && is_index_type(kind)) || (!kind && array_member(doc, "manifests"))) {
 		if (depth + 1 >= OCI_MAX_NESTING) {
 			rc = err_set(e, ST_INVALID_ARGUMENT, "image indexes in `%s` nest deeper than %d",
 				     r->path, OCI_MAX_NESTING);
@@ -410,24 +415,23 @@ static int walk_descriptor(struct resolve *r, const struct json_value *d, const 
 			cleanup_free char *w = xasprintf("image index `%s`", digest);
 			rc = walk_index(r, doc, w, depth + 1, e);
 		}
-		json_free(doc);
+		json_decref(doc);
 		return rc;
 	}
 	rc = try_manifest(r, doc, digest, plat == NULL, e);
 	if (rc <= 0)
-		json_free(doc);
+		json_decref(doc);
 	return rc;
 }
 
 /* The first descriptor, in order, that leads to a manifest for the platform. */
-static int walk_index(struct resolve *r, const struct json_value *index, const char *where, int depth,
-		      struct err *e)
+static int walk_index(struct resolve *r, const json_t *index, const char *where, int depth, struct err *e)
 {
-	const struct json_value *ms = json_get_arr(index, "manifests");
+	const json_t *ms = array_member(index, "manifests");
 	if (!ms)
 		return err_set(e, ST_INVALID_ARGUMENT, "%s in `%s` has no `manifests` array", where, r->path);
-	for (size_t i = 0; i < ms->u.arr.n; i++) {
-		int rc = walk_descriptor(r, ms->u.arr.v[i], where, depth, e);
+	for (size_t i = 0; i < json_array_size(ms); i++) {
+		int rc = walk_descriptor(r, json_array_get(ms, i), where, depth, e);
 		if (rc != 0)
 			return rc;
 	}
@@ -436,8 +440,8 @@ static int walk_index(struct resolve *r, const struct json_value *index, const c
 
 /* ---- the image ------------------------------------------------------------- */
 
-static int layer_from(struct oci_layer *l, const struct json_value *d, const struct json_value *diff_id,
-		      const char *where, size_t i, struct err *e)
+static int layer_from(struct oci_layer *l, const json_t *d, const json_t *diff_id, const char *where,
+		      size_t i, struct err *e)
 {
 	const char *mt, *digest;
 	int64_t size;
@@ -448,43 +452,45 @@ static int layer_from(struct oci_layer *l, const struct json_value *d, const str
 		    e, ST_UNIMPLEMENTED,
 		    "layer %zu (`%s`) of %s has media type `%s`, which is not a layer type strata unpacks", i,
 		    digest, where, mt ? mt : "(none)");
-	if (!diff_id || diff_id->type != JSON_STRING || !oci_digest_valid(diff_id->u.str.s))
+	if (!digest_valid(json_string_value(diff_id)))
 		return err_set(e, ST_INVALID_ARGUMENT,
 			       "diff ID %zu of the config of %s is not a sha256 digest", i, where);
 	l->digest = xstrdup(digest);
 	l->size = size;
 	l->media_type = xstrdup(mt);
-	l->diff_id = xstrdup(diff_id->u.str.s);
+	l->diff_id = xstrdup(json_string_value(diff_id));
 	return 0;
 }
 
 static int image_from(struct resolve *r, struct oci_image *img, struct err *e)
 {
 	cleanup_free char *where = xasprintf("manifest `%s`", r->manifest_digest);
-	const struct json_value *layers = json_get_arr(r->manifest, "layers");
-	const struct json_value *rootfs = json_get(r->config, "rootfs");
-	const struct json_value *diff_ids = json_get_arr(rootfs, "diff_ids");
-	const char *rtype = json_get_str(rootfs, "type");
+	const json_t *layers = array_member(r->manifest, "layers");
+	const json_t *rootfs = json_object_get(r->config, "rootfs");
+	const json_t *diff_ids = array_member(rootfs, "diff_ids");
+	const char *rtype = str_member(rootfs, "type");
+	size_t n = json_array_size(layers);
 	if (!layers)
 		return err_set(e, ST_INVALID_ARGUMENT, "%s has no `layers` array", where);
 	if (!diff_ids || !rtype || strcmp(rtype, "layers") != 0)
 		return err_set(e, ST_INVALID_ARGUMENT,
 			       "config `%s` has no rootfs of type `layers` with diff_ids", r->config_digest);
-	if (diff_ids->u.arr.n != layers->u.arr.n)
+	if (json_array_size(diff_ids) != n)
 		return err_set(e, ST_INVALID_ARGUMENT, "%s has %zu layers but its config %zu diff IDs", where,
-			       layers->u.arr.n, diff_ids->u.arr.n);
-	if (layers->u.arr.n == 0)
+			       n, json_array_size(diff_ids));
+	if (n == 0)
 		return err_set(e, ST_INVALID_ARGUMENT, "%s has no layers", where);
-	img->layers = xcalloc(layers->u.arr.n, sizeof *img->layers);
-	for (size_t i = 0; i < layers->u.arr.n; i++) {
-		if (layer_from(&img->layers[i], layers->u.arr.v[i], diff_ids->u.arr.v[i], where, i, e) < 0)
+	img->layers = xcalloc(n, sizeof *img->layers);
+	for (size_t i = 0; i < n; i++) {
+		if (layer_from(&img->layers[i], json_array_get(layers, i), json_array_get(diff_ids, i), where,
+			       i, e) < 0)
 			return -1;
 		img->nlayers++;
 	}
 	img->manifest_digest = steal_pointer(&r->manifest_digest);
 	img->config_digest = steal_pointer(&r->config_digest);
-	const char *os = json_get_str(r->config, "os"), *arch = json_get_str(r->config, "architecture");
-	const char *variant = json_get_str(r->config, "variant");
+	const char *os = str_member(r->config, "os"), *arch = str_member(r->config, "architecture");
+	const char *variant = str_member(r->config, "variant");
 	snprintf(img->platform.os, sizeof img->platform.os, "%s", os ? os : "");
 	snprintf(img->platform.arch, sizeof img->platform.arch, "%s", arch ? arch : "");
 	snprintf(img->platform.variant, sizeof img->platform.variant, "%s", variant ? variant : "");
@@ -498,7 +504,7 @@ int oci_read_image(struct oci_archive *ar, const struct oci_platform *want, stru
 	struct resolve r = {.ar = ar, .path = path, .want = want};
 	int rc = -1;
 	memset(img, 0, sizeof *img);
-	struct json_value *index = load_file_json(ar, "index.json", e);
+	json_t *index = load_file_json(ar, "index.json", e);
 	if (!index) {
 		if (e->code == ST_NOT_FOUND)
 			err_set(e, ST_INVALID_ARGUMENT,
@@ -506,7 +512,7 @@ int oci_read_image(struct oci_archive *ar, const struct oci_platform *want, stru
 		return -1;
 	}
 	int found = walk_index(&r, index, "index.json", 0, e);
-	json_free(index);
+	json_decref(index);
 	if (found == 0) {
 		char p[100];
 		oci_platform_format(want, p, sizeof p);
@@ -514,8 +520,8 @@ int oci_read_image(struct oci_archive *ar, const struct oci_platform *want, stru
 	} else if (found > 0) {
 		rc = image_from(&r, img, e);
 	}
-	json_free(r.manifest);
-	json_free(r.config);
+	json_decref(r.manifest);
+	json_decref(r.config);
 	free(r.manifest_digest);
 	free(r.config_digest);
 	if (rc < 0)

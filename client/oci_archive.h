@@ -6,7 +6,7 @@
  *
  * The archive is untrusted: these functions run only in the import parser
  * (import_parser.h), a sandboxed process.  Every JSON blob read is checked
- * against its digest and size before it is parsed (json_read.h, strict and
+ * against its digest and size before it is parsed (oci_json.h, strict and
  * bounded); layers are checked by the daemon (expected digest) and by the
  * caller (diff ID). */
 #ifndef STRATA_CLIENT_OCI_ARCHIVE_H
@@ -49,8 +49,6 @@ int oci_platform_match(const struct oci_platform *want, const char *os, const ch
 		       const char *variant);
 void oci_platform_format(const struct oci_platform *p, char *buf, size_t len);
 
-/* "sha256:" followed by exactly 64 lowercase hex digits. */
-int oci_digest_valid(const char *d);
 /* Layer media types containerd unpacks (OCI tar, +gzip, +zstd, their
  * non-distributable forms, Docker's rootfs diff tar and tar.gzip). */
 int oci_layer_type_supported(const char *media_type);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "hex.h"
 #include "util.h"
 
 int layer_media_type_known(const char *mt)
@@ -40,21 +41,11 @@ int layer_create_compression(const char *mt)
 
 int digest_valid(const char *d)
 {
-	if (!d || strncmp(d, "sha256:", 7) || strlen(d) != DIGEST_LEN)
-		return 0;
-	for (const char *p = d + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return 0;
-	return 1;
+	return d && strncmp(d, "sha256:", 7) == 0 && hex_sha256_valid(d + 7);
 }
 
 void digest_format(char out[DIGEST_LEN + 1], const unsigned char raw[32])
 {
-	static const char hex[] = "0123456789abcdef";
 	memcpy(out, "sha256:", 7);
-	for (int i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hex[raw[i] >> 4];
-		out[8 + 2 * i] = hex[raw[i] & 15];
-	}
-	out[DIGEST_LEN] = '\0';
+	hex_encode(raw, 32, out + 7);
 }

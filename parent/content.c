@@ -9,20 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/hex.h"
 #include "../common/util.h"
 
 /* containerd's files of an ingest, and the copy a publisher writes
  * (parent/publish.c). */
 static const char *const ingest_files[] = {
     "data", "ref", "startedat", "updatedat", CONTENT_PUBLISH_COPY, CONTENT_STRATA_MARK};
-
-int content_hex_valid(const char *s)
-{
-	for (int i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
 
 /* root/sub (created 0700 or mode when missing, if create), as an O_PATH
  * directory fd. */
@@ -152,7 +145,7 @@ int content_ingests_sweep(const char *root, struct err *e)
 	int n = 0;
 	struct dirent *de;
 	while ((de = readdir(d)))
-		if (content_hex_valid(de->d_name) && content_ingest_is_strata(ingest, de->d_name) &&
+		if (hex_sha256_valid(de->d_name) && content_ingest_is_strata(ingest, de->d_name) &&
 		    content_ingest_abort(root, de->d_name, NULL) == 0)
 			n++;
 	closedir(d);

@@ -12,9 +12,8 @@
 #include <stdint.h>
 
 #include "../common/err.h"
+#include "../common/hex.h" /* hex_sha256_valid(), the check of every name */
 
-/* 1 when s is exactly 64 lowercase hex digits followed by a NUL. */
-int content_hex_valid(const char *s);
 /* blobs/sha256/HEX, read-only; fills *size.  Returns the fd. */
 int content_open_blob(const char *root, const char *hex, uint64_t *size, struct err *e);
 /* Creates ingest/NAME (Unavailable when it exists: that ref is being

@@ -292,7 +292,7 @@ static int serve_snap_drop(const struct ipc_msg *m)
 static int serve_open_blob(const struct ipc_msg *m)
 {
 	const struct ipc_open_blob *r = &m->body.open_blob;
-	if (!content_hex_valid(r->hex))
+	if (!hex_sha256_valid(r->hex))
 		return broker_reject("OPEN_BLOB with a malformed digest"), -1;
 	if (!P.cfg->content_root[0])
 		return reply(ENOENT, "no content_root is configured");
@@ -311,7 +311,7 @@ static int serve_open_blob(const struct ipc_msg *m)
 static int serve_ingest(const struct ipc_msg *m)
 {
 	const struct ipc_ingest *r = &m->body.ingest;
-	if (!content_hex_valid(r->name) || memchr(r->ref, '\0', sizeof r->ref) == NULL ||
+	if (!hex_sha256_valid(r->name) || memchr(r->ref, '\0', sizeof r->ref) == NULL ||
 	    !ipc_zeroed(r->pad, sizeof r->pad) || (m->type == IPC_INGEST_ABORT && r->ref[0]))
 		return broker_reject("INGEST with a malformed name or ref"), -1;
 	if (!P.cfg->content_root[0])

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../proto/roles.h"
+#include "../common/hex.h"
 #include "../common/layer.h"
 #include "../common/util.h"
 #include "content.h"
@@ -78,7 +79,7 @@ int publish_open(struct publish *p, const char *root, const char *name, const ch
 		 struct err *e)
 {
 	*p = (struct publish){.ingest = -1, .blobs = -1, .data = -1, .copy = -1, .size = size};
-	if (!content_hex_valid(name) || !content_hex_valid(digest))
+	if (!hex_sha256_valid(name) || !hex_sha256_valid(digest))
 		return err_set(e, ST_INVALID_ARGUMENT, "publish: a malformed ingest name or digest");
 	memcpy(p->digest, digest, sizeof p->digest);
 	if (open_files(p, root, name, e) < 0) {

@@ -308,8 +308,7 @@ static void serve_publish(const struct ipc_publish *p)
 {
 	if (p->job_id == 0 || worker_by_job(p->job_id))
 		violation("PUBLISH with a zero or duplicate job id");
-	if (!content_hex_valid(p->name) || !content_hex_valid(p->digest) ||
-	    !ipc_zeroed(p->pad, sizeof p->pad))
+	if (!hex_sha256_valid(p->name) || !hex_sha256_valid(p->digest) || !ipc_zeroed(p->pad, sizeof p->pad))
 		violation("PUBLISH with a malformed name or digest");
 	if (!S.a->cfg->content_root[0])
 		return spawn_failed(p->job_id, ENOENT, "no content_root is configured");

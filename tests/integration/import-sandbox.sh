@@ -7,7 +7,9 @@
 # parser killed with SIGSYS fails the import with a message saying so and
 # leaves no temporary snapshot; an archive with UTF-8 names in pax headers
 # (glibc's iconv looks for its modules under the filter) and a
-# gzip-compressed archive import; an archive that libarchive would decompress
+# gzip-compressed archive import; an index.json at every limit of the JSON
+# reader (client/oci_json.h) imports, one beyond a limit or malformed is
+# refused with the reason; an archive that libarchive would decompress
 # by running an external program (lrzip) is refused without running it, and
 # an xz-compressed one is refused too; a FIFO is refused at once.
 # lib.sh stops the daemon by pid and removes the temp dir on exit.
@@ -112,6 +114,79 @@ gzip -c "$T/bb.tar" >"$T/bb.tar.gz"
 run st import "$T/bb.tar.gz"
 expect_rc "a gzip-compressed archive imports" 0
 out_is "... the same chain ID" "$chain"
+
+# ---- index.json at and beyond the JSON limits ----
+# json_index KIND OUT: bb.tar with its index.json made KIND: max is a
+# document at every limit of client/oci_json.h at once (nesting 64 deep,
+# 200000 values, 4 MiB less one byte, 100000 keys in one object, int64's
+# extremes, reals of 5000 digits and beyond double's range, a long string of
+# every escape and raw UTF-8); deeper, more and bigger exceed one limit by
+# one; dup, utf8 and trailing are malformed.
+json_index() {
+	python3 - "$T/bb.tar" "$1" "$2" <<'PY'
+import io, json, sys, tarfile
+src, kind, out = sys.argv[1:]
+tin = tarfile.open(src)
+index = json.load(tin.extractfile("index.json"))
+
+def count(v):
+    kids = v.values() if isinstance(v, dict) else v if isinstance(v, list) else []
+    return 1 + sum(count(k) for k in kids)
+
+def at_limits(depth=64, values=200000, size=(4 << 20) - 1):
+    o = dict(index)
+    deep = 1
+    for i in range(depth - 1):  # the document is the first level
+        deep = [deep] if i % 2 else {"k": deep}
+    o["deep"] = deep
+    o["ints"] = [2**63 - 1, -2**63, 0]
+    o["keys"] = {"k%06d" % i: 2**63 - 1 - i for i in range(100000)}
+    o["reals"] = "REALS"  # one value here, five in the document
+    o["text"] = "TEXT"
+    o["list"] = []
+    o["list"] = [0] * (values - count(o) - 4)
+    t = json.dumps(o, separators=(",", ":")).encode()
+    reals = "[1.7976931348623157e308,-4.9e-324,1e-400,0.%s]" % ("1234567890" * 500)
+    t = t.replace(b'"REALS"', reals.encode())
+    unit = '\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00 \u00e9\u20ac\U0001f600 '.encode()
+    fill = size - len(t) + len(b"TEXT")
+    text = unit * (fill // len(unit)) + b"x" * (fill % len(unit))
+    return t.replace(b"TEXT", text, 1)
+
+small = json.dumps(index, separators=(",", ":")).encode()
+doc = {
+    "max": lambda: at_limits(),
+    "deeper": lambda: at_limits(depth=65),
+    "more": lambda: at_limits(values=200001),
+    "bigger": lambda: at_limits(size=4 << 20),
+    "dup": lambda: b'{"schemaVersion":2,' + small[1:],
+    "utf8": lambda: small[:-1] + b',"x":"\xed\xa0\x80"}',
+    "trailing": lambda: small + b"x",
+}[kind]()
+with tarfile.open(out, "w") as tout:
+    for m in tin.getmembers():
+        data = tin.extractfile(m).read() if m.isfile() else None
+        if m.name == "index.json":
+            data = doc
+            m.size = len(doc)
+        tout.addfile(m, io.BytesIO(data) if data is not None else None)
+PY
+}
+st rm "$chain" >/dev/null
+json_index max "$T/json-max.tar"
+run st import "$T/json-max.tar"
+expect_rc "an index.json at every JSON limit at once imports" 0
+out_is "... the same chain ID" "$chain"
+for c in "deeper|nesting deeper than the limit of 64" "more|more values than the limit of 200000" \
+	"bigger|is larger than 4194304 bytes" "dup|duplicate object key" "utf8|unable to decode byte 0xed" \
+	"trailing|end of file expected"; do
+	kind=${c%%|*}
+	json_index "$kind" "$T/json-$kind.tar"
+	run st import "$T/json-$kind.tar"
+	expect_rc "index.json $kind: refused" 1
+	err_has "... by the parser, saying why" "${c#*|}"
+done
+no_temp_snapshots "refused JSON leaves no temporary snapshot"
 
 # ---- archives that are refused ----
 # libarchive reads lrzip only by running `lrzip -d`: a fake one on PATH

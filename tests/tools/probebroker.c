@@ -48,6 +48,7 @@
 
 #include "broker/broker.h"
 #include "broker/parentlink.h"
+#include "common/hex.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "proto/ipc.h"
@@ -111,18 +112,12 @@ _Noreturn static void await_kill(int refused)
 	idle();
 }
 
-static void hex32(const unsigned char md[32], char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static void sha256_hex(const void *buf, size_t len, char out[65])
 {
 	unsigned char md[32];
 	unsigned int n = 0;
 	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-	hex32(md, out);
+	hex_encode(md, sizeof md, out);
 }
 
 /* ---- the channels -------------------------------------------------------------- */
@@ -324,7 +319,7 @@ static int applied_as(const struct job *j, const char *digest, uint64_t size)
 	char got[65];
 	if (j->result.type != IPC_JOB_APPLIED)
 		return 0;
-	hex32(j->result.body.job_applied.digest, got);
+	hex_encode(j->result.body.job_applied.digest, 32, got);
 	return !strcmp(got, digest) && j->result.body.job_applied.compressed_size == size;
 }
 

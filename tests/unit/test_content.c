@@ -7,6 +7,7 @@
  * not block; abort removes the ingest; the parent's table of its own
  * ingests is exact and bounded. */
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <openssl/evp.h>
 #include <sys/wait.h>
 
+#include "common/hex.h"
 #include "common/sha256.h"
 #include "policy/policy.h"
 #include "parent/content.h"
@@ -61,14 +63,9 @@ static int write_ingest(const char *data)
 /* The hex sha256 of text. */
 static void hex_of(const char *text, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char h[32];
 	sha256(text, strlen(text), h);
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hex[h[i] >> 4];
-		out[2 * i + 1] = hex[h[i] & 15];
-	}
-	out[64] = '\0';
+	hex_encode(h, sizeof h, out);
 }
 
 /* publish_open and publish_finish, as the spawner's publisher runs them
@@ -100,16 +97,29 @@ static const char *blob_text(const char *hex)
 	return buf;
 }
 
-START_TEST(hex_names)
+/* Names become paths: the publisher takes only 64 lowercase hex digits
+ * (common/hex.c, tested in test_sha256.c), even for an ingest that exists. */
+START_TEST(publish_refuses_malformed_names)
 {
-	ck_assert(content_hex_valid(NAME));
-	ck_assert(!content_hex_valid("00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff"));
-	ck_assert(!content_hex_valid("../../../etc/passwd"));
-	char longer[66];
-	memset(longer, 'a', 65);
-	longer[65] = 0;
-	ck_assert(!content_hex_valid(longer));
-	ck_assert(!content_hex_valid("abc"));
+	struct err e = {0};
+	struct publish p;
+	char hex[65], upper[65], upper_name[65];
+	close(write_ingest("layer bytes"));
+	for (int i = 0; i < 65; i++)
+		upper_name[i] = (char)toupper((unsigned char)NAME[i]);
+	int fd = content_ingest_open(root, upper_name, "other-ref", &e);
+	ck_assert_msg(fd >= 0, "%s", e.msg);
+	ck_assert_int_eq(write(fd, "layer bytes", 11), 11);
+	close(fd);
+	hex_of("layer bytes", hex);
+	ck_assert_int_eq(publish_open(&p, root, upper_name, hex, 11, &e), -1);
+	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	for (int i = 0; i < 65; i++)
+		upper[i] = (char)toupper((unsigned char)hex[i]);
+	ck_assert_int_eq(publish(upper, 11, &e), -2);
+	ck_assert_int_eq(publish("abc", 11, &e), -2);
+	/* the same ingest and digest, well formed, publish */
+	ck_assert_msg(publish(hex, 11, &e) == 0, "%s", e.msg);
 }
 END_TEST
 
@@ -231,8 +241,7 @@ START_TEST(a_large_blob_publishes_under_the_real_policy)
 	EVP_DigestFinal_ex(c, h, NULL);
 	EVP_MD_CTX_free(c);
 	close(fd);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	hex_encode(h, sizeof h, hex);
 	struct policy *pol = policy_for_role("publish", &e);
 	struct policy_bpf bpf;
 	ck_assert_msg(pol && policy_compile(pol, 0, &bpf, &e) == 0, "%s", e.msg);
@@ -358,7 +367,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("content");
 	TCase *t = tcase_create("content");
 	tcase_add_checked_fixture(t, setup, teardown);
-	tcase_add_test(t, hex_names);
+	tcase_add_test(t, publish_refuses_malformed_names);
 	tcase_add_test(t, ingest_has_containerds_files);
 	tcase_add_test(t, a_wrong_digest_or_size_is_not_published);
 	tcase_add_test(t, a_write_after_publishing_does_not_change_the_blob);

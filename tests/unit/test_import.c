@@ -3,8 +3,9 @@
  * policy/import.policy, so a system call the policy lacks kills the test's
  * parser with SIGSYS.  The inputs drive every path: nested indexes, many
  * layers, a gzip-compressed archive, pax headers with UTF-8 names (which
- * make glibc look for its iconv modules), a blob of tens of MiB; and the
- * refusals: other compressions, a FIFO, a parser that dies. */
+ * make glibc look for its iconv modules), a blob of tens of MiB, JSON at
+ * every limit of client/oci_json.h; and the refusals: other compressions,
+ * a FIFO, a parser that dies, JSON beyond a limit or malformed. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 
 #include "client/import_link.h"
 #include "client/import_parser.h"
+#include "client/oci_json.h"
 #include "oci_fixture.h"
 
 #define GZ	 "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -357,6 +359,227 @@ START_TEST(other_forms_refused)
 }
 END_TEST
 
+/* ---- JSON at and beyond the limits, under the filter --------------------- */
+
+/* Values in a descriptor as add_manifest() writes it with a platform:
+ * itself, mediaType, digest, size, platform, os, architecture. */
+#define DESC_VALUES 7
+
+/* Appends to *s at *n (the buffer has room). */
+static void put(char *s, size_t *n, const char *t)
+{
+	size_t k = strlen(t);
+	memcpy(s + *n, t, k);
+	*n += k;
+}
+
+/* index.json for the image of descriptor desc at the limits of one JSON
+ * document (client/oci_json.h), each exceeded by over_depth, over_values
+ * and over_bytes: nested arrays and objects as deep as allowed, 100000 keys
+ * in one object (jansson's hash table grows), int64's extremes, reals at
+ * and beyond double's range and one of 5000 digits, a long string of every
+ * escape, surrogate pairs and raw UTF-8, as many values as allowed, padded
+ * to the largest document the reader takes (it refuses OCI_JSON_MAX_BYTES
+ * bytes or more before parsing). */
+static char *limits_index(const char *desc, int over_depth, int over_values, int over_bytes)
+{
+	const size_t depth = OCI_JSON_MAX_DEPTH + over_depth, nkeys = 100000;
+	const size_t bytes = OCI_JSON_MAX_BYTES - 1 + over_bytes;
+	char *s = xmalloc(bytes + 1), num[64];
+	size_t n = 0, values = 0;
+	put(s, &n, "{\"schemaVersion\":2,\"manifests\":[");
+	put(s, &n, desc);
+	values += 3 + DESC_VALUES;
+	/* the document is level 1: depth - 1 more, and a number in the last */
+	put(s, &n, "],\"deep\":");
+	for (size_t i = 1; i < depth; i++)
+		put(s, &n, i % 2 ? "[" : "{\"k\":");
+	put(s, &n, "1");
+	for (size_t i = depth - 1; i >= 1; i--)
+		put(s, &n, i % 2 ? "]" : "}");
+	values += depth;
+	put(s, &n,
+	    ",\"ints\":[9223372036854775807,-9223372036854775808,0,-0],\"reals\":[1.7976931348623157e308,"
+	    "-2.2250738585072014e-308,4.9e-324,1e-400,-0.0,1E+300,0.");
+	for (size_t i = 0; i < 5000; i++)
+		s[n++] = (char)('0' + (i * 7 + 3) % 10);
+	put(s, &n, "e-5],\"keys\":{");
+	values += 5 + 8 + 1 + nkeys; /* ints, reals, keys with what they hold */
+	for (size_t i = 0; i < nkeys; i++) {
+		snprintf(num, sizeof num, "%s\"k%07zu\":%s", i ? "," : "", i,
+			 i % 2 ? "-9223372036854775807" : "9223372036854775807");
+		put(s, &n, num);
+	}
+	put(s, &n, "},\"list\":[0");
+	values += 1 + 2; /* text (below), list and its first element */
+	for (; values < OCI_JSON_MAX_VALUES + (size_t)over_values; values++)
+		put(s, &n, ",0");
+	put(s, &n, "],\"text\":\"");
+	static const char unit[] = "\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\\uffff"
+				   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf ";
+	ck_assert_uint_lt(n + 3, bytes);
+	while (n + sizeof unit - 1 + 2 <= bytes)
+		put(s, &n, unit);
+	while (n + 2 < bytes)
+		s[n++] = 'x';
+	put(s, &n, "\"}");
+	s[n] = 0;
+	ck_assert_uint_eq(n, bytes);
+	return s;
+}
+
+/* An archive of small_archive()'s image whose index.json is index(desc). */
+static char *archive_with_index(char *(*index)(const char *desc), char **manifest_digest)
+{
+	struct fake_archive f = {0};
+	cleanup_free char *d = add_image(&f, "amd64", GZ, 1, manifest_digest);
+	cleanup_free char *top = index(d);
+	add_file(&f, "index.json", top, strlen(top));
+	return write_archive(&f);
+}
+
+static char *at_the_limits(const char *desc)
+{
+	return limits_index(desc, 0, 0, 0);
+}
+
+static char *at_the_limits_archive(char **manifest_digest)
+{
+	return archive_with_index(at_the_limits, manifest_digest);
+}
+
+/* index.json of the largest size whose member "x" is a number of
+ * millions of digits, beginning with start. */
+static char *long_number(const char *desc, const char *start)
+{
+	size_t n = OCI_JSON_MAX_BYTES - 1;
+	char *s = xmalloc(n + 1);
+	int k = snprintf(s, n, "{\"manifests\":[%s],\"x\":%s", desc, start);
+	memset(s + k, '7', n - (size_t)k - 1);
+	s[n - 1] = '}';
+	s[n] = 0;
+	return s;
+}
+
+static char *long_real(const char *desc)
+{
+	return long_number(desc, "-0.");
+}
+
+static char *long_real_archive(char **manifest_digest)
+{
+	return archive_with_index(long_real, manifest_digest);
+}
+
+/* Documents at every limit at once, and a real of 4 million digits (glibc's
+ * strtod), are read under the filter. */
+START_TEST(json_at_the_limits_under_the_filter)
+{
+	char *(*builds[])(char **) = {at_the_limits_archive, long_real_archive};
+	for (size_t i = 0; i < ARRAY_SIZE(builds); i++) {
+		struct opened o;
+		open_image(&o, builds[i]);
+		ck_assert_uint_eq(o.img.nlayers, 2);
+		ck_assert_str_eq(o.img.platform.arch, "amd64");
+		close_image(&o);
+	}
+}
+END_TEST
+
+static char *deeper(const char *desc)
+{
+	return limits_index(desc, 1, 0, 0);
+}
+static char *more_values(const char *desc)
+{
+	return limits_index(desc, 0, 1, 0);
+}
+static char *more_bytes(const char *desc)
+{
+	return limits_index(desc, 0, 0, 1);
+}
+/* Deeper than jansson's own limit (2048). */
+static char *brackets(const char *desc)
+{
+	char *s = xmalloc(100001);
+	memset(s, '[', 100000);
+	s[100000] = 0;
+	return s;
+}
+static char *long_integer(const char *desc)
+{
+	return long_number(desc, "-");
+}
+/* The most values a document of the largest size holds: 1.4 million empty
+ * objects, each with its hash table, all parsed before the count. */
+static char *empty_objects(const char *desc)
+{
+	size_t n = OCI_JSON_MAX_BYTES - 1, k = 0;
+	char *s = xmalloc(n + 1);
+	s[k++] = '[';
+	while (k + 6 <= n) /* room for this one and the last "{}]" */
+		put(s, &k, "{},");
+	put(s, &k, "{}");
+	while (k < n - 1)
+		s[k++] = ' ';
+	s[k++] = ']';
+	s[k] = 0;
+	ck_assert_uint_eq(k, n);
+	return s;
+}
+
+/* Documents beyond a limit or malformed are refused by the parser, with
+ * the reason (never a system call its filter forbids). */
+START_TEST(json_refusals_under_the_filter)
+{
+	static const struct {
+		const char *before, *after, *why;
+	} twists[] = {
+	    {"{\"schemaVersion\":2,\"manifests\":[", "],\"schemaVersion\":2}", "duplicate object key"},
+	    {"{\"manifests\":[", "],\"x\":\"\xc3(\"}", "unable to decode byte 0xc3"},
+	    {"{\"manifests\":[", "],\"x\":\"\xed\xa0\x80\"}", "unable to decode byte 0xed"},
+	    {"{\"manifests\":[", "]}x", "end of file expected"},
+	    {"{\"manifests\":[", "]}\n{}", "end of file expected"},
+	    {"{\"manifests\":[", "],\"x\":\"\\u0000\"}", "\\u0000 is not allowed"},
+	    {"{\"manifests\":[", "],\"x\":\"\\udc00\"}", "invalid Unicode"},
+	    {"{\"manifests\":[", "],\"size\":9223372036854775808}", "too big integer"},
+	    {"{\"manifests\":[", "],\"x\":-1e400}", "real number overflow"},
+	    {"{\"manifests\":", "}", "has no `manifests` array"},
+	};
+	static const struct {
+		char *(*index)(const char *desc);
+		const char *why;
+	} big[] = {
+	    {deeper, "nesting deeper than the limit of 64"},
+	    {more_values, "more values than the limit of 200000"},
+	    {more_bytes, "is larger than 4194304 bytes"},
+	    {brackets, "nesting deeper than the limit of 64"},
+	    {empty_objects, "more values than the limit of 200000"},
+	    {long_integer, "too big negative integer"},
+	};
+	struct oci_platform want;
+	oci_parse_platform("linux/amd64", &want);
+	for (size_t i = 0; i < ARRAY_SIZE(twists) + ARRAY_SIZE(big); i++) {
+		struct fake_archive f = {0};
+		struct import_parser p;
+		struct oci_image img;
+		cleanup_free char *md = NULL;
+		cleanup_free char *d = add_image(&f, "amd64", GZ, 1, &md);
+		const char *why = i < ARRAY_SIZE(twists) ? twists[i].why : big[i - ARRAY_SIZE(twists)].why;
+		cleanup_free char *top = i < ARRAY_SIZE(twists)
+					     ? xasprintf("%s%s%s", twists[i].before, d, twists[i].after)
+					     : big[i - ARRAY_SIZE(twists)].index(d);
+		add_file(&f, "index.json", top, strlen(top));
+		cleanup_free char *path = write_archive(&f);
+		ck_assert_msg(import_parser_open(&p, path, &e) == 0, "%s", e.msg);
+		ck_assert_msg(import_read_image(&p, &want, &img, &e) == -1, "%zu: accepted", i);
+		ck_assert_msg(e.code == ST_INVALID_ARGUMENT && strstr(e.msg, why), "%zu: %s", i, e.msg);
+		import_parser_close(&p);
+		unlink(path);
+	}
+}
+END_TEST
+
 static Suite *import_suite(void)
 {
 	Suite *s = suite_create("import");
@@ -369,6 +592,8 @@ static Suite *import_suite(void)
 	tcase_add_test(t, dead_parser_is_reported);
 	tcase_add_test(t, closed_pipe_is_not_the_archives_fault);
 	tcase_add_test(t, other_forms_refused);
+	tcase_add_test(t, json_at_the_limits_under_the_filter);
+	tcase_add_test(t, json_refusals_under_the_filter);
 	suite_add_tcase(s, t);
 	return s;
 }

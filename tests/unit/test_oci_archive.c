@@ -1,7 +1,8 @@
-/* The CLI's JSON reader (client/json_read.c) and the OCI archive reader
- * built on it (client/oci_archive.c): strictness, limits, platform
- * selection through nested indexes, digest checks, chain IDs.  Archives
- * are written to a temp file with libarchive's write side. */
+/* The OCI archive reader (client/oci_archive.c) and its JSON
+ * (client/oci_json.c, jansson with strata's limits): strictness, limits,
+ * wrong types, platform selection through nested indexes, digest checks,
+ * chain IDs.  Archives are written to a temp file with libarchive's write
+ * side.  test_import runs the same reader under the parser's filter. */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,135 +10,173 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/json_read.h"
 #include "client/oci_archive.h"
+#include "client/oci_json.h"
 #include "common/util.h"
 #include "oci_fixture.h"
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-static struct json_value *parse(const char *s, struct err *e)
+static json_t *parse(const char *s, struct err *e)
 {
-	return json_parse(s, strlen(s), NULL, e);
+	return oci_json_parse(s, strlen(s), e);
 }
 
-START_TEST(json_values_and_lookups)
+/* Refused with InvalidArgument, the message naming JSON and want. */
+static void refused(const char *s, size_t len, const char *want)
+{
+	struct err e = {0};
+	json_t *v = oci_json_parse(s, len, &e);
+	ck_assert_msg(v == NULL, "accepted `%.60s`", s);
+	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	ck_assert_msg(strstr(e.msg, "JSON") && strstr(e.msg, want), "`%.60s`: %s", s, e.msg);
+}
+
+START_TEST(json_good_document)
 {
 	struct err e;
-	struct json_value *v =
-	    parse(" {\"s\":\"a\\\"b\\\\c\\/\\n\\u00e9\\ud83d\\ude00\",\"i\":-42,\"big\":12345678901234,"
-		  "\"f\":1.5e3,\"t\":true,\"n\":null,\"a\":[1,[],{}],\"o\":{\"x\":false}} ",
-		  &e);
+	json_t *v = parse(" {\"s\":\"a\\\"b\\\\c\\/\\n\\u00e9\\ud83d\\ude00 \xe2\x82\xac\",\"i\":-42,"
+			  "\"max\":9223372036854775807,\"min\":-9223372036854775808,\"f\":1.5e3,\"t\":true,"
+			  "\"n\":null,\"a\":[1,[],{}],\"o\":{\"x\":false}} ",
+			  &e);
 	ck_assert_msg(v != NULL, "%s", e.msg);
-	ck_assert_int_eq(v->type, JSON_OBJECT);
-	ck_assert_uint_eq(v->u.obj.n, 8);
-	ck_assert_str_eq(json_get_str(v, "s"), "a\"b\\c/\n\xc3\xa9\xf0\x9f\x98\x80");
-	int64_t i;
-	ck_assert_int_eq(json_get_int(v, "i", &i), 0);
-	ck_assert_int_eq(i, -42);
-	ck_assert_int_eq(json_get_int(v, "big", &i), 0);
-	ck_assert_int_eq(i, 12345678901234LL);
-	ck_assert_int_eq(json_get_int(v, "f", &i), -1); /* not an integer */
-	ck_assert(json_get(v, "f")->u.num.d == 1500.0);
-	ck_assert_int_eq(json_get(v, "t")->u.boolean, 1);
-	ck_assert_int_eq(json_get(v, "n")->type, JSON_NULL);
-	ck_assert_uint_eq(json_get_arr(v, "a")->u.arr.n, 3);
-	ck_assert_ptr_null(json_get_arr(v, "o"));
-	ck_assert_int_eq(json_get(json_get(v, "o"), "x")->u.boolean, 0);
-	ck_assert_ptr_null(json_get(v, "missing"));
-	ck_assert_ptr_null(json_get_str(v, "i"));
-	ck_assert_ptr_null(json_get_str(NULL, "s"));
-	json_free(v);
-
-	v = parse("\"plain\"", &e);
-	ck_assert_str_eq(v->u.str.s, "plain");
-	json_free(v);
-	v = parse("99999999999999999999", &e); /* out of int64: a number, not an integer */
-	ck_assert(v && v->type == JSON_NUMBER && !v->u.num.is_int);
-	json_free(v);
+	ck_assert_uint_eq(json_object_size(v), 9);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "s")),
+			 "a\"b\\c/\n\xc3\xa9\xf0\x9f\x98\x80 \xe2\x82\xac");
+	ck_assert(json_integer_value(json_object_get(v, "i")) == -42);
+	ck_assert(json_integer_value(json_object_get(v, "max")) == INT64_MAX);
+	ck_assert(json_integer_value(json_object_get(v, "min")) == INT64_MIN);
+	ck_assert(!json_is_integer(json_object_get(v, "f"))); /* a size must be an integer */
+	ck_assert(json_real_value(json_object_get(v, "f")) == 1500.0);
+	ck_assert(json_is_true(json_object_get(v, "t")));
+	ck_assert(json_is_null(json_object_get(v, "n")));
+	ck_assert_uint_eq(json_array_size(json_object_get(v, "a")), 3);
+	ck_assert(json_is_false(json_object_get(json_object_get(v, "o"), "x")));
+	json_decref(v);
+	v = parse("[]", &e);
+	ck_assert_msg(json_is_array(v), "%s", e.msg);
+	json_decref(v);
 }
 END_TEST
 
+/* What parsers disagree about is refused, each case with what says why. */
 START_TEST(json_refuses_malformed)
 {
-	static const char *const bad[] = {
-	    "",
-	    "{",
-	    "{\"a\":1,}",
-	    "[1,]",
-	    "[1 2]",
-	    "{\"a\" 1}",
-	    "{a:1}",
-	    "01",
-	    "-",
-	    "1.",
-	    "1e",
-	    ".5",
-	    "+1",
-	    "tru",
-	    "nul",
-	    "\"abc",
-	    "\"\\x\"",
-	    "\"\\u12g4\"",
-	    "\"\\ud800\"",
-	    "\"\\udc00\"",
-	    "\"\\ud800\\u0041\"",
-	    "\"\\u0000\"",
-	    "\"a\tb\"",
-	    "{} {}",
-	    "\"\xc3\"",
-	    "\"\xc0\xaf\"",
-	    "\"\xed\xa0\x80\"",
-	    "\"\xf4\x90\x80\x80\"",
-	    "\xef\xbb\xbf{}",
-	    "[1]x",
-	    "{\"a\":1,\"a\":2}",
-	    "'a'",
-	    "NaN",
-	    "[-]",
+	static const struct {
+		const char *doc, *why;
+	} bad[] = {
+	    {"{\"a\":1,\"a\":2}", "duplicate object key"},
+	    {"{\"a\":{\"b\":1,\"b\":1}}", "duplicate object key"},
+	    {"[\"\xc3\"]", "unable to decode byte"},		 /* truncated sequence */
+	    {"[\"\xc0\xaf\"]", "unable to decode byte"},	 /* overlong */
+	    {"[\"\xed\xa0\x80\"]", "unable to decode byte"},	 /* a surrogate in UTF-8 */
+	    {"[\"\xf4\x90\x80\x80\"]", "unable to decode byte"}, /* beyond U+10FFFF */
+	    {"[\"\xff\"]", "unable to decode byte"},
+	    {"{} {}", "end of file expected"},
+	    {"[1]x", "end of file expected"},
+	    {"{\"a\":1}]", "end of file expected"},
+	    {"[\"\\u0000\"]", "\\u0000 is not allowed"},
+	    {"{\"a\\u0000b\":1}", "NUL byte in object key"},
+	    {"[99999999999999999999]", "too big integer"}, /* OCI sizes are int64 */
+	    {"[-9223372036854775809]", "too big negative integer"},
+	    {"[1e999]", "real number overflow"},
+	    {"\"plain\"", "'[' or '{' expected"}, /* OCI documents are objects */
+	    {"12", "'[' or '{' expected"},
+	    {"", "'[' or '{' expected"},
+	    {"{", "string or '}' expected"},
+	    {"{\"a\":1,}", "string or '}' expected"},
+	    {"[1,]", "unexpected token"},
+	    {"[1 2]", "']' expected"},
+	    {"{\"a\" 1}", "':' expected"},
+	    {"{a:1}", "string or '}' expected"},
+	    {"[01]", "invalid token"},
+	    {"[-]", "invalid token"},
+	    {"[1.]", "invalid token"},
+	    {"[1e]", "invalid token"},
+	    {"[.5]", "invalid token"},
+	    {"[+1]", "invalid token"},
+	    {"[tru]", "invalid token"},
+	    {"[NaN]", "invalid token"},
+	    {"['a']", "invalid token"},
+	    {"[\"abc", "premature end of input"},
+	    {"[\"\\x\"]", "invalid escape"},
+	    {"[\"\\u12g4\"]", "invalid escape"},
+	    {"[\"\\ud800\"]", "invalid Unicode"},
+	    {"[\"\\udc00\"]", "invalid Unicode"},
+	    {"[\"\\ud800\\u0041\"]", "invalid Unicode"},
+	    {"[\"a\tb\"]", "control character"},
+	    {"\xef\xbb\xbf{}", "'[' or '{' expected"}, /* a byte order mark */
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		struct err e = {0};
-		struct json_value *v = parse(bad[i], &e);
-		ck_assert_msg(v == NULL, "accepted bad JSON #%zu `%s`", i, bad[i]);
-		ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
-		ck_assert_msg(strstr(e.msg, "JSON") != NULL, "%s", e.msg);
-	}
-	/* An embedded NUL byte is a control character, not the end. */
-	struct err e;
-	ck_assert_ptr_null(json_parse("\"a\0b\"", 5, NULL, &e));
-	ck_assert_ptr_null(json_parse("{}\0", 3, NULL, &e));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		refused(bad[i].doc, strlen(bad[i].doc), bad[i].why);
+	/* An embedded NUL byte is a control character, or data after the end. */
+	refused("[\"a\0b\"]", 7, "control character");
+	refused("{}\0", 3, "end of file expected");
 }
 END_TEST
+
+/* n nested arrays ("[[[]]]" for 3), or objects whose member "a" nests. */
+static char *nested(size_t n, int objects)
+{
+	const char *open = objects ? "{\"a\":" : "[", *close = objects ? "}" : "]";
+	char *s = xstrdup(objects ? "{}" : "[]");
+	for (size_t i = 1; i < n; i++) {
+		char *t = xasprintf("%s%s%s", open, s, close);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* An array of n - 1 zeros: n values (n >= 2). */
+static char *values(size_t n)
+{
+	char *s = xmalloc(2 * n + 1);
+	s[0] = '[';
+	for (size_t i = 1; i < n; i++)
+		memcpy(s + 2 * i - 1, "0,", 2);
+	memcpy(s + 2 * n - 3, "0]", 3);
+	return s;
+}
 
 START_TEST(json_limits)
 {
 	struct err e;
-	struct json_limits lim = {.max_bytes = 64, .max_depth = 3, .max_values = 5};
-	struct json_value *v = json_parse("[[[1]]]", 7, &lim, &e);
-	ck_assert_ptr_nonnull(v);
-	json_free(v);
-	ck_assert_ptr_null(json_parse("[[[[1]]]]", 9, &lim, &e));
-	ck_assert_msg(strstr(e.msg, "nesting deeper than the limit of 3"), "%s", e.msg);
-	ck_assert_ptr_null(json_parse("[1,2,3,4,5]", 11, &lim, &e));
-	ck_assert_msg(strstr(e.msg, "more values than the limit of 5"), "%s", e.msg);
-	char big[80];
-	memset(big, ' ', sizeof big);
-	big[0] = '1';
-	ck_assert_ptr_null(json_parse(big, sizeof big, &lim, &e));
-	ck_assert_msg(strstr(e.msg, "exceeds the limit of 64"), "%s", e.msg);
-
-	/* The default depth bounds recursion: 100000 brackets fail cleanly. */
+	for (int objects = 0; objects < 2; objects++) {
+		cleanup_free char *ok = nested(OCI_JSON_MAX_DEPTH, objects);
+		cleanup_free char *deep = nested(OCI_JSON_MAX_DEPTH + 1, objects);
+		json_t *v = parse(ok, &e);
+		ck_assert_msg(v != NULL, "depth 64: %s", e.msg);
+		json_decref(v);
+		refused(deep, strlen(deep), "nesting deeper than the limit of 64");
+	}
+	/* Deeper than jansson's own limit: refused the same way. */
 	size_t n = 100000;
-	char *deep = xmalloc(n);
-	memset(deep, '[', n);
-	ck_assert_ptr_null(json_parse(deep, n, NULL, &e));
-	ck_assert_msg(strstr(e.msg, "limit of 64"), "%s", e.msg);
-	free(deep);
+	cleanup_free char *brackets = xmalloc(n);
+	memset(brackets, '[', n);
+	refused(brackets, n, "nesting deeper than the limit of 64");
+
+	cleanup_free char *most = values(OCI_JSON_MAX_VALUES);
+	cleanup_free char *more = values(OCI_JSON_MAX_VALUES + 1);
+	json_t *v = parse(most, &e);
+	ck_assert_msg(v != NULL, "%s", e.msg);
+	ck_assert_uint_eq(json_array_size(v), OCI_JSON_MAX_VALUES - 1);
+	json_decref(v);
+	refused(more, strlen(more), "more values than the limit of 200000");
+
+	/* The size is checked before parsing: 4 MiB of a valid document passes,
+	 * one more byte does not. */
+	cleanup_free char *big = xmalloc(OCI_JSON_MAX_BYTES + 1);
+	memset(big, ' ', OCI_JSON_MAX_BYTES + 1);
+	memcpy(big, "[]", 2);
+	v = oci_json_parse(big, OCI_JSON_MAX_BYTES, &e);
+	ck_assert_msg(v != NULL, "%s", e.msg);
+	json_decref(v);
+	refused(big, OCI_JSON_MAX_BYTES + 1, "exceeds the limit of 4194304");
 }
 END_TEST
 
-/* ---- platforms, digests, chain IDs ----------------------------------------- */
+/* ---- platforms, chain IDs -------------------------------------------------- */
 
 START_TEST(platforms)
 {
@@ -171,19 +210,11 @@ START_TEST(platforms)
 }
 END_TEST
 
-START_TEST(digests_and_chain_ids)
+START_TEST(chain_ids_and_layer_types)
 {
 	const char *a = "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
 	const char *b = "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d";
 	char c[OCI_DIGEST_LEN];
-	ck_assert(oci_digest_valid(a));
-	ck_assert(
-	    !oci_digest_valid("sha256:CA978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
-	ck_assert(!oci_digest_valid("sha256:ca97"));
-	ck_assert(
-	    !oci_digest_valid("sha512:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
-	ck_assert(!oci_digest_valid("sha256:../../../../etc/passwd"));
-	ck_assert(!oci_digest_valid(NULL));
 	oci_chain_id(NULL, a, c);
 	ck_assert_str_eq(c, a);
 	/* sha256("sha256:<a> sha256:<b>"), computed with sha256sum */
@@ -349,27 +380,90 @@ START_TEST(archive_refusals)
 }
 END_TEST
 
-static Suite *json_suite(void)
+/* The archive of f is refused (InvalidArgument) for linux/amd64 with why. */
+static void archive_refused(struct fake_archive *f, const char *why)
 {
-	Suite *s = suite_create("json_read");
+	struct oci_platform p;
+	struct oci_image img;
+	struct err e;
+	cleanup_free char *path = write_archive(f);
+	oci_parse_platform("linux/amd64", &p);
+	ck_assert_int_eq(read_image(path, &p, &img, &e), -1);
+	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	ck_assert_msg(strstr(e.msg, why), "want `%s`: %s", why, e.msg);
+	unlink(path);
+}
+
+/* A document of the wrong shape is refused, saying which member is wrong. */
+START_TEST(archive_wrong_types)
+{
+#define D "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+	static const struct {
+		const char *index, *why;
+	} cases[] = {
+	    {"[]", "has no `manifests` array"},
+	    {"{\"manifests\":{}}", "has no `manifests` array"},
+	    {"{\"manifests\":[\"" D "\"]}", "a descriptor in index.json has no valid sha256 digest"},
+	    {"{\"manifests\":[{\"digest\":12,\"size\":12}]}",
+	     "a descriptor in index.json has no valid sha256"},
+	    {"{\"manifests\":[{\"digest\":\"" D "\",\"size\":\"12\"}]}",
+	     "`" D "` in index.json has no valid size"},
+	    {"{\"manifests\":[{\"digest\":\"" D "\",\"size\":12.0}]}",
+	     "`" D "` in index.json has no valid size"},
+	    {"{\"manifests\":[{\"digest\":\"" D "\",\"size\":-1}]}",
+	     "`" D "` in index.json has no valid size"},
+	};
+#undef D
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct fake_archive f = {0};
+		add_file(&f, "index.json", cases[i].index, strlen(cases[i].index));
+		archive_refused(&f, cases[i].why);
+	}
+
+	/* A manifest whose layers are no array; a config whose diff ID is a number. */
+	static const char *const why[] = {"has no `layers` array", "diff ID 0 of the config"};
+	for (size_t i = 0; i < ARRAY_SIZE(why); i++) {
+		struct fake_archive f = {0};
+		cleanup_free char *cfg = NULL, *layer = NULL, *man = NULL;
+		add_blob(&f, "layer zero", &layer);
+		add_blob(&f,
+			 "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
+			 "\"diff_ids\":[7]}}",
+			 &cfg);
+		cleanup_free char *layers =
+		    i == 0 ? xstrdup("\"layers\":{}")
+			   : xasprintf("\"layers\":[{\"mediaType\":\"%s\",%s}]", GZ, layer);
+		cleanup_free char *manifest = xasprintf("{\"config\":{%s},%s}", cfg, layers);
+		add_blob(&f, manifest, &man);
+		cleanup_free char *top = xasprintf("{\"manifests\":[{%s}]}", man);
+		add_file(&f, "index.json", top, strlen(top));
+		archive_refused(&f, why[i]);
+	}
+}
+END_TEST
+
+static Suite *oci_suite(void)
+{
+	Suite *s = suite_create("oci_archive");
 	TCase *j = tcase_create("json");
-	tcase_add_test(j, json_values_and_lookups);
+	tcase_add_test(j, json_good_document);
 	tcase_add_test(j, json_refuses_malformed);
 	tcase_add_test(j, json_limits);
 	suite_add_tcase(s, j);
 	TCase *o = tcase_create("oci");
 	tcase_add_test(o, platforms);
-	tcase_add_test(o, digests_and_chain_ids);
+	tcase_add_test(o, chain_ids_and_layer_types);
 	tcase_add_test(o, archive_nested_index_by_platform);
 	tcase_add_test(o, archive_platform_from_config);
 	tcase_add_test(o, archive_refusals);
+	tcase_add_test(o, archive_wrong_types);
 	suite_add_tcase(s, o);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *r = srunner_create(json_suite());
+	SRunner *r = srunner_create(oci_suite());
 	srunner_run_all(r, CK_NORMAL);
 	int failed = srunner_ntests_failed(r);
 	srunner_free(r);
