@@ -14,10 +14,17 @@
 #   umount_under DIR         unmount every mount at or below DIR, deepest first
 #   pass NAME / fail NAME [WHY] / check NAME CMD...  count results (after lib_init)
 #   summary                  print `N passed, M failed`; returns 1 if any failed
+#   go_build PKG...          build the Go programs PKG (strata-tests/NAME, strata-bench/NAME)
+#                            into $T/bin/NAME, offline: GOPATH mode over tests/go,
+#                            tests/bench/go and Debian's /usr/share/gocode (containerd 1.6
+#                            from golang-github-containerd-containerd-dev); on failure shows
+#                            the build's last lines and returns 1
+#   go_env                   export that environment (for `go test`)
 #
 # Environment: REPO (default: two levels above the script), B (build dir, as in the
 # Makefile; default build), STRATAD (default $B/stratad), STRATA_USER (default strata),
-# STRATAD_ARGS (extra daemon flags), STRATA_UMASK (default 0077), KEEP=1 keeps $T.
+# STRATAD_ARGS (extra daemon flags), STRATA_UMASK (default 0077), KEEP=1 keeps $T,
+# GO (the go command, default go; its build cache is $B/gocache, so HOME may be unset).
 
 REPO=${REPO:-$(cd "$(dirname -- "${0}")/../.." && pwd)}
 B=${B:-build}
@@ -182,4 +189,23 @@ summary()
 {
 	echo "$_lib_passed passed, $_lib_failed failed"
 	[ "$_lib_failed" -eq 0 ]
+}
+
+go_env()
+{
+	GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:$REPO/tests/bench/go:/usr/share/gocode"
+	GOCACHE=$B/gocache
+	export GO111MODULE GOFLAGS GOPATH GOCACHE
+	mkdir -p "$GOCACHE"
+}
+
+go_build()
+{
+	go_env
+	mkdir -p "$T/bin"
+	if ! "${GO:-go}" build -o "$T/bin/" "$@" >"$T/go-build.log" 2>&1; then
+		echo "go build $*:" >&2
+		tail -n 20 "$T/go-build.log" | sed 's/^/     | /' >&2
+		return 1
+	fi
 }

@@ -79,12 +79,8 @@ command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
 # shellcheck disable=SC2086 # a list of package names
 bench_install $missing
 
-# ---- containerd's side, built offline in GOPATH mode -----------------------------------
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
-export GOCACHE="$B/gocache"
-mkdir -p "$GOCACHE" "$T/bin"
-(cd "$REPO/tests/go/src/strata-tests/ctrddiff" && go build -o "$T/bin/ctrddiff" .) ||
-	{ echo "bench: go build ctrddiff failed" >&2; exit 1; }
+# ---- containerd's side ---------------------------------------------------------------
+go_build strata-tests/ctrddiff || exit 1
 CTRDDIFF=$T/bin/ctrddiff
 # The tree against an empty directory, as the differ diffs a snapshot
 # without parent.

@@ -29,17 +29,12 @@ ADDR=$T/s.sock
 REAL_LOWER=${REAL_LOWER-/usr/share/doc}
 REAL_UPPER=${REAL_UPPER-/usr/lib/x86_64-linux-gnu/perl-base}
 
-# ---- tools (offline GOPATH build) ----
 bin=$T/bin
-mkdir -p "$bin"
-for tool in ctrdapply treemanifest mklayers; do
-	if ! GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache" \
-		"${GO:-go}" build -o "$bin/$tool" "strata-tests/$tool" >"$T/build.out" 2>&1; then
-		fail "build $tool" "$(tail -n 5 "$T/build.out")"
-		summary
-		exit 1
-	fi
-done
+go_build strata-tests/ctrdapply strata-tests/treemanifest strata-tests/mklayers || {
+	fail "build the Go tools"
+	summary
+	exit 1
+}
 L=$T/layers
 if ! "$bin/mklayers" -o "$L" -real-lower "$REAL_LOWER" -real-upper "$REAL_UPPER" >"$T/mk.out" 2>&1; then
 	fail "mklayers writes the layers" "$(cat "$T/mk.out")"

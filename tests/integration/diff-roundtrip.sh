@@ -70,16 +70,12 @@ st() { "$STRATA" --address "$ADDR" "$@" </dev/null; }
 # The system's python3 (a pyenv shim first on the PATH costs a second a call).
 PY=${PY:-$(command -v /usr/bin/python3 || command -v python3)}
 
-# ---- tools (offline GOPATH build) ----
 bin=$T/bin
-mkdir -p "$bin"
-if ! GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache" \
-	"${GO:-go}" build -o "$bin/" strata-tests/ctrddiff strata-tests/ctrdapply strata-tests/treemanifest \
-	strata-tests/mklayers >"$T/build.out" 2>&1; then
-	fail "build the Go tools" "$(tail -n 5 "$T/build.out")"
+go_build strata-tests/ctrddiff strata-tests/ctrdapply strata-tests/treemanifest strata-tests/mklayers || {
+	fail "build the Go tools"
 	summary
 	exit 1
-fi
+}
 
 # expect.py MODE C LAYER.tar P GOT OUT: the manifest C as the tree rebuilt
 # from the layer on P (manifests) must show it, with the exemptions of the

@@ -133,16 +133,12 @@ same "... a block device 7:0" "$(stat -c '%F %Hr:%Lr' "$DUP/dev/loop0" 2>&1)" "b
 
 # containerd's diff service: Apply reads blobs from content_root, Diff writes
 # the layers it creates there.
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
-GOCACHE=$B/gocache
-export GOCACHE
-mkdir -p "$GOCACHE"
-if (cd "$REPO/tests/go/src/strata-tests/diffapply" && go build -o "$T/diffapply" .) >"$T/go.log" 2>&1; then
-	run "$T/diffapply" -address "$ADDR" -content "$CONTENT" -root "$T/root"
+if go_build strata-tests/diffapply; then
+	run "$T/bin/diffapply" -address "$ADDR" -content "$CONTENT" -root "$T/root"
 	expect_rc "the diff service under the unit: Apply, and Diff into content_root" 0
 	[ "$rc" -eq 0 ] || grep '^FAIL' "$T/out" | head -n 10 | sed 's/^/     | /'
 else
-	fail "build tests/go/.../diffapply" "$(tail -n 5 "$T/go.log")"
+	fail "build diffapply"
 fi
 # Without CAP_KILL the parent still stops the broker (it signals it as the
 # broker's uid), and the workers share the service's ipc and uts namespaces.

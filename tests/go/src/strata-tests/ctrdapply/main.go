@@ -27,9 +27,7 @@
 // stdout; with -size also the uncompressed size.  Exit 1 with containerd's
 // error on stderr when the apply fails.
 //
-// Build (offline, GOPATH mode):
-//
-//	GO111MODULE=off GOPATH=$PWD/tests/go:/usr/share/gocode go build -o ctrdapply strata-tests/ctrdapply
+// Built by go_build (tests/lib.sh).
 package main
 
 import (

@@ -20,9 +20,7 @@
 // named P/...; P's own components are left out, so applying the tar needs
 // its parents made (containerd's mkparent path).
 //
-// Build (offline, GOPATH mode):
-//
-//	GO111MODULE=off GOPATH=$PWD/tests/go:/usr/share/gocode go build -o mklayers strata-tests/mklayers
+// Built by go_build (tests/lib.sh).
 package main
 
 import (
