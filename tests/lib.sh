@@ -6,6 +6,8 @@
 #                            left under $T and removes $T
 #   at_exit 'CMD'            register a cleanup command (runs even when the test fails)
 #   ensure_user              create the broker account $STRATA_USER if it is missing
+#   need_tools TOOL...       fail and end the test unless every TOOL is on the PATH (the
+#                            Makefile's DEB_PACKAGES has them: `make deps` installs them)
 #   start_stratad ROOT ADDR [FLAGS...]
 #                            start $STRATAD in the background (log in $T/stratad.log), wait
 #                            until it says it serves; sets STRATAD_PID; stopped on exit
@@ -83,6 +85,18 @@ EOF
 ensure_user()
 {
 	sh "$REPO/systemd/ensure-user.sh" "$STRATA_USER" >/dev/null
+}
+
+need_tools()
+{
+	_lib_missing=''
+	for _lib_tool in "$@"; do
+		command -v "$_lib_tool" >/dev/null 2>&1 || _lib_missing="$_lib_missing $_lib_tool"
+	done
+	[ -n "$_lib_missing" ] || return 0
+	fail "the tools the test uses are installed" "missing:$_lib_missing (make deps)"
+	summary
+	exit 1
 }
 
 # Deepest first (reverse of findmnt's tree order); a lazy unmount as the last resort.

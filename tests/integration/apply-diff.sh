@@ -23,6 +23,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 lib_init apply-diff
+need_tools zstd
 umask 022
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock

@@ -14,6 +14,7 @@ set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname "$0")/../cli-lib.sh"
 lib_init diff-cli
+need_tools python3 zstd
 ensure_user
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
@@ -303,12 +304,10 @@ for args in "diff" "diff a b" "diff a --media-type" "diff a --media-type bzip2" 
 	eval "run st $args"
 	expect_rc "'strata $args' is a usage error" 2
 done
-if command -v script >/dev/null; then
-	script -qec "'$STRATA' --address '$ADDR' diff child2" /dev/null >"$T/out" 2>&1 </dev/null
-	rc=$?
-	expect_rc "a layer is not written to a terminal" 2
-	out_has "terminal: the error says why" "terminal"
-fi
+script -qec "'$STRATA' --address '$ADDR' diff child2" /dev/null >"$T/out" 2>&1 </dev/null
+rc=$?
+expect_rc "a layer is not written to a terminal" 2
+out_has "terminal: the error says why" "terminal"
 run st help diff
 out_has "help diff shows its usage" "Usage: strata [--address PATH] [--json] diff KEY"
 run st --help

@@ -63,6 +63,7 @@ set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname -- "$0")/../cli-lib.sh"
 lib_init diff-roundtrip
+need_tools python3 zstd
 umask 022
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock

@@ -14,6 +14,7 @@ set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname "$0")/../cli-lib.sh"
 lib_init export-cli
+need_tools python3
 ensure_user
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
