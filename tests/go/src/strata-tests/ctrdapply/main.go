@@ -1,6 +1,6 @@
 // ctrdapply applies one layer file to a directory with containerd 1.6's own
 // code, the reference side of strata's differential test (tests/integration/
-// apply-diff.sh).  It does what containerd's walking differ does for a
+// apply-vs-containerd.sh).  It does what containerd's walking differ does for a
 // snapshot (diff/apply/apply.go + apply_linux.go), minus the content store:
 //
 //   - the blob is decompressed by compression.DecompressStream (magic-number

@@ -1,5 +1,5 @@
 // mklayers writes the layers of strata's differential test
-// (tests/integration/apply-diff.sh) into a directory, deterministically.
+// (tests/integration/apply-vs-containerd.sh) into a directory, deterministically.
 //
 //	mklayers -o DIR [-real-lower DIR] [-real-upper DIR]
 //	mklayers -from DIR [-prefix P] -o FILE
