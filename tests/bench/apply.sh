@@ -243,6 +243,6 @@ for l in $LAYERS; do
 		[ -z "$BASE_B" ] || printf '%-14s %8s strata/base %s\n' '' "$(secs "$L.base")" "$(paired strata base "$L")"
 	done
 done
-echo "goals (issue 3): strata/tar <= 0.80, strata/ctrd <= 0.40, worker peak RSS < 32 MiB" \
+echo "goals: strata/tar <= 0.80, strata/ctrd <= 0.40, worker peak RSS < 32 MiB" \
 	"(max here: $(awk -v k="$max_rss" 'BEGIN { printf "%.1f", k / 1024 }') MiB)"
 exit 0

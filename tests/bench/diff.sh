@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make bench`, third part: layer creation, strata against containerd, GNU tar
-# and bsdtar (issue 4, "Fast").
+# and bsdtar.
 #
 # Data: the trees of apply.sh's three layers (distro, npm, big) in $BENCH_DATA
 # (built by ../shared/bench/make-layers.sh; apply.sh, which `make bench` runs
@@ -254,7 +254,7 @@ for l in $LAYERS; do
 	done
 done
 echo
-echo "== output sizes (MB, 10^6 bytes); goal (issue 4): strata/ctrd time <= 0.50 at size <= 1.00"
+echo "== output sizes (MB, 10^6 bytes); goal: strata/ctrd time <= 0.50 at size <= 1.00"
 printf '%-12s %8s %8s %8s %8s %11s %6s\n' layer strata ctrd tar bsdtar 'size s/c' goal
 for l in $LAYERS; do
 	for f in $FORMATS; do

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Differential test of layer apply (issue 3, "same result as containerd"): for
+# strata's layer apply against containerd's, as a differential test: for
 # every pair of layers mklayers writes, the trees strata's `apply` writes
 # equal the trees containerd 1.6's own archive.Apply writes, compared by
 # treemanifest (path, type, mode, owner, size, content hash, hardlink groups,
@@ -22,7 +22,7 @@
 # names to run only those), GO (go binary).  Prints `N passed, M failed`.
 set -u
 . "$(dirname "$0")/../lib.sh"
-lib_init apply-diff
+lib_init apply-vs-containerd
 need_tools zstd
 umask 022
 STRATA=${STRATA:-$B/strata}

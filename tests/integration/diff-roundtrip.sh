@@ -1,6 +1,6 @@
 #!/bin/sh
-# Layer round trips against containerd 1.6's own code (issue 4, "Correct
-# layers").  Each case is a parent tree P and a child tree C:
+# The layers strata writes are correct: round trips against containerd 1.6's
+# own code.  Each case is a parent tree P and a child tree C:
 #
 #   P is built in a plain directory, tarred by `mklayers -from` (nanosecond
 #   mtimes, xattrs, hardlinks, devices), applied by `strata apply` into a

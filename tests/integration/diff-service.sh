@@ -4,7 +4,7 @@
 # back to strata's own active snapshots, error codes for everything else.
 set -u
 . "$(dirname -- "$0")/../lib.sh"
-lib_init diff-apply
+lib_init diff-service
 ensure_user
 mkdir -p "$T/content"
 go_build strata-tests/diffapply || {

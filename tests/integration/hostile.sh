@@ -1,5 +1,5 @@
 #!/bin/sh
-# Hostile-layer suite (issue 3, "safe by construction"): every case mkhostile
+# A hostile layer harms nothing outside its snapshot: every case mkhostile
 # writes is applied with `strata apply` into a fresh active snapshot.  For each:
 # nothing outside the target changes (a canary tree, checksummed before and
 # after, is what every escape aims at; no strata-pwned-* file appears outside
