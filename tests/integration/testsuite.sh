@@ -4,7 +4,8 @@
 # tests/go/src/strata-tests/snapsuite starts one stratad per subtest and talks
 # to it through containerd's proxy snapshotter client.
 #
-# Built offline as lib.sh's go_build builds.  Needs root (the suite mounts what the snapshotter returns).
+# Built offline in lib.sh's go_env.  Needs root (the suite mounts what the
+# snapshotter returns).
 set -u
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname -- "$0")/../lib.sh"
