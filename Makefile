@@ -19,7 +19,8 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev \
 	libisal-dev libdeflate-dev libzstd-dev libinih-dev libjansson-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
-	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd
+	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd \
+	python3 zstd procps binutils
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson
 CFLAGS ?= -O2 -g

@@ -91,6 +91,7 @@ static struct {
 	int spare_fd; /* given up to shed one connection when out of fds */
 	struct loop_src *src;
 	struct grpc_limits lim;
+	grpc_method_lookup lookup;
 	size_t conn_in_cap;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt;
@@ -376,7 +377,7 @@ static void stream_check_request(struct gstream *st)
 		stream_reject(st, "415", ST_UNKNOWN, "content-type is not application/grpc");
 		return;
 	}
-	st->m = st->path ? method_by_grpc_path(st->path) : NULL;
+	st->m = st->path ? srv.lookup(st->path) : NULL;
 	if (!st->m) {
 		snprintf(msg, sizeof msg, "unknown method %s", st->path ? st->path : "(none)");
 		stream_reject(st, "200", ST_UNIMPLEMENTED, msg);
@@ -664,7 +665,7 @@ static void server_accept(void *ctx, uint32_t events)
 
 /* ---- server ------------------------------------------------------------ */
 
-int grpc_server_start(int listen_fd, const struct grpc_limits *l, struct err *e)
+int grpc_server_start(int listen_fd, const struct grpc_limits *l, grpc_method_lookup lookup, struct err *e)
 {
 	nghttp2_session_callbacks *cbs;
 
@@ -681,6 +682,7 @@ int grpc_server_start(int listen_fd, const struct grpc_limits *l, struct err *e)
 	nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
 	srv.cbs = cbs;
 	srv.lim = *l;
+	srv.lookup = lookup;
 	if (srv.lim.max_streams == 0)
 		srv.lim.max_streams = 128;
 	srv.conn_in_cap = 2 * (size_t)srv.lim.max_message;

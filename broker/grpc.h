@@ -1,9 +1,9 @@
 /* gRPC server over HTTP/2 (nghttp2) on a listening unix stream socket.
  *
  * Every request becomes a struct call (call.h); the method is found by the
- * :path header.  Unknown paths get Unimplemented; messages larger than the
- * configured limit get ResourceExhausted; a client that breaks the protocol
- * loses its own connection and nobody else notices. */
+ * :path header, through the lookup the server is started with.  Unknown paths get Unimplemented; messages
+ * larger than the configured limit get ResourceExhausted; a client that breaks the protocol loses its own
+ * connection and nobody else notices. */
 #ifndef STRATA_GRPC_H
 #define STRATA_GRPC_H
 
@@ -16,7 +16,12 @@ struct grpc_limits {
 	uint32_t max_streams;	  /* concurrent streams per connection (SETTINGS) */
 };
 
-int grpc_server_start(int listen_fd, const struct grpc_limits *l, struct err *e);
+struct method_desc;
+/* The method of a request's :path, NULL when there is none: the broker
+ * passes method_by_grpc_path (call.h); a test, its own methods. */
+typedef const struct method_desc *(*grpc_method_lookup)(const char *path);
+
+int grpc_server_start(int listen_fd, const struct grpc_limits *l, grpc_method_lookup lookup, struct err *e);
 /* Closes every connection; calls in flight are detached. */
 void grpc_server_stop(void);
 unsigned grpc_connection_count(void);

@@ -15,6 +15,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../policy/policy.h"
+#include "call.h"
 #include "durable.h"
 #include "grpc.h"
 #include "loop.h"
@@ -104,7 +105,7 @@ int broker_main(const struct broker_opts *o)
 	job_set_limits(&jl);
 	if (!loop_add(sigfd, EPOLLIN, on_signal, &sigfd) ||
 	    plink_init(BROKER_FD_CTL, BROKER_FD_EVT, &e) < 0 ||
-	    grpc_server_start(BROKER_FD_GRPC, &gl, &e) < 0 ||
+	    grpc_server_start(BROKER_FD_GRPC, &gl, method_by_grpc_path, &e) < 0 ||
 	    native_server_start(BROKER_FD_NATIVE, o->cfg.max_conns, &e) < 0)
 		die("start: %s", e.msg);
 	mount_holds_load();

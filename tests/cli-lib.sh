@@ -14,6 +14,12 @@
 #   same NAME A B            A equals B
 #   sha FILE                 "sha256:HEX" of FILE
 #   mount_of KEY DIR         mounts active snapshot KEY at DIR (lib.sh unmounts it)
+#   tree_listing DIR         DIR's manifest by treemanifest (go_build strata-tests/treemanifest
+#                            first) as far as a layer carries it: mtimes in whole seconds,
+#                            none for directories (their times change as entries are
+#                            created) nor whiteouts (made when applied)
+#   same_listing NAME A B    the listings in files A and B are equal (and A is not empty)
+#   same_tree NAME DIR1 DIR2 the trees' listings are equal
 
 st()
 {
@@ -62,4 +68,27 @@ mount_of()
 			mount -t "$type" -o "$opts" "$src" "$2"
 		fi
 	}
+}
+tree_listing()
+{
+	"$T/bin/treemanifest" "$1" >"$T/.tree" || return 1
+	sed -E -e '/ type=dir | type=char .* rdev=0:0 /s/ mtime=[0-9]+$//' \
+		-e 's/( mtime=[0-9]+)[0-9]{9}$/\1/' "$T/.tree"
+}
+same_listing()
+{
+	: >"$T/.tree.diff"
+	if [ -s "$2" ] && diff "$2" "$3" >"$T/.tree.diff"; then
+		pass "$1"
+	else
+		fail "$1" "$(head -c 1500 "$T/.tree.diff")"
+	fi
+}
+same_tree()
+{
+	if tree_listing "$2" >"$T/.tree1" && tree_listing "$3" >"$T/.tree2"; then
+		same_listing "$1" "$T/.tree1" "$T/.tree2"
+	else
+		fail "$1" "treemanifest failed on $2 or $3"
+	fi
 }

@@ -6,6 +6,8 @@
 #                            left under $T and removes $T
 #   at_exit 'CMD'            register a cleanup command (runs even when the test fails)
 #   ensure_user              create the broker account $STRATA_USER if it is missing
+#   need_tools TOOL...       fail and end the test unless every TOOL is on the PATH (the
+#                            Makefile's DEB_PACKAGES has them: `make deps` installs them)
 #   start_stratad ROOT ADDR [FLAGS...]
 #                            start $STRATAD in the background (log in $T/stratad.log), wait
 #                            until it says it serves; sets STRATAD_PID; stopped on exit
@@ -14,10 +16,17 @@
 #   umount_under DIR         unmount every mount at or below DIR, deepest first
 #   pass NAME / fail NAME [WHY] / check NAME CMD...  count results (after lib_init)
 #   summary                  print `N passed, M failed`; returns 1 if any failed
+#   go_build PKG...          build the Go programs PKG (strata-tests/NAME, strata-bench/NAME)
+#                            into $T/bin/NAME, offline: GOPATH mode over tests/go,
+#                            tests/bench/go and Debian's /usr/share/gocode (containerd 1.6
+#                            from golang-github-containerd-containerd-dev); on failure shows
+#                            the build's last lines and returns 1
+#   go_env                   export that environment (for `go test`)
 #
 # Environment: REPO (default: two levels above the script), B (build dir, as in the
 # Makefile; default build), STRATAD (default $B/stratad), STRATA_USER (default strata),
-# STRATAD_ARGS (extra daemon flags), STRATA_UMASK (default 0077), KEEP=1 keeps $T.
+# STRATAD_ARGS (extra daemon flags), STRATA_UMASK (default 0077), KEEP=1 keeps $T,
+# GO (the go command, default go; its build cache is $B/gocache, so HOME may be unset).
 
 REPO=${REPO:-$(cd "$(dirname -- "${0}")/../.." && pwd)}
 B=${B:-build}
@@ -76,6 +85,18 @@ EOF
 ensure_user()
 {
 	sh "$REPO/systemd/ensure-user.sh" "$STRATA_USER" >/dev/null
+}
+
+need_tools()
+{
+	_lib_missing=''
+	for _lib_tool in "$@"; do
+		command -v "$_lib_tool" >/dev/null 2>&1 || _lib_missing="$_lib_missing $_lib_tool"
+	done
+	[ -n "$_lib_missing" ] || return 0
+	fail "the tools the test uses are installed" "missing:$_lib_missing (make deps)"
+	summary
+	exit 1
 }
 
 # Deepest first (reverse of findmnt's tree order); a lazy unmount as the last resort.
@@ -182,4 +203,23 @@ summary()
 {
 	echo "$_lib_passed passed, $_lib_failed failed"
 	[ "$_lib_failed" -eq 0 ]
+}
+
+go_env()
+{
+	GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:$REPO/tests/bench/go:/usr/share/gocode"
+	GOCACHE=$B/gocache
+	export GO111MODULE GOFLAGS GOPATH GOCACHE
+	mkdir -p "$GOCACHE"
+}
+
+go_build()
+{
+	go_env
+	mkdir -p "$T/bin"
+	if ! "${GO:-go}" build -o "$T/bin/" "$@" >"$T/go-build.log" 2>&1; then
+		echo "go build $*:" >&2
+		tail -n 20 "$T/go-build.log" | sed 's/^/     | /' >&2
+		return 1
+	fi
 }

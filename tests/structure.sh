@@ -7,11 +7,16 @@
 #     any process's.
 #   libraries: stratad (the root parent) maps none of the libraries that read
 #     untrusted bytes or serve clients; the broker none of the layer
-#     codecs'; those are why the three are separate binaries.
-# Usage: sh tests/structure.sh [BUILD_DIR]   (prints each breach; exit 1 if any)
+#     codecs'; those are why the three are separate binaries.  No daemon
+#     binary maps what only the CLI needs.  Mapped means by ldd: every
+#     library the loader maps at start, also through another library.
+# Usage: sh tests/structure.sh [BUILD_DIR [SBIN_DIR]]   (prints each breach;
+#   exit 1 if any).  SBIN_DIR: where `make install` put the daemon binaries,
+#   checked as well as BUILD_DIR's.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 B=${1:-${B:-build}}
+SBIN=${2:-}
 bad=0
 breach() {
 	echo "structure: $*"
@@ -39,23 +44,32 @@ check_includes proto broker parent worker client
 check_includes common broker parent worker client
 check_includes client broker parent worker
 
-# BINARY FORBIDDEN-LIBRARY...: the binary does not need any of them.
+# DIR BINARY FORBIDDEN-LIBRARY...: DIR/BINARY maps none of them.
 check_libs() {
-	_bin=$B/$1
-	shift
-	[ -x "$_bin" ] || { breach "no $_bin (make all)"; return; }
-	_needed=$(readelf -d "$_bin" | awk '/NEEDED/ { gsub(/[][]/, "", $5); print $5 }')
+	_bin=$1/$2
+	shift 2
+	[ -x "$_bin" ] || { breach "no $_bin"; return; }
+	_mapped=$(ldd "$_bin" 2>&1) || { breach "ldd $_bin: $_mapped"; return; }
+	_mapped=$(echo "$_mapped" | awk '{ sub(/.*\//, "", $1); print $1 }')
 	for _lib in "$@"; do
-		echo "$_needed" | grep -q "^$_lib" && breach "$1 needs $_lib"
+		echo "$_mapped" | grep -q "^$_lib\\." && breach "$_bin maps $_lib"
 	done
 	return 0
 }
 untrusted_bytes='libarchive libcrypto libzstd libisal libdeflate'
 client_facing='libprotobuf-c libnghttp2 liblmdb'
-# shellcheck disable=SC2086 # lists of library names
-check_libs stratad $untrusted_bytes $client_facing
-# shellcheck disable=SC2086
-check_libs stratad-broker $untrusted_bytes
+cli_only='libjansson'
+# DIR: the daemon binaries in DIR.
+check_daemon_libs() {
+	# shellcheck disable=SC2086 # lists of library names
+	check_libs "$1" stratad $untrusted_bytes $client_facing $cli_only
+	# shellcheck disable=SC2086
+	check_libs "$1" stratad-broker $untrusted_bytes $cli_only
+	# shellcheck disable=SC2086
+	check_libs "$1" stratad-spawner $cli_only
+}
+check_daemon_libs "$B"
+[ -z "$SBIN" ] || check_daemon_libs "$SBIN"
 
 [ "$bad" -eq 0 ] && echo "structure: includes and libraries keep to the layout"
 exit "$bad"

@@ -107,12 +107,8 @@ if ! data_complete; then
 	PARTIAL=''
 fi
 
-# ---- containerd's side, built offline in GOPATH mode -----------------------------------
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
-export GOCACHE="$B/gocache"
-mkdir -p "$GOCACHE" "$T/bin"
-(cd "$REPO/tests/go/src/strata-tests/ctrdapply" && go build -o "$T/bin/ctrdapply" .) ||
-	{ echo "bench: go build ctrdapply failed" >&2; exit 1; }
+# ---- containerd's side ---------------------------------------------------------------
+go_build strata-tests/ctrdapply || exit 1
 CTRDAPPLY=$T/bin/ctrdapply
 # containerd decompresses gzip with unpigz when it finds it on the PATH.
 UNPIGZ=$(command -v unpigz) || { echo "bench: no unpigz on the PATH" >&2; exit 1; }
@@ -247,6 +243,6 @@ for l in $LAYERS; do
 		[ -z "$BASE_B" ] || printf '%-14s %8s strata/base %s\n' '' "$(secs "$L.base")" "$(paired strata base "$L")"
 	done
 done
-echo "goals (issue 3): strata/tar <= 0.80, strata/ctrd <= 0.40, worker peak RSS < 32 MiB" \
+echo "goals: strata/tar <= 0.80, strata/ctrd <= 0.40, worker peak RSS < 32 MiB" \
 	"(max here: $(awk -v k="$max_rss" 'BEGIN { printf "%.1f", k / 1024 }') MiB)"
 exit 0

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make bench`, third part: layer creation, strata against containerd, GNU tar
-# and bsdtar (issue 4, "Fast").
+# and bsdtar.
 #
 # Data: the trees of apply.sh's three layers (distro, npm, big) in $BENCH_DATA
 # (built by ../shared/bench/make-layers.sh; apply.sh, which `make bench` runs
@@ -79,12 +79,8 @@ command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
 # shellcheck disable=SC2086 # a list of package names
 bench_install $missing
 
-# ---- containerd's side, built offline in GOPATH mode -----------------------------------
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
-export GOCACHE="$B/gocache"
-mkdir -p "$GOCACHE" "$T/bin"
-(cd "$REPO/tests/go/src/strata-tests/ctrddiff" && go build -o "$T/bin/ctrddiff" .) ||
-	{ echo "bench: go build ctrddiff failed" >&2; exit 1; }
+# ---- containerd's side ---------------------------------------------------------------
+go_build strata-tests/ctrddiff || exit 1
 CTRDDIFF=$T/bin/ctrddiff
 # The tree against an empty directory, as the differ diffs a snapshot
 # without parent.
@@ -258,7 +254,7 @@ for l in $LAYERS; do
 	done
 done
 echo
-echo "== output sizes (MB, 10^6 bytes); goal (issue 4): strata/ctrd time <= 0.50 at size <= 1.00"
+echo "== output sizes (MB, 10^6 bytes); goal: strata/ctrd time <= 0.50 at size <= 1.00"
 printf '%-12s %8s %8s %8s %8s %11s %6s\n' layer strata ctrd tar bsdtar 'size s/c' goal
 for l in $LAYERS; do
 	for f in $FORMATS; do

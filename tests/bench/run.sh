@@ -49,14 +49,8 @@ fi
 
 lib_init bench
 
-# ---- build the Go side, offline, GOPATH mode -----------------------------------
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/bench/go:/usr/share/gocode"
-export GOCACHE="$B/gocache"
-mkdir -p "$GOCACHE" "$T/bin"
-for p in ctrd-overlay-server snapbench; do
-	(cd "$REPO/tests/bench/go/src/strata-bench/$p" && go build -o "$T/bin/$p" .) ||
-		{ echo "bench: go build $p failed" >&2; exit 1; }
-done
+# ---- build the Go side -----------------------------------------------------------
+go_build strata-bench/ctrd-overlay-server strata-bench/snapbench || exit 1
 SNAPBENCH=$T/bin/snapbench
 
 # ---- start both daemons --------------------------------------------------------

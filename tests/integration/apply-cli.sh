@@ -11,6 +11,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../cli-lib.sh"
 lib_init apply-cli
+need_tools python3 zstd
 ensure_user
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock

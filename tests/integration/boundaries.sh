@@ -20,6 +20,7 @@ set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname "$0")/../cli-lib.sh"
 lib_init boundaries
+need_tools python3
 ensure_user
 umask 022 # layer files readable by the unprivileged client
 STRATA=${STRATA:-$B/strata}

@@ -27,14 +27,11 @@ ADDR=$T/s.sock
 M=$T/mnt
 mkdir -p "$M" "$T/content"
 [ -x "$MOUNTFD" ] || { fail "the test tool is built" "make $MOUNTFD"; summary; exit 1; }
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache"
-mkdir -p "$GOCACHE"
-if ! go build -o "$T/snapguard" strata-tests/snapguard >"$T/go-build.log" 2>&1; then
-	cat "$T/go-build.log"
+go_build strata-tests/snapguard || {
 	fail "build snapguard"
 	summary
 	exit 1
-fi
+}
 # One job at a time: a queued gRPC Apply stays queued behind the held one.
 start_stratad "$T/root" "$ADDR" --content-root "$T/content" --max-jobs 1 || {
 	fail "daemon starts"
@@ -43,7 +40,7 @@ start_stratad "$T/root" "$ADDR" --content-root "$T/content" --max-jobs 1 || {
 }
 
 CALL_TIMEOUT=60 # every call bounded (cli-lib.sh)
-grpc() { timeout $CALL_TIMEOUT "$T/snapguard" -address "$ADDR" -content "$T/content" "$@"; }
+grpc() { timeout $CALL_TIMEOUT "$T/bin/snapguard" -address "$ADDR" -content "$T/content" "$@"; }
 # refused NAME CMD...: CMD (CLI) fails with FailedPrecondition.
 refused() {
 	_r_name=$1

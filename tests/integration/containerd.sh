@@ -19,14 +19,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "containerd.sh: must run as root" >&2
 	exit 1
 fi
-for b in containerd ctr runc; do
-	command -v $b >/dev/null || {
-		echo "containerd.sh: $b is not installed" >&2
-		exit 1
-	}
-done
-
 lib_init containerd
+need_tools containerd ctr runc python3
 CPID=''
 CTR="ctr --address $T/containerd.sock -n strata-test"
 

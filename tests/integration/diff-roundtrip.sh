@@ -1,6 +1,6 @@
 #!/bin/sh
-# Layer round trips against containerd 1.6's own code (issue 4, "Correct
-# layers").  Each case is a parent tree P and a child tree C:
+# The layers strata writes are correct: round trips against containerd 1.6's
+# own code.  Each case is a parent tree P and a child tree C:
 #
 #   P is built in a plain directory, tarred by `mklayers -from` (nanosecond
 #   mtimes, xattrs, hardlinks, devices), applied by `strata apply` into a
@@ -63,6 +63,7 @@ set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname -- "$0")/../cli-lib.sh"
 lib_init diff-roundtrip
+need_tools python3 zstd
 umask 022
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
@@ -70,16 +71,12 @@ st() { "$STRATA" --address "$ADDR" "$@" </dev/null; }
 # The system's python3 (a pyenv shim first on the PATH costs a second a call).
 PY=${PY:-$(command -v /usr/bin/python3 || command -v python3)}
 
-# ---- tools (offline GOPATH build) ----
 bin=$T/bin
-mkdir -p "$bin"
-if ! GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache" \
-	"${GO:-go}" build -o "$bin/" strata-tests/ctrddiff strata-tests/ctrdapply strata-tests/treemanifest \
-	strata-tests/mklayers >"$T/build.out" 2>&1; then
-	fail "build the Go tools" "$(tail -n 5 "$T/build.out")"
+go_build strata-tests/ctrddiff strata-tests/ctrdapply strata-tests/treemanifest strata-tests/mklayers || {
+	fail "build the Go tools"
 	summary
 	exit 1
-fi
+}
 
 # expect.py MODE C LAYER.tar P GOT OUT: the manifest C as the tree rebuilt
 # from the layer on P (manifests) must show it, with the exemptions of the

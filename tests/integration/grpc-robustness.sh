@@ -6,8 +6,7 @@
 # undecodable message and call an unknown method.  Afterwards the same
 # daemon (same broker process) must still serve.
 #
-# Offline, GOPATH mode (the repo's tests/go plus Debian's /usr/share/gocode);
-# Go build cache in $B/gocache.  Needs root (stratad's parent runs as root).
+# Needs root (stratad's parent runs as root).
 set -u
 . "$(dirname -- "$0")/../lib.sh"
 
@@ -26,14 +25,11 @@ fi
 ensure_user
 lib_init grpc-robustness
 
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache"
-mkdir -p "$GOCACHE"
-if ! go build -o "$T/grpcstress" strata-tests/grpcstress >"$T/go-build.log" 2>&1; then
-	cat "$T/go-build.log"
+go_build strata-tests/grpcstress || {
 	fail "build grpcstress"
 	summary
 	exit 1
-fi
+}
 
 ADDR=$T/s.sock
 start_stratad "$T/root" "$ADDR" --max-message "$MAX_MESSAGE" || {
@@ -45,10 +41,10 @@ broker_pid() { pgrep -P "$STRATAD_PID" -f -- '--role=broker' | head -n 1; }
 broker=$(broker_pid)
 
 check "grpcstress: load with misbehaving clients alongside" \
-	"$T/grpcstress" -address "$ADDR" -max-message "$MAX_MESSAGE" -conns 4 -streams 8 -ops 5 -timeout 300s
+	"$T/bin/grpcstress" -address "$ADDR" -max-message "$MAX_MESSAGE" -conns 4 -streams 8 -ops 5 -timeout 300s
 tail -n 1 "$T/.check.out"
 check "grpcstress again on the same daemon" \
-	"$T/grpcstress" -address "$ADDR" -max-message "$MAX_MESSAGE" -conns 2 -streams 4 -ops 2 -timeout 120s
+	"$T/bin/grpcstress" -address "$ADDR" -max-message "$MAX_MESSAGE" -conns 2 -streams 4 -ops 2 -timeout 120s
 check "stratad is still running" kill -0 "$STRATAD_PID"
 check "the broker was never restarted" test -n "$broker" -a "$(broker_pid)" = "$broker"
 # Remove answers once the metadata is durable; the directory is renamed and

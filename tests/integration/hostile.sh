@@ -1,5 +1,5 @@
 #!/bin/sh
-# Hostile-layer suite (issue 3, "safe by construction"): every case mkhostile
+# A hostile layer harms nothing outside its snapshot: every case mkhostile
 # writes is applied with `strata apply` into a fresh active snapshot.  For each:
 # nothing outside the target changes (a canary tree, checksummed before and
 # after, is what every escape aims at; no strata-pwned-* file appears outside
@@ -20,15 +20,11 @@ STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
 
 bin=$T/bin
-mkdir -p "$bin"
-for tool in mkhostile treemanifest; do
-	if ! GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache" \
-		"${GO:-go}" build -o "$bin/$tool" "strata-tests/$tool" >"$T/build.out" 2>&1; then
-		fail "build $tool" "$(tail -n 5 "$T/build.out")"
-		summary
-		exit 1
-	fi
-done
+go_build strata-tests/mkhostile strata-tests/treemanifest || {
+	fail "build the Go tools"
+	summary
+	exit 1
+}
 
 # The canary: a file, a setuid file, a dir, a symlink; every
 # escape in the layers aims at it.

@@ -17,11 +17,11 @@ set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname "$0")/../cli-lib.sh"
 lib_init import-sandbox
+need_tools strace python3
 ensure_user
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
 start_stratad "$T/root" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
-command -v strace >/dev/null || { fail "strace is installed" "make deps"; summary; exit 1; }
 
 field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status" 2>/dev/null; }
 no_temp_snapshots() {

@@ -17,6 +17,7 @@ set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname "$0")/../cli-lib.sh"
 lib_init mount
+need_tools strace python3
 ensure_user
 umask 022 # layer files readable by the unprivileged client
 STRATA=${STRATA:-$B/strata}
@@ -190,37 +191,33 @@ expect_rc "mount at a missing directory fails" 1
 # its name.  The mount must not follow the new name; it goes to the
 # directory that was opened, and since that is no longer where the hold
 # says, it is detached again and the command fails, leaving nothing mounted.
-if ! command -v strace >/dev/null; then
-	echo "skip DIR swapped during strata mount: strace is not installed"
+R=$T/race
+mkdir -p "$R/x/sub/dir" "$R/victim/dir"
+st prepare race l2 >/dev/null
+strace -f -qq -o "$T/race.trace" -e trace=move_mount -e inject=move_mount:delay_enter=3s \
+	"$STRATA" --address "$ADDR" mount race "$R/x/sub/dir" >"$T/out" 2>"$T/err" &
+tracer=$!
+at_exit "kill $tracer 2>/dev/null; wait $tracer 2>/dev/null"
+i=0
+while [ -z "$(traced_in 429)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -n "$(traced_in 429)" ]; then
+	mv "$R/x/sub" "$R/moved"
+	ln -s "$R/victim" "$R/x/sub"
+	wait "$tracer"
+	rc=$?
+	expect_rc "a mount point moved during strata mount fails" 1
+	err_has "... saying it was moved" "was moved to \`$R/moved/dir\`"
+	check "... the symlink's target is not mounted" not_mounted "$R/victim/dir"
+	check "... the moved directory is not mounted either" not_mounted "$R/moved/dir"
+	check "... move_mount took both ends as fds" \
+		grep -q 'move_mount(.*MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH' "$T/race.trace"
+	check "... and the hold was released (rm succeeds)" st rm race
 else
-	R=$T/race
-	mkdir -p "$R/x/sub/dir" "$R/victim/dir"
-	st prepare race l2 >/dev/null
-	strace -f -qq -o "$T/race.trace" -e trace=move_mount -e inject=move_mount:delay_enter=3s \
-		"$STRATA" --address "$ADDR" mount race "$R/x/sub/dir" >"$T/out" 2>"$T/err" &
-	tracer=$!
-	at_exit "kill $tracer 2>/dev/null; wait $tracer 2>/dev/null"
-	i=0
-	while [ -z "$(traced_in 429)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	if [ -n "$(traced_in 429)" ]; then
-		mv "$R/x/sub" "$R/moved"
-		ln -s "$R/victim" "$R/x/sub"
-		wait "$tracer"
-		rc=$?
-		expect_rc "a mount point moved during strata mount fails" 1
-		err_has "... saying it was moved" "was moved to \`$R/moved/dir\`"
-		check "... the symlink's target is not mounted" not_mounted "$R/victim/dir"
-		check "... the moved directory is not mounted either" not_mounted "$R/moved/dir"
-		check "... move_mount took both ends as fds" \
-			grep -q 'move_mount(.*MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH' "$T/race.trace"
-		check "... and the hold was released (rm succeeds)" st rm race
-	else
-		fail "strata mount stopped at move_mount" "$(cat "$T/err")"
-		kill "$tracer"
-		wait "$tracer"
-	fi
-	umount "$R/victim/dir" "$R/moved/dir" 2>/dev/null
+	fail "strata mount stopped at move_mount" "$(cat "$T/err")"
+	kill "$tracer"
+	wait "$tracer"
 fi
+umount "$R/victim/dir" "$R/moved/dir" 2>/dev/null
 
 # ---- without the privilege to mount: a clear error, and no hold left ----
 st prepare noperm l2 >/dev/null
@@ -416,9 +413,7 @@ traced_in_fsopen() {
 		[ "$(field "$p" Seccomp)" = 2 ] && echo "$p"
 	done
 }
-if ! command -v strace >/dev/null; then
-	echo "skip a real mount worker caught mid-job: strace is not installed"
-elif [ -z "$spawner" ]; then
+if [ -z "$spawner" ]; then
 	fail "the spawner process found"
 else
 	strace -f -qq -o /dev/null -p "$spawner" -e trace=fsopen -e inject=fsopen:delay_enter=3s &

@@ -23,6 +23,7 @@
 set -u
 . "$(dirname -- "$0")/../lib.sh"
 lib_init probe-broker
+need_tools python3
 ensure_user
 PROBE=${PROBE:-$B/tests/probebroker}
 [ -x "$PROBE" ] || { fail "the probe broker is built" "make $PROBE"; summary; exit 1; }

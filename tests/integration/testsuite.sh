@@ -4,9 +4,8 @@
 # tests/go/src/strata-tests/snapsuite starts one stratad per subtest and talks
 # to it through containerd's proxy snapshotter client.
 #
-# Offline, GOPATH mode: the repo's tests/go plus Debian's /usr/share/gocode.
-# Build cache in $B/gocache (B defaults to build), so it works with HOME unset.
-# Needs root (the suite mounts what the snapshotter returns).
+# Built offline in lib.sh's go_env.  Needs root (the suite mounts what the
+# snapshotter returns).
 set -u
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname -- "$0")/../lib.sh"
@@ -26,14 +25,13 @@ fi
 ensure_user
 
 lib_init testsuite
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
-export GOCACHE="$B/gocache" TMPDIR="$T"
-mkdir -p "$GOCACHE"
+go_env
+export TMPDIR="$T"
 
 # -test.root: the suite's own guard (pkg/testutil.RequiresRoot) would skip, and
 # a skipped suite must not look like a passing one.
 cd "$REPO/tests/go/src/strata-tests/snapsuite" || exit 1
-go test -count=1 -v -timeout 20m . -args -test.root >"$T/go-test.log" 2>&1
+"${GO:-go}" test -count=1 -v -timeout 20m . -args -test.root >"$T/go-test.log" 2>&1
 rc=$?
 cat "$T/go-test.log"
 

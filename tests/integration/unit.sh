@@ -1,18 +1,21 @@
 #!/bin/sh
-# How stratad is deployed. The systemd unit as `make install` installs it:
-# `systemd-analyze verify` finds nothing to say, `systemd-analyze security`
-# rates it no worse than the bound below. stratad under an emulation of that
-# unit (tests/fixtures/stratad-as-unit.sh, with the installed unit) does each
-# thing the unit must leave open: `strata mount` (plain and idmapped: user
-# namespaces), the diff service's Apply and Diff (a writable content_root),
-# a layer's device nodes (mknod under the unit's device list). And what
-# stratad does at start to the directory its socket lives in: an existing
-# one (as /tmp, 1777) keeps its mode and owner, a missing one is created
-# 0711 root. lib.sh stops the daemons by pid, unmounts and removes $T.
+# How stratad is deployed. The binaries `make install` installs map only
+# their own role's libraries (tests/structure.sh). The systemd unit as it
+# installs it: `systemd-analyze verify` finds nothing to say,
+# `systemd-analyze security` rates it no worse than the bound below.
+# stratad under an emulation of that unit (tests/fixtures/stratad-as-unit.sh,
+# with the installed unit) does each thing the unit must leave open: `strata
+# mount` (plain and idmapped: user namespaces), the diff service's Apply and
+# Diff (a writable content_root), a layer's device nodes (mknod under the
+# unit's device list). And what stratad does at start to the directory its
+# socket lives in: an existing one (as /tmp, 1777) keeps its mode and owner,
+# a missing one is created 0711 root. lib.sh stops the daemons by pid,
+# unmounts and removes $T.
 set -u
 . "$(dirname -- "$0")/../lib.sh"
 . "$(dirname -- "$0")/../cli-lib.sh"
 lib_init unit
+need_tools systemd-analyze
 ensure_user
 umask 022 # layer files readable by the unprivileged users below
 STRATA=${STRATA:-$B/strata}
@@ -27,37 +30,35 @@ EXPOSURE_MAX=28
 mode_owner() { stat -c '%a %u:%g' "$1"; }
 status_field() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
 
-# ---- the installed unit ----
+# ---- the installed binaries and unit ----
 DEST=$T/dest
 if ! make -s -C "$REPO" install DESTDIR="$DEST" PREFIX=/usr/local B="$B" >"$T/install.log" 2>&1; then
 	fail "make install DESTDIR=..." "$(tail -n 5 "$T/install.log")"
 	summary
 	exit 1
 fi
+check "the installed daemon binaries map only their own role's libraries" \
+	sh "$REPO/tests/structure.sh" "$B" "$DEST/usr/local/sbin"
 UNIT=$DEST/usr/local/lib/systemd/system/strata.service
 check "the installed unit starts the installed stratad" grep -q '^ExecStart=/usr/local/sbin/stratad ' "$UNIT"
-if command -v systemd-analyze >/dev/null 2>&1; then
-	# verify wants ExecStart's binary where the unit says: a copy pointing into DEST.
-	mkdir -p "$T/verify"
-	sed "s|^ExecStart=/usr/local/sbin/|ExecStart=$DEST/usr/local/sbin/|" "$UNIT" >"$T/verify/strata.service"
-	cp "$DEST/usr/local/lib/systemd/system/strata.socket" "$T/verify/"
-	run systemd-analyze verify "$T/verify/strata.service"
-	if [ "$rc" -eq 0 ] && [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; then
-		pass "systemd-analyze verify: no warning"
-	else
-		fail "systemd-analyze verify: no warning" "$(show)"
-	fi
-	max=$((EXPOSURE_MAX / 10)).$((EXPOSURE_MAX % 10))
-	run systemd-analyze security --offline=true --threshold=$EXPOSURE_MAX "$UNIT"
-	exposure=$(sed -n 's/.*Overall exposure level for strata.service: \([0-9.]*\).*/\1/p' "$T/out")
-	if [ "$rc" -eq 0 ] && [ -n "$exposure" ]; then
-		pass "systemd-analyze security: exposure $exposure, at most $max"
-	else
-		fail "systemd-analyze security: exposure ${exposure:-?}, at most $max" \
-			"$(grep '✗' "$T/out" | sed 's/  */ /g' | tr '\n' ';')"
-	fi
+# verify wants ExecStart's binary where the unit says: a copy pointing into DEST.
+mkdir -p "$T/verify"
+sed "s|^ExecStart=/usr/local/sbin/|ExecStart=$DEST/usr/local/sbin/|" "$UNIT" >"$T/verify/strata.service"
+cp "$DEST/usr/local/lib/systemd/system/strata.socket" "$T/verify/"
+run systemd-analyze verify "$T/verify/strata.service"
+if [ "$rc" -eq 0 ] && [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; then
+	pass "systemd-analyze verify: no warning"
 else
-	fail "systemd-analyze is installed" "the systemd package"
+	fail "systemd-analyze verify: no warning" "$(show)"
+fi
+max=$((EXPOSURE_MAX / 10)).$((EXPOSURE_MAX % 10))
+run systemd-analyze security --offline=true --threshold=$EXPOSURE_MAX "$UNIT"
+exposure=$(sed -n 's/.*Overall exposure level for strata.service: \([0-9.]*\).*/\1/p' "$T/out")
+if [ "$rc" -eq 0 ] && [ -n "$exposure" ]; then
+	pass "systemd-analyze security: exposure $exposure, at most $max"
+else
+	fail "systemd-analyze security: exposure ${exposure:-?}, at most $max" \
+		"$(grep '✗' "$T/out" | sed 's/  */ /g' | tr '\n' ';')"
 fi
 
 # ---- stratad under the installed unit's confinement ----
@@ -133,16 +134,12 @@ same "... a block device 7:0" "$(stat -c '%F %Hr:%Lr' "$DUP/dev/loop0" 2>&1)" "b
 
 # containerd's diff service: Apply reads blobs from content_root, Diff writes
 # the layers it creates there.
-export GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode"
-GOCACHE=$B/gocache
-export GOCACHE
-mkdir -p "$GOCACHE"
-if (cd "$REPO/tests/go/src/strata-tests/diffapply" && go build -o "$T/diffapply" .) >"$T/go.log" 2>&1; then
-	run "$T/diffapply" -address "$ADDR" -content "$CONTENT" -root "$T/root"
+if go_build strata-tests/diffapply; then
+	run "$T/bin/diffapply" -address "$ADDR" -content "$CONTENT" -root "$T/root"
 	expect_rc "the diff service under the unit: Apply, and Diff into content_root" 0
 	[ "$rc" -eq 0 ] || grep '^FAIL' "$T/out" | head -n 10 | sed 's/^/     | /'
 else
-	fail "build tests/go/.../diffapply" "$(tail -n 5 "$T/go.log")"
+	fail "build diffapply"
 fi
 # Without CAP_KILL the parent still stops the broker (it signals it as the
 # broker's uid), and the workers share the service's ipc and uts namespaces.

@@ -2,10 +2,10 @@
  *
  * Three layers: the pure wire helpers (message prefix reader, content-type,
  * percent-encoding); the event loop; and the transport end to end: a forked
- * child runs loop + grpc_server_start on a unix socket with a fake method
- * table defined here (this file provides the call.h functions, so call.c
- * and the real services are not linked), and the parent talks to it over
- * raw sockets and with a small nghttp2 client.
+ * child runs loop + grpc_server_start on a unix socket, with broker/call.c
+ * and fake methods defined here (the server is started with their lookup),
+ * and the parent talks to it over raw sockets and with a small nghttp2
+ * client.
  *
  * `test_grpc --serve SOCKET` runs the same fake server in the foreground,
  * so tests/go/.../grpcstress can be pointed at it without a full stratad. */
@@ -14,7 +14,6 @@
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -24,10 +23,12 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "broker/broker.h"
 #include "broker/call.h"
 #include "broker/grpc.h"
 #include "broker/grpc_wire.h"
 #include "broker/loop.h"
+#include "broker/meta.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/api.h"
@@ -218,7 +219,7 @@ START_TEST(loop_defer_runs_in_order_without_fds)
 }
 END_TEST
 
-/* ---- fake call layer and methods ------------------------------------------------ */
+/* ---- fake methods --------------------------------------------------------------- */
 
 #define SNAP "/containerd.services.snapshots.v1.Snapshots/"
 #define D(x) &containerd__services__snapshots__v1__##x##__descriptor
@@ -228,7 +229,6 @@ typedef Containerd__Services__Snapshots__V1__Info__LabelsEntry InfoLabel;
 
 #define FAKE_MAX 4096
 static PrepareReq *fake_snaps[FAKE_MAX]; /* the Prepare requests, by slot */
-static unsigned calls_alive;
 
 static int fake_find(const char *key)
 {
@@ -400,67 +400,12 @@ static const struct method_desc fake_methods[] = {
     {NM_LIST, SNAP "List", D(list_snapshots_request), D(list_snapshots_response), 1, 0, fake_list},
 };
 
-const struct method_desc *method_by_grpc_path(const char *path)
+static const struct method_desc *fake_method_by_path(const char *path)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(fake_methods); i++)
 		if (!strcmp(fake_methods[i].grpc_path, path))
 			return &fake_methods[i];
 	return NULL;
-}
-
-struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const struct call_ops *ops,
-		      void *transport)
-{
-	struct call *c = xcalloc(1, sizeof *c);
-	c->m = m;
-	c->req = req;
-	c->ops = ops;
-	c->transport = transport;
-	calls_alive++;
-	return c;
-}
-
-void call_dispatch(struct call *c)
-{
-	c->m->handler(c);
-}
-
-void call_send(struct call *c, const ProtobufCMessage *msg)
-{
-	if (c->transport)
-		c->ops->send(c->transport, msg);
-}
-
-static void fake_end(struct call *c, int code, const char *msg)
-{
-	if (c->transport)
-		c->ops->finish(c->transport, code, msg);
-	if (c->req)
-		protobuf_c_message_free_unpacked(c->req, NULL);
-	calls_alive--;
-	free(c);
-}
-
-void call_reply(struct call *c, const ProtobufCMessage *resp)
-{
-	if (resp)
-		call_send(c, resp);
-	fake_end(c, ST_OK, "");
-}
-
-void call_fail(struct call *c, int code, const char *fmt, ...)
-{
-	char msg[ERR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fake_end(c, code, msg);
-}
-
-void call_detach(struct call *c)
-{
-	c->transport = NULL;
 }
 
 /* ---- the fake server ---------------------------------------------------------- */
@@ -483,19 +428,42 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
+/* call.c answers a call once the metadata changes made so far are durable
+ * (durable.h): the server keeps an empty store beside its socket. */
+static void meta_dir_of(char *out, size_t n, const char *sock)
+{
+	snprintf(out, n, "%s.meta", sock);
+}
+
+static void meta_dir_remove(const char *sock)
+{
+	char dir[256], f[300];
+	meta_dir_of(dir, sizeof dir, sock);
+	snprintf(f, sizeof f, "%s/data.mdb", dir);
+	unlink(f);
+	snprintf(f, sizeof f, "%s/lock.mdb", dir);
+	unlink(f);
+	rmdir(dir);
+}
+
 static int serve(const char *path, const struct grpc_limits *lim)
 {
 	struct err err;
+	char meta_dir[256];
 	int fd = listen_unix(path);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	if (fd < 0 || loop_init() < 0 || grpc_server_start(fd, lim, &err) < 0) {
+	meta_dir_of(meta_dir, sizeof meta_dir, path);
+	if (fd < 0 || meta_open(&broker.meta, meta_dir, &err) < 0 || loop_init() < 0 ||
+	    grpc_server_start(fd, lim, fake_method_by_path, &err) < 0) {
 		fprintf(stderr, "fake server on %s failed\n", path);
 		return 1;
 	}
 	loop_run(&serve_stop);
 	grpc_server_stop();
+	meta_close(broker.meta);
+	meta_dir_remove(path);
 	unlink(path);
 	return 0;
 }
@@ -700,6 +668,7 @@ static void dir_setup(void)
 
 static void dir_teardown(void)
 {
+	meta_dir_remove(sock_buf);
 	unlink(sock_buf);
 	rmdir(tmpdir);
 }

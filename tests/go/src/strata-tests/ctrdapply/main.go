@@ -1,6 +1,6 @@
 // ctrdapply applies one layer file to a directory with containerd 1.6's own
 // code, the reference side of strata's differential test (tests/integration/
-// apply-diff.sh).  It does what containerd's walking differ does for a
+// apply-vs-containerd.sh).  It does what containerd's walking differ does for a
 // snapshot (diff/apply/apply.go + apply_linux.go), minus the content store:
 //
 //   - the blob is decompressed by compression.DecompressStream (magic-number
@@ -27,9 +27,7 @@
 // stdout; with -size also the uncompressed size.  Exit 1 with containerd's
 // error on stderr when the apply fails.
 //
-// Build (offline, GOPATH mode):
-//
-//	GO111MODULE=off GOPATH=$PWD/tests/go:/usr/share/gocode go build -o ctrdapply strata-tests/ctrdapply
+// Built by go_build (tests/lib.sh).
 package main
 
 import (

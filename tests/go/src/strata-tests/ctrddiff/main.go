@@ -27,9 +27,7 @@
 // compressed blob), `sha256:HEX` each, on stdout, or on stderr when the layer
 // itself goes to stdout (-o - or no -o).  Exit 1 with containerd's error.
 //
-// Build (offline, GOPATH mode):
-//
-//	GO111MODULE=off GOPATH=$PWD/tests/go:/usr/share/gocode go build -o ctrddiff strata-tests/ctrddiff
+// Built by go_build (tests/lib.sh).
 package main
 
 import (

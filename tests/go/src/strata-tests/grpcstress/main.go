@@ -6,9 +6,7 @@
 // message) run next to them.  The misbehaving ones must get their own
 // errors and nobody else may notice.
 //
-// Build (offline, GOPATH mode):
-//
-//	GO111MODULE=off GOPATH=$PWD/tests/go:/usr/share/gocode go build -o grpcstress strata-tests/grpcstress
+// Built by go_build (tests/lib.sh).
 //
 // Exits non-zero on any failure; the last line is "N passed, M failed".
 package main

@@ -18,9 +18,7 @@
 // before and after) and every payload is named strata-pwned-*, so a test can
 // look for stray files by name.
 //
-// Build (offline, GOPATH mode):
-//
-//	GO111MODULE=off GOPATH=$PWD/tests/go:/usr/share/gocode go build -o mkhostile strata-tests/mkhostile
+// Built by go_build (tests/lib.sh).
 package main
 
 import (

@@ -1,5 +1,5 @@
 // mklayers writes the layers of strata's differential test
-// (tests/integration/apply-diff.sh) into a directory, deterministically.
+// (tests/integration/apply-vs-containerd.sh) into a directory, deterministically.
 //
 //	mklayers -o DIR [-real-lower DIR] [-real-upper DIR]
 //	mklayers -from DIR [-prefix P] -o FILE
@@ -20,9 +20,7 @@
 // named P/...; P's own components are left out, so applying the tar needs
 // its parents made (containerd's mkparent path).
 //
-// Build (offline, GOPATH mode):
-//
-//	GO111MODULE=off GOPATH=$PWD/tests/go:/usr/share/gocode go build -o mklayers strata-tests/mklayers
+// Built by go_build (tests/lib.sh).
 package main
 
 import (

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Differential test of layer apply (issue 3, "same result as containerd"): for
+# strata's layer apply against containerd's, as a differential test: for
 # every pair of layers mklayers writes, the trees strata's `apply` writes
 # equal the trees containerd 1.6's own archive.Apply writes, compared by
 # treemanifest (path, type, mode, owner, size, content hash, hardlink groups,
@@ -22,24 +22,20 @@
 # names to run only those), GO (go binary).  Prints `N passed, M failed`.
 set -u
 . "$(dirname "$0")/../lib.sh"
-lib_init apply-diff
+lib_init apply-vs-containerd
+need_tools zstd
 umask 022
 STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
 REAL_LOWER=${REAL_LOWER-/usr/share/doc}
 REAL_UPPER=${REAL_UPPER-/usr/lib/x86_64-linux-gnu/perl-base}
 
-# ---- tools (offline GOPATH build) ----
 bin=$T/bin
-mkdir -p "$bin"
-for tool in ctrdapply treemanifest mklayers; do
-	if ! GO111MODULE=off GOFLAGS='' GOPATH="$REPO/tests/go:/usr/share/gocode" GOCACHE="$B/gocache" \
-		"${GO:-go}" build -o "$bin/$tool" "strata-tests/$tool" >"$T/build.out" 2>&1; then
-		fail "build $tool" "$(tail -n 5 "$T/build.out")"
-		summary
-		exit 1
-	fi
-done
+go_build strata-tests/ctrdapply strata-tests/treemanifest strata-tests/mklayers || {
+	fail "build the Go tools"
+	summary
+	exit 1
+}
 L=$T/layers
 if ! "$bin/mklayers" -o "$L" -real-lower "$REAL_LOWER" -real-upper "$REAL_UPPER" >"$T/mk.out" 2>&1; then
 	fail "mklayers writes the layers" "$(cat "$T/mk.out")"
