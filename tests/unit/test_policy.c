@@ -535,6 +535,66 @@ START_TEST(threads_get_no_namespace_flags)
 }
 END_TEST
 
+/* A timed wait stopped in the middle (SIGSTOP, the cgroup freezer, a
+ * debugger) and continued: the kernel resumes poll, nanosleep,
+ * clock_nanosleep and a futex wait as restart_syscall, which a policy that
+ * allows any of them must allow too, or the thawed process dies of SIGSYS.
+ * ppoll restarts itself. */
+static const char *const restarted_waits[] = {"poll", "nanosleep", "clock_nanosleep", "select"};
+
+static int timed_wait(void *arg)
+{
+	const char *call = arg;
+	struct timespec ts = {0, 400 * 1000000L};
+	long r = !strcmp(call, "clock_nanosleep")
+		     ? syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL)
+		 : !strcmp(call, "poll") ? syscall(SYS_poll, NULL, 0, 400)
+					 : syscall(SYS_ppoll, NULL, 0, &ts, NULL, 8);
+	return r == 0 ? 0 : 1;
+}
+
+START_TEST(waits_survive_a_stop)
+{
+	const char *role = role_policies[_i];
+	struct policy *p = policy_for_role(role, &e);
+	ck_assert_ptr_nonnull(p);
+	const char *call = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(restarted_waits); i++)
+		if (policy_mentions(p, policy_syscall_number(restarted_waits[i]))) {
+			ck_assert_msg(policy_mentions(p, policy_syscall_number("restart_syscall")),
+				      "%s allows %s but not restart_syscall", role, restarted_waits[i]);
+			call = call ? call : restarted_waits[i];
+		}
+	if (!call && policy_mentions(p, policy_syscall_number("ppoll")))
+		call = "ppoll";
+	policy_free(p);
+	if (!call || !strcmp(call, "nanosleep") || !strcmp(call, "select"))
+		return; /* no wait this test can make in the role */
+	struct policy *q = policy_for_role(role, &e);
+	struct policy_bpf b;
+	ck_assert_int_eq(policy_compile(q, 0, &b, &e), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct err ce;
+		if (policy_enter(q, &b, &ce) < 0)
+			_exit(100);
+		_exit(timed_wait((void *)call));
+	}
+	usleep(100 * 1000);
+	int st;
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+	ck_assert_msg(WIFSTOPPED(st), "%s: not stopped (%#x)", role, st);
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s stopped and continued: status %#x", role,
+		      call, st);
+	policy_bpf_free(&b);
+	policy_free(q);
+}
+END_TEST
+
 START_TEST(log_mode_lets_denied_calls_through)
 {
 	int st = run_confined(role_policies[_i], 1, try_getppid, NULL);
@@ -784,6 +844,7 @@ int main(void)
 	tcase_add_test(conf, diff_changes_no_file);
 	tcase_add_loop_test(conf, log_mode_lets_denied_calls_through, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, roles_keep_only_their_caps, 0, (int)nrole_policies);
+	tcase_add_loop_test(conf, waits_survive_a_stop, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, probe_reports_or_dies, 0, (int)nprobed_roles);
 	suite_add_tcase(s, conf);
 	/* Unchecked fixtures run in the runner, so the tree goes even when a
