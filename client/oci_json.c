@@ -61,6 +61,16 @@ static int check_limits(json_t *v, size_t depth, size_t *values, struct err *e)
 	return 0;
 }
 
+/* jansson's message may quote up to 20 bytes of the document ("near
+ * '...'"): anything but printable ASCII becomes '?', so that an archive
+ * cannot write control sequences to the terminal through an error. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 json_t *oci_json_parse(const char *text, size_t len, struct err *e)
 {
 	json_error_t je;
@@ -74,9 +84,11 @@ json_t *oci_json_parse(const char *text, size_t len, struct err *e)
 	if (!v) {
 		if (json_error_code(&je) == json_error_stack_overflow)
 			too_deep(e);
-		else
+		else {
+			printable(je.text);
 			err_set(e, ST_INVALID_ARGUMENT, "malformed JSON at byte %d: %s", je.position,
 				je.text);
+		}
 		return NULL;
 	}
 	if (check_limits(v, 0, &values, e) < 0) {

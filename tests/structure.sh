@@ -43,6 +43,9 @@ check_includes worker broker client
 check_includes proto broker parent worker client
 check_includes common broker parent worker client
 check_includes client broker parent worker
+# Private headers: the metadata store's internals stay in its own files.
+_out=$(grep -ln '#include "meta_store.h"' broker/*.c tests/unit/*.c 2>/dev/null | grep -v '^broker/meta[_a-z]*\.c$')
+[ -z "$_out" ] || breach "meta_store.h is private to broker/meta*.c, yet included by: $_out"
 
 # DIR BINARY FORBIDDEN-LIBRARY...: DIR/BINARY maps none of them.
 check_libs() {

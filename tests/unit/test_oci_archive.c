@@ -112,6 +112,11 @@ START_TEST(json_refuses_malformed)
 	/* An embedded NUL byte is a control character, or data after the end. */
 	refused("[\"a\0b\"]", 7, "control character");
 	refused("{}\0", 3, "end of file expected");
+	/* The quoted input in a message is printable: no escape sequence
+	 * reaches the terminal. */
+	struct err e = {0};
+	ck_assert_ptr_null(oci_json_parse("[\x1b[2J]", 6, &e));
+	ck_assert_msg(!strchr(e.msg, '\x1b') && strstr(e.msg, "near '?'"), "%s", e.msg);
 }
 END_TEST
 
