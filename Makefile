@@ -2,6 +2,7 @@
 #   make check   install missing Debian packages, build, run every test
 #   make run     build and start the daemon in the foreground (default config)
 #   make bench   benchmarks against containerd's own code (not part of check)
+#   make soak    the load test for minutes (not part of check)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -58,7 +59,7 @@ CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit integration format format-check install run bench fuzz clean
+.PHONY: all deps check unit integration format format-check install run bench soak fuzz clean
 .SECONDARY:
 
 all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/strata
@@ -168,6 +169,10 @@ install: all
 	install -m 0644 systemd/strata.sysusers $(DESTDIR)$(SYSUSERSDIR)/strata.conf
 	test -e $(DESTDIR)/etc/strata/stratad.conf || install -m 0644 systemd/stratad.conf $(DESTDIR)/etc/strata/stratad.conf
 	if [ -z "$(DESTDIR)" ]; then sh systemd/ensure-user.sh strata; fi
+
+# Long runs of the fault and load tests (`make check` runs short ones).
+soak: deps all
+	DURATION=300 sh tests/integration/load.sh
 
 bench: deps all
 	sh tests/bench/run.sh
