@@ -11,14 +11,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/ipc.h"
+#include "broker.h"
 #include "loop.h"
 #include "parentlink.h"
+#include "space.h"
 
 enum job_state { JOB_QUEUED = 1, JOB_SPAWNING = 2, JOB_RUNNING = 3 };
 
@@ -322,6 +325,23 @@ static const char *job_role_name(const struct job *j)
 	return worker_role_name(j->spec.role == ROLE_PROBE ? j->spec.probe_role : j->spec.role);
 }
 
+/* A worker that ran out of space says so; this adds which file system and
+ * what it has left: ROOT for an extract worker's snapshot, the content
+ * store (or else the output the client gave) for a diff worker's layer. */
+static void job_explain_full(const struct job *j, struct err *e)
+{
+	const char *store = broker.opts ? broker.opts->cfg.content_root : NULL;
+	struct stat out, cs;
+	if (j->spec.role == ROLE_EXTRACT)
+		space_explain(e, -1, NULL);
+	else if (j->spec.role == ROLE_DIFF && j->input >= 0)
+		space_explain(e, j->input,
+			      store && store[0] && fstat(j->input, &out) == 0 && stat(store, &cs) == 0 &&
+				      out.st_dev == cs.st_dev
+				  ? store
+				  : "the diff's output");
+}
+
 /* Turns the worker's exit status and its result record into the outcome. */
 static int job_outcome(struct job *j, int wstatus, struct job_result *res, struct err *e)
 {
@@ -342,7 +362,9 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 		int code = m.body.job_fail.code;
 		if (code <= ST_OK || code > ST_UNAVAILABLE)
 			code = ST_INTERNAL;
-		return err_set(e, code, "%s", m.body.job_fail.msg);
+		err_set(e, code, "%s", m.body.job_fail.msg);
+		job_explain_full(j, e);
+		return -1;
 	}
 	if (WIFSIGNALED(wstatus)) {
 		int sig = WTERMSIG(wstatus);

@@ -4,6 +4,7 @@
 #include "broker.h"
 
 #include <cap-ng.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "native.h"
 #include "parentlink.h"
 #include "services.h"
+#include "space.h"
 
 struct broker_state broker;
 static volatile sig_atomic_t stopping;
@@ -70,6 +72,13 @@ int broker_main(const struct broker_opts *o)
 	if (statfs(broker.snapshots_dir, &sf) < 0)
 		die("statfs `%s`: %m", broker.snapshots_dir);
 	broker.snapshots_fs_type = (long)sf.f_type;
+	/* Kept to tell, with fstatfs, what a full ROOT ran out of: an O_PATH
+	 * fd reads and writes nothing, and the broker may reach the directory
+	 * by its name anyway. */
+	int snapfd = open(broker.snapshots_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (snapfd < 0)
+		die("open `%s`: %m", broker.snapshots_dir);
+	space_init(snapfd, o->cfg.root);
 
 	/* 1. the broker's own account, no capabilities */
 	become_unprivileged(o);
@@ -78,7 +87,7 @@ int broker_main(const struct broker_opts *o)
 		die("PR_SET_NO_NEW_PRIVS: %m");
 	/* 3. open the metadata store while open() of new paths is still allowed */
 	cleanup_free char *metadir = xasprintf("%s/meta", o->cfg.root);
-	if (meta_open(&broker.meta, metadir, &e) < 0)
+	if (meta_open_sized(&broker.meta, metadir, o->cfg.meta_max_bytes, &e) < 0)
 		die("%s", e.msg);
 	sigset_t mask;
 	sigemptyset(&mask);

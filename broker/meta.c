@@ -9,13 +9,16 @@
 #include "../common/util.h"
 #include "meta_store.h"
 
-#define META_MAP_SIZE  (1UL << 30) /* sparse: the file grows only as it is used */
 #define SCHEMA_VERSION 1
 
 int lmdb_fail(struct err *e, int rc, const char *op, const char *obj)
 {
 	int code = ST_INTERNAL;
-	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC || rc == MDB_READERS_FULL)
+	if (rc == MDB_MAP_FULL)
+		return err_set(e, ST_RESOURCE_EXHAUSTED,
+			       "metadata: %s `%.200s`: the store reached its largest size (meta_max_bytes)",
+			       op, obj);
+	if (rc == MDB_TXN_FULL || rc == ENOSPC || rc == EDQUOT || rc == MDB_READERS_FULL)
 		code = ST_RESOURCE_EXHAUSTED;
 	return err_set(e, code, "metadata: %s `%.200s`: %s", op, obj, mdb_strerror(rc));
 }
@@ -55,7 +58,19 @@ static int open_dbs(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 	return 0;
 }
 
+static void meta_free(struct meta *m)
+{
+	mdb_env_close(m->env);
+	free(m->dir);
+	free(m);
+}
+
 int meta_open(struct meta **out, const char *dir, struct err *e)
+{
+	return meta_open_sized(out, dir, META_MAX_BYTES_DEFAULT, e);
+}
+
+int meta_open_sized(struct meta **out, const char *dir, uint64_t max_bytes, struct err *e)
 {
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return err_errno(e, 0, errno, "creating metadata directory `%s`", dir);
@@ -65,7 +80,10 @@ int meta_open(struct meta **out, const char *dir, struct err *e)
 		free(m);
 		return lmdb_fail(e, rc, "creating environment for", dir);
 	}
-	if ((rc = mdb_env_set_maxdbs(m->env, 6)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)))
+	m->dir = xstrdup(dir);
+	/* The map is address space only: the file grows as pages are used. */
+	m->map_size = max_bytes;
+	if ((rc = mdb_env_set_maxdbs(m->env, 6)) || (rc = mdb_env_set_mapsize(m->env, (size_t)max_bytes)))
 		goto fail;
 	/* MDB_NOTLS: read transactions are not tied to a thread's TLS slot, so
 	 * the loop thread may hold several (a walk's reader stays usable while
@@ -76,24 +94,28 @@ int meta_open(struct meta **out, const char *dir, struct err *e)
 	if (mdb_env_get_maxkeysize(m->env) < LONG_KEY_LEN) {
 		err_set(e, ST_INTERNAL, "metadata: LMDB key size %d too small (need %d)",
 			mdb_env_get_maxkeysize(m->env), LONG_KEY_LEN);
-		mdb_env_close(m->env);
-		free(m);
+		meta_free(m);
 		return -1;
 	}
+	/* A store larger than the setting keeps its size (LMDB never shrinks
+	 * the map below what is used). */
+	MDB_envinfo info;
+	if (mdb_env_info(m->env, &info) == 0 && info.me_mapsize > m->map_size)
+		m->map_size = info.me_mapsize;
+	reserve_init(m);
 	/* Reader slots left by a broker that crashed would pin old pages forever. */
 	int dead = 0;
 	mdb_reader_check(m->env, &dead);
 	if (in_txn(m, true, open_dbs, NULL, e) < 0) {
-		mdb_env_close(m->env);
-		free(m);
+		pthread_mutex_destroy(&m->rsv_mu);
+		meta_free(m);
 		return err_wrap(e, "opening metadata in `%s`", dir);
 	}
 	*out = m;
 	return 0;
 fail:
 	lmdb_fail(e, rc, "opening environment in", dir);
-	mdb_env_close(m->env);
-	free(m);
+	meta_free(m);
 	return -1;
 }
 
@@ -104,6 +126,6 @@ void meta_close(struct meta *m)
 	committer_stop(m);
 	if (m->batch)
 		mdb_txn_abort(m->batch);
-	mdb_env_close(m->env);
-	free(m);
+	pthread_mutex_destroy(&m->rsv_mu);
+	meta_free(m);
 }

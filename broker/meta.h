@@ -48,7 +48,20 @@ const char *snap_kind_name(int kind);	  /* "active", "view", "committed" */
 
 struct meta;
 
+/* The largest the store may grow (meta_max_bytes): a map of address space,
+ * not of memory or disk. */
+#define META_MAX_BYTES_DEFAULT (64ULL << 30)
 int meta_open(struct meta **out, const char *dir, struct err *e);
+/* Whatever the size, the store keeps room to remove snapshots when it or
+ * its file system is full: changes that add to it are refused first, with
+ * ResourceExhausted naming the file system or meta_max_bytes
+ * (broker/meta_space.c). */
+int meta_open_sized(struct meta **out, const char *dir, uint64_t max_bytes, struct err *e);
+/* Whether a change that adds about `need` bytes to the store may begin:
+ * ResourceExhausted, naming the file system or meta_max_bytes and what ran
+ * out, when it would eat into the room kept for removals.  Create, commit
+ * and update check it themselves. */
+int meta_room(struct meta *m, uint64_t need, struct err *e);
 void meta_close(struct meta *m);
 
 /* Group commit: from now on write operations join a batch transaction,

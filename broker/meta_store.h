@@ -10,6 +10,8 @@
  *   meta_ids.c     ids, reserved in blocks and never reused
  *   meta_write.c   create, commit, remove, update, usage
  *   meta_holds.c   mount holds and the snapshots written through a mount fd
+ *   meta_space.c   room to grow: the reserve past data.mdb's end, the map's
+ *                  headroom, and what ran out when a write cannot grow
  *
  * Named databases:
  *   snapshots  snap_key(name) -> packed strata.v1.SnapshotRecord
@@ -29,6 +31,7 @@
 
 #include <endian.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +57,13 @@ struct meta {
 	void (*batch_opened)(void *ctx);
 	void *batch_ctx;
 	struct committer *k; /* group commit only */
+	char *dir;	     /* ROOT/meta, for messages */
+	uint64_t map_size;   /* meta_max_bytes */
+	/* The reserve (meta_space.c), topped up by both threads. */
+	pthread_mutex_t rsv_mu;
+	uint64_t rsv_size; /* bytes kept allocated past data.mdb's end; 0: none */
+	uint64_t rsv_end;  /* data.mdb's blocks are allocated up to here */
+	bool rsv_short;	   /* the last top-up could not allocate all of it */
 };
 
 /* ---- the store (meta.c) ---------------------------------------------------- */
@@ -67,6 +77,18 @@ static inline MDB_val id_val(uint64_t id, uint64_t *be)
 	*be = htobe64(id);
 	return (MDB_val){.mv_size = sizeof *be, .mv_data = be};
 }
+
+/* ---- room to grow (meta_space.c) ------------------------------------------- */
+
+/* Sizes the reserve for the file system data.mdb is on and allocates it. */
+void reserve_init(struct meta *m);
+/* Allocates the reserve again past data.mdb's end, if the file grew or the
+ * last try fell short.  Called with no write transaction writing the file
+ * (after a commit) or concurrently with one (the kernel orders them). */
+void reserve_top_up(struct meta *m);
+/* A failed commit as an error: on ENOSPC it says what the file system of
+ * the store has left. */
+int commit_fail(struct meta *m, struct err *e, int rc, const char *op);
 
 /* ---- transactions (meta_txn.c) ---------------------------------------------- */
 

@@ -94,6 +94,9 @@ static void *committer_main(void *arg)
 		} else if ((t = k->committing)) {
 			pthread_mutex_unlock(&k->mu);
 			int rc = mdb_txn_commit(t);
+			/* The file may have grown into the reserve: make it
+			 * whole again before the next batch (meta_space.c). */
+			reserve_top_up(m);
 			pthread_mutex_lock(&k->mu);
 			k->committing = NULL;
 			/* The next transaction is ready before the loop hears of
@@ -233,7 +236,8 @@ int in_txn(struct meta *m, bool write, txn_body body, void *arg, struct err *e)
 		return 0;
 	}
 	rc = mdb_txn_commit(txn);
-	return rc ? lmdb_fail(e, rc, "committing transaction in", "meta") : 0;
+	reserve_top_up(m);
+	return rc ? commit_fail(m, e, rc, "committing transaction in") : 0;
 }
 
 /* ---- group commit ------------------------------------------------------------ */
@@ -301,7 +305,7 @@ int meta_commit_done(struct meta *m, uint64_t seq, struct err *e)
 		return 0;
 	if (done - seq >= COMMIT_RESULTS)
 		return err_set(e, ST_INTERNAL, "metadata: the result of batch %" PRIu64 " is gone", seq);
-	return rc ? lmdb_fail(e, rc, "committing batch in", "meta") : 1;
+	return rc ? commit_fail(m, e, rc, "committing batch in") : 1;
 }
 
 int meta_flush(struct meta *m, struct err *e)
@@ -311,7 +315,8 @@ int meta_flush(struct meta *m, struct err *e)
 			return 0;
 		int rc = mdb_txn_commit(m->batch);
 		m->batch = NULL;
-		return rc ? lmdb_fail(e, rc, "committing batch in", "meta") : 0;
+		reserve_top_up(m);
+		return rc ? commit_fail(m, e, rc, "committing batch in") : 0;
 	}
 	/* Every batch handed so far is committed when this returns. */
 	uint64_t seq = meta_flush_async(m);

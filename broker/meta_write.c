@@ -7,6 +7,17 @@
 #include "../common/util.h"
 #include "meta_store.h"
 
+/* About what a record of this name and labels adds to the store, twice
+ * over (copy-on-write keeps the old pages until the commit), plus the pages
+ * of the indexes it touches. */
+static uint64_t record_need(const char *name, const struct label *l, size_t n)
+{
+	uint64_t bytes = strlen(name) + 64;
+	for (size_t i = 0; i < n; i++)
+		bytes += (l[i].key ? strlen(l[i].key) : 0) + (l[i].value ? strlen(l[i].value) : 0) + 16;
+	return 2 * bytes + (64 << 10);
+}
+
 static void parent_link_key(uint64_t parent, uint64_t child, uint64_t buf[2])
 {
 	buf[0] = htobe64(parent);
@@ -80,6 +91,8 @@ int meta_create(struct meta *m, const struct snap_info *in, struct snap_info *ou
 		    "snapshot type %d invalid; only snapshots of type Active or View can be created",
 		    in->kind);
 	if (validate_name("snapshot key", in->name, e) < 0 || validate_labels(in->labels, in->nlabels, e) < 0)
+		return -1;
+	if (meta_room(m, record_need(in->name, in->labels, in->nlabels), e) < 0)
 		return -1;
 	struct create_args a = {.in = in, .out = out};
 	if (in_txn(m, true, create_body, &a, e) < 0) {
@@ -156,6 +169,8 @@ int meta_commit(struct meta *m, const char *key, const char *name, const struct 
 		return -1;
 	if (!key)
 		key = "";
+	if (meta_room(m, record_need(name, labels, nlabels), e) < 0)
+		return -1;
 	struct commit_args a = {key, name, labels, nlabels, size, inodes};
 	return in_txn(m, true, commit_body, &a, e);
 }
@@ -340,6 +355,8 @@ int meta_update(struct meta *m, const struct snap_info *in, const char *const *p
 	if (!in->name || !in->name[0])
 		return err_set(e, ST_INVALID_ARGUMENT, "snapshot name must not be empty");
 	if (validate_labels(in->labels, in->nlabels, e) < 0)
+		return -1;
+	if (meta_room(m, record_need(in->name, in->labels, in->nlabels), e) < 0)
 		return -1;
 	struct update_args a = {.in = in, .paths = paths, .npaths = npaths, .out = out};
 	return in_txn(m, true, update_body, &a, e);

@@ -8,6 +8,14 @@
  *   remove: metadata record deleted -> batch commit -> parent renames ID to
  *           rm-ID -> answer; a remove worker then deletes rm-ID
  * (durable.h: no answer and no rename before the metadata is durable).
+ * A create whose batch fails to commit (a full file system) drops the
+ * directory it made, so a failed Prepare leaves nothing behind.
+ *
+ * A full file system is an error, never a wedge: Prepare and View refuse
+ * first (ResourceExhausted naming ROOT and what ran out) and create
+ * nothing, while Remove and Cleanup go on: the metadata store keeps room for
+ * removals (broker/meta_space.c), renames need no space, and the remove
+ * worker frees it.  Cleanup returns once the removed trees are gone.
  * Metadata transactions never span a wait: the usage measured for Commit is
  * taken first, then the commit is one transaction that re-checks everything. */
 #include <string.h>
@@ -22,6 +30,7 @@
 #include "mounts.h"
 #include "parentlink.h"
 #include "services.h"
+#include "space.h"
 
 /* Ids whose directory a remove worker is deleting, so that a sweep running
  * meanwhile does not start a second one. */
@@ -86,6 +95,37 @@ struct removal_batch {
 static void removal_kick(int drop_first);
 static struct loop_timer *removal_timer;
 
+/* Called once no removed snapshot's directory waits or is being deleted. */
+static struct drained {
+	void (*fn)(void *ctx);
+	void *ctx;
+} * drained;
+static size_t ndrained;
+
+static void removals_drained_run(void)
+{
+	struct removal_queue *rq = &removals[1];
+	if (rq->running || rq->n)
+		return;
+	struct drained *d = drained;
+	size_t n = ndrained;
+	drained = NULL;
+	ndrained = 0;
+	for (size_t i = 0; i < n; i++)
+		d[i].fn(d[i].ctx);
+	free(d);
+}
+
+/* Runs fn(ctx) once the removed snapshots' directories queued so far are
+ * deleted (or failed to be, left to the sweep), starting their job now. */
+static void removals_drained(void (*fn)(void *ctx), void *ctx)
+{
+	drained = xrealloc(drained, (ndrained + 1) * sizeof *drained);
+	drained[ndrained++] = (struct drained){fn, ctx};
+	removal_kick(1);
+	removals_drained_run();
+}
+
 static void removal_timer_fired(void *ctx)
 {
 	(void)ctx;
@@ -119,10 +159,14 @@ static void removal_batch_done(void *ctx, const struct job_result *res, const st
 	int drop_first = b->drop_first;
 	free(b);
 	removals[drop_first].running = 0;
-	if (drop_first)
+	if (drop_first) {
+		if (ndrained)
+			removal_kick(1);
 		removal_schedule();
-	else
+		removals_drained_run();
+	} else {
 		removal_kick(0);
+	}
 }
 
 /* Starts a remove job for what is queued, unless one runs. */
@@ -196,10 +240,11 @@ static void reply_mounts(struct call *c, const struct mount_spec *m, size_t n)
 }
 
 /* A Prepare or View between asking the parent for the directory and
- * writing the record. */
+ * writing the record, then until the record is durable. */
 struct create {
 	int kind;
 	uint64_t id;
+	struct snap_info out;
 };
 
 /* The fields Prepare and View requests share. */
@@ -232,31 +277,46 @@ static void prepare_or_view_reply(struct call *c, const struct snap_info *s)
 	mounts_free(&m, (size_t)n);
 }
 
-/* The directory exists: the record, then the mounts.  Between the two, a
- * crash leaves only a directory without a record, which start-up and
- * Cleanup remove. */
+/* The record's batch is committed, or failed to be: then the record is
+ * lost with it, and the directory goes too. */
+static void create_durable(void *ctx, const struct err *de)
+{
+	struct call *c = ctx;
+	struct create *cr = c->state;
+	c->state = NULL;
+	if (de) {
+		remove_dir_async(cr->id, 1, NULL, NULL);
+		call_fail(c, de->code, "creating snapshot `%s`: %s", cr->out.name, de->msg);
+	} else {
+		prepare_or_view_reply(c, &cr->out);
+	}
+	snap_info_free(&cr->out);
+	free(cr);
+}
+
+/* The directory exists: the record, then, once it is durable, the mounts.
+ * Between the two, a crash leaves only a directory without a record, which
+ * start-up and Cleanup remove. */
 static void create_record(void *ctx, const struct err *unused)
 {
 	struct call *c = ctx;
-	struct create cr = *(struct create *)c->state;
-	free(c->state);
-	c->state = NULL;
+	struct create *cr = c->state;
 	struct create_req r = create_req_of(c);
 	struct snap_info in = {
-	    .kind = cr.kind, .name = (char *)r.key, .parent = (char *)r.parent, .id = cr.id};
-	struct snap_info out = {0};
+	    .kind = cr->kind, .name = (char *)r.key, .parent = (char *)r.parent, .id = cr->id};
 	struct err e;
 	in.labels = labels_from_entries(r.labels, r.nlabels);
 	in.nlabels = r.nlabels;
-	int rc = meta_create(broker.meta, &in, &out, &e);
+	int rc = meta_create(broker.meta, &in, &cr->out, &e);
 	labels_free(in.labels, in.nlabels);
 	if (rc < 0) {
 		/* The directory has no metadata: hand it to a remove worker now. */
-		remove_dir_async(cr.id, 1, NULL, NULL);
+		remove_dir_async(cr->id, 1, NULL, NULL);
+		free(cr);
+		c->state = NULL;
 		return call_fail_err(c, &e);
 	}
-	prepare_or_view_reply(c, &out);
-	snap_info_free(&out);
+	durable_then(create_durable, c);
 }
 
 /* The parent made the directory (or could not): the record is written when
@@ -266,9 +326,11 @@ static void dir_created(void *ctx, const struct err *de)
 	struct call *c = ctx;
 	if (de) {
 		struct create_req r = create_req_of(c);
+		struct err e = *de;
 		free(c->state);
 		c->state = NULL;
-		return call_fail(c, de->code, "creating snapshot directory for `%s`: %s", r.key, de->msg);
+		space_explain(&e, -1, NULL);
+		return call_fail(c, e.code, "creating snapshot directory for `%s`: %s", r.key, e.msg);
 	}
 	durable_when_writable(create_record, c);
 }
@@ -297,6 +359,11 @@ static void prepare_or_view(struct call *c, int kind)
 			return call_fail(c, ST_INVALID_ARGUMENT, "parent %s is not committed snapshot",
 					 r.parent);
 	}
+	/* On a full file system nothing is made: the store's room first (it
+	 * keeps some for removals), then ROOT's (a directory and its fs and
+	 * work take three inodes). */
+	if (meta_room(broker.meta, 0, &e) < 0 || space_room(3, &e) < 0)
+		return call_fail(c, e.code, "creating snapshot `%s`: %s", r.key, e.msg);
 	int fresh = meta_next_id(broker.meta, &id, &e);
 	if (fresh < 0)
 		return call_fail_err(c, &e);
@@ -307,7 +374,8 @@ static void prepare_or_view(struct call *c, int kind)
 		return call_fail(c, e.code, "reserving snapshot ids: %s", e.msg);
 	}
 	struct create *cr = xcalloc(1, sizeof *cr);
-	*cr = (struct create){.kind = kind, .id = id};
+	cr->kind = kind;
+	cr->id = id;
 	c->state = cr;
 	if (plink_snap_create(id, parent_id, kind == KIND_ACTIVE, dir_created, c, &e) < 0) {
 		free(c->state);
@@ -648,11 +716,17 @@ static void cleanup_done(void *ctx, const struct err *e)
 	call_reply(ctx, NULL);
 }
 
+static void cleanup_sweep(void *ctx)
+{
+	snapshots_sweep_orphans(cleanup_done, ctx);
+}
+
 /* containerd's garbage collector calls Cleanup after its removals: the
- * holds of mounts that are gone end first (broker/holds.c), then orphan
- * directories go. */
+ * holds of mounts that are gone end first (broker/holds.c), then the
+ * removed snapshots' directories are deleted (so that the space is back
+ * when Cleanup answers), then orphan directories go. */
 void svc_cleanup(struct call *c)
 {
 	mount_holds_sweep("cleanup");
-	snapshots_sweep_orphans(cleanup_done, c);
+	removals_drained(cleanup_sweep, c);
 }

@@ -43,6 +43,9 @@ const struct setting config_settings[] = {
      .help = "seconds a job may run"},
     {"job_idle_timeout", SETTING_UINT, FIELD(job_idle_timeout), 1, 7 * 86400, .def = "300",
      .value_name = "SECONDS", .help = "seconds an apply or diff may move no byte"},
+    /* Address space, not memory or disk: the file grows as it is used. */
+    {"meta_max_bytes", SETTING_UINT, FIELD(meta_max_bytes), 1 << 20, 1ULL << 44, .def = "68719476736",
+     .value_name = "BYTES", .help = "largest size of the metadata store"},
     {"extract_max_bytes", SETTING_UINT, FIELD(extract_max_bytes), 1 << 20, UINT64_MAX, .def = "68719476736",
      .value_name = "BYTES", .help = "uncompressed bytes of one layer"},
     {"extract_max_entries", SETTING_UINT, FIELD(extract_max_entries), 1, UINT64_MAX, .def = "1048576",

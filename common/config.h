@@ -29,6 +29,7 @@ struct config {
 	 * ResourceExhausted. */
 	uint32_t extract_max_depth, extract_max_name, extract_max_xattr, extract_max_ratio;
 	uint64_t extract_max_bytes, extract_max_entries, extract_max_file;
+	uint64_t meta_max_bytes; /* the metadata store's map (broker/meta_space.c) */
 };
 
 enum setting_kind {

@@ -72,6 +72,10 @@ int err_errno(struct err *e, int code, int errnum, const char *fmt, ...)
 	if (n >= 0 && (size_t)n < sizeof e->msg)
 		snprintf(e->msg + n, sizeof e->msg - (size_t)n, ": %s", strerror(errnum));
 	e->code = code ? code : status_from_errno(errnum);
+	/* A full file system is never the caller's bug, whatever else the
+	 * caller would call a failure there: a client retries it later. */
+	if (errnum == ENOSPC || errnum == EDQUOT)
+		e->code = ST_RESOURCE_EXHAUSTED;
 	return -1;
 }
 

@@ -16,7 +16,8 @@ struct err {
 /* Sets *e (when e is not NULL) and returns -1. */
 int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like err_set, appending ": strerror(errnum)"; the code is derived from
- * errnum (ENOENT -> NotFound, EEXIST -> AlreadyExists, ...) unless code != 0. */
+ * errnum (ENOENT -> NotFound, EEXIST -> AlreadyExists, ...) unless code != 0;
+ * ENOSPC and EDQUOT are always ResourceExhausted. */
 int err_errno(struct err *e, int code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Prefixes an existing message with more context, keeping its code. */

@@ -4,7 +4,33 @@
 # Each test script cleans up after itself (daemons by pid, mounts, temp dirs).
 set -u
 cd "$(dirname "$0")/.."
-order="cli privsep boundaries probe-broker unit recovery grpc-robustness apply-cli diff-cli diff-roundtrip mount holds jobs load commit-guard import-sandbox export-cli diff-service apply-vs-containerd hostile testsuite containerd"
+# One suite per line, so that a suite added by one change and one added by
+# another do not touch the same line.
+order="
+	cli
+	privsep
+	boundaries
+	probe-broker
+	unit
+	recovery
+	full-disk
+	grpc-robustness
+	apply-cli
+	diff-cli
+	diff-roundtrip
+	mount
+	holds
+	jobs
+	load
+	commit-guard
+	import-sandbox
+	export-cli
+	diff-service
+	apply-vs-containerd
+	hostile
+	testsuite
+	containerd
+"
 passed=0
 failed=0
 failed_names=""

@@ -425,6 +425,47 @@ START_TEST(remove_refuses_parents_and_frees_names)
 }
 END_TEST
 
+/* A full map refuses what adds to the store, by name of the setting, and
+ * keeps room for removals; what they free is used again. */
+START_TEST(full_map_refuses_additions_but_not_removals)
+{
+	cleanup_free char *d = fresh_dir();
+	struct meta *m = NULL;
+	struct err e = {0};
+	if (meta_open_sized(&m, d, 2 << 20, &e) < 0)
+		ck_abort_msg("meta_open_sized: %s", e.msg);
+	static char value[4000];
+	memset(value, 'v', sizeof value - 1);
+	struct label l[40];
+	char keys[40][8];
+	for (int i = 0; i < 40; i++) {
+		snprintf(keys[i], sizeof keys[i], "k%d", i);
+		l[i] = (struct label){keys[i], value};
+	}
+	int n = 0, rc = 0;
+	char name[32];
+	while (n < 100) {
+		struct snap_info in = {.name = name, .kind = KIND_ACTIVE, .labels = l, .nlabels = 40};
+		snprintf(name, sizeof name, "s%d", n);
+		ck_assert_int_ge(meta_next_id(m, &in.id, &e), 0);
+		if ((rc = meta_create(m, &in, NULL, &e)) < 0)
+			break;
+		n++;
+	}
+	ck_assert_int_lt(rc, 0);
+	ck_assert_int_eq(e.code, ST_RESOURCE_EXHAUSTED);
+	ck_assert_msg(strstr(e.msg, "meta_max_bytes") && strstr(e.msg, d), "%s", e.msg);
+	ck_assert_int_gt(n, 2);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "s%d", i);
+		if (meta_remove(m, name, NULL, NULL, &e) < 0)
+			ck_abort_msg("remove %s from a full store: %s", name, e.msg);
+	}
+	create(m, KIND_ACTIVE, "again", NULL, l, 40);
+	meta_close(m);
+}
+END_TEST
+
 static void assert_labels(const struct snap_info *s, const char *const *kv, size_t n)
 {
 	ck_assert_uint_eq(s->nlabels, n);
@@ -819,6 +860,7 @@ int main(void)
 	tcase_add_test(tc, group_commit_batches_until_flush);
 	tcase_add_test(tc, committer_commits_beside_the_caller);
 	tcase_add_test(tc, holds_keep_owner_and_identity);
+	tcase_add_test(tc, full_map_refuses_additions_but_not_removals);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
