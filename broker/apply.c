@@ -2,7 +2,9 @@
  * opened the layer and passed its fd) behind `strata apply` and `strata
  * import`.  The layer is read and written by an extract worker; the broker
  * only checks the snapshot, hands the fd on and reports the digests. */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/fdkind.h"
@@ -13,23 +15,59 @@
 #include "parentlink.h"
 #include "services.h"
 
+/* What an apply holds while it runs: its snapshot (broker/snapguard.c) and,
+ * once it failed, what its caller will hear. */
+struct applying {
+	uint64_t id;
+	int code;
+	char msg[ERR_MSG_MAX];
+};
+
+/* The target is as it was, or marked (broker/applyfail.c): the guard ends
+ * and the caller hears of the failure. */
+static void apply_undone(void *ctx, const char *note)
+{
+	struct call *c = ctx;
+	struct applying *a = c->state;
+	c->state = NULL;
+	snapshot_apply_end(a->id);
+	call_fail(c, a->code, "%s%s", a->msg, note);
+	free(a);
+}
+
+static void apply_failing(struct call *c, const struct job_result *res, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void apply_failing(struct call *c, const struct job_result *res, int code, const char *fmt, ...)
+{
+	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
+	struct applying *a = c->state;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+	va_end(ap);
+	a->code = code;
+	apply_failed(a->id, r->key, res, a->msg, apply_undone, c);
+}
+
 static void applied(void *ctx, const struct job_result *res, const struct err *e)
 {
 	struct call *c = ctx;
 	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
-	snapshot_apply_end(*(uint64_t *)c->state);
-	free(c->state);
-	c->state = NULL;
 	if (e)
-		return call_fail(c, e->code, "apply to `%s`: %s", r->key, e->msg);
+		return apply_failing(c, res, e->code, "apply to `%s`: %s", r->key, e->msg);
 	char diff_id[DIGEST_LEN + 1], digest[DIGEST_LEN + 1];
 	digest_format(diff_id, res->applied.diff_id);
 	digest_format(digest, res->applied.digest);
-	/* The layer is written by now: a digest mismatch fails the call, and the
-	 * caller removes the snapshot, as with containerd's apply. */
+	/* The layer is written by now: one with another digest failed like
+	 * any other (broker/applyfail.c). */
 	if (r->expected_digest[0] && strcmp(r->expected_digest, digest))
-		return call_fail(c, ST_FAILED_PRECONDITION, "apply to `%s`: layer digest %s, expected %s",
-				 r->key, digest, r->expected_digest);
+		return apply_failing(c, res, ST_FAILED_PRECONDITION,
+				     "apply to `%s`: layer digest %s, expected %s", r->key, digest,
+				     r->expected_digest);
+	struct applying *a = c->state;
+	c->state = NULL;
+	snapshot_apply_end(a->id);
+	free(a);
 	Strata__V1__ApplyLayerResponse resp;
 	strata__v1__apply_layer_response__init(&resp);
 	resp.done = 1;
@@ -81,8 +119,9 @@ void svc_apply_layer(struct call *c)
 	};
 	/* Written from now on: Commit, Remove, Diff and other applies of the
 	 * snapshot wait until the job's end is reported (applied()). */
-	c->state = xmalloc(sizeof id);
-	*(uint64_t *)c->state = id;
+	struct applying *a = xcalloc(1, sizeof *a);
+	a->id = id;
+	c->state = a;
 	snapshot_apply_begin(id);
 	struct job *j = job_start(&spec, NULL, applied, c, &e);
 	if (!j) {

@@ -91,23 +91,52 @@ struct diff_apply {
 	char digest[DIGEST_LEN + 1];
 	int64_t size;
 	uint64_t target; /* the snapshot written (broker/snapguard.c) */
+	char *key;	 /* its name, for the log */
+	int code;	 /* once failed: what the caller will hear */
+	char msg[ERR_MSG_MAX];
 };
+
+static void diff_apply_free(struct call *c)
+{
+	struct diff_apply *da = c->state;
+	c->state = NULL;
+	snapshot_apply_end(da->target);
+	free(da->key);
+	free(da);
+}
+
+/* The target is as it was, or marked (broker/applyfail.c). */
+static void diff_apply_undone(void *ctx, const char *note)
+{
+	struct call *c = ctx;
+	struct diff_apply *da = c->state;
+	int code = da->code;
+	char msg[ERR_MSG_MAX];
+	snprintf(msg, sizeof msg, "%s", da->msg);
+	diff_apply_free(c);
+	call_fail(c, code, "%s%s", msg, note);
+}
 
 static void diff_applied(void *ctx, const struct job_result *res, const struct err *e)
 {
 	struct call *c = ctx;
-	struct diff_apply da = *(struct diff_apply *)c->state;
-	free(c->state);
-	c->state = NULL;
-	snapshot_apply_end(da.target);
-	if (e)
-		return call_fail(c, e->code, "apply %s: %s", da.digest, e->msg);
+	struct diff_apply *da = c->state;
 	char got[DIGEST_LEN + 1], diff_id[DIGEST_LEN + 1];
 	digest_format(got, res->applied.digest);
 	digest_format(diff_id, res->applied.diff_id);
-	if (strcmp(got, da.digest) || (da.size > 0 && (uint64_t)da.size != res->applied.compressed_size))
-		return call_fail(c, ST_FAILED_PRECONDITION, "apply: blob %s has digest %s and size %llu",
-				 da.digest, got, (unsigned long long)res->applied.compressed_size);
+	if (e) {
+		da->code = e->code;
+		snprintf(da->msg, sizeof da->msg, "apply %s: %.400s", da->digest, e->msg);
+	} else if (strcmp(got, da->digest) ||
+		   (da->size > 0 && (uint64_t)da->size != res->applied.compressed_size)) {
+		/* Written by now: failed like any other (broker/applyfail.c). */
+		da->code = ST_FAILED_PRECONDITION;
+		snprintf(da->msg, sizeof da->msg, "apply: blob %s has digest %s and size %llu", da->digest,
+			 got, (unsigned long long)res->applied.compressed_size);
+	}
+	if (da->code)
+		return apply_failed(da->target, da->key, res, da->msg, diff_apply_undone, c);
+	diff_apply_free(c);
 	Containerd__Types__Descriptor applied;
 	containerd__types__descriptor__init(&applied);
 	applied.media_type = "application/vnd.oci.image.layer.v1.tar";
@@ -137,6 +166,7 @@ void svc_apply(struct call *c)
 	int rc = meta_parent_ids(broker.meta, s.name, &lower, &nlower, &e);
 	if (rc == 0 && (rc = snapshot_guard(id, s.name, SNAP_APPLY, &e)) < 0)
 		err_wrap(&e, "apply");
+	cleanup_free char *key = xstrdup(s.name);
 	snap_info_free(&s);
 	if (rc < 0)
 		return call_fail_err(c, &e);
@@ -145,6 +175,7 @@ void svc_apply(struct call *c)
 	if (blob < 0)
 		return call_fail(c, e.code, "apply: content %s: %s", r->diff->digest, e.msg);
 	struct diff_apply *da = xcalloc(1, sizeof *da);
+	da->key = steal_pointer(&key);
 	snprintf(da->digest, sizeof da->digest, "%s", r->diff->digest);
 	da->size = r->diff->size;
 	da->target = id;
@@ -162,9 +193,7 @@ void svc_apply(struct call *c)
 	struct job *j = job_start(&spec, NULL, diff_applied, c, &e);
 	close(blob);
 	if (!j) {
-		snapshot_apply_end(id);
-		free(c->state);
-		c->state = NULL;
+		diff_apply_free(c);
 		return call_fail_err(c, &e);
 	}
 }

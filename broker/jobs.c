@@ -43,6 +43,7 @@ struct job {
 	uint64_t last_read, last_entries; /* that progress */
 	struct err aborted;		  /* code ST_OK, or why the job was given up */
 	int kill_sent;			  /* the spawner was asked to kill its worker */
+	uint32_t spawned_flags;		  /* IPC_SPAWNED_*, from the spawner */
 	struct ipc_msg result;		  /* a record read early by the progress watcher */
 	int has_result;
 	struct job *next;
@@ -463,6 +464,7 @@ static void job_spawned(const struct ipc_spawned *sp, int sock)
 		return;
 	}
 	j->pid = sp->pid;
+	j->spawned_flags = sp->flags;
 	j->state = JOB_RUNNING;
 	j->sock = sock;
 	set_nonblock(j->sock, 1);
@@ -502,7 +504,10 @@ static void job_exited(uint64_t job_id, int wstatus)
 	}
 	*pp = j->next;
 	pl.running--;
-	struct job_result res = {.pid = j->pid, .mount_fd = -1};
+	struct job_result res = {.pid = j->pid,
+				 .mount_fd = -1,
+				 .ran = 1,
+				 .target_empty = !!(j->spawned_flags & IPC_SPAWNED_TARGET_EMPTY)};
 	struct err e = {0};
 	int rc = job_outcome(j, wstatus, &res, &e);
 	if (j->aborted.code) {

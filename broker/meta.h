@@ -117,6 +117,13 @@ int meta_written_put(struct meta *m, uint64_t id, struct err *e);
 int meta_written_del(struct meta *m, uint64_t id, struct err *e);
 /* 1 when id is marked (or the store cannot tell), else 0. */
 int meta_written(struct meta *m, uint64_t id);
+/* Snapshots a layer apply failed on while they had content (broker/
+ * applyfail.c): their tree is part old, part layer, so Commit refuses them
+ * until they are removed; a later apply that succeeds keeps the mark.  Ids
+ * are never reused, so a mark needs no deleting. */
+int meta_failed_put(struct meta *m, uint64_t id, struct err *e);
+/* 1 when id is marked (or the store cannot tell), else 0. */
+int meta_failed(struct meta *m, uint64_t id);
 /* Ids of name's ancestors, nearest first (not name's own). */
 int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);
 /* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */

@@ -1,5 +1,6 @@
-/* Mount holds of attached mounts, and the snapshots a read-write mount fd
- * was issued for, in the metadata store (broker/mountsvc.c uses both). */
+/* Mount holds of attached mounts, the snapshots a read-write mount fd was
+ * issued for (broker/mountsvc.c uses both), and the snapshots a layer apply
+ * failed on (broker/applyfail.c), in the metadata store. */
 #include <string.h>
 
 #include "../common/util.h"
@@ -115,44 +116,61 @@ int meta_holds_walk(struct meta *m, meta_hold_fn fn, void *ctx, struct err *e)
 	return in_txn(m, false, hold_walk_body, &a, e);
 }
 
-/* ---- snapshots a read-write mount fd was issued for -------------------------- */
+/* ---- marks by snapshot id: `written` (a read-write mount fd was issued) and
+ * `failed` (a layer apply failed on it while it had content) ---------------- */
 
-struct written_args {
+struct mark_args {
+	MDB_dbi dbi;
+	const char *db; /* its name, for errors */
 	uint64_t id;
 	int op; /* 1 put, -1 delete, 0 look up */
 	int found;
 };
 
-static int written_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+static int mark_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 {
-	struct written_args *a = arg;
+	struct mark_args *a = arg;
 	uint64_t be = htobe64(a->id);
 	MDB_val key = {.mv_size = sizeof be, .mv_data = &be}, val = {.mv_size = 0, .mv_data = ""};
-	int rc = a->op > 0   ? mdb_put(txn, m->written, &key, &val, 0)
-		 : a->op < 0 ? mdb_del(txn, m->written, &key, NULL)
-			     : mdb_get(txn, m->written, &key, &val);
+	int rc = a->op > 0   ? mdb_put(txn, a->dbi, &key, &val, 0)
+		 : a->op < 0 ? mdb_del(txn, a->dbi, &key, NULL)
+			     : mdb_get(txn, a->dbi, &key, &val);
 	a->found = rc == 0;
 	if (rc && rc != MDB_NOTFOUND)
-		return lmdb_fail(e, rc, a->op ? "writing" : "reading", "written");
+		return lmdb_fail(e, rc, a->op ? "writing" : "reading", a->db);
 	return 0;
 }
 
 int meta_written_put(struct meta *m, uint64_t id, struct err *e)
 {
-	struct written_args a = {.id = id, .op = 1};
-	return in_txn(m, true, written_body, &a, e);
+	struct mark_args a = {.dbi = m->written, .db = "written", .id = id, .op = 1};
+	return in_txn(m, true, mark_body, &a, e);
 }
 
 int meta_written_del(struct meta *m, uint64_t id, struct err *e)
 {
-	struct written_args a = {.id = id, .op = -1};
-	return in_txn(m, true, written_body, &a, e);
+	struct mark_args a = {.dbi = m->written, .db = "written", .id = id, .op = -1};
+	return in_txn(m, true, mark_body, &a, e);
 }
 
 int meta_written(struct meta *m, uint64_t id)
 {
-	struct written_args a = {.id = id};
+	struct mark_args a = {.dbi = m->written, .db = "written", .id = id};
 	struct err e;
 	/* Unreadable counts as marked: the caller then checks on disk. */
-	return in_txn(m, false, written_body, &a, &e) < 0 || a.found;
+	return in_txn(m, false, mark_body, &a, &e) < 0 || a.found;
+}
+
+int meta_failed_put(struct meta *m, uint64_t id, struct err *e)
+{
+	struct mark_args a = {.dbi = m->failed, .db = "failed", .id = id, .op = 1};
+	return in_txn(m, true, mark_body, &a, e);
+}
+
+int meta_failed(struct meta *m, uint64_t id)
+{
+	struct mark_args a = {.dbi = m->failed, .db = "failed", .id = id};
+	struct err e;
+	/* Unreadable counts as marked: a Commit is refused rather than risked. */
+	return in_txn(m, false, mark_body, &a, &e) < 0 || a.found;
 }

@@ -194,6 +194,12 @@ int plink_snap_drop(uint64_t id, int kind, struct err *e)
 	return ctl_simple(IPC_SNAP_DROP, &r, sizeof r, "drop snapshot directory", e);
 }
 
+int plink_snap_reset(uint64_t id, uint64_t parent_id, struct err *e)
+{
+	struct ipc_snap_reset r = {.id = id, .parent_id = parent_id};
+	return ctl_simple(IPC_SNAP_RESET, &r, sizeof r, "empty snapshot directory", e);
+}
+
 /* The fd of a BLOB answer, or the REPLY's error. */
 static int blob_fd(struct ipc_msg *m, const char *what, struct err *e)
 {

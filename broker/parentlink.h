@@ -33,6 +33,10 @@ int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_f
 
 /* Renames snapshots/ID (or new-ID when kind is SNAPDIR_NEW) to rm-ID. */
 int plink_snap_drop(uint64_t id, int kind, struct err *e);
+/* Swaps the live snapshots/ID/fs for a fresh empty one (its owner from
+ * parent_id's fs, or root's) and leaves the old tree as rm-ID, for a remove
+ * job (proto/ipc.h IPC_SNAP_RESET). */
+int plink_snap_reset(uint64_t id, uint64_t parent_id, struct err *e);
 /* Lists the snapshots directory; other names are ignored. Caller frees *out. */
 int plink_snap_list(struct snapdir **out, size_t *n, struct err *e);
 
@@ -80,6 +84,10 @@ struct job_result {
 	int probe_errno;
 	struct ipc_job_applied applied; /* ROLE_EXTRACT, ROLE_DIFF, ROLE_PUBLISH */
 	int mount_fd; /* ROLE_MOUNT: the detached mount, owned by the done callback; else -1 */
+	int ran;      /* a worker was forked: it may have written into its target */
+	/* ROLE_EXTRACT: the spawner found the target's fs empty right before
+	 * it forked the worker (IPC_SPAWNED_TARGET_EMPTY) */
+	int target_empty;
 };
 
 struct job;

@@ -93,6 +93,19 @@ int snapshot_guard(uint64_t id, const char *key, enum snapshot_op op, struct err
 struct mount_spec;
 int snapshot_mounts(const char *key, const struct snap_info *s, struct mount_spec *m, struct err *e);
 
+/* Deletes snapshots/rm-ID (with drop_first, renames the live snapshots/ID
+ * to rm-ID first) in the background; done(ctx) runs when it is gone (or
+ * failed: the directory stays an orphan for the next sweep). */
+void remove_dir_async(uint64_t id, int drop_first, void (*done)(void *ctx), void *ctx);
+
+/* A layer apply into snapshot id (named key) failed (why), after its job
+ * ended with res: an empty target is emptied again, one that had content
+ * is marked failed (broker/applyfail.c).  done(ctx, note) runs then, note
+ * saying which for the caller's message; the apply's guard ends there. */
+typedef void (*apply_undone_fn)(void *ctx, const char *note);
+void apply_failed(uint64_t id, const char *key, const struct job_result *res, const char *why,
+		  apply_undone_fn done, void *ctx);
+
 /* Removes snapshot directories that no metadata points at (start-up and Cleanup). */
 void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void *ctx);
 

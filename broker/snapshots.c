@@ -196,10 +196,7 @@ static void removal_kick(int drop_first)
 		removal_batch_done(b, NULL, &e);
 }
 
-/* Deletes snapshots/rm-ID (with drop_first, renames the live snapshots/ID
- * to rm-ID first) in the background; done(ctx) runs when it is gone (or
- * failed: the directory stays an orphan for the next sweep). */
-static void remove_dir_async(uint64_t id, int drop_first, void (*done)(void *), void *ctx)
+void remove_dir_async(uint64_t id, int drop_first, void (*done)(void *), void *ctx)
 {
 	struct removal_queue *rq = &removals[drop_first ? 1 : 0];
 	removing_add(id);
@@ -504,15 +501,23 @@ static void commit_record(struct call *c, uint64_t id, int probed)
 }
 
 /* Nothing may change a snapshot once it is committed (broker/snapguard.c):
- * refused while it has read-write holds or an apply writes into it. */
+ * refused while it has read-write holds or an apply writes into it.  Nor
+ * may a half layer become one: a snapshot a layer apply failed on while it
+ * had content is refused until it is removed (broker/applyfail.c). */
 static int commit_refused(struct call *c, const struct snap_info *s)
 {
 	CommitReq *r = (CommitReq *)c->req;
 	struct err e;
-	if (!snapshot_guards() || snapshot_guard(s->id, r->key, SNAP_COMMIT, &e) == 0)
-		return 0;
-	call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
-	return 1;
+	if (snapshot_guards() && snapshot_guard(s->id, r->key, SNAP_COMMIT, &e) < 0) {
+		call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
+		return 1;
+	}
+	if (s->kind == KIND_ACTIVE && meta_failed(broker.meta, s->id)) {
+		call_fail(c, ST_FAILED_PRECONDITION,
+			  "failed to commit snapshot: `%s`: a layer apply failed on it; remove it", r->key);
+		return 1;
+	}
+	return 0;
 }
 
 /* After the probe, once writes may start again (this runs from a job's end,

@@ -4,6 +4,7 @@
  * names.  cli_apply_fd() is shared with `strata import`. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,6 +66,44 @@ static int await_apply(struct cli *cli, uint32_t id, struct progress *p, struct 
 	}
 }
 
+/* Interrupted (Ctrl-C, or killed politely) while the daemon applies: the
+ * connection closes with this process, and the daemon cancels the job and
+ * undoes what it wrote.  Said on the way out instead of dying silently;
+ * the text is made before the wait, so the handler only writes it. */
+static char interrupted[600];
+static size_t interrupted_len;
+
+static void on_interrupt(int sig)
+{
+	ssize_t unused = write(STDERR_FILENO, interrupted, interrupted_len);
+	(void)unused;
+	_exit(128 + sig);
+}
+
+static void interrupt_catch(const char *key, struct sigaction old[3])
+{
+	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+	snprintf(interrupted, sizeof interrupted,
+		 "%sstrata: apply to `%.200s` interrupted: the daemon stops it; a snapshot that was empty "
+		 "before is emptied again, one that had content is marked failed (remove it)\n",
+		 isatty(STDERR_FILENO) ? "\r\033[K" : "", key);
+	interrupted_len = strlen(interrupted);
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	sigemptyset(&sa.sa_mask);
+	/* A signal ignored on entry (nohup, a background job of a script)
+	 * stays ignored. */
+	for (int i = 0; i < 3; i++)
+		if (sigaction(sigs[i], &sa, &old[i]) == 0 && old[i].sa_handler == SIG_IGN)
+			sigaction(sigs[i], &old[i], NULL);
+}
+
+static void interrupt_release(const struct sigaction old[3])
+{
+	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+}
+
 int cli_apply_fd(struct cli *cli, const char *key, int fd, const char *expected_digest, int64_t expected_size,
 		 const char *what, struct cli_applied *out, struct err *e)
 {
@@ -86,7 +125,10 @@ int cli_apply_fd(struct cli *cli, const char *key, int fd, const char *expected_
 	if (rc < 0)
 		return -1;
 	progress_init(&p, what, expected_size);
+	struct sigaction old[3];
+	interrupt_catch(key, old);
 	rc = await_apply(cli, id, &p, out, e);
+	interrupt_release(old);
 	progress_clear(&p);
 	if (rc < 0)
 		cli_applied_free(out);

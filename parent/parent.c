@@ -289,6 +289,20 @@ static int serve_snap_drop(const struct ipc_msg *m)
 	return reply(0, NULL);
 }
 
+/* An apply failed on a snapshot that was empty before (proto/ipc.h
+ * IPC_SNAP_RESET): its fs is swapped for a fresh one, the old tree goes to
+ * rm-ID for a remove worker. */
+static int serve_snap_reset(const struct ipc_msg *m)
+{
+	const struct ipc_snap_reset *r = &m->body.snap_reset;
+	if (r->id == 0 || r->parent_id == r->id)
+		return broker_reject("SNAP_RESET with a bad id"), -1;
+	struct err e = {0};
+	if (snapdir_reset(P.snapdir, r->id, r->parent_id, &e) < 0)
+		return reply_err(&e);
+	return reply(0, NULL);
+}
+
 static int serve_open_blob(const struct ipc_msg *m)
 {
 	const struct ipc_open_blob *r = &m->body.open_blob;
@@ -377,7 +391,7 @@ static const struct permit {
     {IPC_READY, 1, serve_ready},	 {IPC_SNAP_CREATE, 0, serve_snap_create},
     {IPC_SNAP_DROP, 0, serve_snap_drop}, {IPC_SNAP_LIST, 0, serve_snap_list},
     {IPC_OPEN_BLOB, 0, serve_open_blob}, {IPC_INGEST_OPEN, 0, serve_ingest},
-    {IPC_INGEST_ABORT, 0, serve_ingest},
+    {IPC_INGEST_ABORT, 0, serve_ingest}, {IPC_SNAP_RESET, 0, serve_snap_reset},
 };
 
 static void serve_ctl(void)

@@ -48,17 +48,17 @@ static int make_dir(int dfd, const char *name, mode_t mode, struct err *e)
 }
 
 /* containerd gives a new upper directory the owner of its parent's, so that
- * a container running as a non-root user keeps writing its root directory. */
-static int inherit_owner(int dfd, uint64_t id, uint64_t parent_id, struct err *e)
+ * a container running as a non-root user keeps writing its root directory.
+ * n names the new directory (new-ID/fs, or rm-ID for a reset). */
+static int inherit_owner(int dfd, const char *n, uint64_t parent_id, struct err *e)
 {
-	char pn[NAME_MAX_LEN], n[NAME_MAX_LEN];
+	char pn[NAME_MAX_LEN];
 	struct stat st;
 	id_name(pn, "", parent_id, "/fs");
 	if (fstatat(dfd, pn, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_errno(e, 0, errno, "stat parent `snapshots/%s`", pn);
 	if (!S_ISDIR(st.st_mode))
 		return err_set(e, ST_FAILED_PRECONDITION, "parent `snapshots/%s` is not a directory", pn);
-	id_name(n, "new-", id, "/fs");
 	if (fchownat(dfd, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_errno(e, 0, errno, "chown `snapshots/%s`", n);
 	return 0;
@@ -80,8 +80,9 @@ int snapdir_create(int dfd, uint64_t id, uint64_t parent_id, int active, struct 
 		id_name(sub, "new-", id, "/work");
 		rc = make_dir(dfd, sub, 0711, e);
 	}
+	id_name(sub, "new-", id, "/fs");
 	if (rc == 0 && parent_id)
-		rc = inherit_owner(dfd, id, parent_id, e);
+		rc = inherit_owner(dfd, sub, parent_id, e);
 	if (rc == 0 && renameat2(dfd, nw, dfd, live, RENAME_NOREPLACE) < 0)
 		rc = err_errno(e, 0, errno, "rename `snapshots/%s` to `snapshots/%s`", nw, live);
 	if (rc < 0)
@@ -99,6 +100,56 @@ int snapdir_drop(int dfd, uint64_t id, int kind, struct err *e)
 	if (renameat2(dfd, from, dfd, to, RENAME_NOREPLACE) < 0)
 		return err_errno(e, 0, errno, "rename `snapshots/%s` to `snapshots/%s`", from, to);
 	return 0;
+}
+
+int snapdir_reset(int dfd, uint64_t id, uint64_t parent_id, struct err *e)
+{
+	char live[NAME_MAX_LEN], rm[NAME_MAX_LEN];
+	struct stat st;
+	if (id == 0 || parent_id == id)
+		return err_set(e, ST_INVALID_ARGUMENT, "reset snapshot directory: bad id");
+	id_name(live, "", id, "");
+	id_name(rm, "rm-", id, "");
+	/* ID itself is never followed, and its fs must be a directory: the
+	 * exchange moves exactly that entry, whatever it holds. */
+	cleanup_fd int top = openat(dfd, live, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0)
+		return err_errno(e, 0, errno == ELOOP ? ENOTDIR : errno, "open `snapshots/%s`", live);
+	if (fstatat(top, "fs", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_errno(e, 0, errno, "stat `snapshots/%s/fs`", live);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ST_FAILED_PRECONDITION, "`snapshots/%s/fs` is not a directory", live);
+	if (make_dir(dfd, rm, 0755, e) < 0)
+		return -1;
+	int rc = parent_id ? inherit_owner(dfd, rm, parent_id, e) : 0;
+	if (rc == 0 && renameat2(dfd, rm, top, "fs", RENAME_EXCHANGE) < 0)
+		rc = err_errno(e, 0, errno, "exchange `snapshots/%s` and `snapshots/%s/fs`", rm, live);
+	if (rc < 0)
+		unlinkat(dfd, rm, AT_REMOVEDIR); /* the empty one made here */
+	return rc;
+}
+
+int snapdir_fs_empty(int dfd, uint64_t id, struct err *e)
+{
+	char live[NAME_MAX_LEN];
+	id_name(live, "", id, "");
+	cleanup_fd int top = openat(dfd, live, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = top < 0 ? -1 : openat(top, "fs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		return err_errno(e, 0, saved, "read `snapshots/%s/fs`", live);
+	}
+	/* Only whether a name other than . and .. is there: nothing of an
+	 * entry is looked at. */
+	struct dirent *de;
+	int empty = 1;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
 }
 
 /* Accepts exactly "N", "new-N", "rm-N" with N canonical decimal, non-zero. */

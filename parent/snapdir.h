@@ -18,6 +18,14 @@ int snapdir_open(const char *snapshots_dir, struct err *e);
 int snapdir_create(int dfd, uint64_t id, uint64_t parent_id, int active, struct err *e);
 /* Renames ID (SNAPDIR_LIVE) or new-ID (SNAPDIR_NEW) to rm-ID. */
 int snapdir_drop(int dfd, uint64_t id, int kind, struct err *e);
+/* Swaps the live ID/fs for a fresh empty directory (mode 0755, the owner
+ * of PARENT/fs when parent_id != 0, else root's): mkdir rm-ID, then
+ * exchange it with ID/fs, so that rm-ID holds the old tree for a remove
+ * worker and ID/fs exists at every instant (proto/ipc.h IPC_SNAP_RESET). */
+int snapdir_reset(int dfd, uint64_t id, uint64_t parent_id, struct err *e);
+/* 1 when the live ID/fs has no entry, 0 when it has one, -1 with e when it
+ * cannot be read (missing, a link, not a directory). */
+int snapdir_fs_empty(int dfd, uint64_t id, struct err *e);
 /* Numbered entries (ID, new-ID, rm-ID); other names are ignored. */
 int snapdir_list(int dfd, struct snapdir **out, size_t *n, struct err *e);
 /* Deletes rm-ID when it is the bare skeleton of a snapshot nothing was

@@ -131,7 +131,8 @@ static struct worker *worker_add(pid_t pid, uint64_t job_id, int role, uint64_t 
 }
 
 static void spawn_failed(uint64_t job_id, int errnum, const char *msg);
-static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm);
+static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint32_t spawned_flags,
+				  uint64_t *rm_ids, size_t nrm);
 
 /* A remove job: the target and lower[] are one batch of snapshots.  Each is
  * renamed to rm-ID first (DROP_FIRST), and a bare skeleton is deleted here
@@ -170,7 +171,7 @@ static void serve_remove(const struct ipc_spawn *s)
 	w.target = left[0];
 	w.nlower = (uint32_t)(n - 1);
 	memcpy(w.lower, left + 1, (n - 1) * sizeof *left);
-	fork_worker(&w, -1, left, n);
+	fork_worker(&w, -1, 0, left, n);
 }
 
 static void spawn_failed(uint64_t job_id, int errnum, const char *msg)
@@ -232,7 +233,13 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	if (feeder > 0)
 		log_debug("feeder %d: job %llu, the layer is a file", (int)feeder,
 			  (unsigned long long)s->job_id);
-	struct worker *w = fork_worker(s, input_fd, NULL, 0);
+	/* Whether the target is empty, looked at before the worker exists:
+	 * a failed apply into an empty target is undone (IPC_SNAP_RESET),
+	 * one into a target with content only marked. */
+	uint32_t flags = 0;
+	if (s->role == ROLE_EXTRACT && snapdir_fs_empty(S.a->snapdir, s->target, &e) == 1)
+		flags |= IPC_SPAWNED_TARGET_EMPTY;
+	struct worker *w = fork_worker(s, input_fd, flags, NULL, 0);
 	if (w)
 		w->feeder = feeder;
 	else if (feeder > 0)
@@ -242,8 +249,8 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 /* Forks the process of a job: child(job socket, this pid, arg) runs in it
  * and never returns.  On success queues SPAWNED (with the broker's end of the
  * job socket) and returns the pid; else queues SPAWN_FAILED and returns -1. */
-static pid_t fork_job(uint64_t job_id, void (*child)(int job_fd, pid_t parent, const void *arg),
-		      const void *arg)
+static pid_t fork_job(uint64_t job_id, uint32_t spawned_flags,
+		      void (*child)(int job_fd, pid_t parent, const void *arg), const void *arg)
 {
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -262,7 +269,7 @@ static pid_t fork_job(uint64_t job_id, void (*child)(int job_fd, pid_t parent, c
 		spawn_failed(job_id, saved, "start worker: fork");
 		return -1;
 	}
-	struct ipc_spawned r = {.job_id = job_id, .pid = pid};
+	struct ipc_spawned r = {.job_id = job_id, .pid = pid, .flags = spawned_flags};
 	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
 	return pid;
 }
@@ -284,10 +291,11 @@ _Noreturn static void worker_child(int job_fd, pid_t parent, const void *arg)
 /* Forks the worker of s (input_fd its fd 4, or -1); rm_ids (owned from
  * here) are a remove worker's rm-ID directories.  Returns the worker, or
  * NULL when it could not start (SPAWN_FAILED is queued). */
-static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint64_t *rm_ids, size_t nrm)
+static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint32_t spawned_flags,
+				  uint64_t *rm_ids, size_t nrm)
 {
 	struct worker_child w = {s, input_fd};
-	pid_t pid = fork_job(s->job_id, worker_child, &w);
+	pid_t pid = fork_job(s->job_id, spawned_flags, worker_child, &w);
 	if (pid < 0) {
 		free(rm_ids);
 		return NULL;
@@ -314,7 +322,7 @@ static void serve_publish(const struct ipc_publish *p)
 		return spawn_failed(p->job_id, ENOENT, "no content_root is configured");
 	if (S.nworkers >= S.a->cfg->max_jobs)
 		return spawn_failed(p->job_id, EAGAIN, "start worker: too many workers running");
-	pid_t pid = fork_job(p->job_id, publisher_child, p);
+	pid_t pid = fork_job(p->job_id, 0, publisher_child, p);
 	if (pid > 0)
 		worker_add(pid, p->job_id, ROLE_PUBLISH, NULL, 0);
 }

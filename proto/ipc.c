@@ -26,6 +26,7 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_OPEN_BLOB, sizeof(struct ipc_open_blob), 0, IPC_CH_PARENT),
     T(IPC_INGEST_OPEN, sizeof(struct ipc_ingest), 0, IPC_CH_PARENT),
     T(IPC_INGEST_ABORT, sizeof(struct ipc_ingest), 0, IPC_CH_PARENT),
+    T(IPC_SNAP_RESET, sizeof(struct ipc_snap_reset), 0, IPC_CH_PARENT),
 
     T(IPC_SNAP_ENTRY, sizeof(struct ipc_snap_entry), 0, IPC_CH_PARENT_REPLY),
     T(IPC_REPLY, sizeof(struct ipc_reply), 0, IPC_CH_PARENT_REPLY),

@@ -59,7 +59,10 @@ enum ipc_type {
 	/* evt, spawner -> broker.  The worker of a SPAWN runs; carries 1 fd: the
 	 * broker's end of the job socket.  On evt, not ctl, so that the broker
 	 * never waits for a fork: SPAWN is answered asynchronously, always
-	 * before that job's JOB_EXIT (same channel, in order). */
+	 * before that job's JOB_EXIT (same channel, in order).  For an extract
+	 * job, flags say whether the target's fs had no entry when its worker
+	 * was forked (IPC_SPAWNED_TARGET_EMPTY): the spawner, trusted, looked
+	 * before anything of the job could write. */
 	IPC_SPAWNED = 7,
 	/* ctl, parent -> broker.  Outcome of a request: errnum 0 or an errno
 	 * value, and a message naming the operation. */
@@ -179,7 +182,24 @@ enum ipc_type {
 	 * that id; an id it does not know (the worker exited meanwhile) is
 	 * ignored. */
 	IPC_JOB_KILL = 26,
-	IPC_TYPE_MAX = 26,
+	/* ctl, broker -> parent.  Body: struct ipc_snap_reset.  Empties the
+	 * live snapshots/ID/fs again after a layer apply into it failed: makes
+	 * rm-ID (mode 0755, owner as SNAP_CREATE gives fs: parent_id's fs
+	 * owner, or root) and exchanges it with ID/fs in one renameat2
+	 * (RENAME_EXCHANGE), so that ID/fs is a fresh empty directory and
+	 * rm-ID holds what the apply wrote, for a remove worker to delete
+	 * (broker/applyfail.c).  Needed because the snapshots directory is
+	 * root's and the extract worker that wrote may be dead; at every
+	 * instant ID/fs exists, and a crash leaves at worst rm-ID, an orphan
+	 * that start-up and Cleanup delete.  Safe: names are built by the
+	 * parent from the numbers only, every call is *at() relative to the
+	 * snapshots fd or to ID opened with O_NOFOLLOW|O_DIRECTORY, ID/fs
+	 * must be a directory (never followed), and rm-ID must not exist
+	 * (mkdir refuses to reuse one).  It deletes nothing itself, and what
+	 * it hands to removal is ID/fs alone, a part of what SNAP_DROP of the
+	 * same ID hands over: a broker gains no reach it did not have. */
+	IPC_SNAP_RESET = 27,
+	IPC_TYPE_MAX = 27,
 };
 
 /* The receiving end of a channel: the types each may receive are one column
@@ -208,6 +228,11 @@ struct ipc_snap_drop {
 	uint64_t id;
 	uint32_t kind; /* SNAPDIR_LIVE or SNAPDIR_NEW */
 	uint32_t pad;
+};
+
+struct ipc_snap_reset {
+	uint64_t id;
+	uint64_t parent_id; /* 0: no parent; else the fresh fs takes the owner of parent's fs */
 };
 
 struct ipc_snap_entry {
@@ -315,8 +340,11 @@ struct ipc_job_kill {
 struct ipc_spawned {
 	uint64_t job_id;
 	int32_t pid;
-	uint32_t pad;
+	uint32_t flags; /* IPC_SPAWNED_* */
 };
+
+/* ROLE_EXTRACT: snapshots/ID/fs had no entry when the worker was forked. */
+#define IPC_SPAWNED_TARGET_EMPTY 1u
 
 struct ipc_reply {
 	int32_t errnum; /* 0: success */
@@ -350,6 +378,7 @@ struct ipc_job_probe {
 union ipc_body {
 	struct ipc_snap_create snap_create;
 	struct ipc_snap_drop snap_drop;
+	struct ipc_snap_reset snap_reset;
 	struct ipc_snap_entry snap_entry;
 	struct ipc_spawn spawn;
 	struct ipc_spawned spawned;

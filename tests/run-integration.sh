@@ -23,6 +23,7 @@ order="
 	jobs
 	load
 	commit-guard
+	apply-faults
 	import-sandbox
 	export-cli
 	diff-service

@@ -17,7 +17,10 @@
 #   - an extract worker given another user's regular file reads a pipe: the
 #     file is unchanged by what the worker's capabilities do to its fd 4;
 #   - SPAWN_INPUT of a directory or a socket, and PUBLISH of a malformed
-#     name, are violations: the spawner exits 3, the pair restarts.
+#     name, are violations: the spawner exits 3, the pair restarts;
+#   - SNAP_RESET swaps a live snapshot's fs and nothing else: a snapshot
+#     directory or fs that is a link, an rm-ID that exists, a parent whose
+#     fs is a link are refused with nothing changed; id 0 is a violation.
 # lib.sh stops the daemon by pid (the broker and spawner die with it) and
 # removes $T.
 set -u
@@ -60,7 +63,18 @@ chown 65534:65534 "$P/layer.tar"
 chmod 0644 "$P/layer.tar"
 PROBE_DIR=$P PROBE_LAYER=$P/layer.tar PROBE_FOREIGN=$foreign PROBE_FOREIGN_DIGEST=$foreign_digest
 PROBE_FOREIGN_SIZE=$(stat -c %s "$cing/data")
-export PROBE_DIR PROBE_LAYER PROBE_FOREIGN PROBE_FOREIGN_DIGEST PROBE_FOREIGN_SIZE
+# SNAP_RESET's targets: 301 a link out of the snapshots directory, 302's fs
+# a link, 303 beside an rm-303 of its own (each with a file to keep).
+S=$T/root/snapshots PROBE_SNAPSHOTS=$T/root/snapshots
+mkdir -p "$T/outside/fs" "$S/302" "$S/303/fs" "$S/rm-303"
+echo keep >"$T/outside/fs/keep"
+ln -s "$T/outside" "$S/301"
+ln -s "$T/outside/fs" "$S/302/fs"
+echo keep >"$S/303/fs/keep"
+echo keep >"$S/rm-303/keep"
+outside_state() { (cd "$T/outside" && find . | sort && cat fs/keep); }
+outside_before=$(outside_state)
+export PROBE_DIR PROBE_LAYER PROBE_FOREIGN PROBE_FOREIGN_DIGEST PROBE_FOREIGN_SIZE PROBE_SNAPSHOTS
 start_stratad "$T/root" "$T/s.sock" --content-root "$C" --log-level debug ||
 	{ fail "daemon starts with the probe broker"; summary; exit 1; }
 
@@ -166,9 +180,29 @@ if grep -q '^FAIL publish-malformed-violation:' "$R"; then
 fi
 check "the pair restarts after each violation" in_section 4 "generation 4: started"
 
+# ---- SNAP_RESET ----
+verdict reset-own-snapshot "SNAP_RESET of a snapshot it created: done"
+check "... its fs is a fresh empty directory, and the old one rm-300" \
+	test -d "$S/300/fs" -a ! -L "$S/300/fs" -a -z "$(ls -A "$S/300/fs")" -a -d "$S/rm-300"
+verdict reset-link-refused "SNAP_RESET of a snapshot directory that is a link: refused"
+verdict reset-fs-link-refused "SNAP_RESET of a snapshot whose fs is a link: refused"
+check "... what the links point at is as it was" test "$(outside_state)" = "$outside_before"
+check "... the links are in place and no rm-301, rm-302 appeared" \
+	test -L "$S/301" -a -L "$S/302/fs" -a ! -e "$S/rm-301" -a ! -e "$S/rm-302"
+verdict reset-over-rm-refused "SNAP_RESET while rm-ID exists: EEXIST"
+check "... both trees are as they were" test "$(cat "$S/303/fs/keep" "$S/rm-303/keep")" = "keep
+keep"
+verdict reset-bad-parent-refused "SNAP_RESET with a parent whose fs is a link: refused"
+check "... nothing swapped, the directory it made is gone" test -e "$S/305/fs/marker" -a ! -e "$S/rm-305"
+check "SNAP_RESET of id 0: the parent kills the broker" in_section 4 \
+	"broker \(pid [0-9]+\) violated the ipc protocol: SNAP_RESET with a bad id"
+if grep -q '^FAIL reset-zero-kills-broker:' "$R"; then
+	verdict reset-zero-kills-broker "... without a reply"
+fi
+
 # ---- and on ----
 # Verdicts on the way (a request refused, a generation miscounted...).
-others=$(grep '^FAIL' "$R" | grep -vE '^FAIL (publish-|job-kill-|rewrite-|abort-|ingest-open-foreign|extract-worker-(input|holds)|extract-from-file:|spawn-input-)')
+others=$(grep '^FAIL' "$R" | grep -vE '^FAIL (publish-|job-kill-|rewrite-|abort-|ingest-open-foreign|extract-worker-(input|holds)|extract-from-file:|spawn-input-|reset-)')
 check "the probe met nothing else amiss" test -z "$others"
 [ -z "$others" ] || echo "$others" | sed 's/^/     | /'
 check "the daemon stops cleanly" stop_stratad

@@ -20,14 +20,16 @@
  *   0  the content store and the spawner's input checks, which the root
  *      side survives; last, INGEST_ABORT of containerd's own ingest
  *   1  SPAWN_INPUT of a directory       2  SPAWN_INPUT of a socket
- *   3  PUBLISH of a malformed name       4  PUBLISH of containerd's ingest
+ *   3  PUBLISH of a malformed name       4  PUBLISH of containerd's ingest,
+ *                                          then SNAP_RESET of id 0
  * and then it waits, idle, until the daemon stops.  When the root side lets
  * such an attack pass, the probe says so and exits: the next one runs all
  * the same.
  *
  * Environment: PROBE_DIR (results, generation, fifo-placed), PROBE_LAYER (a
  * tar file of another user's), PROBE_FOREIGN (the name of containerd's ingest
- * in progress) with PROBE_FOREIGN_DIGEST and PROBE_FOREIGN_SIZE (its data's).
+ * in progress) with PROBE_FOREIGN_DIGEST and PROBE_FOREIGN_SIZE (its data's),
+ * PROBE_SNAPSHOTS (the snapshots directory, where the test planted links).
  * Results go to PROBE_DIR/results, one line each: `ok CHECK`, `FAIL CHECK:
  * WHY`, `info KEY VALUE`, `wait fifo`, `idle`; each line also goes to stdout
  * (the daemon's log) after `probebroker: generation N:`. */
@@ -522,6 +524,36 @@ static void attack_input_file(void)
 	ipc_msg_close(&j.result);
 }
 
+/* SNAP_RESET (an apply failed on an empty snapshot) swaps a live
+ * snapshots/ID/fs for a fresh directory and hands the old one over as
+ * rm-ID: nothing a SNAP_DROP of the same id could not.  The test planted
+ * 301 as a link out of the snapshots directory, 302/fs as one, 303 beside
+ * an rm-303 that exists, and a marker in 305/fs; it checks that the parent
+ * followed none and swapped nothing it refused. */
+static void attack_reset(void)
+{
+	struct ipc_snap_reset r = {.id = 300};
+	int errnum = snap_create(300) == 0 ? ctl_errnum(IPC_SNAP_RESET, &r, sizeof r) : -1;
+	verdict(errnum == 0, "reset-own-snapshot", "errnum %d", errnum);
+	r.id = 301;
+	errnum = ctl_errnum(IPC_SNAP_RESET, &r, sizeof r);
+	verdict(errnum > 0, "reset-link-refused", "errnum %d", errnum);
+	r.id = 302;
+	errnum = ctl_errnum(IPC_SNAP_RESET, &r, sizeof r);
+	verdict(errnum > 0, "reset-fs-link-refused", "errnum %d", errnum);
+	r.id = 303;
+	errnum = ctl_errnum(IPC_SNAP_RESET, &r, sizeof r);
+	verdict(errnum == EEXIST, "reset-over-rm-refused", "errnum %d", errnum);
+	/* Its parent's fs a link: the owner cannot be taken, nothing swapped. */
+	r = (struct ipc_snap_reset){.id = 305, .parent_id = 302};
+	if (snap_create(305) == 0) {
+		cleanup_free char *marker = xasprintf("%s/305/fs/marker", getenv("PROBE_SNAPSHOTS"));
+		close(open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	}
+	errnum = ctl_errnum(IPC_SNAP_RESET, &r, sizeof r);
+	verdict(errnum > 0, "reset-bad-parent-refused", "errnum %d", errnum);
+}
+
 /* Last: the parent kills a broker that aborts an ingest it did not create;
  * a reply means it did not. */
 _Noreturn static void attack_abort_foreign(void)
@@ -537,6 +569,17 @@ _Noreturn static void attack_abort_foreign(void)
 }
 
 /* ---- generations 1..4: one violation each ---------------------------------------------------- */
+
+/* SNAP_RESET of id 0 (no snapshot's): the parent kills the broker. */
+_Noreturn static void attack_reset_zero(void)
+{
+	struct ipc_snap_reset r = {.id = 0};
+	struct ipc_msg m;
+	int got = ctl_call(IPC_SNAP_RESET, &r, sizeof r, &m);
+	verdict(got == 0, "reset-zero-kills-broker", "the parent answered %s",
+		got == 1 ? ipc_type_name(m.type) : "nothing");
+	await_kill(got == 0);
+}
 
 /* SPAWN_INPUT of an extract job with an fd that is neither a regular file
  * nor a pipe: the spawner hangs up (exits 3); nothing is extracted. */
@@ -650,7 +693,7 @@ int main(int argc, char **argv)
 {
 	R.dir = getenv("PROBE_DIR");
 	if (!R.dir || !getenv("PROBE_LAYER") || !getenv("PROBE_FOREIGN") || !getenv("PROBE_FOREIGN_DIGEST") ||
-	    !getenv("PROBE_FOREIGN_SIZE"))
+	    !getenv("PROBE_FOREIGN_SIZE") || !getenv("PROBE_SNAPSHOTS"))
 		return fprintf(stderr, "probebroker: PROBE_* is not set (see tests/tools/probebroker.c)\n"),
 		       2;
 	cleanup_free char *results = xasprintf("%s/results", R.dir);
@@ -666,6 +709,7 @@ int main(int argc, char **argv)
 		attack_fifo();
 		attack_open_foreign();
 		attack_input_file();
+		attack_reset();
 		attack_abort_foreign();
 	case 1:
 		attack_input_kind("dir", open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -675,6 +719,7 @@ int main(int argc, char **argv)
 		attack_publish_malformed();
 	case 4:
 		attack_publish_foreign();
+		attack_reset_zero();
 	}
 	say("idle");
 	idle();

@@ -71,7 +71,7 @@ START_TEST(round_trip_every_type)
 	static const uint32_t types[] = {IPC_READY,	   IPC_SNAP_CREATE, IPC_SNAP_DROP, IPC_SNAP_LIST,
 					 IPC_SNAP_ENTRY,   IPC_SPAWN,	    IPC_REPLY,	   IPC_JOB_EXIT,
 					 IPC_JOB_USAGE,	   IPC_JOB_DONE,    IPC_JOB_FAIL,  IPC_JOB_PROBE,
-					 IPC_SPAWN_FAILED, IPC_REMOVED};
+					 IPC_SPAWN_FAILED, IPC_REMOVED,	    IPC_SNAP_RESET};
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		union ipc_body b;
 		memset(&b, 0, sizeof b);
@@ -246,7 +246,7 @@ START_TEST(types_arrive_only_at_their_channel_end)
 		}
 		checked++;
 	}
-	ck_assert_uint_eq(checked, 25); /* every type of proto/ipc.h; 21 is retired */
+	ck_assert_uint_eq(checked, 26); /* every type of proto/ipc.h; 21 is retired */
 	close(p[1]);
 	char c;
 	ck_assert_int_eq(read(p[0], &c, 1), 0); /* every fd received was closed */

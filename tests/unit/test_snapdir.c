@@ -146,6 +146,37 @@ START_TEST(links_are_not_followed)
 }
 END_TEST
 
+/* A failed apply's reset: ID/fs becomes a fresh directory with the owner
+ * of its parent's fs and mode 0755, whatever the layer did to the old one,
+ * which is rm-ID now; and the fs is tested empty or not by name alone. */
+START_TEST(reset_swaps_fs_for_a_fresh_one)
+{
+	struct err e = {0};
+	char p[256];
+	ck_assert_msg(snapdir_create(dfd, 20, 0, 0, &e) == 0, "%s", e.msg);
+	snprintf(p, sizeof p, "%s/snapshots/20/fs", root);
+	ck_assert_int_eq(chown(p, 1234, 1234), 0);
+	ck_assert_msg(snapdir_create(dfd, 21, 20, 1, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(snapdir_fs_empty(dfd, 21, &e), 1);
+	make("snapshots/21/fs/etc");
+	touch("snapshots/21/fs/etc/passwd");
+	snprintf(p, sizeof p, "%s/snapshots/21/fs", root);
+	ck_assert_int_eq(chmod(p, 0700), 0);
+	ck_assert_int_eq(snapdir_fs_empty(dfd, 21, &e), 0);
+	ck_assert_msg(snapdir_reset(dfd, 21, 20, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(snapdir_fs_empty(dfd, 21, &e), 1);
+	ck_assert(exists("snapshots/rm-21/etc/passwd"));
+	ck_assert(exists("snapshots/21/work"));
+	struct stat st;
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 1234);
+	ck_assert_uint_eq(st.st_mode & 07777, 0755);
+	/* rm-21 still waits for its worker: a second reset is refused. */
+	ck_assert_int_eq(snapdir_reset(dfd, 21, 20, &e), -1);
+	ck_assert_int_eq(snapdir_fs_empty(dfd, 22, &e), -1);
+}
+END_TEST
+
 START_TEST(missing_is_not_removed)
 {
 	/* No rm-ID at all: nothing to report as done. */
@@ -165,6 +196,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, content_is_left_for_a_worker);
 	tcase_add_test(tc, links_are_not_followed);
 	tcase_add_test(tc, missing_is_not_removed);
+	tcase_add_test(tc, reset_swaps_fs_for_a_fresh_one);
 	suite_add_tcase(s, tc);
 	return s;
 }
