@@ -9,6 +9,7 @@
 #
 # The attacker runs as uid 65534 in the sockets' group (mode 0660), or as root.
 # Needs root (stratad's parent runs as root).
+# shellcheck disable=SC2086 # $AS_OTHER is a command and its flags
 set -u
 . "$(dirname -- "$0")/../lib.sh"
 
@@ -29,7 +30,9 @@ A=$T/bin/connattack
 STRATA=$B/strata
 ADDR=$T/s.sock
 BUDGET=67108864 # max_request_bytes: 64 MiB, one user 32 MiB
-# 1030 connections per door, and the broker's own fds.
+# 1030 connections per door, and the broker's own fds (run-integration.sh
+# runs the suites with bash).
+# shellcheck disable=SC3045
 ulimit -n 16384
 
 start_stratad "$T/root" "$ADDR" --max-request-bytes "$BUDGET" --idle-timeout 6 || {
@@ -38,8 +41,9 @@ start_stratad "$T/root" "$ADDR" --max-request-bytes "$BUDGET" --idle-timeout 6 |
 	exit 1
 }
 broker=$(pgrep -P "$STRATAD_PID" -f -- '--role=broker' | head -n 1)
-# The sockets' group may connect; so may this attacker.
-as_other() { setpriv --reuid=65534 --regid=0 --clear-groups -- "$@"; }
+# The sockets' group may connect; so may this attacker.  A command, not a
+# function: the attacker's pid is then setpriv's, which execs it.
+AS_OTHER="setpriv --reuid=65534 --regid=0 --clear-groups --"
 
 # attack NAME CMD...: runs an attacker in the background until it says it
 # holds (at most 20 s); its pid in $attacker, stopped at exit.
@@ -62,7 +66,7 @@ attack()
 	head -n 3 "$T/$_name.out" | grep -v '^holding'
 }
 stop_attack() { kill "$attacker" 2>/dev/null; wait "$attacker" 2>/dev/null; }
-fds() { ls "/proc/$broker/fd" | wc -l; }
+fds() { find "/proc/$broker/fd" -mindepth 1 | wc -l; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$broker/status"; }
 anon_kib() { awk '/^RssAnon:/ { print $2 }' "/proc/$broker/status"; }
 # Runs CMD and passes when it succeeds within SECS seconds.
@@ -71,7 +75,7 @@ within() { _s=$1; shift; timeout "$_s" "$@"; }
 fds0=$(fds)
 
 # ---- idle connections ----------------------------------------------------
-check "another user holds 1030 idle gRPC connections" attack idle-grpc as_other "$A" idle -address "$ADDR" -n 1030
+check "another user holds 1030 idle gRPC connections" attack idle-grpc $AS_OTHER "$A" idle -address "$ADDR" -n 1030
 cat "$T/.check.out"
 check "... and root's grpc-go Stat is served within 2 s" "$A" stat -address "$ADDR" -within 2s
 cat "$T/.check.out"
@@ -81,7 +85,7 @@ check "... the connections it lost are logged, with the totals" \
 	"$T/stratad.log"
 stop_attack
 
-check "another user holds 1030 idle native connections" attack idle-native as_other "$A" idle -native -address "$ADDR" -n 1030
+check "another user holds 1030 idle native connections" attack idle-native $AS_OTHER "$A" idle -native -address "$ADDR" -n 1030
 check "... and root's strata ls is served within 2 s" within 2 "$STRATA" --address "$ADDR" ls
 stop_attack
 
@@ -101,7 +105,7 @@ stop_attack
 # ---- requests that never end -----------------------------------------------
 rss0=$(rss_kib)
 check "another user sends 16 x 32 requests that never end" \
-	attack half as_other "$A" halfsend -address "$ADDR" -conns 16 -streams 32
+	attack half $AS_OTHER "$A" halfsend -address "$ADDR" -conns 16 -streams 32
 cat "$T/.check.out"
 rss1=$(rss_kib)
 echo "     broker VmRSS ${rss0} KiB before, ${rss1} KiB with the requests held"
