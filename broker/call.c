@@ -8,7 +8,9 @@
 
 #include "../common/util.h"
 #include "durable.h"
+#include "loop.h"
 #include "parentlink.h"
+#include "pbcheck.h"
 #include "services.h"
 
 #define SNAP  "/containerd.services.snapshots.v1.Snapshots/"
@@ -62,6 +64,16 @@ const struct method_desc *method_by_id(uint32_t id)
 	return NULL;
 }
 
+ProtobufCMessage *method_unpack(const struct method_desc *m, const uint8_t *buf, size_t len, struct err *e)
+{
+	if (pb_check_strings(m->req, buf, len, e) < 0)
+		return NULL;
+	ProtobufCMessage *req = protobuf_c_message_unpack(m->req, NULL, len, buf);
+	if (!req)
+		err_set(e, ST_INVALID_ARGUMENT, "cannot decode `%s`", m->req->name);
+	return req;
+}
+
 struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const struct call_ops *ops,
 		      void *transport)
 {
@@ -113,6 +125,36 @@ void call_send(struct call *c, const ProtobufCMessage *msg)
 {
 	if (c->transport)
 		c->ops->send(c->transport, msg);
+}
+
+static void writable_run(void *ctx)
+{
+	struct call *c = ctx;
+	void (*fn)(struct call *) = c->on_writable;
+	c->writable_queued = 0;
+	c->on_writable = NULL;
+	if (fn)
+		fn(c);
+}
+
+void call_writable(struct call *c)
+{
+	if (!c->on_writable || c->writable_queued)
+		return;
+	c->writable_queued = 1;
+	loop_defer(writable_run, c);
+}
+
+int call_can_send(struct call *c)
+{
+	return !c->transport || !c->ops->can_send || c->ops->can_send(c->transport);
+}
+
+void call_when_writable(struct call *c, void (*fn)(struct call *c))
+{
+	c->on_writable = fn;
+	if (call_can_send(c))
+		call_writable(c);
 }
 
 struct call_end_state {
@@ -173,6 +215,7 @@ void call_fail_err(struct call *c, const struct err *e)
 void call_detach(struct call *c)
 {
 	c->transport = NULL;
+	call_writable(c);
 	if (c->job)
 		job_abort(c->job, ST_CANCELLED, "the client went away");
 }

@@ -22,6 +22,10 @@ struct call_ops {
 	void (*send)(void *transport, const ProtobufCMessage *msg);
 	/* Ends the stream with a status; the transport forgets the call. */
 	void (*finish)(void *transport, int code, const char *msg);
+	/* Whether the client took the messages sent so far (into its window,
+	 * its socket): until then a streaming handler sends no more, and the
+	 * transport calls call_writable() once it did. */
+	int (*can_send)(void *transport);
 };
 
 struct method_desc {
@@ -50,10 +54,17 @@ struct call {
 	/* The job working for the call now, if any (job_spec.handle keeps it
 	 * current): given up when the client goes away. */
 	struct job *job;
+	void (*on_writable)(struct call *c); /* call_when_writable(), waiting */
+	int writable_queued;		     /* on_writable is deferred to run */
 };
 
 const struct method_desc *method_by_grpc_path(const char *path);
 const struct method_desc *method_by_id(uint32_t id);
+
+/* The request of method m from its wire bytes: NULL with InvalidArgument
+ * when it does not decode, or when a string in it is not valid UTF-8 or
+ * holds a NUL (pbcheck.h), which the char * protobuf-c returns would hide. */
+ProtobufCMessage *method_unpack(const struct method_desc *m, const uint8_t *buf, size_t len, struct err *e);
 
 /* Takes ownership of req. */
 struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const struct call_ops *ops,
@@ -61,6 +72,17 @@ struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const 
 /* Runs the method's handler. */
 void call_dispatch(struct call *c);
 void call_send(struct call *c, const ProtobufCMessage *msg);
+/* Whether the client took what was sent so far (always, once it went away:
+ * sends are dropped then). */
+int call_can_send(struct call *c);
+/* Flow control for streaming handlers, which produce their messages as the
+ * client takes them, so that a reply of any size costs the broker only what
+ * is in flight.  call_when_writable() runs fn(c) once (after the current
+ * loop batch) when the transport takes more messages, at once if it does
+ * now, or when the client went away (c->transport is NULL then, and the
+ * handler ends the call).  Transports call call_writable() when it drained. */
+void call_when_writable(struct call *c, void (*fn)(struct call *c));
+void call_writable(struct call *c);
 /* Ends the call with OK and an optional final message (unary response). */
 void call_reply(struct call *c, const ProtobufCMessage *resp);
 void call_fail(struct call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

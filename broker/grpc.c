@@ -11,7 +11,9 @@
  * A stream becomes a call when its request is complete (END_STREAM).  The
  * call's responses are queued on the stream and handed to nghttp2 by a data
  * provider that defers while the queue is empty, so a call may answer at
- * once or long after (when its worker job ends).  Memory per connection is
+ * once or long after (when its worker job ends); a streaming call produces
+ * its messages as nghttp2 takes them from the queue, which it does as the
+ * client's flow-control window opens (call_when_writable).  Memory per connection is
  * bounded: request bytes held across its streams (conn_in_cap), response
  * bytes queued and not yet taken by nghttp2 (GRPC_OUT_CAP), and the output
  * buffer (read interest is dropped while it is above GRPC_OBUF_HIGH). */
@@ -30,6 +32,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "call.h"
+#include "connpool.h"
 #include "grpc_wire.h"
 #include "loop.h"
 #include "proto/api.h"
@@ -38,6 +41,8 @@
 #define GRPC_CONN_WINDOW     (16u << 20)  /* connection receive window */
 #define GRPC_MAX_HEADER_LIST (16u << 10)  /* request header bytes per stream, as RFC 9113 counts them */
 #define GRPC_OUT_CAP	     (64u << 20)  /* response bytes queued per connection */
+#define GRPC_STREAM_LOW	     (256u << 10) /* a streaming call sends more while its queue is below */
+#define GRPC_CONN_LOW	     (16u << 20)  /* ... and its connection's is below this */
 #define GRPC_OBUF_HIGH	     (256u << 10) /* output buffered before we stop reading */
 #define GRPC_READ_CHUNK	     (64u << 10)
 #define GRPC_ACCEPT_BATCH    32
@@ -71,6 +76,7 @@ struct gstream {
 };
 
 struct gconn {
+	struct conn_ref ref; /* in srv.pool */
 	int fd;
 	struct loop_src *src;
 	uint32_t events;
@@ -93,6 +99,7 @@ static struct {
 	struct grpc_limits lim;
 	grpc_method_lookup lookup;
 	size_t conn_in_cap;
+	struct conn_pool *pool;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt;
 	struct gconn *conns;
@@ -136,6 +143,7 @@ static void stream_free(struct gstream *st)
 	if (st->call)
 		call_detach(st->call);
 	c->in_buffered -= st->charged;
+	conn_uncharge(&c->ref, st->charged);
 	c->out_queued -= st->out_len - st->out_off;
 	grpc_reader_release(&st->rd);
 	free(st->path);
@@ -158,6 +166,7 @@ static void conn_close(struct gconn *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	conn_leave(&c->ref);
 	loop_remove(c->src);
 	close(c->fd);
 	nghttp2_session_del(c->session);
@@ -194,8 +203,13 @@ static void conn_doom(struct gconn *c, const char *why)
 
 static void stream_append(struct gstream *st, size_t n)
 {
-	if (st->out_off > 0 && st->out_off == st->out_len)
-		st->out_off = st->out_len = 0;
+	/* What nghttp2 took goes: a long stream reuses the room of the
+	 * messages it sent (a List streams far more than it holds). */
+	if (st->out_off > 0) {
+		memmove(st->out, st->out + st->out_off, st->out_len - st->out_off);
+		st->out_len -= st->out_off;
+		st->out_off = 0;
+	}
 	if (st->out_len + n > st->out_cap) {
 		size_t cap = st->out_cap ? st->out_cap : 4096;
 		while (cap < st->out_len + n)
@@ -218,6 +232,12 @@ static ssize_t stream_read_data(nghttp2_session *s, int32_t id, uint8_t *buf, si
 		memcpy(buf, st->out + st->out_off, k);
 	st->out_off += k;
 	st->conn->out_queued -= k;
+	if (k > 0 && st->conn->out_queued < GRPC_CONN_LOW) {
+		/* The client took some: streaming calls that wait may go on. */
+		for (struct gstream *o = st->conn->streams; o; o = o->next)
+			if (o->call && o->out_len - o->out_off < GRPC_STREAM_LOW)
+				call_writable(o->call);
+	}
 	if (k == avail && st->finished) {
 		nghttp2_nv trailers[] = {NV("grpc-status", st->code), NV("grpc-message", st->message)};
 		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -268,6 +288,7 @@ static void stream_reject(struct gstream *st, const char *http_status, int code,
 	st->rejected = 1;
 	grpc_reader_release(&st->rd);
 	st->conn->in_buffered -= st->charged;
+	conn_uncharge(&st->conn->ref, st->charged);
 	st->charged = 0;
 	log_debug("grpc: stream %d of pid %d: %s: %s", st->id, (int)st->conn->pid, status_name(code), msg);
 	stream_finish_status(st, http_status, code, msg);
@@ -312,10 +333,19 @@ static void grpc_call_finish(void *transport, int code, const char *msg)
 	if (code == ST_OK && st->nsent == 0 && st->m && !st->m->streaming)
 		grpc_call_send(st, &empty_msg);
 	st->call = NULL;
+	conn_touch(&st->conn->ref);
 	stream_finish_status(st, "200", code, msg ? msg : "");
 }
 
-static const struct call_ops grpc_call_ops = {.send = grpc_call_send, .finish = grpc_call_finish};
+static int grpc_call_can_send(void *transport)
+{
+	struct gstream *st = transport;
+	return !st->conn->doomed && st->out_len - st->out_off < GRPC_STREAM_LOW &&
+	       st->conn->out_queued < GRPC_CONN_LOW;
+}
+
+static const struct call_ops grpc_call_ops = {
+    .send = grpc_call_send, .finish = grpc_call_finish, .can_send = grpc_call_can_send};
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -399,7 +429,12 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 		stream_reject(st, "200", ST_RESOURCE_EXHAUSTED, e.msg);
 		return 0;
 	}
+	if (conn_charge(&c->ref, len, &e) < 0) {
+		stream_reject(st, "200", e.code, e.msg);
+		return 0;
+	}
 	if (grpc_reader_feed(&st->rd, data, len, srv.lim.max_message, &e) < 0) {
+		conn_uncharge(&c->ref, len);
 		stream_reject(st, "200", e.code, e.msg);
 		return 0;
 	}
@@ -423,13 +458,13 @@ static void stream_end_request(struct gstream *st)
 		stream_reject(st, "200", e.code, e.msg);
 		return;
 	}
-	ProtobufCMessage *req = protobuf_c_message_unpack(st->m->req, NULL, len, buf);
+	ProtobufCMessage *req = method_unpack(st->m, buf, len, &e);
 	grpc_reader_release(&st->rd);
 	c->in_buffered -= st->charged;
+	conn_uncharge(&c->ref, st->charged);
 	st->charged = 0;
 	if (!req) {
-		snprintf(e.msg, sizeof e.msg, "cannot decode the request of %s", st->path);
-		stream_reject(st, "200", ST_INVALID_ARGUMENT, e.msg);
+		stream_reject(st, "200", e.code, e.msg);
 		return;
 	}
 	st->call = call_new(st->m, req, &grpc_call_ops, st);
@@ -561,6 +596,7 @@ static void conn_read(struct gconn *c)
 		conn_close(c);
 		return;
 	}
+	conn_touch(&c->ref);
 	ssize_t r = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
 	if (r < 0) {
 		/* Garbage, a broken preface, a flood: this connection only.  Try
@@ -586,6 +622,38 @@ static void conn_event(void *ctx, uint32_t events)
 
 /* ---- accepting ------------------------------------------------------------ */
 
+/* Busy: a call in flight, or a response not yet out. */
+static int conn_busy(struct conn_ref *r)
+{
+	struct gconn *c = (struct gconn *)r;
+	if (c->ooff < c->olen || c->out_queued > 0)
+		return 1;
+	for (struct gstream *st = c->streams; st; st = st->next)
+		if (st->call || (st->responded && !st->remote_closed) || st->out_off < st->out_len)
+			return 1;
+	return 0;
+}
+
+/* An idle connection closed by the pool: a GOAWAY first, so that grpc-go
+ * (containerd) knows that the streams it may have just sent were not
+ * processed and retries them on a new connection. */
+static void conn_pool_close(struct conn_ref *r, const char *why)
+{
+	struct gconn *c = (struct gconn *)r;
+	const uint8_t *data;
+	log_debug("grpc: closing connection of pid %d: %s", (int)c->pid, why);
+	if (nghttp2_session_terminate_session(c->session, NGHTTP2_NO_ERROR) == 0) {
+		ssize_t k;
+		while ((k = nghttp2_session_mem_send(c->session, &data)) > 0)
+			if (send(c->fd, data, (size_t)k, MSG_NOSIGNAL | MSG_DONTWAIT) != k)
+				break;
+	}
+	conn_close(c);
+}
+
+static const struct conn_pool_ops grpc_pool_ops = {.busy = conn_busy, .close = conn_pool_close};
+
+/* 1: refused by the pool's limits (logged there). */
 static int conn_open(int fd)
 {
 	struct gconn *c = xcalloc(1, sizeof *c);
@@ -603,13 +671,19 @@ static int conn_open(int fd)
 	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, GRPC_STREAM_WINDOW},
 	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GRPC_MAX_HEADER_LIST},
 	};
+	if (conn_admit(srv.pool, &c->ref, c->uid, c->pid) < 0) {
+		free(c);
+		return 1;
+	}
 	if (nghttp2_session_server_new2(&c->session, srv.cbs, c, srv.opt) != 0) {
+		conn_leave(&c->ref);
 		free(c);
 		return -1;
 	}
 	if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings, ARRAY_SIZE(settings)) != 0 ||
 	    nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, GRPC_CONN_WINDOW) != 0 ||
 	    !(c->src = loop_add(fd, EPOLLIN, conn_event, c))) {
+		conn_leave(&c->ref);
 		nghttp2_session_del(c->session);
 		free(c);
 		return -1;
@@ -651,15 +725,11 @@ static void server_accept(void *ctx, uint32_t events)
 				log_warn("grpc: accept: %m");
 			return;
 		}
-		if (srv.nconns >= srv.lim.max_connections) {
-			log_warn("grpc: %u connections open, refusing another", srv.nconns);
-			close(fd);
-			continue;
-		}
-		if (conn_open(fd) < 0) {
+		int rc = conn_open(fd);
+		if (rc < 0)
 			log_warn("grpc: cannot set up a connection");
+		if (rc != 0)
 			close(fd);
-		}
 	}
 }
 
@@ -688,6 +758,14 @@ int grpc_server_start(int listen_fd, const struct grpc_limits *l, grpc_method_lo
 	srv.conn_in_cap = 2 * (size_t)srv.lim.max_message;
 	if (srv.conn_in_cap < (32u << 20))
 		srv.conn_in_cap = 32u << 20;
+	/* One user's half of the budget takes at least one whole message. */
+	struct conn_limits cl = {srv.lim.max_connections, srv.lim.max_per_user, srv.lim.idle_timeout_ms,
+				 srv.lim.request_bytes};
+	if (cl.request_bytes && cl.request_bytes < 2 * (uint64_t)srv.lim.max_message)
+		cl.request_bytes = 2 * (uint64_t)srv.lim.max_message;
+	srv.pool = conn_pool_new("grpc", &cl, &grpc_pool_ops);
+	if (!srv.pool)
+		return err_set(e, ST_INTERNAL, "grpc: cannot set up the connection limits");
 	srv.listen_fd = listen_fd;
 	srv.spare_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
 	srv.src = loop_add(listen_fd, EPOLLIN, server_accept, NULL);

@@ -12,8 +12,11 @@
 
 struct grpc_limits {
 	uint32_t max_message;	  /* bytes of one request message */
-	uint32_t max_connections; /* connections open at once; more are accepted and closed */
+	uint32_t max_connections; /* connections open at once (connpool.h: past it, the idlest closes) */
 	uint32_t max_streams;	  /* concurrent streams per connection (SETTINGS) */
+	uint32_t max_per_user;	  /* connections of one peer uid at once; 0: no limit */
+	uint32_t idle_timeout_ms; /* a connection with nothing in flight closes after it; 0: never */
+	uint64_t request_bytes;	  /* request bytes buffered across connections; 0: no budget */
 };
 
 struct method_desc;

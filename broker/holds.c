@@ -192,6 +192,14 @@ static void hold_seen(struct hold *h, uint64_t ns)
 		log_warn("mount hold at `%s`: %s", h->path, e.msg);
 }
 
+unsigned mount_holds_of(const void *owner)
+{
+	unsigned n = 0;
+	for (struct hold *h = holds; h; h = h->next)
+		n += h->conn == owner;
+	return n;
+}
+
 void mount_holds_owner_gone(void *owner)
 {
 	struct mountinfo mi = {0};

@@ -5,6 +5,7 @@
 
 #include <cap-ng.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "call.h"
+#include "connpool.h"
 #include "durable.h"
 #include "grpc.h"
 #include "loop.h"
@@ -66,6 +68,12 @@ int broker_main(const struct broker_opts *o)
 	struct err e;
 	static int sigfd;
 	log_init("stratad-broker", o->cfg.log_level);
+	/* Request and reply buffers of 128 KiB and more get pages of their own,
+	 * which go back to the system when freed and which realloc moves
+	 * without copying: the broker's resident memory follows what it holds
+	 * (max_request_bytes), not what a burst of clients left behind.  glibc
+	 * would otherwise raise this threshold up to 32 MiB by itself. */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	broker.opts = o;
 	broker.snapshots_dir = xasprintf("%s/snapshots", o->cfg.root);
 	struct statfs sf;
@@ -108,14 +116,20 @@ int broker_main(const struct broker_opts *o)
 		die("%s", e.msg);
 
 	/* Serve. */
-	struct grpc_limits gl = {o->cfg.max_message, o->cfg.max_conns, 128};
+	struct grpc_limits gl = {.max_message = o->cfg.max_message,
+				 .max_connections = o->cfg.max_conns,
+				 .max_streams = 128,
+				 .max_per_user = o->cfg.max_conns_per_user,
+				 .idle_timeout_ms = o->cfg.idle_timeout * 1000,
+				 .request_bytes = o->cfg.max_request_bytes};
+	struct conn_limits nl = {o->cfg.max_conns, o->cfg.max_conns_per_user, o->cfg.idle_timeout * 1000, 0};
 	struct job_limits jl = {o->cfg.max_jobs, o->cfg.max_queued_jobs, o->cfg.job_timeout,
 				o->cfg.job_idle_timeout};
 	job_set_limits(&jl);
 	if (!loop_add(sigfd, EPOLLIN, on_signal, &sigfd) ||
 	    plink_init(BROKER_FD_CTL, BROKER_FD_EVT, &e) < 0 ||
 	    grpc_server_start(BROKER_FD_GRPC, &gl, method_by_grpc_path, &e) < 0 ||
-	    native_server_start(BROKER_FD_NATIVE, o->cfg.max_conns, &e) < 0)
+	    native_server_start(BROKER_FD_NATIVE, &nl, &e) < 0)
 		die("start: %s", e.msg);
 	mount_holds_load();
 	snapshots_sweep_orphans(startup_swept, NULL);

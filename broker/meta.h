@@ -129,6 +129,9 @@ int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n,
 /* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */
 typedef int (*meta_walk_fn)(const struct snap_info *s, void *ctx);
 int meta_walk(struct meta *m, meta_walk_fn fn, void *ctx, struct err *e);
+/* The same, starting past the snapshot named after (which need not exist
+ * any more), each call in a transaction of its own: a walk in steps. */
+int meta_walk_after(struct meta *m, const char *after, meta_walk_fn fn, void *ctx, struct err *e);
 /* All ids in use, ascending. */
 int meta_ids(struct meta *m, uint64_t **ids, size_t *n, struct err *e);
 

@@ -85,7 +85,24 @@ int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n,
 struct walk_args {
 	meta_walk_fn fn;
 	void *ctx;
+	const char *after; /* start past this name; NULL: at the first */
 };
+
+/* The first record of the walk: the first of all, or the first whose key
+ * follows after's. */
+static int walk_first(struct meta *m, MDB_cursor *cur, const char *after, MDB_val *k, MDB_val *v)
+{
+	if (!after)
+		return mdb_cursor_get(cur, k, v, MDB_FIRST);
+	struct snap_key sk;
+	snap_key_of(after, &sk);
+	k->mv_data = sk.b;
+	k->mv_size = sk.n;
+	int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0 && k->mv_size == sk.n && !memcmp(k->mv_data, sk.b, sk.n))
+		rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+	return rc;
+}
 
 /* The name of the record under key k: the key itself, or for a long key
  * the full name kept in the ids database. */
@@ -112,8 +129,7 @@ static int walk_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 		return lmdb_fail(e, rc, "walking", "snapshots");
 	MDB_val k, v;
 	int ret = 0;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = walk_first(m, cur, a->after, &k, &v); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Record *rec = strata__v1__snapshot_record__unpack(NULL, v.mv_size, v.mv_data);
 		if (!rec) {
 			ret = err_set(e, ST_INTERNAL, "metadata: corrupt snapshot record");
@@ -141,7 +157,12 @@ static int walk_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 
 int meta_walk(struct meta *m, meta_walk_fn fn, void *ctx, struct err *e)
 {
-	struct walk_args a = {.fn = fn, .ctx = ctx};
+	return meta_walk_after(m, NULL, fn, ctx, e);
+}
+
+int meta_walk_after(struct meta *m, const char *after, meta_walk_fn fn, void *ctx, struct err *e)
+{
+	struct walk_args a = {.fn = fn, .ctx = ctx, .after = after};
 	return in_txn(m, false, walk_body, &a, e);
 }
 

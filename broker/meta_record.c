@@ -10,12 +10,7 @@
 
 /* ---- keys and limits ------------------------------------------------------ */
 
-struct snap_key {
-	unsigned char b[LONG_KEY_LEN];
-	size_t n;
-};
-
-static void snap_key_of(const char *name, struct snap_key *k)
+void snap_key_of(const char *name, struct snap_key *k)
 {
 	size_t len = strlen(name);
 	if (len <= SHORT_KEY_MAX) {

@@ -105,6 +105,12 @@ void committer_stop(struct meta *m);
 
 /* ---- records (meta_record.c) ------------------------------------------------ */
 
+/* A snapshot's key in the snapshots database. */
+struct snap_key {
+	unsigned char b[LONG_KEY_LEN];
+	size_t n;
+};
+void snap_key_of(const char *name, struct snap_key *k);
 int validate_name(const char *what, const char *name, struct err *e);
 /* containerd's labels.Validate, plus strata's count bound. */
 int validate_labels(const struct label *l, size_t n, struct err *e);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "connpool.h"
 #include "loop.h"
 #include "services.h"
 #include "../common/log.h"
@@ -82,6 +83,7 @@ struct ncall {
 };
 
 struct nconn {
+	struct conn_ref ref; /* in srv.pool */
 	int fd;
 	struct loop_src *src;
 	uint32_t events; /* as registered with the loop */
@@ -99,7 +101,7 @@ struct nconn {
 static struct {
 	int listen_fd;
 	struct loop_src *src;
-	uint32_t max_conns;
+	struct conn_pool *pool;
 	unsigned nconns;
 	struct nconn *conns;
 	int accept_paused; /* out of fds: resumed when a connection or call ends */
@@ -142,6 +144,7 @@ static void conn_kill(struct nconn *c)
 		free(nc);
 	}
 	c->ncalls = 0;
+	conn_leave(&c->ref);
 	mount_holds_owner_gone(c);
 	loop_remove(c->src);
 	close(c->fd);
@@ -246,6 +249,9 @@ static void conn_flush(struct nconn *c)
 		c->queued -= r->len;
 		rec_free(r);
 	}
+	if (!c->dead && c->queued < NATIVE_OUTQ_HIGH)
+		for (struct ncall *nc = c->calls; nc; nc = nc->next)
+			call_writable(nc->call);
 	conn_update(c);
 }
 
@@ -291,6 +297,7 @@ static void native_finish(void *transport, int code, const char *msg)
 	struct ncall *nc = transport;
 	struct nconn *c = nc->conn;
 	unlink_call(nc);
+	conn_touch(&c->ref);
 	if (!nc->ended) {
 		size_t len = msg ? strnlen(msg, NATIVE_MAX_RECORD) : 0;
 		struct outrec *r = rec_new(NATIVE_STATUS, nc->id, (uint32_t)code, len);
@@ -303,7 +310,14 @@ static void native_finish(void *transport, int code, const char *msg)
 	accept_resume();
 }
 
-static const struct call_ops native_ops = {.send = native_send, .finish = native_finish};
+static int native_can_send(void *transport)
+{
+	struct ncall *nc = transport;
+	return !nc->conn->dead && nc->conn->queued < NATIVE_OUTQ_HIGH;
+}
+
+static const struct call_ops native_ops = {
+    .send = native_send, .finish = native_finish, .can_send = native_can_send};
 
 static void close_fds(int *fds, size_t n)
 {
@@ -329,10 +343,11 @@ static void handle_request(struct nconn *c, const struct native_req *h, const un
 			    m->nfds, surplus ? "more than " : "", nfds);
 		return;
 	}
-	ProtobufCMessage *req = protobuf_c_message_unpack(m->req, NULL, h->len, payload);
+	struct err e;
+	ProtobufCMessage *req = method_unpack(m, payload, h->len, &e);
 	if (!req) {
 		close_fds(fds, nfds);
-		conn_status(c, h->id, ST_INVALID_ARGUMENT, "cannot decode `%s`", m->req->name);
+		conn_status(c, h->id, e.code, "%s", e.msg);
 		return;
 	}
 	struct ncall *nc = xcalloc(1, sizeof *nc);
@@ -432,6 +447,7 @@ static int conn_read_one(struct nconn *c)
 			    n - (ssize_t)sizeof h);
 		return 0;
 	}
+	conn_touch(&c->ref);
 	handle_request(c, &h, rbuf + sizeof h, fds, nfds, surplus);
 	return 0;
 }
@@ -453,6 +469,23 @@ static void on_conn(void *ctx, uint32_t events)
 	conn_update(c);
 }
 
+/* Busy: a call in flight, a reply not yet sent, or a mount hold that ends
+ * with the connection. */
+static int conn_busy(struct conn_ref *r)
+{
+	struct nconn *c = (struct nconn *)r;
+	return c->ncalls > 0 || c->head || mount_holds_of(c) > 0;
+}
+
+static void conn_pool_close(struct conn_ref *r, const char *why)
+{
+	struct nconn *c = (struct nconn *)r;
+	log_debug("native: closing the connection of pid %d: %s", (int)c->pid, why);
+	conn_kill(c);
+}
+
+static const struct conn_pool_ops native_pool_ops = {.busy = conn_busy, .close = conn_pool_close};
+
 static void conn_new(int fd)
 {
 	struct ucred cred;
@@ -466,6 +499,11 @@ static void conn_new(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz); /* best effort: wmem_max caps it */
 
 	struct nconn *c = xcalloc(1, sizeof *c);
+	if (conn_admit(srv.pool, &c->ref, cred.uid, cred.pid) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
 	c->fd = fd;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
@@ -474,6 +512,7 @@ static void conn_new(int fd)
 	c->src = loop_add(fd, c->events, on_conn, c);
 	if (!c->src) {
 		log_warn("native: watch connection: %m");
+		conn_leave(&c->ref);
 		close(fd);
 		free(c);
 		return;
@@ -503,21 +542,18 @@ static void on_accept(void *ctx, uint32_t events)
 			}
 			return;
 		}
-		if (srv.nconns >= srv.max_conns) {
-			log_warn("native: refusing a connection: %u open (max_connections)", srv.nconns);
-			close(fd);
-			continue;
-		}
 		conn_new(fd);
 	}
 }
 
-int native_server_start(int listen_fd, uint32_t max_connections, struct err *e)
+int native_server_start(int listen_fd, const struct conn_limits *l, struct err *e)
 {
 	if (set_nonblock(listen_fd, 1) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "set the native socket non-blocking");
 	srv.listen_fd = listen_fd;
-	srv.max_conns = max_connections ? max_connections : 1;
+	srv.pool = conn_pool_new("native", l, &native_pool_ops);
+	if (!srv.pool)
+		return err_set(e, ST_INTERNAL, "native: cannot set up the connection limits");
 	srv.src = loop_add(listen_fd, EPOLLIN, on_accept, NULL);
 	if (!srv.src)
 		return err_errno(e, ST_INTERNAL, errno, "watch the native socket");

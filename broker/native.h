@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include "../common/err.h"
 
-int native_server_start(int listen_fd, uint32_t max_connections, struct err *e);
+struct conn_limits;
+/* Native records are read whole, so l->request_bytes is not used. */
+int native_server_start(int listen_fd, const struct conn_limits *l, struct err *e);
 void native_server_stop(void);
 
 #endif

@@ -65,6 +65,8 @@ void mount_holds_name(uint64_t snapshot_id, int rw_only, char *buf, size_t len);
 /* The connection owner closed: the holds it had without a path end; those
  * of attached mounts stay, to be judged by mount_holds_sweep(). */
 void mount_holds_owner_gone(void *owner);
+/* The holds a connection owns: while it has one, it is never idle. */
+unsigned mount_holds_of(const void *owner);
 /* At start-up: the holds of attached mounts, from the metadata, swept. */
 void mount_holds_load(void);
 /* Ends the holds of attached mounts that are provably gone (start-up and

@@ -48,16 +48,26 @@ void svc_update(struct call *c)
 }
 
 /* List sends batches: at most LIST_BATCH infos or about LIST_BATCH_BYTES of
- * message each, so that one batch always fits a native record. */
+ * message each, so that one batch always fits a native record.  It walks in
+ * steps, each in a read transaction of its own: a step ends when the client
+ * has not taken what was sent (the call waits until it has: a List of any
+ * size costs the broker a batch or two, and lasts as long as the client takes
+ * to read it), or after LIST_STEP records (other clients are served in
+ * between).  Like a walk of containerd's, each snapshot is seen once; one
+ * created or removed while the List runs may be in it or not. */
 #define LIST_BATCH	 100
 #define LIST_BATCH_BYTES (64 * 1024)
+#define LIST_STEP	 1000
 
 struct list_state {
 	struct call *c;
-	const struct filter *f;
+	struct filter *f;
 	Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp;
 	SnapInfoMsg *batch[LIST_BATCH];
 	size_t bytes;
+	char *after;   /* the last snapshot read: the next step starts past it */
+	unsigned read; /* records read in this step */
+	int paused;    /* the step ended before the last record */
 };
 
 static void list_flush(struct list_state *ls)
@@ -74,15 +84,51 @@ static void list_flush(struct list_state *ls)
 static int list_one(const struct snap_info *s, void *ctx)
 {
 	struct list_state *ls = ctx;
-	if (ls->f && !filter_match(ls->f, filter_snapshot_field, s))
-		return 0;
-	SnapInfoMsg *m = info_msg_new(s);
-	size_t sz = protobuf_c_message_get_packed_size(&m->base) + 8;
-	if (ls->resp.n_info == LIST_BATCH || ls->bytes + sz > LIST_BATCH_BYTES)
-		list_flush(ls);
-	ls->batch[ls->resp.n_info++] = m;
-	ls->bytes += sz;
-	return 0;
+	int sent = 0;
+	free(ls->after);
+	ls->after = xstrdup(s->name);
+	if (!ls->f || filter_match(ls->f, filter_snapshot_field, s)) {
+		SnapInfoMsg *m = info_msg_new(s);
+		size_t sz = protobuf_c_message_get_packed_size(&m->base) + 8;
+		if (ls->resp.n_info == LIST_BATCH || ls->bytes + sz > LIST_BATCH_BYTES) {
+			list_flush(ls);
+			sent = 1;
+		}
+		ls->batch[ls->resp.n_info++] = m;
+		ls->bytes += sz;
+	}
+	ls->paused = ++ls->read >= LIST_STEP || (sent && !call_can_send(ls->c));
+	return ls->paused;
+}
+
+static void list_end(struct list_state *ls)
+{
+	for (size_t i = 0; i < ls->resp.n_info; i++)
+		info_msg_free(ls->batch[i]);
+	filter_free(ls->f);
+	free(ls->after);
+	free(ls);
+}
+
+static void list_step(struct call *c)
+{
+	struct list_state *ls = c->state;
+	struct err e;
+	if (!c->transport) {
+		list_end(ls);
+		return call_fail(c, ST_CANCELLED, "list: the client went away");
+	}
+	ls->read = 0;
+	ls->paused = 0;
+	if (meta_walk_after(broker.meta, ls->after, list_one, ls, &e) < 0) {
+		list_end(ls);
+		return call_fail_err(c, &e);
+	}
+	if (ls->paused)
+		return call_when_writable(c, list_step);
+	list_flush(ls);
+	list_end(ls);
+	call_reply(c, NULL);
 }
 
 void svc_list(struct call *c)
@@ -97,14 +143,6 @@ void svc_list(struct call *c)
 	ls->f = f;
 	containerd__services__snapshots__v1__list_snapshots_response__init(&ls->resp);
 	ls->resp.info = ls->batch;
-	int rc = meta_walk(broker.meta, list_one, ls, &e);
-	if (rc == 0)
-		list_flush(ls);
-	for (size_t i = 0; i < ls->resp.n_info; i++)
-		info_msg_free(ls->batch[i]);
-	free(ls);
-	filter_free(f);
-	if (rc < 0)
-		return call_fail_err(c, &e);
-	call_reply(c, NULL);
+	c->state = ls;
+	list_step(c);
 }

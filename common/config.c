@@ -33,6 +33,18 @@ const struct setting config_settings[] = {
      .value_name = "BYTES", .help = "largest gRPC or native message"},
     {"max_connections", SETTING_UINT, FIELD(max_conns), 1, 65536, .def = "1024", .value_name = "N",
      .help = "client connections at once"},
+    /* containerd holds one connection, the CLI one per command: a flood from
+     * one account stops at this, and never locks root's out. */
+    {"max_connections_per_user", SETTING_UINT, FIELD(max_conns_per_user), 1, 65536, .def = "256",
+     .value_name = "N", .help = "connections of one peer uid at once"},
+    /* An idle gRPC connection is closed with a GOAWAY, after which grpc-go
+     * (containerd) reconnects by itself at its next call. */
+    {"idle_timeout", SETTING_UINT, FIELD(idle_timeout), 0, 7 * 86400, .def = "600", .value_name = "SECONDS",
+     .help = "seconds an idle connection stays open; 0: no limit"},
+    /* Bytes of gRPC requests received but not yet complete: containerd's
+     * are a few KiB each.  At least twice max_message is used. */
+    {"max_request_bytes", SETTING_UINT, FIELD(max_request_bytes), 1 << 20, UINT64_MAX, .def = "134217728",
+     .value_name = "BYTES", .help = "request bytes being received at once; one user half"},
     {"max_jobs", SETTING_UINT, FIELD(max_jobs), 1, 1024, .def = "8", .value_name = "N",
      .help = "workers running at once"},
     {"max_queued_jobs", SETTING_UINT, FIELD(max_queued_jobs), 0, 65536, .def = "256", .value_name = "N",

@@ -25,11 +25,15 @@ struct config {
 	int seccomp_log, enable_probe, strip_caps;
 	uint32_t max_message, max_conns, max_jobs, max_queued_jobs;
 	uint32_t job_timeout, job_idle_timeout;
+	/* Per front door: connections of one peer uid, and seconds one with
+	 * nothing in flight stays open (broker/connpool.h). */
+	uint32_t max_conns_per_user, idle_timeout;
 	/* The limits of one layer apply; exceeding one fails it with
 	 * ResourceExhausted. */
 	uint32_t extract_max_depth, extract_max_name, extract_max_xattr, extract_max_ratio;
 	uint64_t extract_max_bytes, extract_max_entries, extract_max_file;
-	uint64_t meta_max_bytes; /* the metadata store's map (broker/meta_space.c) */
+	uint64_t meta_max_bytes;    /* the metadata store's map (broker/meta_space.c) */
+	uint64_t max_request_bytes; /* gRPC request bytes buffered across connections */
 };
 
 enum setting_kind {

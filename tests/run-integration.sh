@@ -15,6 +15,7 @@ order="
 	recovery
 	full-disk
 	grpc-robustness
+	conn-limits
 	apply-cli
 	diff-cli
 	diff-roundtrip

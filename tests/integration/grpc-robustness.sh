@@ -4,7 +4,9 @@
 # containerd's generated client, checking every answer, while other clients
 # send garbage, hang up mid-request, send an oversized, compressed or
 # undecodable message and call an unknown method.  Afterwards the same
-# daemon (same broker process) must still serve.
+# daemon (same broker process) must still serve.  tests/go/.../connattack nul
+# puts a NUL byte or invalid UTF-8 into every string field of every method,
+# through both doors: each is InvalidArgument, and nothing changes.
 #
 # Needs root (stratad's parent runs as root).
 set -u
@@ -25,8 +27,8 @@ fi
 ensure_user
 lib_init grpc-robustness
 
-go_build strata-tests/grpcstress || {
-	fail "build grpcstress"
+go_build strata-tests/grpcstress strata-tests/connattack || {
+	fail "build grpcstress and connattack"
 	summary
 	exit 1
 }
@@ -45,6 +47,9 @@ check "grpcstress: load with misbehaving clients alongside" \
 tail -n 1 "$T/.check.out"
 check "grpcstress again on the same daemon" \
 	"$T/bin/grpcstress" -address "$ADDR" -max-message "$MAX_MESSAGE" -conns 2 -streams 4 -ops 2 -timeout 120s
+check "NUL and invalid UTF-8 in every string field: InvalidArgument, nothing changed" \
+	"$T/bin/connattack" nul -address "$ADDR"
+tail -n 1 "$T/.check.out"
 check "stratad is still running" kill -0 "$STRATAD_PID"
 check "the broker was never restarted" test -n "$broker" -a "$(broker_pid)" = "$broker"
 # Remove answers once the metadata is durable; the directory is renamed and

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker/connpool.h"
 #include "broker/loop.h"
 #include "broker/native.h"
 #include "client/client.h"
@@ -248,7 +249,8 @@ static void server_setup(void)
 	if (server_pid == 0) {
 		static volatile sig_atomic_t stop;
 		struct err e;
-		if (loop_init() < 0 || native_server_start(fd, 4, &e) < 0)
+		if (loop_init() < 0 ||
+		    native_server_start(fd, &(struct conn_limits){.max_connections = 4}, &e) < 0)
 			_exit(1);
 		loop_run(&stop);
 		_exit(0);

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "broker/grpc_wire.h"
 #include "broker/loop.h"
 #include "broker/meta.h"
+#include "broker/pbcheck.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/api.h"
@@ -148,6 +150,115 @@ START_TEST(percent_encoding)
 	free(s);
 }
 END_TEST
+
+/* ---- the strings of a request, on the wire ---------------------------------- */
+
+#define PD(x) &containerd__services__snapshots__v1__##x##__descriptor
+
+/* Appends field `num` as a length-delimited value of n bytes. */
+static size_t put_ld(uint8_t *out, size_t off, unsigned num, const void *v, size_t n)
+{
+	out[off++] = (uint8_t)(num << 3 | 2);
+	out[off++] = (uint8_t)n; /* the tests keep every value under 128 bytes */
+	memcpy(out + off, v, n);
+	return off + n;
+}
+
+/* A map<string,string> entry: key 1, value 2. */
+static size_t put_entry(uint8_t *out, size_t off, unsigned num, const char *k, size_t kn, const char *v,
+			size_t vn)
+{
+	uint8_t ent[128];
+	size_t n = put_ld(ent, 0, 1, k, kn);
+	n = put_ld(ent, n, 2, v, vn);
+	return put_ld(out, off, num, ent, n);
+}
+
+START_TEST(strings_utf8_rules)
+{
+	ck_assert(pb_string_ok((const uint8_t *)"", 0));
+	ck_assert(pb_string_ok((const uint8_t *)"plain/key-1", 11));
+	ck_assert(pb_string_ok((const uint8_t *)"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+			       9)); /* e-acute, euro, an emoji */
+	ck_assert(!pb_string_ok((const uint8_t *)"a\0b", 3));
+	ck_assert(!pb_string_ok((const uint8_t *)"\xff", 1));
+	ck_assert(!pb_string_ok((const uint8_t *)"\x80", 1));		  /* a lone continuation */
+	ck_assert(!pb_string_ok((const uint8_t *)"\xc3", 1));		  /* cut short */
+	ck_assert(!pb_string_ok((const uint8_t *)"\xc0\x80", 2));	  /* overlong NUL */
+	ck_assert(!pb_string_ok((const uint8_t *)"\xe0\x80\xaf", 3));	  /* overlong '/' */
+	ck_assert(!pb_string_ok((const uint8_t *)"\xed\xa0\x80", 3));	  /* a surrogate */
+	ck_assert(!pb_string_ok((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+	ck_assert(!pb_string_ok((const uint8_t *)"\xf8\x88\x80\x80\x80", 5));
+}
+END_TEST
+
+START_TEST(strings_checked_in_every_field)
+{
+	uint8_t b[512];
+	size_t n;
+
+	/* Clean: a Prepare with a parent and a label passes. */
+	n = put_ld(b, 0, 1, "strata", 6);
+	n = put_ld(b, n, 2, "k\xc3\xa9", 3);
+	n = put_ld(b, n, 3, "p", 1);
+	n = put_entry(b, n, 4, "l", 1, "v", 1);
+	ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), b, n, &e), 0);
+	ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), NULL, 0, &e), 0);
+
+	static const struct {
+		const char *s;
+		size_t n;
+	} bad[] = {{"a\0b", 3}, {"a\xff", 2}, {"\0", 1}, {"\xc0\x80", 2}};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		/* Prepare's snapshotter, key, parent, a label's key and value. */
+		for (unsigned field = 1; field <= 3; field++) {
+			n = put_ld(b, 0, field, bad[i].s, bad[i].n);
+			ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), b, n, &e), -1);
+			ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+		}
+		n = put_entry(b, 0, 4, bad[i].s, bad[i].n, "v", 1);
+		ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), b, n, &e), -1);
+		n = put_entry(b, 0, 4, "k", 1, bad[i].s, bad[i].n);
+		ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), b, n, &e), -1);
+		ck_assert_str_eq(
+		    e.msg, "`containerd.services.snapshots.v1.PrepareSnapshotRequest.LabelsEntry.value` "
+			   "is not valid UTF-8 or holds a NUL byte");
+		/* Commit's name, List's filters, Remove's and Stat's key. */
+		n = put_ld(b, 0, 2, bad[i].s, bad[i].n);
+		ck_assert_int_eq(pb_check_strings(PD(commit_snapshot_request), b, n, &e), -1);
+		ck_assert_int_eq(pb_check_strings(PD(list_snapshots_request), b, n, &e), -1);
+		ck_assert_int_eq(pb_check_strings(PD(remove_snapshot_request), b, n, &e), -1);
+		ck_assert_int_eq(pb_check_strings(PD(stat_snapshot_request), b, n, &e), -1);
+
+		/* Update: info.name, info.labels, update_mask.paths, a level down. */
+		uint8_t inner[128];
+		size_t k = put_ld(inner, 0, 1, bad[i].s, bad[i].n);
+		n = put_ld(b, 0, 2, inner, k);
+		ck_assert_int_eq(pb_check_strings(PD(update_snapshot_request), b, n, &e), -1);
+		k = put_entry(inner, 0, 6, "k", 1, bad[i].s, bad[i].n);
+		n = put_ld(b, 0, 2, inner, k);
+		ck_assert_int_eq(pb_check_strings(PD(update_snapshot_request), b, n, &e), -1);
+		k = put_ld(inner, 0, 1, bad[i].s, bad[i].n);
+		n = put_ld(b, 0, 3, inner, k);
+		ck_assert_int_eq(pb_check_strings(PD(update_snapshot_request), b, n, &e), -1);
+		ck_assert_str_eq(e.msg,
+				 "`google.protobuf.FieldMask.paths` is not valid UTF-8 or holds a NUL byte");
+	}
+
+	/* Bytes that are no string may hold anything: an unknown field. */
+	n = put_ld(b, 0, 15, "a\0\xff", 3);
+	ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), b, n, &e), 0);
+
+	/* Cut short, or a group: not protobuf. */
+	n = put_ld(b, 0, 2, "key", 3);
+	ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), b, n - 1, &e), -1);
+	b[0] = 2 << 3 | 3;
+	ck_assert_int_eq(pb_check_strings(PD(prepare_snapshot_request), b, 1, &e), -1);
+	ck_assert_str_eq(e.msg, "cannot decode `containerd.services.snapshots.v1.PrepareSnapshotRequest`");
+}
+END_TEST
+
+#undef PD
 
 /* ---- loop --------------------------------------------------------------------- */
 
@@ -301,6 +412,12 @@ static void fake_usage(struct call *c)
 	parked = c;
 }
 
+/* Cleanup keeps its call in flight for as long as the server runs: it
+ * makes a connection busy. */
+static void fake_cleanup(struct call *c)
+{
+}
+
 static void fake_stat_parked(struct call *c)
 {
 	Info info;
@@ -398,6 +515,8 @@ static const struct method_desc fake_methods[] = {
      fake_remove},
     {NM_USAGE, SNAP "Usage", D(usage_request), D(usage_response), 0, 0, fake_usage},
     {NM_LIST, SNAP "List", D(list_snapshots_request), D(list_snapshots_response), 1, 0, fake_list},
+    {NM_CLEANUP, SNAP "Cleanup", D(cleanup_request), &google__protobuf__empty__descriptor, 0, 0,
+     fake_cleanup},
 };
 
 static const struct method_desc *fake_method_by_path(const char *path)
@@ -478,11 +597,13 @@ struct rpc {
 	uint8_t data[1 << 16];
 	size_t data_len;
 	int closed;
+	int hold_open; /* send the body but not END_STREAM */
 };
 
 struct h2 {
 	int fd;
 	nghttp2_session *s;
+	int goaway; /* the server sent one */
 };
 
 static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
@@ -524,9 +645,19 @@ static ssize_t h2_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t
 		k = len;
 	memcpy(buf, r->body + r->body_off, k);
 	r->body_off += k;
+	if (r->body_off == r->body_len && r->hold_open)
+		return k > 0 ? (ssize_t)k : NGHTTP2_ERR_DEFERRED;
 	if (r->body_off == r->body_len)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)k;
+}
+
+static int h2_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *user)
+{
+	struct h2 *h = user;
+	if (f->hd.type == NGHTTP2_GOAWAY)
+		h->goaway = 1;
+	return 0;
 }
 
 static int connect_unix(const char *path)
@@ -571,9 +702,11 @@ static void h2_open(struct h2 *h)
 	nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_close);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_on_frame);
+	h->goaway = 0;
 	h->fd = connect_unix(sock_path);
 	ck_assert_int_ge(h->fd, 0);
-	ck_assert_int_eq(nghttp2_session_client_new(&h->s, cb, NULL), 0);
+	ck_assert_int_eq(nghttp2_session_client_new(&h->s, cb, h), 0);
 	nghttp2_session_callbacks_del(cb);
 	nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, NULL, 0);
 }
@@ -657,7 +790,11 @@ static int h2_stat(struct h2 *h, const char *key, char *name_out, size_t name_si
 static char tmpdir[] = "/tmp/test_grpc.XXXXXX";
 static char sock_buf[128];
 static pid_t server_pid = -1;
-static const struct grpc_limits test_limits = {.max_message = 4096, .max_connections = 3, .max_streams = 8};
+static const struct grpc_limits test_limits = {.max_message = 4096,
+					       .max_connections = 3,
+					       .max_streams = 8,
+					       .idle_timeout_ms = 1500,
+					       .request_bytes = 20000};
 
 static void dir_setup(void)
 {
@@ -835,39 +972,124 @@ START_TEST(e2e_garbage_closes_only_that_connection)
 }
 END_TEST
 
+/* Reads until the server closes the connection (GOAWAY seen or not). */
+static int h2_until_closed(struct h2 *h)
+{
+	for (int i = 0; i < 1000; i++)
+		if (h2_pump(h, 1) < 0)
+			return 1;
+	return 0;
+}
+
+/* Starts a Cleanup, which stays in flight, and waits until the server has it
+ * (a Stat behind it on the same connection is answered). */
+static void h2_make_busy(struct h2 *h, struct rpc *park)
+{
+	static const uint8_t empty[GRPC_PREFIX_LEN];
+	struct rpc r;
+	char name[64];
+	memset(park, 0, sizeof *park);
+	park->body = empty;
+	park->body_len = sizeof empty;
+	h2_start(h, SNAP "Cleanup", park);
+	ck_assert_int_eq(h2_stat(h, "x", name, sizeof name, &r), ST_NOT_FOUND);
+}
+
 START_TEST(e2e_connection_limit)
 {
-	struct h2 h[3];
-	struct rpc r;
+	struct h2 h[4];
+	struct rpc r, park[3];
 	char name[64];
 	for (int i = 0; i < 3; i++) {
 		h2_open(&h[i]);
 		ck_assert_int_eq(h2_stat(&h[i], "x", name, sizeof name, &r), ST_NOT_FOUND);
 	}
+	/* A fourth connection: the one idle longest makes room, with a GOAWAY. */
+	h2_open(&h[3]);
+	ck_assert_int_eq(h2_stat(&h[3], "x", name, sizeof name, &r), ST_NOT_FOUND);
+	ck_assert(h2_until_closed(&h[0]));
+	ck_assert(h[0].goaway);
+
+	/* Every connection busy with a call in flight: the next is refused,
+	 * and the busy ones go on. */
+	for (int i = 1; i < 4; i++)
+		h2_make_busy(&h[i], &park[i - 1]);
 	int extra = connect_unix(sock_path);
 	ck_assert_int_ge(extra, 0);
 	ck_assert(closed_by_peer(extra));
 	close(extra);
+	for (int i = 1; i < 4; i++)
+		ck_assert_int_eq(h2_stat(&h[i], "x", name, sizeof name, &r), ST_NOT_FOUND);
+	for (int i = 0; i < 4; i++)
+		h2_close(&h[i]);
+}
+END_TEST
 
-	h2_close(&h[0]);
-	/* The server notices the hang-up in its own time. */
-	for (int tries = 0;; tries++) {
-		ck_assert_int_lt(tries, 200);
-		int fd = connect_unix(sock_path);
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(write_all(fd, NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN), 0);
-		char buf[9];
-		int got = poll(&p, 1, 1000) == 1 && read(fd, buf, sizeof buf) == 9;
-		close(fd);
-		if (got) {
-			ck_assert_int_eq(buf[3], NGHTTP2_SETTINGS);
-			break;
-		}
-		usleep(10000);
-	}
-	h2_close(&h[1]);
-	h2_close(&h[2]);
+START_TEST(e2e_idle_connections_close)
+{
+	struct h2 a, b;
+	struct rpc r, park;
+	char name[64];
+	h2_open(&a);
+	h2_open(&b);
+	ck_assert_int_eq(h2_stat(&a, "x", name, sizeof name, &r), ST_NOT_FOUND);
+	h2_make_busy(&b, &park);
+
+	/* Past idle_timeout (1.5 s) the idle one is closed with a GOAWAY... */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(h2_until_closed(&a));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert(a.goaway);
+	double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_double_ge(waited, 1.0);
+	ck_assert_double_le(waited, 4.0);
+	/* ...the one with a call in flight stays. */
+	ck_assert_int_eq(h2_stat(&b, "x", name, sizeof name, &r), ST_NOT_FOUND);
+	h2_close(&a);
+	h2_close(&b);
+}
+END_TEST
+
+/* Starts a request whose message says 4000 bytes and sends 3500 of them. */
+static void h2_half_request(struct h2 *h, struct rpc *r, uint8_t *body)
+{
+	memset(r, 0, sizeof *r);
+	grpc_prefix_encode(body, 4000);
+	memset(body + GRPC_PREFIX_LEN, 0x0a, 3500);
+	r->body = body;
+	r->body_len = GRPC_PREFIX_LEN + 3500;
+	r->hold_open = 1;
+	h2_start(h, SNAP "Stat", r);
+}
+
+START_TEST(e2e_request_bytes_budget)
+{
+	struct h2 a;
+	struct rpc half[3], r;
+	static uint8_t body[3][GRPC_PREFIX_LEN + 3500];
+	char name[64];
+	h2_open(&a);
+
+	/* One user may buffer half of request_bytes (10000): two half-sent
+	 * requests fit, the third is refused at once. */
+	for (int i = 0; i < 3; i++)
+		h2_half_request(&a, &half[i], body[i]);
+	while (!half[2].closed)
+		ck_assert_int_eq(h2_pump(&a, 1), 0);
+	ck_assert_int_eq(half[2].grpc_status, ST_RESOURCE_EXHAUSTED);
+	ck_assert_msg(strstr(half[2].grpc_message, "max_request_bytes"), "%s", half[2].grpc_message);
+	ck_assert(!half[0].closed && !half[1].closed);
+	ck_assert_int_eq(h2_stat(&a, "x", name, sizeof name, &r), ST_NOT_FOUND);
+
+	/* A reset stream gives its bytes back. */
+	nghttp2_submit_rst_stream(a.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_CANCEL);
+	ck_assert_int_eq(h2_stat(&a, "x", name, sizeof name, &r), ST_NOT_FOUND);
+	h2_half_request(&a, &half[2], body[2]);
+	ck_assert_int_eq(h2_stat(&a, "x", name, sizeof name, &r), ST_NOT_FOUND);
+	ck_assert(!half[2].closed);
+	h2_close(&a);
+	ck_assert(server_alive());
 }
 END_TEST
 
@@ -935,6 +1157,8 @@ static Suite *grpc_suite(void)
 	tcase_add_test(t, prefix_is_big_endian);
 	tcase_add_test(t, content_types);
 	tcase_add_test(t, percent_encoding);
+	tcase_add_test(t, strings_utf8_rules);
+	tcase_add_test(t, strings_checked_in_every_field);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("loop");
@@ -949,6 +1173,8 @@ static Suite *grpc_suite(void)
 	tcase_add_test(t, e2e_request_errors_keep_the_connection);
 	tcase_add_test(t, e2e_garbage_closes_only_that_connection);
 	tcase_add_test(t, e2e_connection_limit);
+	tcase_add_test(t, e2e_idle_connections_close);
+	tcase_add_test(t, e2e_request_bytes_budget);
 	tcase_add_test(t, e2e_reset_and_hangup_detach_pending_calls);
 	tcase_set_timeout(t, 30);
 	suite_add_tcase(s, t);
