@@ -32,34 +32,56 @@
 #include "services.h"
 #include "space.h"
 
-/* Ids whose directory a remove worker is deleting, so that a sweep running
- * meanwhile does not start a second one. */
-static uint64_t *removing;
-static size_t nremoving;
+/* A set of snapshot ids, small: the directories in flight. */
+struct idset {
+	uint64_t *v;
+	size_t n;
+};
 
-static int removing_has(uint64_t id)
+static int idset_has(const struct idset *s, uint64_t id)
 {
-	for (size_t i = 0; i < nremoving; i++)
-		if (removing[i] == id)
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == id)
 			return 1;
 	return 0;
 }
 
+static void idset_add(struct idset *s, uint64_t id)
+{
+	if (idset_has(s, id))
+		return;
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+	s->v[s->n++] = id;
+}
+
+static void idset_del(struct idset *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == id) {
+			s->v[i] = s->v[--s->n];
+			return;
+		}
+}
+
+/* Ids whose directory a remove worker is deleting, so that a sweep running
+ * meanwhile does not start a second one; and ids of a Prepare or View whose
+ * directory exists before its record does (the parent made it, the record
+ * waits for its batch), which a sweep must not take for an orphan. */
+static struct idset removing, creating;
+
+static int removing_has(uint64_t id)
+{
+	return idset_has(&removing, id);
+}
+
 static void removing_add(uint64_t id)
 {
-	if (removing_has(id))
-		return;
-	removing = xrealloc(removing, (nremoving + 1) * sizeof *removing);
-	removing[nremoving++] = id;
+	idset_add(&removing, id);
 }
 
 static void removing_del(uint64_t id)
 {
-	for (size_t i = 0; i < nremoving; i++)
-		if (removing[i] == id) {
-			removing[i] = removing[--nremoving];
-			return;
-		}
+	idset_del(&removing, id);
 }
 
 /* Directories waiting to be deleted, in two queues: removed snapshots
@@ -281,6 +303,7 @@ static void create_durable(void *ctx, const struct err *de)
 	struct call *c = ctx;
 	struct create *cr = c->state;
 	c->state = NULL;
+	idset_del(&creating, cr->id);
 	if (de) {
 		remove_dir_async(cr->id, 1, NULL, NULL);
 		call_fail(c, de->code, "creating snapshot `%s`: %s", cr->out.name, de->msg);
@@ -308,6 +331,7 @@ static void create_record(void *ctx, const struct err *unused)
 	labels_free(in.labels, in.nlabels);
 	if (rc < 0) {
 		/* The directory has no metadata: hand it to a remove worker now. */
+		idset_del(&creating, cr->id);
 		remove_dir_async(cr->id, 1, NULL, NULL);
 		free(cr);
 		c->state = NULL;
@@ -324,6 +348,7 @@ static void dir_created(void *ctx, const struct err *de)
 	if (de) {
 		struct create_req r = create_req_of(c);
 		struct err e = *de;
+		idset_del(&creating, ((struct create *)c->state)->id);
 		free(c->state);
 		c->state = NULL;
 		space_explain(&e, -1, NULL);
@@ -374,7 +399,9 @@ static void prepare_or_view(struct call *c, int kind)
 	cr->kind = kind;
 	cr->id = id;
 	c->state = cr;
+	idset_add(&creating, id);
 	if (plink_snap_create(id, parent_id, kind == KIND_ACTIVE, dir_created, c, &e) < 0) {
+		idset_del(&creating, id);
 		free(c->state);
 		c->state = NULL;
 		return call_fail(c, e.code, "creating snapshot directory for `%s`: %s", r.key, e.msg);
@@ -701,7 +728,8 @@ void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void 
 	sw->pending = 1; /* held until every removal is started */
 	for (size_t i = 0; i < ndirs; i++) {
 		const struct snapdir *d = &dirs[i];
-		if (removing_has(d->id) || (d->kind == SNAPDIR_LIVE && id_in(ids, nids, d->id)))
+		if (removing_has(d->id) || idset_has(&creating, d->id) ||
+		    (d->kind == SNAPDIR_LIVE && id_in(ids, nids, d->id)))
 			continue;
 		if (d->kind != SNAPDIR_RM && plink_snap_drop(d->id, d->kind, &e) < 0) {
 			log_warn("cleanup: %s", e.msg);

@@ -96,7 +96,9 @@ show_logs()
 
 if [ "$SN" = strata ]; then
 	ensure_user
-	start_stratad "$T/strata-root" "$T/strata.sock" || exit 1
+	# A short idle_timeout: the broker closes containerd's idle connection
+	# (GOAWAY) while the suite runs, and containerd must dial again.
+	start_stratad "$T/strata-root" "$T/strata.sock" --idle-timeout 3 || exit 1
 fi
 start_containerd || exit 1
 SNAP="$CTR snapshots --snapshotter $SN"
@@ -349,6 +351,18 @@ t_export_cleaned()
 if [ "$SN" = strata ]; then
 	check "strata export --name: ctr images import names it and ctr run starts it" t_export_import
 	check "the exported image is removed" t_export_cleaned
+fi
+
+# ---- an idle connection closed by the broker ----------------------------------------
+t_idle_closed_then_served()
+{
+	_before=$($SNAP ls | wc -l)
+	sleep 5
+	grep -q "for idle_timeout" "$T/stratad.log" && [ "$($SNAP ls | wc -l)" = "$_before" ]
+}
+if [ "$SN" = strata ]; then
+	check "containerd's connection idle past idle_timeout is closed, and containerd is served again" \
+		t_idle_closed_then_served
 fi
 
 # ---- teardown: remove the image; strata must stop cleanly ----------------------------

@@ -2,7 +2,8 @@
 # Load: CLIENTS concurrent clients for DURATION seconds, each looping over a
 # mix of snapshot calls and jobs against one daemon with a small max_jobs:
 #   prepare, apply (a job), commit, stat, view, mounts, diff (a job), usage,
-#   ls, rm.
+#   ls, rm; and one more calling Cleanup over and over, as containerd's
+#   garbage collector does.
 # What must hold:
 #   - no call fails but with ResourceExhausted from the job queue's bound
 #     (max_queued_jobs), which is documented;
@@ -71,6 +72,17 @@ client() {
 	echo "$_r" >"$T/rounds.$_n"
 }
 
+# cleaner UNTIL: containerd's garbage collector, calling Cleanup over and
+# over while the clients prepare: no snapshot being made may be taken for
+# an orphan.
+cleaner() {
+	: >"$T/errors.cleaner"
+	while [ "$(date +%s)" -lt "$1" ]; do
+		timeout $CALL_TIMEOUT "$STRATA" --address "$ADDR" cleanup >/dev/null 2>"$T/err.cleaner" ||
+			echo "cleanup: $(head -c 300 "$T/err.cleaner")" >>"$T/errors.cleaner"
+	done
+}
+
 # A warm-up round by one client, then the baseline.
 client warm $(($(date +%s) + 1))
 rss0=$(rss_kib) fds0=$(fds)
@@ -83,6 +95,9 @@ while [ $n -lt "$CLIENTS" ]; do
 	at_exit "kill $! 2>/dev/null"
 	n=$((n + 1))
 done
+cleaner "$until" &
+pids="$pids $!"
+at_exit "kill $! 2>/dev/null"
 # shellcheck disable=SC2086 # the pids
 wait $pids
 rss1=$(rss_kib) fds1=$(fds)
