@@ -24,7 +24,9 @@
 #include "services.h"
 
 /* Ids whose directory a remove worker is deleting, so that a sweep running
- * meanwhile does not start a second one. */
+ * meanwhile does not start a second one; and ids whose directory the parent
+ * is creating or has created for a record not yet written, so that a sweep
+ * does not take it for an orphan (and leave the record without it). */
 static uint64_t *removing;
 static size_t nremoving;
 
@@ -246,6 +248,7 @@ static void create_record(void *ctx, const struct err *unused)
 	    .kind = cr.kind, .name = (char *)r.key, .parent = (char *)r.parent, .id = cr.id};
 	struct snap_info out = {0};
 	struct err e;
+	removing_del(cr.id); /* the record is in the batch, which sweeps read */
 	in.labels = labels_from_entries(r.labels, r.nlabels);
 	in.nlabels = r.nlabels;
 	int rc = meta_create(broker.meta, &in, &out, &e);
@@ -266,6 +269,7 @@ static void dir_created(void *ctx, const struct err *de)
 	struct call *c = ctx;
 	if (de) {
 		struct create_req r = create_req_of(c);
+		removing_del(((struct create *)c->state)->id);
 		free(c->state);
 		c->state = NULL;
 		return call_fail(c, de->code, "creating snapshot directory for `%s`: %s", r.key, de->msg);
@@ -309,7 +313,9 @@ static void prepare_or_view(struct call *c, int kind)
 	struct create *cr = xcalloc(1, sizeof *cr);
 	*cr = (struct create){.kind = kind, .id = id};
 	c->state = cr;
+	removing_add(id);
 	if (plink_snap_create(id, parent_id, kind == KIND_ACTIVE, dir_created, c, &e) < 0) {
+		removing_del(id);
 		free(c->state);
 		c->state = NULL;
 		return call_fail(c, e.code, "creating snapshot directory for `%s`: %s", r.key, e.msg);
@@ -620,7 +626,9 @@ void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void 
 	cleanup_free uint64_t *ids = NULL;
 	size_t ndirs = 0, nids = 0;
 	struct err e;
-	if (meta_ids(broker.meta, &ids, &nids, &e) < 0 || plink_snap_list(&dirs, &ndirs, &e) < 0)
+	/* The list first: waiting for the parent, it may run the callbacks
+	 * of directories created meanwhile, which write their records. */
+	if (plink_snap_list(&dirs, &ndirs, &e) < 0 || meta_ids(broker.meta, &ids, &nids, &e) < 0)
 		return done(ctx, &e);
 	struct sweep *sw = xcalloc(1, sizeof *sw);
 	sw->done = done;
