@@ -649,6 +649,11 @@ void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void 
 	sweep_one_done(sw);
 }
 
+int snapshot_dir_busy(uint64_t id)
+{
+	return removing_has(id);
+}
+
 static void cleanup_done(void *ctx, const struct err *e)
 {
 	if (e)
