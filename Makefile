@@ -58,7 +58,7 @@ CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit integration format format-check install run bench fuzz clean
+.PHONY: all deps check unit integration soak format format-check install run bench fuzz clean
 .SECONDARY:
 
 all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/strata
@@ -144,6 +144,10 @@ unit: $(UNIT_BIN)
 
 integration: all $(B)/tests/mountfd $(B)/tests/probebroker $(B)/tests/unit-confine
 	sh tests/run-integration.sh
+
+# The crash test for long: 200 rounds of SIGKILL and restart under load.
+soak: all
+	ROUNDS=200 sh tests/integration/crash.sh
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
