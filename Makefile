@@ -2,7 +2,7 @@
 #   make check   install missing Debian packages, build, run every test
 #   make run     build and start the daemon in the foreground (default config)
 #   make bench   benchmarks against containerd's own code (not part of check)
-#   make soak    the load test for minutes (not part of check)
+#   make soak    the load and crash tests at length (not part of check)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -173,6 +173,7 @@ install: all
 # Long runs of the fault and load tests (`make check` runs short ones).
 soak: deps all
 	DURATION=300 sh tests/integration/load.sh
+	ROUNDS=200 sh tests/integration/crash.sh
 
 bench: deps all
 	sh tests/bench/run.sh

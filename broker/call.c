@@ -44,6 +44,8 @@ static const struct method_desc methods[] = {
      svc_mount},
     {NM_RELEASE, NULL, &strata__v1__release_request__descriptor, &strata__v1__release_response__descriptor, 0,
      0, svc_release},
+    {NM_FSCK, NULL, &strata__v1__fsck_request__descriptor, &strata__v1__fsck_response__descriptor, 1, 0,
+     svc_fsck},
 };
 
 static unsigned calls_alive;

@@ -73,6 +73,11 @@ struct hold *hold_add(const struct hold *tmpl)
 	return h;
 }
 
+struct hold *hold_first(void)
+{
+	return holds;
+}
+
 struct hold **hold_find(uint64_t id)
 {
 	struct hold **pp = &holds;

@@ -22,6 +22,8 @@ struct hold {
 
 /* Adds a copy of h (path copied too) with a new id. */
 struct hold *hold_add(const struct hold *h);
+/* The first hold (the rest follow through next), or NULL. */
+struct hold *hold_first(void);
 /* The link to the hold with that id, or to the NULL at the end. */
 struct hold **hold_find(uint64_t id);
 /* The link to the hold of an attached mount at path, or to the NULL at the end. */

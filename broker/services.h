@@ -53,6 +53,8 @@ int diff_job_start(const struct job_spec *base, const uint64_t *right, size_t nr
 		   void (*progress)(void *ctx, uint64_t tar_bytes, uint64_t entries), void *ctx,
 		   struct err *e);
 void svc_release(struct call *c);
+/* strata fsck (broker/fsck.c). */
+void svc_fsck(struct call *c);
 
 /* Mount holds (broker/holds.c): snapshots handed out as mount fds.  A
  * held snapshot cannot be removed, nor committed while a hold is
@@ -110,5 +112,8 @@ void apply_failed(uint64_t id, const char *key, const struct job_result *res, co
 
 /* Removes snapshot directories that no metadata points at (start-up and Cleanup). */
 void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void *ctx);
+/* Whether snapshot id's directory is being created or removed now: neither
+ * an orphan nor a missing directory. */
+int snapshot_dir_busy(uint64_t id);
 
 #endif

@@ -720,7 +720,9 @@ void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void 
 	cleanup_free uint64_t *ids = NULL;
 	size_t ndirs = 0, nids = 0;
 	struct err e;
-	if (meta_ids(broker.meta, &ids, &nids, &e) < 0 || plink_snap_list(&dirs, &ndirs, &e) < 0)
+	/* The list first: waiting for the parent, it may run the callbacks
+	 * of directories created meanwhile, which write their records. */
+	if (plink_snap_list(&dirs, &ndirs, &e) < 0 || meta_ids(broker.meta, &ids, &nids, &e) < 0)
 		return done(ctx, &e);
 	struct sweep *sw = xcalloc(1, sizeof *sw);
 	sw->done = done;
@@ -740,6 +742,11 @@ void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void 
 		remove_dir_async(d->id, 0, sweep_one_done, sw);
 	}
 	sweep_one_done(sw);
+}
+
+int snapshot_dir_busy(uint64_t id)
+{
+	return removing_has(id) || idset_has(&creating, id);
 }
 
 static void cleanup_done(void *ctx, const struct err *e)

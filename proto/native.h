@@ -35,6 +35,7 @@ enum native_method {
 	NM_DIFF_LAYER = 102,  /* strata.v1 DiffLayerRequest + 1 fd: where the layer goes */
 	NM_MOUNT = 103,	      /* strata.v1 MountRequest; the reply's data record carries the mount fd */
 	NM_RELEASE = 104,     /* strata.v1 ReleaseRequest: ends an attached mount's hold */
+	NM_FSCK = 105,	      /* strata.v1 FsckRequest: metadata against the tree (broker/fsck.c) */
 };
 
 struct native_req {

@@ -13,6 +13,8 @@ order="
 	probe-broker
 	unit
 	recovery
+	fsck
+	crash
 	full-disk
 	grpc-robustness
 	conn-limits
