@@ -32,7 +32,7 @@ static int open_dbs(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 	    {"snapshots", offsetof(struct meta, snaps)}, {"parents", offsetof(struct meta, parents)},
 	    {"ids", offsetof(struct meta, ids)},	 {"info", offsetof(struct meta, info)},
 	    {"holds", offsetof(struct meta, holds)},	 {"written", offsetof(struct meta, written)},
-	    {"failed", offsetof(struct meta, failed)},
+	    {"failed", offsetof(struct meta, failed)},	 {"applying", offsetof(struct meta, applying)},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
 		int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, (MDB_dbi *)((char *)m + dbs[i].off));
@@ -84,7 +84,7 @@ int meta_open_sized(struct meta **out, const char *dir, uint64_t max_bytes, stru
 	m->dir = xstrdup(dir);
 	/* The map is address space only: the file grows as pages are used. */
 	m->map_size = max_bytes;
-	if ((rc = mdb_env_set_maxdbs(m->env, 7)) || (rc = mdb_env_set_mapsize(m->env, (size_t)max_bytes)))
+	if ((rc = mdb_env_set_maxdbs(m->env, 8)) || (rc = mdb_env_set_mapsize(m->env, (size_t)max_bytes)))
 		goto fail;
 	/* MDB_NOTLS: read transactions are not tied to a thread's TLS slot, so
 	 * the loop thread may hold several (a walk's reader stays usable while

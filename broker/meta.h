@@ -124,6 +124,15 @@ int meta_written(struct meta *m, uint64_t id);
 int meta_failed_put(struct meta *m, uint64_t id, struct err *e);
 /* 1 when id is marked (or the store cannot tell), else 0. */
 int meta_failed(struct meta *m, uint64_t id);
+/* Snapshots a layer apply is under way on (broker/applyfail.c): put before
+ * its worker may write, deleted once the apply ended and its failure, if it
+ * failed, was handled.  A record left over is an apply a crash cut short,
+ * handled at start-up like a failed one.  Put replaces the flags. */
+#define META_APPLYING_EMPTY 1u /* the target had no entry before the apply */
+int meta_applying_put(struct meta *m, uint64_t id, uint32_t flags, struct err *e);
+int meta_applying_del(struct meta *m, uint64_t id, struct err *e);
+typedef void (*meta_applying_fn)(uint64_t id, uint32_t flags, void *ctx);
+int meta_applying_walk(struct meta *m, meta_applying_fn fn, void *ctx, struct err *e);
 /* Ids of name's ancestors, nearest first (not name's own). */
 int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);
 /* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */

@@ -1,6 +1,7 @@
 /* Mount holds of attached mounts, the snapshots a read-write mount fd was
  * issued for (broker/mountsvc.c uses both), and the snapshots a layer apply
- * failed on (broker/applyfail.c), in the metadata store. */
+ * failed on or is under way on (broker/applyfail.c), in the metadata
+ * store. */
 #include <string.h>
 
 #include "../common/util.h"
@@ -173,4 +174,60 @@ int meta_failed(struct meta *m, uint64_t id)
 	struct err e;
 	/* Unreadable counts as marked: a Commit is refused rather than risked. */
 	return in_txn(m, false, mark_body, &a, &e) < 0 || a.found;
+}
+
+/* ---- applies under way: be64(id) -> one byte of META_APPLYING_* --------------- */
+
+struct applying_args {
+	uint64_t id;
+	uint32_t flags;
+	int op; /* 1 put, -1 delete, 0 walk */
+	meta_applying_fn fn;
+	void *ctx;
+};
+
+static int applying_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct applying_args *a = arg;
+	uint64_t be;
+	MDB_val key = id_val(a->id, &be), val;
+	unsigned char flags = (unsigned char)a->flags;
+	int rc;
+	if (a->op) {
+		val = (MDB_val){.mv_size = 1, .mv_data = &flags};
+		rc = a->op > 0 ? mdb_put(txn, m->applying, &key, &val, 0)
+			       : mdb_del(txn, m->applying, &key, NULL);
+		return rc && rc != MDB_NOTFOUND ? lmdb_fail(e, rc, "writing", "applying") : 0;
+	}
+	MDB_cursor *cur;
+	if ((rc = mdb_cursor_open(txn, m->applying, &cur)))
+		return lmdb_fail(e, rc, "reading", "applying");
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (key.mv_size != sizeof be)
+			continue;
+		memcpy(&be, key.mv_data, sizeof be);
+		/* Another length: flags unknown, so nothing is taken as empty. */
+		a->fn(be64toh(be), val.mv_size == 1 ? *(unsigned char *)val.mv_data : 0, a->ctx);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : lmdb_fail(e, rc, "reading", "applying");
+}
+
+int meta_applying_put(struct meta *m, uint64_t id, uint32_t flags, struct err *e)
+{
+	struct applying_args a = {.id = id, .flags = flags, .op = 1};
+	return in_txn(m, true, applying_body, &a, e);
+}
+
+int meta_applying_del(struct meta *m, uint64_t id, struct err *e)
+{
+	struct applying_args a = {.id = id, .op = -1};
+	return in_txn(m, true, applying_body, &a, e);
+}
+
+int meta_applying_walk(struct meta *m, meta_applying_fn fn, void *ctx, struct err *e)
+{
+	struct applying_args a = {.fn = fn, .ctx = ctx};
+	return in_txn(m, false, applying_body, &a, e);
 }

@@ -9,8 +9,8 @@
  *   meta_read.c    lookups and walks
  *   meta_ids.c     ids, reserved in blocks and never reused
  *   meta_write.c   create, commit, remove, update, usage
- *   meta_holds.c   mount holds, the snapshots written through a mount fd and
- *                  those a layer apply failed on
+ *   meta_holds.c   mount holds, the snapshots written through a mount fd,
+ *                  those a layer apply failed on and those one is under way on
  *   meta_space.c   room to grow: the reserve past data.mdb's end, the map's
  *                  headroom, and what ran out when a write cannot grow
  *
@@ -22,6 +22,7 @@
  *   holds      attach path -> a mount hold's record (hold_pack)
  *   written    be64(id) -> empty (meta_written_put)
  *   failed     be64(id) -> empty (meta_failed_put)
+ *   applying   be64(id) -> one byte of META_APPLYING_* (meta_applying_put)
  *
  * LMDB keys are at most 511 bytes and names may have 4096, so a name longer
  * than SHORT_KEY_MAX is keyed by a prefix of it plus its SHA-256; such keys
@@ -53,7 +54,7 @@ struct committer; /* meta_txn.c */
 
 struct meta {
 	MDB_env *env;
-	MDB_dbi snaps, parents, ids, info, holds, written, failed;
+	MDB_dbi snaps, parents, ids, info, holds, written, failed, applying;
 	uint64_t id_next, id_end; /* reserved, not yet handed out: [id_next, id_end) */
 	MDB_txn *batch;		  /* open batch transaction (group commit), HELD */
 	void (*batch_opened)(void *ctx);

@@ -838,6 +838,47 @@ START_TEST(holds_keep_owner_and_identity)
 }
 END_TEST
 
+struct applying_seen {
+	uint64_t id[4];
+	uint32_t flags[4];
+	size_t n;
+};
+
+static void collect_applying(uint64_t id, uint32_t flags, void *ctx)
+{
+	struct applying_seen *w = ctx;
+	ck_assert_uint_lt(w->n, 4);
+	w->id[w->n] = id;
+	w->flags[w->n++] = flags;
+}
+
+/* Applies under way are kept across a reopen (a crash) by id with their
+ * flags, a put replaces the flags, and a delete (also of an id never put)
+ * leaves the others. */
+START_TEST(applies_under_way_survive_reopen)
+{
+	cleanup_free char *dir = fresh_dir();
+	struct meta *m = store_open(dir);
+	struct err e = {0};
+	struct applying_seen w = {0};
+	ck_assert_int_eq(meta_applying_put(m, 300, 0, &e), 0);
+	ck_assert_int_eq(meta_applying_put(m, 7, 0, &e), 0);
+	ck_assert_int_eq(meta_applying_put(m, 7, META_APPLYING_EMPTY, &e), 0);
+	ck_assert_int_eq(meta_applying_put(m, 9, 0, &e), 0);
+	ck_assert_int_eq(meta_applying_del(m, 9, &e), 0);
+	ck_assert_int_eq(meta_applying_del(m, 10, &e), 0);
+	meta_close(m);
+	m = store_open(dir);
+	ck_assert_int_eq(meta_applying_walk(m, collect_applying, &w, &e), 0);
+	ck_assert_uint_eq(w.n, 2);
+	ck_assert_uint_eq(w.id[0], 7);
+	ck_assert_uint_eq(w.flags[0], META_APPLYING_EMPTY);
+	ck_assert_uint_eq(w.id[1], 300);
+	ck_assert_uint_eq(w.flags[1], 0);
+	meta_close(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta");
@@ -860,6 +901,7 @@ int main(void)
 	tcase_add_test(tc, group_commit_batches_until_flush);
 	tcase_add_test(tc, committer_commits_beside_the_caller);
 	tcase_add_test(tc, holds_keep_owner_and_identity);
+	tcase_add_test(tc, applies_under_way_survive_reopen);
 	tcase_add_test(tc, full_map_refuses_additions_but_not_removals);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
