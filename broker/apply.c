@@ -65,6 +65,9 @@ static void applied(void *ctx, const struct job_result *res, const struct err *e
 				     "apply to `%s`: layer digest %s, expected %s", r->key, digest,
 				     r->expected_digest);
 	struct applying *a = c->state;
+	struct err de = {0};
+	if (apply_succeeded(a->id, &de) < 0)
+		return apply_failing(c, res, de.code, "apply to `%s`: %s", r->key, de.msg);
 	c->state = NULL;
 	snapshot_apply_end(a->id);
 	free(a);

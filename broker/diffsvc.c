@@ -134,6 +134,11 @@ static void diff_applied(void *ctx, const struct job_result *res, const struct e
 		snprintf(da->msg, sizeof da->msg, "apply: blob %s has digest %s and size %llu", da->digest,
 			 got, (unsigned long long)res->applied.compressed_size);
 	}
+	struct err de = {0};
+	if (!da->code && apply_succeeded(da->target, &de) < 0) {
+		da->code = de.code;
+		snprintf(da->msg, sizeof da->msg, "apply %s: %.400s", da->digest, de.msg);
+	}
 	if (da->code)
 		return apply_failed(da->target, da->key, res, da->msg, diff_apply_undone, c);
 	diff_apply_free(c);

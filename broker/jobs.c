@@ -19,8 +19,10 @@
 #include "../common/util.h"
 #include "../proto/ipc.h"
 #include "broker.h"
+#include "durable.h"
 #include "loop.h"
 #include "parentlink.h"
+#include "services.h"
 #include "space.h"
 
 enum job_state { JOB_QUEUED = 1, JOB_SPAWNING = 2, JOB_RUNNING = 3 };
@@ -44,6 +46,7 @@ struct job {
 	struct err aborted;		  /* code ST_OK, or why the job was given up */
 	int kill_sent;			  /* the spawner was asked to kill its worker */
 	uint32_t spawned_flags;		  /* IPC_SPAWNED_*, from the spawner */
+	int go_sent;			  /* ROLE_EXTRACT: JOB_GO sent, the worker may write */
 	struct ipc_msg result;		  /* a record read early by the progress watcher */
 	int has_result;
 	struct job *next;
@@ -455,6 +458,38 @@ void job_on_progress(struct job *j, job_progress_fn fn)
 	j->progress = fn;
 }
 
+/* An extract job's record is durable (or could not be written): its worker,
+ * waiting since it was forked, may begin (proto/ipc.h JOB_GO).  The job
+ * may have ended or been given up meanwhile. */
+static void job_go(void *ctx, const struct err *e)
+{
+	uint64_t id = *(uint64_t *)ctx;
+	free(ctx);
+	struct job *j = *job_find(id);
+	struct err se = {0};
+	if (!j || j->state != JOB_RUNNING || j->aborted.code)
+		return;
+	if (e)
+		return job_abort(j, e->code, "cannot record the apply: %s", e->msg);
+	if (ipc_send(j->sock, IPC_JOB_GO, NULL, 0, NULL, 0, &se) < 0)
+		return job_abort(j, ST_INTERNAL, "cannot start the worker: %s", se.msg);
+	j->go_sent = 1;
+}
+
+/* An extract worker writes only once the apply is recorded as under way,
+ * with whether the spawner found the target empty, and that record is
+ * durable: a crash from then on leaves a record that start-up handles
+ * (broker/applyfail.c). */
+static void job_record_apply(struct job *j)
+{
+	struct err e = {0};
+	if (apply_record(j->spec.target, !!(j->spawned_flags & IPC_SPAWNED_TARGET_EMPTY), &e) < 0)
+		return job_abort(j, e.code, "cannot record the apply: %s", e.msg);
+	uint64_t *id = xmalloc(sizeof *id);
+	*id = j->id;
+	durable_then(job_go, id);
+}
+
 static void job_spawned(const struct ipc_spawned *sp, int sock)
 {
 	struct job *j = *job_find(sp->job_id);
@@ -471,6 +506,8 @@ static void job_spawned(const struct ipc_spawned *sp, int sock)
 	/* Read as the worker writes, progress wanted or not: a worker whose
 	 * progress records nobody reads would fill the socket and block. */
 	j->sock_src = loop_add(j->sock, EPOLLIN, on_job_sock, j);
+	if (j->spec.role == ROLE_EXTRACT)
+		job_record_apply(j);
 	if (j->started)
 		j->started(j->ctx, j->pid);
 }
@@ -506,7 +543,7 @@ static void job_exited(uint64_t job_id, int wstatus)
 	pl.running--;
 	struct job_result res = {.pid = j->pid,
 				 .mount_fd = -1,
-				 .ran = 1,
+				 .ran = j->spec.role != ROLE_EXTRACT || j->go_sent,
 				 .target_empty = !!(j->spawned_flags & IPC_SPAWNED_TARGET_EMPTY)};
 	struct err e = {0};
 	int rc = job_outcome(j, wstatus, &res, &e);

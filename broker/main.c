@@ -61,6 +61,8 @@ static void startup_swept(void *ctx, const struct err *e)
 {
 	if (e)
 		log_warn("start-up sweep of orphan directories: %s", e->msg);
+	/* After the sweep: an rm-ID an earlier reset left is gone by now. */
+	apply_recover();
 }
 
 int broker_main(const struct broker_opts *o)
@@ -132,6 +134,9 @@ int broker_main(const struct broker_opts *o)
 	    native_server_start(BROKER_FD_NATIVE, &nl, &e) < 0)
 		die("start: %s", e.msg);
 	mount_holds_load();
+	/* Before anything is served: a snapshot a crash cut an apply short on
+	 * is not committed meanwhile (broker/applyfail.c). */
+	apply_recover_guard();
 	snapshots_sweep_orphans(startup_swept, NULL);
 	if (plink_ready(&e) < 0)
 		die("%s", e.msg);

@@ -84,7 +84,9 @@ struct job_result {
 	int probe_errno;
 	struct ipc_job_applied applied; /* ROLE_EXTRACT, ROLE_DIFF, ROLE_PUBLISH */
 	int mount_fd; /* ROLE_MOUNT: the detached mount, owned by the done callback; else -1 */
-	int ran;      /* a worker was forked: it may have written into its target */
+	/* a worker was forked (for ROLE_EXTRACT: and told it may begin,
+	 * JOB_GO): it may have written into its target */
+	int ran;
 	/* ROLE_EXTRACT: the spawner found the target's fs empty right before
 	 * it forked the worker (IPC_SPAWNED_TARGET_EMPTY) */
 	int target_empty;

@@ -110,6 +110,19 @@ typedef void (*apply_undone_fn)(void *ctx, const char *note);
 void apply_failed(uint64_t id, const char *key, const struct job_result *res, const char *why,
 		  apply_undone_fn done, void *ctx);
 
+/* An extract worker of snapshot id was forked (the spawner found its target
+ * empty or not): the apply is recorded as under way, before the worker may
+ * write (broker/jobs.c sends its go-ahead once this is durable). */
+int apply_record(uint64_t id, int target_empty, struct err *e);
+/* An apply into id succeeded: its record goes, before the caller hears of
+ * it; on failure the caller fails the apply (apply_failed). */
+int apply_succeeded(uint64_t id, struct err *e);
+/* Start-up: the snapshots an apply was under way on when the broker stopped
+ * are guarded as applied to (first, before anything is served), then each
+ * is handled as a failed apply (after the orphan sweep). */
+void apply_recover_guard(void);
+void apply_recover(void);
+
 /* Removes snapshot directories that no metadata points at (start-up and Cleanup). */
 void snapshots_sweep_orphans(void (*done)(void *ctx, const struct err *e), void *ctx);
 /* Whether snapshot id's directory is being created or removed now: neither

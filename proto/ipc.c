@@ -49,6 +49,8 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_JOB_APPLIED, sizeof(struct ipc_job_applied), 0, IPC_CH_JOB),
     T(IPC_JOB_PROGRESS, sizeof(struct ipc_job_progress), 0, IPC_CH_JOB),
     T(IPC_JOB_MOUNT, 0, 1, IPC_CH_JOB),
+
+    T(IPC_JOB_GO, 0, 0, IPC_CH_WORKER),
 };
 #undef T
 

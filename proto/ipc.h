@@ -13,7 +13,8 @@
  *        (IPC_CH_PARENT_REPLY)
  *   evt  broker -> spawner requests (IPC_CH_SPAWNER), spawner -> broker
  *        events (IPC_CH_SPAWNER_EVENT)
- *   job  one per job, worker (or publisher) -> broker (IPC_CH_JOB)
+ *   job  one per job, worker (or publisher) -> broker (IPC_CH_JOB), and an
+ *        extract worker's go-ahead, broker -> worker (IPC_CH_WORKER)
  *
  * Role and snapshot-directory numbers are those of proto/roles.h. */
 #ifndef STRATA_IPC_H
@@ -199,7 +200,23 @@ enum ipc_type {
 	 * it hands to removal is ID/fs alone, a part of what SNAP_DROP of the
 	 * same ID hands over: a broker gains no reach it did not have. */
 	IPC_SNAP_RESET = 27,
-	IPC_TYPE_MAX = 27,
+	/* job, broker -> worker.  Body: none.  An extract worker may begin:
+	 * it waits for this before it opens its target or reads a byte of its
+	 * input.  Needed because a crash of the broker (or of the daemon) in
+	 * the middle of an apply must not leave half a layer that nothing
+	 * remembers: the broker first records, durably, that the apply is
+	 * under way and whether the spawner found the target empty
+	 * (SPAWNED's flags; broker/applyfail.c), and start-up handles a record
+	 * left over like a failed apply.  The spawner's look stays where it
+	 * was, right before the fork, and the worker only waits; no other
+	 * process checks anything on the broker's word.  Safe: it carries
+	 * nothing, it goes to a worker of the broker's own job, which already
+	 * reads whatever input the broker gave it, so a broker that sends it
+	 * early, late, never or malformed (the worker then exits) gains
+	 * nothing; the worker receives nothing else on its job socket, and a
+	 * worker never sends it (it arrives only at the worker's end). */
+	IPC_JOB_GO = 28,
+	IPC_TYPE_MAX = 28,
 };
 
 /* The receiving end of a channel: the types each may receive are one column
@@ -210,7 +227,9 @@ enum ipc_channel {
 	IPC_CH_SPAWNER = 3,	  /* the spawner's end of evt: the broker's requests */
 	IPC_CH_SPAWNER_EVENT = 4, /* the broker's end of evt: the spawner's events */
 	IPC_CH_JOB = 5,		  /* the broker's end of a job socket: one worker's records */
+	IPC_CH_WORKER = 6,	  /* a worker's end of its job socket: the broker's go-ahead */
 };
+#define IPC_CH_MAX IPC_CH_WORKER
 
 struct ipc_hdr {
 	uint32_t type;

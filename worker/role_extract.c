@@ -1,6 +1,7 @@
 /* The extract role: applies the layer on WORKER_FD_INPUT to /target, with the
  * lower layers at /lower/N for the metadata of parent directories the layer
- * does not carry (worker/extract.h does the work). */
+ * does not carry (worker/extract.h does the work), once the broker says it
+ * may. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,9 +18,26 @@ static void report_progress(void *ctx, uint64_t in, uint64_t entries)
 	ipc_send(*(int *)ctx, IPC_JOB_PROGRESS, &p, sizeof p, NULL, 0, NULL);
 }
 
+/* The broker's go-ahead (proto/ipc.h JOB_GO): it has recorded, durably,
+ * that this apply is under way.  Anything else, or the broker gone, ends
+ * the job before it touched its target or its input. */
+static int wait_go(int job_fd)
+{
+	struct ipc_msg m;
+	struct err e = {0};
+	int r = ipc_recv(job_fd, IPC_CH_WORKER, &m, &e);
+	if (r == 1 && m.type == IPC_JOB_GO)
+		return 0;
+	if (r == 1)
+		ipc_msg_close(&m);
+	return -1;
+}
+
 int role_extract_run(int job_fd, const struct ipc_spawn *req)
 {
 	struct err e = {0};
+	if (wait_go(job_fd) < 0)
+		return 1;
 	int target = open("/target", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0) {
 		err_errno(&e, ST_INTERNAL, errno, "extract: open `/target`");

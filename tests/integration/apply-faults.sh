@@ -9,7 +9,10 @@
 # target had content (an apply succeeded before, or a client has it
 # mounted), the snapshot is marked failed: Commit refuses it, also after a
 # restart of the daemon and a later apply that succeeds, and rm works.  The
-# daemon logs why each apply ended.  lib.sh stops the daemon by pid, kills
+# same when the broker, or the whole daemon, is killed in the middle of an
+# apply: once started again, the daemon empties the target that was empty,
+# marks the one that had content, and logs it.  The daemon logs why each
+# apply ended.  lib.sh stops the daemon by pid, kills
 # the helpers registered, unmounts everything under $T and removes it.
 set -u
 . "$(dirname -- "$0")/../lib.sh"
@@ -232,6 +235,67 @@ err_has "... saying why" "a layer apply failed on it"
 check "rm of a marked snapshot works" st rm mixed
 check "... and of the others" st rm grpc-mixed held
 check "a committed snapshot is unaffected" st stat c-limit
+
+# ---- a crash in the middle of an apply ----
+# serving KEY: the daemon answers (a stat of KEY) within 10 s.
+serving() {
+	i=0
+	while ! "$STRATA" --address "$ADDR" stat "$1" >/dev/null 2>&1 && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	"$STRATA" --address "$ADDR" stat "$1" >/dev/null 2>&1
+}
+# kill_broker: SIGKILL of the broker; the parent starts another.
+kill_broker() {
+	_b=$(pgrep -P "$STRATAD_PID" -f -- '--role=broker' | head -n 1)
+	[ -n "$_b" ] && kill -KILL "$_b"
+}
+# kill_daemon: SIGKILL of the parent and of its children, then a new daemon
+# on the same root.
+kill_daemon() {
+	_kids=$(pgrep -P "$STRATAD_PID")
+	# shellcheck disable=SC2086 # a list of pids
+	kill -KILL "$STRATAD_PID" $_kids
+	wait "$STRATAD_PID" 2>/dev/null
+	STRATAD_PID=''
+	i=0
+	while pgrep -f -- "--root=$ROOT" >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	cat "$T/stratad.log" >>"$T/stratad.all"
+	: >"$T/stratad.log"
+	# shellcheck disable=SC2086 # a list of flags
+	start_stratad "$ROOT" "$ADDR" $DAEMON_ARGS
+}
+# crash_mid_apply HOW KEY: the apply of $T/slow.tar into KEY is under way
+# when HOW (kill_broker, kill_daemon) ends it; then the daemon serves again.
+crash_mid_apply() {
+	feed_start "$2"
+	if $1; then pass "$2: $1 mid-apply"; else fail "$2: $1 mid-apply"; fi
+	exec 9>&-
+	wait "$applier"
+	check "$2: ... the client's apply fails" test -s "$T/$2.err"
+	check "$2: ... and the daemon serves again" serving "$2"
+	i=0
+	while ! logged_crash "$2" "cut short by a crash: handled" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	check "$2: ... and, started again, handles the apply cut short" logged_crash "$2" "cut short by a crash: handled"
+}
+# logged_crash KEY TEXT: a line of the daemon's log about the apply to KEY
+# has TEXT.
+logged_crash() { grep -F -- "apply to \`$1\`" "$T/stratad.log" | grep -qF -- "$2"; }
+want=0:0:755
+for how in kill_broker kill_daemon; do
+	st prepare "crash-empty-$how" >/dev/null
+	crash_mid_apply $how "crash-empty-$how"
+	emptied "$how mid-apply into an empty target" "crash-empty-$how"
+	check "... and the daemon logs why" logged_crash "crash-empty-$how" "under way when the broker stopped"
+	st prepare "crash-mixed-$how" >/dev/null
+	check "crash-mixed-$how: apply A succeeds" st apply "crash-mixed-$how" "$T/other.tar"
+	crash_mid_apply $how "crash-mixed-$how"
+	run st commit "c-crash-mixed-$how" "crash-mixed-$how"
+	expect_rc "$how mid-apply into a target with content: commit is refused" 1
+	err_has "... saying why" "a layer apply failed on it"
+	check "... and rm works" st rm "crash-mixed-$how"
+done
 stop_stratad
 
 # ---- a full disk ----

@@ -516,6 +516,9 @@ static void attack_input_file(void)
 		inspect_worker(j.pid, &st);
 	else
 		say("FAIL extract-worker-caught: worker %d was not seen confined", (int)j.pid);
+	/* It waits for this before it reads its input (proto/ipc.h JOB_GO). */
+	if (ipc_send(j.sock, IPC_JOB_GO, NULL, 0, NULL, 0, NULL) < 0)
+		say("FAIL extract-from-file: send JOB_GO: %s", strerror(errno));
 	kill(j.pid, SIGCONT);
 	job_finish(&j);
 	describe(&j, why, sizeof why);
