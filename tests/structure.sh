@@ -8,6 +8,7 @@
 #   libraries: stratad (the root parent) maps none of the libraries that read
 #     untrusted bytes or serve clients; the broker none of the layer
 #     codecs'; those are why the three are separate binaries.
+#   calls: no binary binds glibc's qsort (common/sort.h says why).
 # Usage: sh tests/structure.sh [BUILD_DIR]   (prints each breach; exit 1 if any)
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -56,6 +57,17 @@ client_facing='libprotobuf-c libnghttp2 liblmdb'
 check_libs stratad $untrusted_bytes $client_facing
 # shellcheck disable=SC2086
 check_libs stratad-broker $untrusted_bytes
+
+# BINARY...: none binds glibc's qsort, which may call sysinfo, a call no
+# confined process's policy allows (common/sort.h sorts instead).
+check_no_qsort() {
+	for _b in "$@"; do
+		[ -x "$B/$_b" ] || continue
+		nm -D --undefined-only "$B/$_b" | grep -qE ' qsort(_r)?(@|$)' && breach "$_b binds glibc's qsort (use sort_array, common/sort.h)"
+	done
+	return 0
+}
+check_no_qsort stratad stratad-broker stratad-spawner strata
 
 [ "$bad" -eq 0 ] && echo "structure: includes and libraries keep to the layout"
 exit "$bad"
