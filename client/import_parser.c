@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../common/log.h"
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "../proto/import.h"
@@ -61,6 +62,7 @@ static void keep_fds(const struct import_job *job)
 			_exit(2);
 	if (close_range(0, IMPORT_FD_ARCHIVE - 1, 0) < 0 || close_range(IMPORT_FD_ARCHIVE + n, ~0U, 0) < 0)
 		_exit(2);
+	log_off(); /* no stderr, and no call for it in the policy */
 }
 
 /* 2. No privilege: root becomes nobody (no supplementary groups, empty

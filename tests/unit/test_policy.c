@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/sort.h"
 #include "common/util.h"
 #include "policy/policy.h"
@@ -577,6 +578,24 @@ START_TEST(sorting_makes_no_call)
 }
 END_TEST
 
+/* die() (an allocation that failed, say) ends a confined process with
+ * status 1, whatever its policy: with its stderr closed, as every confined
+ * process but the broker has it, logging is off and die() makes no call
+ * but the exit. */
+static int die_quietly(void *arg)
+{
+	log_off();
+	die("out of memory");
+}
+
+START_TEST(dying_makes_no_forbidden_call)
+{
+	int st = run_confined(policies[_i], 0, die_quietly, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: die() did not exit 1 (status %#x)",
+		      policies[_i], st);
+}
+END_TEST
+
 /* In a child: exactly the policy's caps, effective and permitted, and a
  * bounding set of nothing more; 0 when so, else the first cap that differs
  * plus 2. */
@@ -818,6 +837,7 @@ int main(void)
 	tcase_add_test(conf, diff_changes_no_file);
 	tcase_add_loop_test(conf, log_mode_lets_denied_calls_through, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, sorting_makes_no_call, 0, (int)npolicies);
+	tcase_add_loop_test(conf, dying_makes_no_forbidden_call, 0, (int)npolicies);
 	tcase_add_loop_test(conf, roles_keep_only_their_caps, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, probe_reports_or_dies, 0, (int)nprobed_roles);
 	suite_add_tcase(s, conf);
