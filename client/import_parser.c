@@ -183,6 +183,9 @@ void import_parser_main(const struct import_job *job)
 	keep_fds(job);
 	/* A write into a pipe the daemon closed is an error to report (EPIPE). */
 	signal(SIGPIPE, SIG_IGN);
+	/* iconv, which libarchive opens for pax headers, would call getcwd
+	 * (not in the policy) to resolve a user's GCONV_PATH. */
+	unsetenv("GCONV_PATH");
 	/* 2. no privilege */
 	drop_privilege();
 	/* 3. tied to the CLI, bounded */
