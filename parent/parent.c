@@ -216,12 +216,13 @@ static void child_gone(pid_t pid, int wstatus)
 {
 	const char *who = pid == P.broker ? "broker" : "spawner";
 	int quiet = P.stopping || (pid == P.spawner && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
-	if (WIFSIGNALED(wstatus))
-		log_msg(quiet ? LOG_INFO_ : LOG_ERR_, "%s (pid %d) killed by signal %d", who, (int)pid,
-			WTERMSIG(wstatus));
+	int level = quiet ? LOG_INFO_ : LOG_ERR_, sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	const char *name = sig ? sigabbrev_np(sig) : NULL;
+	if (sig)
+		log_msg(level, "%s (pid %d) killed by signal %d (SIG%s)%s", who, (int)pid, sig,
+			name ? name : "?", sig == SIGSYS ? ": it made a call its seccomp policy lacks" : "");
 	else
-		log_msg(quiet ? LOG_INFO_ : LOG_ERR_, "%s (pid %d) exited with status %d", who, (int)pid,
-			WEXITSTATUS(wstatus));
+		log_msg(level, "%s (pid %d) exited with status %d", who, (int)pid, WEXITSTATUS(wstatus));
 	if (pid == P.broker)
 		P.broker = 0;
 	else
