@@ -4,7 +4,7 @@
 # Each test script cleans up after itself (daemons by pid, mounts, temp dirs).
 set -u
 cd "$(dirname "$0")/.."
-order="cli privsep boundaries probe-broker unit recovery grpc-robustness apply-cli diff-cli diff-roundtrip mount holds jobs commit-guard import-sandbox export-cli diff-apply apply-diff hostile testsuite containerd"
+order="cli privsep boundaries probe-broker unit recovery grpc-robustness apply-cli diff-cli diff-roundtrip mount holds jobs maximal commit-guard import-sandbox export-cli diff-apply apply-diff hostile testsuite containerd"
 passed=0
 failed=0
 failed_names=""
