@@ -54,7 +54,8 @@ void svc_update(struct call *c)
 
 struct list_state {
 	struct call *c;
-	const struct filter *f;
+	struct filter *f;
+	int too_costly; /* the filter's regular expressions ran out of steps */
 	Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp;
 	SnapInfoMsg *batch[LIST_BATCH];
 	size_t bytes;
@@ -74,7 +75,10 @@ static void list_flush(struct list_state *ls)
 static int list_one(const struct snap_info *s, void *ctx)
 {
 	struct list_state *ls = ctx;
-	if (ls->f && !filter_match(ls->f, filter_snapshot_field, s))
+	int match = ls->f ? filter_match(ls->f, filter_snapshot_field, s) : 1;
+	if (match < 0)
+		return ls->too_costly = 1; /* stops the walk */
+	if (match == 0)
 		return 0;
 	SnapInfoMsg *m = info_msg_new(s);
 	size_t sz = protobuf_c_message_get_packed_size(&m->base) + 8;
@@ -98,6 +102,11 @@ void svc_list(struct call *c)
 	containerd__services__snapshots__v1__list_snapshots_response__init(&ls->resp);
 	ls->resp.info = ls->batch;
 	int rc = meta_walk(broker.meta, list_one, ls, &e);
+	if (rc == 0 && ls->too_costly)
+		rc = err_set(&e, ST_RESOURCE_EXHAUSTED,
+			     "filters: the regular expressions ran more than %llu steps over the snapshots "
+			     "listed; narrow them",
+			     FILTER_REGEX_STEPS);
 	if (rc == 0)
 		list_flush(ls);
 	for (size_t i = 0; i < ls->resp.n_info; i++)

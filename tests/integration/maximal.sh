@@ -10,8 +10,10 @@
 #     one label or one byte more is InvalidArgument;
 #   - keys of 4096 bytes (the longest), two sharing all but their last byte;
 #   - 2000 snapshots, then List and Walk with thousands of filters, a
-#     conjunction of thousands of selectors, regular expressions of tens of
-#     kilobytes and deep field paths;
+#     conjunction of thousands of selectors, regular expressions at each
+#     limit of broker/ere.h (and one past each), a pattern exponential for
+#     glibc's regex, a List that would run its expressions too long, and a
+#     field path of 5000 components;
 #   - a layer at every extract limit (one directory of 20000 entries, a
 #     file with 1000 xattrs, an xattr of 64 KiB, 256 path components, a path
 #     and a link target of 4095 bytes, from a file and from a pipe), and one
@@ -146,12 +148,56 @@ print("name~=^m-(" + "|".join("%05d" % i for i in range(0, 2000, 2)) + ")$")
 print('labels."strata.test/i"~=/^(' + "|".join(str(i) for i in range(1, 2000, 2)) + ")$/")
 PY
 grpc_is "List with regular expressions of thousands of alternatives" "OK 2000" list "$T/f-re"
+# At the limits of a regular expression (broker/ere.h): groups 1000 deep, a
+# program of 16384 instructions; and a field path of 5000 components.
 filters "$T/f-big" <<'PY'
-print("name~=" + "[m]" * 1 + "-" + "(x|" * 3000 + "0" + ")" * 3000)
-print("name~=^" + "z" * 65536)
+print("name~=[m]-" + "(x|" * 999 + "0" + ")" * 999)
+print("name~=^" + "z" * 16382)
 print('labels."' + '"."'.join(["strata"] * 5000) + '"==x')
 PY
-grpc_is "List with a nested, a 64 KiB and a 5000-component filter" "OK 2000" list "$T/f-big"
+grpc_is "List with a regular expression 1000 groups deep, one of 16384 instructions, a path of 5000 fields" \
+	"OK 2000" list "$T/f-big"
+# One past each, a back-reference, and 20 bytes that glibc's regcomp would
+# expand until the host's memory ran out.
+for past in "name~=^$(printf "%01001d" 0 | tr 0 '(')x$(printf "%01001d" 0 | tr 0 ')')" \
+	"name~=^$(printf "%016383d" 0 | tr 0 z)" "name~=(a)\\1" "name~=/(a{0,32767}){0,32767}/"; do
+	echo "$past" >"$T/f-past"
+	run grpc list "$T/f-past"
+	out_match "a regular expression past a limit is InvalidArgument (${#past} bytes)" \
+		'^InvalidArgument: filters: invalid regular expression `.*`: (Regular expression (nests too deeply|too big)|Back-references are not supported)$'
+done
+python3 -c 'print("\n".join(["name~=a{16000}"] * 5))' >"$T/f-past"
+grpc_is "regular expressions of more than 65536 instructions in all are InvalidArgument" \
+	"InvalidArgument: filters: regular expressions of more than 65536 instructions in all" list "$T/f-past"
+# Exponential for glibc's DFA, which keeps a state for every arrangement of
+# the last 21 bytes that it meets, over every value one expression is
+# matched against (minutes, gigabytes); linear here.  64 snapshots with a
+# label of 4096 bytes (key and value) of a and b.
+python3 - >"$T/ab-labels" <<'PY'
+import random
+random.seed(1)
+ab = lambda n: "".join(random.choice("ab") for _ in range(n))
+for i in range(64):
+    print("ab-%02d strata.test/ab=%s" % (i, ab(4061) + "a" + ab(20)))
+PY
+made=0
+while read -r key label; do
+	st prepare "$key" --label "$label" >/dev/null && made=$((made + 1))
+done <"$T/ab-labels"
+same "64 snapshots with a label of 4096 bytes of a and b" "$made" 64
+t0=$(date +%s)
+echo 'labels."strata.test/ab"~=^[ab]*a[ab]{20}$' >"$T/f-ab"
+grpc_is "... List by a pattern exponential for glibc" "OK 64" list "$T/f-ab"
+echo 'labels."strata.test/ab"~=^[ab]*b[ab]{20}$' >"$T/f-ab"
+grpc_is "... and by one that matches none" "OK 0" list "$T/f-ab"
+check "... within seconds" test $(($(date +%s) - t0)) -lt 10
+# shellcheck disable=SC2046
+st rm $(cut -d' ' -f1 "$T/ab-labels")
+# What the regular expressions of one List may run, over every snapshot.
+python3 -c 'print("name~=/" + ".*" * 4000 + "x/")' >"$T/f-slow"
+grpc_is "a List whose regular expressions would run too long is ResourceExhausted" \
+	"ResourceExhausted: filters: the regular expressions ran more than 100000000 steps over the snapshots listed; narrow them" \
+	list "$T/f-slow"
 filters "$T/f-mod" <<'PY'
 print('labels."strata.test/mod"==0')
 PY
