@@ -17,7 +17,8 @@
 #   - a layer at every extract limit (one directory of 20000 entries, a
 #     file with 1000 xattrs, an xattr of 64 KiB, 256 path components, a path
 #     and a link target of 4095 bytes, from a file and from a pipe), and one
-#     past each limit; Usage of it; its diff as tar, gzip and zstd (names
+#     past each limit, and from a pipe to a worker stopped and continued
+#     mid-layer; Usage of it; its diff as tar, gzip and zstd (names
 #     and xattrs sorted), the general diff of two trees, a gRPC Diff that the
 #     publisher puts in content_root;
 #   - a chain of 500 layers (overlay's most), mounted and applied onto;
@@ -271,6 +272,34 @@ for past in name depth xattr; do
 	expect_rc "one past the $past limit is refused" 1
 	err_has "... with ResourceExhausted" "ResourceExhausted"
 done
+# An extract worker stopped and continued mid-layer (as a debugger or a
+# cgroup freeze does) goes on: its waits resume as restart_syscall.
+mkfifo "$T/slow.pipe"
+st prepare s >/dev/null
+st apply s - <"$T/slow.pipe" >"$T/s.out" 2>&1 &
+applier=$!
+at_exit "exec 9>&-; kill $applier 2>/dev/null; wait $applier 2>/dev/null"
+exec 9>"$T/slow.pipe"
+head -c 1000000 "$T/layer.tar" >&9
+spawner=$(pgrep -P "$STRATAD_PID" -f -- '--role=spawner' | head -n 1)
+worker=''
+i=0
+while [ -z "$worker" ] && [ $i -lt 100 ]; do
+	for p in $(pgrep -P "${spawner:-0}"); do
+		grep -q '^Seccomp:[[:space:]]*2' "/proc/$p/status" 2>/dev/null && worker=$p
+	done
+	[ -n "$worker" ] || sleep 0.1
+	i=$((i + 1))
+done
+sleep 0.3 # in its waits: for the pipe, and for the next block
+check "an extract worker stopped mid-layer (pid ${worker:-none})" kill -STOP "${worker:-0}"
+sleep 0.3
+kill -CONT "${worker:-0}" 2>/dev/null
+tail -c +1000001 "$T/layer.tar" >&9
+exec 9>&-
+wait "$applier"
+rc=$?
+same "... and continued completes the layer" "$rc $(cat "$T/s.out")" "0 $diff_id"
 run st usage x
 expect_rc "Usage of it" 0
 out_match "... counts every inode" '^inodes: +20[0-9]{3}$'
@@ -351,8 +380,8 @@ out_is "... its chain ID is the layer's diff ID" "$layer_id"
 # One Remove call for everything, children first.
 # shellcheck disable=SC2046
 set -- "$layer_id" topc $(awk 'BEGIN { for (i = 499; i >= 0; i--) print "c-" i; for (i = 0; i < 2000; i++) printf "m-%05d\n", i }')
-run st rm "$@" z xc y past-name past-depth past-xattr lc
-expect_rc "Remove of every snapshot (2509) in one call" 0
+run st rm "$@" z xc y s past-name past-depth past-xattr lc
+expect_rc "Remove of every snapshot (2510) in one call" 0
 run st ls
 same "... none is left" "$(tail -n +2 "$T/out" | wc -l)" 0
 check "Cleanup" st cleanup

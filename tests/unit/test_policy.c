@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -293,6 +295,9 @@ typedef int (*child_fn)(void *arg);
 
 /* When >= 0, the confined child gets this fd as its job socket (fd 3). */
 static int child_job_fd = -1;
+/* When > 0, the confined child is stopped (SIGSTOP) this long after it
+ * started, and continued 100 ms later, as a debugger or a freeze would. */
+static int stop_child_after_ms;
 
 /* Forks; the child confines itself as `role` (caps, NO_NEW_PRIVS, filter)
  * and returns fn's value as its exit status.  Returns the wait status. */
@@ -311,6 +316,12 @@ static int run_confined(const char *role, int log_denied, child_fn fn, void *arg
 		if (policy_enter(p, &b, &ce) < 0)
 			_exit(100);
 		_exit(fn(arg));
+	}
+	if (stop_child_after_ms > 0) {
+		usleep((useconds_t)stop_child_after_ms * 1000);
+		kill(pid, SIGSTOP);
+		usleep(100000);
+		kill(pid, SIGCONT);
 	}
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -596,6 +607,65 @@ START_TEST(dying_makes_no_forbidden_call)
 }
 END_TEST
 
+/* A wait with a timeout, stopped and continued, resumes as restart_syscall:
+ * extract's pipeline waits on a condition with a timeout, extract and diff
+ * may sleep, the feeder polls a FIFO.  Under SIGSTOP and SIGCONT, as a
+ * debugger or a cgroup freeze would stop them. */
+static int wait_timed(void *arg)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	if ((until.tv_nsec += 500000000) >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&mu);
+	return pthread_cond_timedwait(&cv, &mu, &until) == ETIMEDOUT ? 0 : 1;
+}
+
+static int sleep_a_while(void *arg)
+{
+	struct timespec t = {0, 500000000};
+	return clock_nanosleep(CLOCK_MONOTONIC, 0, &t, NULL);
+}
+
+static int poll_a_while(void *arg)
+{
+	return poll(NULL, 0, 500);
+}
+
+static int ppoll_a_while(void *arg)
+{
+	struct timespec t = {0, 500000000};
+	return ppoll(NULL, 0, &t, NULL);
+}
+
+START_TEST(stopped_waits_resume)
+{
+	static const struct {
+		const char *policy, *what;
+		child_fn fn;
+	} waits[] = {
+	    {"extract", "pthread_cond_timedwait", wait_timed},
+	    {"extract", "clock_nanosleep", sleep_a_while},
+	    {"diff", "clock_nanosleep", sleep_a_while},
+	    {"feed", "poll", poll_a_while},
+	    /* ppoll (a probe's hold) is restarted as itself */
+	    {"usage", "ppoll", ppoll_a_while},
+	    {"mount", "ppoll", ppoll_a_while},
+	};
+	stop_child_after_ms = 150;
+	for (size_t i = 0; i < ARRAY_SIZE(waits); i++) {
+		int st = run_confined(waits[i].policy, 0, waits[i].fn, NULL);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "%s: %s stopped and continued: status %#x", waits[i].policy, waits[i].what, st);
+	}
+	stop_child_after_ms = 0;
+}
+END_TEST
+
 /* In a child: exactly the policy's caps, effective and permitted, and a
  * bounding set of nothing more; 0 when so, else the first cap that differs
  * plus 2. */
@@ -830,6 +900,7 @@ int main(void)
 	tcase_add_test(lang, language_errors_name_the_line);
 	suite_add_tcase(s, lang);
 	TCase *conf = tcase_create("confinement");
+	tcase_set_timeout(conf, 30); /* stopped_waits_resume waits 3 s */
 	tcase_add_loop_test(conf, roles_die_on_forbidden_calls, 0, (int)nrole_policies);
 	tcase_add_test(conf, extract_threads_fall_back_to_clone);
 	tcase_add_test(conf, threads_get_no_namespace_flags);
@@ -838,6 +909,7 @@ int main(void)
 	tcase_add_loop_test(conf, log_mode_lets_denied_calls_through, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, sorting_makes_no_call, 0, (int)npolicies);
 	tcase_add_loop_test(conf, dying_makes_no_forbidden_call, 0, (int)npolicies);
+	tcase_add_test(conf, stopped_waits_resume);
 	tcase_add_loop_test(conf, roles_keep_only_their_caps, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, probe_reports_or_dies, 0, (int)nprobed_roles);
 	suite_add_tcase(s, conf);
