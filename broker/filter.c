@@ -2,7 +2,8 @@
  * accepting and rejecting exactly what containerd does, byte for byte, with
  * two deliberate differences: a regular expression is compiled when the
  * filter is parsed, so an invalid one is InvalidArgument (containerd
- * silently matches nothing), and it is POSIX extended, not RE2.
+ * silently matches nothing), and it is POSIX extended, not RE2 (broker/ere.h,
+ * which bounds what one costs).
  *
  * The scanner works on runes like containerd's: a run of field characters
  * [A-Za-z0-9_] is a field; after an operator the next token is a value (any
@@ -11,7 +12,6 @@
  * illegal everywhere. */
 #include "filter.h"
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "../common/util.h"
+#include "ere.h"
 #include "meta.h"
 
 enum op { OP_PRESENT, OP_EQUAL, OP_NOT_EQUAL, OP_MATCHES };
@@ -30,8 +31,7 @@ struct selector {
 	enum op op;
 	char *value; /* vlen bytes (may hold NUL via escapes), NUL-terminated */
 	size_t vlen;
-	regex_t re;
-	bool has_re;
+	struct ere *re; /* OP_MATCHES */
 };
 
 /* All selectors of one filter string must match; an empty string matches. */
@@ -43,6 +43,8 @@ struct conj {
 struct filter {
 	struct conj *any; /* any one matching is enough; none: everything matches */
 	size_t n;
+	size_t program;	      /* instructions of all its regular expressions */
+	uint64_t regex_steps; /* what its regular expressions may still run */
 };
 
 /* ---- scanner --------------------------------------------------------------- */
@@ -424,6 +426,7 @@ static char *unquote(const char *text, size_t n, size_t *olen)
 struct parser {
 	struct scanner sc;
 	struct err *e;
+	size_t *program; /* the filter's regular expressions' instructions so far */
 };
 
 /* containerd's parseError: the input with the offending byte marked. */
@@ -534,14 +537,14 @@ static int compile_regex(struct parser *p, struct selector *sel)
 {
 	if (strlen(sel->value) != sel->vlen)
 		return err_set(p->e, ST_INVALID_ARGUMENT, "filters: regular expression holds a NUL byte");
-	int rc = regcomp(&sel->re, sel->value, REG_EXTENDED | REG_NOSUB);
-	if (rc) {
-		char buf[128];
-		regerror(rc, &sel->re, buf, sizeof buf);
+	char why[128];
+	if (!(sel->re = ere_compile(sel->value, why, sizeof why)))
 		return err_set(p->e, ST_INVALID_ARGUMENT, "filters: invalid regular expression `%.200s`: %s",
-			       sel->value, buf);
-	}
-	sel->has_re = true;
+			       sel->value, why);
+	if ((*p->program += ere_program_size(sel->re)) > FILTER_MAX_PROGRAM)
+		return err_set(p->e, ST_INVALID_ARGUMENT,
+			       "filters: regular expressions of more than %d instructions in all",
+			       FILTER_MAX_PROGRAM);
 	return 0;
 }
 
@@ -563,8 +566,7 @@ static void selector_free(struct selector *sel)
 		free(sel->path[i]);
 	free(sel->path);
 	free(sel->value);
-	if (sel->has_re)
-		regfree(&sel->re);
+	ere_free(sel->re);
 }
 
 static void conj_free(struct conj *c)
@@ -582,9 +584,9 @@ static struct selector *conj_add(struct conj *c)
 }
 
 /* selectors := selector ("," selector)* */
-static int parse_one(const char *s, struct conj *c, struct err *e)
+static int parse_one(const char *s, struct conj *c, size_t *program, struct err *e)
 {
-	struct parser p = {.sc = {.in = s, .len = strlen(s)}, .e = e};
+	struct parser p = {.sc = {.in = s, .len = strlen(s)}, .e = e, .program = program};
 	if (!s[0])
 		return 0; /* containerd: the empty filter matches everything */
 	if (selector(&p, conj_add(c)) < 0)
@@ -614,9 +616,10 @@ int filter_parse(const char *const *strs, size_t n, struct filter **out, struct 
 {
 	struct filter *f = xcalloc(1, sizeof *f);
 	f->any = xcalloc(n + 1, sizeof *f->any);
+	f->regex_steps = FILTER_REGEX_STEPS;
 	for (size_t i = 0; i < n; i++) {
 		f->n = i + 1;
-		if (parse_one(strs[i] ? strs[i] : "", &f->any[i], e) < 0) {
+		if (parse_one(strs[i] ? strs[i] : "", &f->any[i], &f->program, e) < 0) {
 			filter_free(f);
 			return -1;
 		}
@@ -637,7 +640,9 @@ void filter_free(struct filter *f)
 
 /* ---- matching (filter.go) ------------------------------------------------ */
 
-static bool selector_match(const struct selector *sel, filter_field_fn field_of, const void *obj)
+/* 1 or 0; -1 when the regular expressions have run out of steps. */
+static int selector_match(const struct selector *sel, filter_field_fn field_of, const void *obj,
+			  uint64_t *steps)
 {
 	const char *v = NULL;
 	bool present = !sel->path_nul && field_of(obj, (const char *const *)sel->path, sel->npath, &v);
@@ -654,20 +659,23 @@ static bool selector_match(const struct selector *sel, filter_field_fn field_of,
 	case OP_NOT_EQUAL:
 		return !equal; /* a missing field is "", so it differs from any other value */
 	case OP_MATCHES:
-		return regexec(&sel->re, v, 0, NULL, 0) == 0;
+		return ere_match(sel->re, v, strlen(v), steps);
 	}
 	return false;
 }
 
-int filter_match(const struct filter *f, filter_field_fn field_of, const void *obj)
+int filter_match(struct filter *f, filter_field_fn field_of, const void *obj)
 {
 	if (!f || f->n == 0)
 		return 1;
 	for (size_t i = 0; i < f->n; i++) {
 		const struct conj *c = &f->any[i];
 		size_t j = 0;
-		while (j < c->n && selector_match(&c->sel[j], field_of, obj))
+		int m = 1;
+		while (j < c->n && (m = selector_match(&c->sel[j], field_of, obj, &f->regex_steps)) == 1)
 			j++;
+		if (m < 0)
+			return -1;
 		if (j == c->n)
 			return 1;
 	}

@@ -5,7 +5,7 @@
  *   fieldpath:= field ("." field)*               field: identifier or quoted
  *   value    := quoted | run of characters up to "," or space
  * Several filter strings match when any one of them does (OR); none: all match.
- * Regular expressions are POSIX extended (regcomp), containerd's are RE2. */
+ * Regular expressions are POSIX extended (broker/ere.h), containerd's are RE2. */
 #ifndef STRATA_FILTER_H
 #define STRATA_FILTER_H
 
@@ -17,9 +17,17 @@ struct filter;
 /* Looks up a field path of obj; returns 1 and sets *value when present. */
 typedef int (*filter_field_fn)(const void *obj, const char *const *path, size_t npath, const char **value);
 
+/* What the regular expressions of one filter may cost: instructions in all
+ * (memory), and instructions run over all the objects it is matched
+ * against (time: about a second of the broker's loop at most). */
+#define FILTER_MAX_PROGRAM 65536
+#define FILTER_REGEX_STEPS 100000000ull
+
 /* InvalidArgument with the position on a syntax error. */
 int filter_parse(const char *const *strs, size_t n, struct filter **out, struct err *e);
-int filter_match(const struct filter *f, filter_field_fn field, const void *obj);
+/* 1 when obj matches, else 0; -1 once the regular expressions have run
+ * FILTER_REGEX_STEPS over all the objects matched so far. */
+int filter_match(struct filter *f, filter_field_fn field, const void *obj);
 void filter_free(struct filter *f);
 
 /* Adaptor for struct snap_info: name, parent, kind, labels.KEY. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/sha256.h"
+#include "../common/sort.h"
 #include "../common/util.h"
 #include "meta_store.h"
 
@@ -69,7 +70,7 @@ size_t labels_normalize(struct label_ref *r, size_t n)
 		r[i].value = r[i].value ? r[i].value : "";
 		r[i].order = i;
 	}
-	qsort(r, n, sizeof *r, label_ref_cmp);
+	sort_array(r, n, sizeof *r, label_ref_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i + 1 < n && strcmp(r[i].key, r[i + 1].key) == 0)
 			continue; /* a later assignment to the same key follows */

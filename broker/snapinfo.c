@@ -62,6 +62,7 @@ void svc_update(struct call *c)
 struct list_state {
 	struct call *c;
 	struct filter *f;
+	int too_costly; /* the filter's regular expressions ran out of steps */
 	Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp;
 	SnapInfoMsg *batch[LIST_BATCH];
 	size_t bytes;
@@ -87,7 +88,10 @@ static int list_one(const struct snap_info *s, void *ctx)
 	int sent = 0;
 	free(ls->after);
 	ls->after = xstrdup(s->name);
-	if (!ls->f || filter_match(ls->f, filter_snapshot_field, s)) {
+	int match = ls->f ? filter_match(ls->f, filter_snapshot_field, s) : 1;
+	if (match < 0)
+		return ls->too_costly = 1; /* stops the walk */
+	if (match) {
 		SnapInfoMsg *m = info_msg_new(s);
 		size_t sz = protobuf_c_message_get_packed_size(&m->base) + 8;
 		if (ls->resp.n_info == LIST_BATCH || ls->bytes + sz > LIST_BATCH_BYTES) {
@@ -120,7 +124,13 @@ static void list_step(struct call *c)
 	}
 	ls->read = 0;
 	ls->paused = 0;
-	if (meta_walk_after(broker.meta, ls->after, list_one, ls, &e) < 0) {
+	int rc = meta_walk_after(broker.meta, ls->after, list_one, ls, &e);
+	if (rc == 0 && ls->too_costly)
+		rc = err_set(&e, ST_RESOURCE_EXHAUSTED,
+			     "filters: the regular expressions ran more than %llu steps over the snapshots "
+			     "listed; narrow them",
+			     FILTER_REGEX_STEPS);
+	if (rc < 0) {
 		list_end(ls);
 		return call_fail_err(c, &e);
 	}

@@ -9,6 +9,7 @@
 
 #include "oci_archive.h"
 #include "../common/layer.h"
+#include "../common/sort.h"
 #include "../common/util.h"
 
 void cli_print_help(const struct cli_cmd *cmd)
@@ -230,7 +231,7 @@ int cli_list(struct cli *cli, char **filters, size_t nfilters, struct cli_infos 
 			out->v[out->n++] = r->info[i];
 	}
 	if (out->n)
-		qsort(out->v, out->n, sizeof *out->v, by_name);
+		sort_array(out->v, out->n, sizeof *out->v, by_name);
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "oci_archive.h"
 #include "../common/layer.h"
+#include "../common/sort.h"
 #include "../common/util.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
@@ -408,7 +409,7 @@ static int write_entries(struct archive *a, const struct export *ex, struct err 
 	} blobs[MAX_CHAIN + 2];
 	struct export_layer *sorted = xmalloc(ex->n * sizeof *sorted);
 	memcpy(sorted, ex->layers, ex->n * sizeof *sorted);
-	qsort(sorted, ex->n, sizeof *sorted, by_digest);
+	sort_array(sorted, ex->n, sizeof *sorted, by_digest);
 	size_t nb = 0, li = 0;
 	const struct export_doc *docs[2] = {&ex->config, &ex->manifest};
 	if (strcmp(docs[0]->digest, docs[1]->digest) > 0) {

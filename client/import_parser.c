@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../common/log.h"
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "../proto/import.h"
@@ -61,6 +62,7 @@ static void keep_fds(const struct import_job *job)
 			_exit(2);
 	if (close_range(0, IMPORT_FD_ARCHIVE - 1, 0) < 0 || close_range(IMPORT_FD_ARCHIVE + n, ~0U, 0) < 0)
 		_exit(2);
+	log_off(); /* no stderr, and no call for it in the policy */
 }
 
 /* 2. No privilege: root becomes nobody (no supplementary groups, empty
@@ -181,6 +183,9 @@ void import_parser_main(const struct import_job *job)
 	keep_fds(job);
 	/* A write into a pipe the daemon closed is an error to report (EPIPE). */
 	signal(SIGPIPE, SIG_IGN);
+	/* iconv, which libarchive opens for pax headers, would call getcwd
+	 * (not in the policy) to resolve a user's GCONV_PATH. */
+	unsetenv("GCONV_PATH");
 	/* 2. no privilege */
 	drop_privilege();
 	/* 3. tied to the CLI, bounded */

@@ -8,6 +8,10 @@
 enum log_level { LOG_ERR_ = 0, LOG_WARN_ = 1, LOG_INFO_ = 2, LOG_DEBUG_ = 3 };
 
 void log_init(const char *role, int level);
+/* From now on this process logs nothing and die() only exits: for the
+ * confined processes but the broker, whose stderr is closed and whose
+ * policies allow neither getpid nor a write to fd 2. */
+void log_off(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

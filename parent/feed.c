@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../proto/roles.h"
+#include "../common/log.h"
 #include "../common/util.h"
 #include "prepare.h"
 
@@ -54,6 +55,7 @@ _Noreturn static void feed_run(int in, int out, pid_t parent_pid)
 	if (a < 0 || b < 0 || dup2(a, FEED_IN) < 0 || dup2(b, FEED_OUT) < 0 ||
 	    close_range(0, FEED_IN - 1, 0) < 0 || close_range(FEED_OUT + 1, ~0U, 0) < 0)
 		_exit(1);
+	log_off(); /* no stderr, and no call for it in the policy */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent_pid)
 		_exit(1);
 	struct err e;

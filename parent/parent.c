@@ -216,12 +216,13 @@ static void child_gone(pid_t pid, int wstatus)
 {
 	const char *who = pid == P.broker ? "broker" : "spawner";
 	int quiet = P.stopping || (pid == P.spawner && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
-	if (WIFSIGNALED(wstatus))
-		log_msg(quiet ? LOG_INFO_ : LOG_ERR_, "%s (pid %d) killed by signal %d", who, (int)pid,
-			WTERMSIG(wstatus));
+	int level = quiet ? LOG_INFO_ : LOG_ERR_, sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	const char *name = sig ? sigabbrev_np(sig) : NULL;
+	if (sig)
+		log_msg(level, "%s (pid %d) killed by signal %d (SIG%s)%s", who, (int)pid, sig,
+			name ? name : "?", sig == SIGSYS ? ": it made a call its seccomp policy lacks" : "");
 	else
-		log_msg(quiet ? LOG_INFO_ : LOG_ERR_, "%s (pid %d) exited with status %d", who, (int)pid,
-			WEXITSTATUS(wstatus));
+		log_msg(level, "%s (pid %d) exited with status %d", who, (int)pid, WEXITSTATUS(wstatus));
 	if (pid == P.broker)
 		P.broker = 0;
 	else
@@ -695,11 +696,31 @@ static int check_policies(struct err *e)
 	return 0;
 }
 
+/* Variables by which glibc, in a confined process, would make a call its
+ * policy lacks: GLIBC_TUNABLES and the MALLOC_* variables glibc reads as
+ * tunables (glibc.malloc.hugetlb=1 has malloc advise huge pages with
+ * madvise; a low arena_test has a thread's first allocation ask for the
+ * CPUs with sched_getaffinity), and GCONV_PATH (iconv, which libarchive
+ * opens for a layer's pax headers, then calls getcwd).  The broker and the
+ * spawner, and so every worker and helper, start without them; the parent
+ * keeps what its own glibc read at its start. */
+static void drop_glibc_environment(void)
+{
+	static const char *const vars[] = {
+	    "GLIBC_TUNABLES",	      "MALLOC_CHECK_",	  "MALLOC_TOP_PAD_",  "MALLOC_PERTURB_",
+	    "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST",
+	    "MALLOC_TRIM_THRESHOLD_", "GCONV_PATH",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+		unsetenv(vars[i]);
+}
+
 static int parent_setup(void)
 {
 	const struct config *c = P.cfg;
 	if (geteuid() != 0)
 		return log_err("stratad must start as root (it drops privileges per process)"), -1;
+	drop_glibc_environment();
 	if (resolve_user() < 0)
 		return -1;
 	char *meta = xasprintf("%s/meta", c->root), *sockdir = xstrdup(c->address);

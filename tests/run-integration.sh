@@ -24,6 +24,7 @@ order="
 	mount
 	holds
 	jobs
+	maximal
 	load
 	commit-guard
 	apply-faults

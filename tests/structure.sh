@@ -10,6 +10,7 @@
 #     codecs'; those are why the three are separate binaries.  No daemon
 #     binary maps what only the CLI needs.  Mapped means by ldd: every
 #     library the loader maps at start, also through another library.
+#   calls: no binary binds glibc's qsort (common/sort.h says why).
 # Usage: sh tests/structure.sh [BUILD_DIR [SBIN_DIR]]   (prints each breach;
 #   exit 1 if any).  SBIN_DIR: where `make install` put the daemon binaries,
 #   checked as well as BUILD_DIR's.
@@ -73,6 +74,17 @@ check_daemon_libs() {
 }
 check_daemon_libs "$B"
 [ -z "$SBIN" ] || check_daemon_libs "$SBIN"
+
+# BINARY...: none binds glibc's qsort, which may call sysinfo, a call no
+# confined process's policy allows (common/sort.h sorts instead).
+check_no_qsort() {
+	for _b in "$@"; do
+		[ -x "$B/$_b" ] || continue
+		nm -D --undefined-only "$B/$_b" | grep -qE ' qsort(_r)?(@|$)' && breach "$_b binds glibc's qsort (use sort_array, common/sort.h)"
+	done
+	return 0
+}
+check_no_qsort stratad stratad-broker stratad-spawner strata
 
 [ "$bad" -eq 0 ] && echo "structure: includes and libraries keep to the layout"
 exit "$bad"

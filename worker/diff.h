@@ -30,7 +30,10 @@ enum diff_compression { DIFF_TAR = 0, DIFF_GZIP = 1, DIFF_ZSTD = 2 };
 struct diff_opts {
 	int compression;	   /* enum diff_compression */
 	int64_t source_date_epoch; /* -1: none; else later mtimes are clamped to it */
-	int threads;		   /* compression threads; <= 0: one per CPU */
+	/* Compression threads; <= 1: none but the caller's.  Never "one per
+	 * CPU": in the diff worker sysconf would end up asking
+	 * sched_getaffinity, which its policy lacks. */
+	int threads;
 	/* Optional: called at most every 100 ms with the tar bytes and the
 	 * entries written so far. */
 	void (*progress)(void *ctx, uint64_t tar_bytes, uint64_t entries);

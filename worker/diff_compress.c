@@ -281,12 +281,6 @@ static int zs_run(struct dsink *s, const void *buf, size_t len, ZSTD_EndDirectiv
 
 /* ---- the sink --------------------------------------------------------------- */
 
-static int ncpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
-}
-
 int dsink_new(struct dsink **out, int out_fd, const struct diff_opts *o, struct err *e)
 {
 	struct dsink *s = xcalloc(1, sizeof *s);
@@ -298,14 +292,13 @@ int dsink_new(struct dsink **out, int out_fd, const struct diff_opts *o, struct 
 	if (!s->h_tar || !s->h_out || EVP_DigestInit_ex(s->h_tar, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestInit_ex(s->h_out, EVP_sha256(), NULL) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
-	int threads = o->threads > 0 ? o->threads : ncpus();
 	switch (s->codec) {
 	case DIFF_TAR:
 		return 0;
 	case DIFF_GZIP:
-		return gz_init(s, threads, e);
+		return gz_init(s, o->threads, e);
 	case DIFF_ZSTD:
-		return zs_init(s, threads, e);
+		return zs_init(s, o->threads, e);
 	default:
 		return err_set(e, ST_INVALID_ARGUMENT, "diff: unknown compression %d", s->codec);
 	}

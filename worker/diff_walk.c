@@ -44,6 +44,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../common/sort.h"
 #include "../common/util.h"
 
 #ifndef SYS_getxattrat
@@ -238,7 +239,7 @@ static int list_dir(int fd, const char *path, char ***out, size_t *n, struct err
 		}
 	}
 	if (*n)
-		qsort(v, *n, sizeof *v, cmp_name);
+		sort_array(v, *n, sizeof *v, cmp_name);
 	*out = v;
 	return 0;
 }
@@ -346,7 +347,7 @@ static int read_xattrs(struct dwalk *w, int dirfd, const char *name, int fd, str
 		out->v[out->n++] = (struct dxattr){xstrdup(k), val, (size_t)vn};
 	}
 	if (out->n > 1)
-		qsort(out->v, out->n, sizeof *out->v, cmp_xattr);
+		sort_array(out->v, out->n, sizeof *out->v, cmp_xattr);
 	return 0;
 }
 

@@ -76,6 +76,9 @@ void sandbox_keep_only(int job_fd, int input_fd, pid_t parent_pid)
 	int last = input >= 0 ? WORKER_FD_INPUT : WORKER_FD_JOB;
 	if (close_range(0, WORKER_FD_JOB - 1, 0) < 0 || close_range(last + 1, ~0U, 0) < 0)
 		setup_fail("close_range");
+	/* stderr is gone: nothing to log to, and die() must make no call the
+	 * policy lacks. */
+	log_off();
 	/* A worker must not outlive the parent that would reap it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent_pid)
 		setup_fail("parent death signal");

@@ -56,8 +56,8 @@ echo "old" >"$b/opq/old/f"
 echo "kept" >"$b/opq/kept"
 dd if=/dev/urandom of="$b/etc/app/blob" bs=1k count=200 2>/dev/null
 chown -R 123:456 "$b/etc/app/conf.d"
-# A directory of 300 entries: sorting it takes glibc's qsort past the size
-# where it asks the kernel for the machine's memory (sysinfo).
+# A directory of 300 entries: sorting it is past the size where glibc's
+# qsort would ask the kernel for the machine's memory (common/sort.h).
 mkdir "$b/many"
 i=0
 while [ $i -lt 300 ]; do : >"$b/many/f$i"; i=$((i + 1)); done

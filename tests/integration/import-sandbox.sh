@@ -95,17 +95,7 @@ else
 fi
 
 # ---- archives that import: UTF-8 pax names, gzip ----
-python3 - "$T/bb.tar" "$T/utf8.tar" <<'PY'
-import io, sys, tarfile
-src = tarfile.open(sys.argv[1])
-with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as out:
-    for name in ["notes/d\u00e9j\u00e0-vu \u20ac \U0001f600", "n" * 200 + "\u00e9"]:
-        info = tarfile.TarInfo(name)
-        info.size = 1
-        out.addfile(info, io.BytesIO(b"x"))
-    for m in src.getmembers():
-        out.addfile(m, src.extractfile(m) if m.isfile() else None)
-PY
+python3 "$REPO/tests/fixtures/with-pax-names.py" "$T/bb.tar" "$T/utf8.tar"
 run st import "$T/utf8.tar"
 expect_rc "an archive with UTF-8 names in pax headers imports" 0
 out_is "... the same chain ID" "$chain"

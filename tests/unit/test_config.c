@@ -9,6 +9,7 @@
 
 #include "common/args.h"
 #include "common/config.h"
+#include "common/sort.h"
 #include "common/util.h"
 
 static int argc_of(char **v)
@@ -124,7 +125,7 @@ START_TEST(table_is_consistent)
 	ck_assert_uint_le(config_nsettings, ARRAY_SIZE(order));
 	for (size_t k = 0; k < config_nsettings; k++)
 		order[k] = k;
-	qsort(order, config_nsettings, sizeof order[0], by_offset);
+	sort_array(order, config_nsettings, sizeof order[0], by_offset);
 	for (size_t k = 0; k < config_nsettings; k++) {
 		const struct setting *s = &config_settings[order[k]];
 		ck_assert_msg(s->off == end, "`%s` at %zu, the field before it ends at %zu", s->key, s->off,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/ere.h"
 #include "broker/filter.h"
 #include "broker/meta.h"
 #include "common/util.h"
@@ -197,6 +198,64 @@ START_TEST(escaped_nul_never_matches)
 }
 END_TEST
 
+/* The regular expressions of one filter are bounded: their programs, in
+ * all and each ... */
+START_TEST(regular_expressions_are_bounded_in_all)
+{
+	char *s[5];
+	struct filter *f = NULL;
+	struct err e = {0};
+	for (int i = 0; i < 5; i++)
+		s[i] = xasprintf("name~=a{%d}", ERE_MAX_PROGRAM - 1);
+	ck_assert_int_eq(filter_parse((const char *const *)s, 4, &f, &e), 0);
+	filter_free(f);
+	ck_assert_int_eq(filter_parse((const char *const *)s, 5, &f, &e), -1);
+	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	ck_assert_msg(strstr(e.msg, "more than 65536 instructions") != NULL, "%s", e.msg);
+	for (int i = 0; i < 5; i++)
+		free(s[i]);
+	/* one (20 bytes that glibc expanded until memory ran out), and a
+	 * back-reference */
+	const char *one[] = {"name~=/(a{0,32767}){0,32767}/", "name~=(a)\\1"};
+	const char *why[] = {"Regular expression too big", "Back-references are not supported"};
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(filter_parse(&one[i], 1, &f, &e), -1);
+		ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+		ck_assert_msg(strstr(e.msg, why[i]) != NULL, "%s", e.msg);
+	}
+}
+END_TEST
+
+/* ... and what they run over the objects they are matched against: past
+ * FILTER_REGEX_STEPS, filter_match says -1, and goes on saying it. */
+START_TEST(regular_expressions_run_a_bounded_number_of_steps)
+{
+	char *pattern = xmalloc(8 * 1024 + 16), *name = xmalloc(4097);
+	strcpy(pattern, "name~=/");
+	for (int i = 0; i < 4000; i++)
+		strcat(pattern, ".*");
+	strcat(pattern, "x/");
+	memset(name, 'a', 4096);
+	name[4096] = '\0';
+	struct snap_info big = {.name = name, .kind = KIND_ACTIVE};
+	struct filter *f = NULL;
+	struct err e = {0};
+	const char *p = pattern;
+	ck_assert_msg(filter_parse(&p, 1, &f, &e) == 0, "%s", e.msg);
+	/* each match runs its 12002 instructions at each of 4097 places:
+	 * two fit in the steps, the third does not */
+	int i = 0, m;
+	while ((m = filter_match(f, filter_snapshot_field, &big)) == 0)
+		i++;
+	ck_assert_int_eq(m, -1);
+	ck_assert_int_eq(i, 2);
+	ck_assert_int_eq(filter_match(f, filter_snapshot_field, &objs[0]), -1);
+	filter_free(f);
+	free(pattern);
+	free(name);
+}
+END_TEST
+
 START_TEST(null_filter_matches_everything)
 {
 	ck_assert(filter_match(NULL, filter_snapshot_field, &objs[0]));
@@ -213,6 +272,8 @@ int main(void)
 	tcase_add_test(tc, errors_name_the_position);
 	tcase_add_test(tc, escaped_nul_never_matches);
 	tcase_add_test(tc, null_filter_matches_everything);
+	tcase_add_test(tc, regular_expressions_are_bounded_in_all);
+	tcase_add_test(tc, regular_expressions_run_a_bounded_number_of_steps);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +20,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
+#include "common/sort.h"
 #include "common/util.h"
 #include "policy/policy.h"
 #include "proto/ipc.h"
@@ -291,6 +295,9 @@ typedef int (*child_fn)(void *arg);
 
 /* When >= 0, the confined child gets this fd as its job socket (fd 3). */
 static int child_job_fd = -1;
+/* When > 0, the confined child is stopped (SIGSTOP) this long after it
+ * started, and continued 100 ms later, as a debugger or a freeze would. */
+static int stop_child_after_ms;
 
 /* Forks; the child confines itself as `role` (caps, NO_NEW_PRIVS, filter)
  * and returns fn's value as its exit status.  Returns the wait status. */
@@ -309,6 +316,12 @@ static int run_confined(const char *role, int log_denied, child_fn fn, void *arg
 		if (policy_enter(p, &b, &ce) < 0)
 			_exit(100);
 		_exit(fn(arg));
+	}
+	if (stop_child_after_ms > 0) {
+		usleep((useconds_t)stop_child_after_ms * 1000);
+		kill(pid, SIGSTOP);
+		usleep(100000);
+		kill(pid, SIGCONT);
 	}
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -603,6 +616,116 @@ START_TEST(log_mode_lets_denied_calls_through)
 }
 END_TEST
 
+/* Sorting (common/sort.h) makes no call: 8192 elements of 24 bytes, far
+ * past where glibc's qsort would allocate and ask sysconf for the
+ * machine's memory (sysinfo), sorted under every policy. */
+struct sort_rec {
+	uint64_t key, a, b;
+};
+
+static int by_key(const void *x, const void *y)
+{
+	const struct sort_rec *p = x, *q = y;
+	return p->key < q->key ? -1 : p->key > q->key;
+}
+
+static int sort_many(void *arg)
+{
+	static struct sort_rec v[8192];
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		v[i] = (struct sort_rec){(i * 2654435761u) % 10007, i, ~i};
+	sort_array(v, ARRAY_SIZE(v), sizeof v[0], by_key);
+	for (size_t i = 1; i < ARRAY_SIZE(v); i++)
+		if (v[i - 1].key > v[i].key || v[i].b != ~v[i].a)
+			return 1;
+	return 0;
+}
+
+START_TEST(sorting_makes_no_call)
+{
+	int st = run_confined(policies[_i], 0, sort_many, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: sorting failed (status %#x)", policies[_i],
+		      st);
+}
+END_TEST
+
+/* die() (an allocation that failed, say) ends a confined process with
+ * status 1, whatever its policy: with its stderr closed, as every confined
+ * process but the broker has it, logging is off and die() makes no call
+ * but the exit. */
+static int die_quietly(void *arg)
+{
+	log_off();
+	die("out of memory");
+}
+
+START_TEST(dying_makes_no_forbidden_call)
+{
+	int st = run_confined(policies[_i], 0, die_quietly, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: die() did not exit 1 (status %#x)",
+		      policies[_i], st);
+}
+END_TEST
+
+/* A wait with a timeout, stopped and continued, resumes as restart_syscall:
+ * extract's pipeline waits on a condition with a timeout, extract and diff
+ * may sleep, the feeder polls a FIFO.  Under SIGSTOP and SIGCONT, as a
+ * debugger or a cgroup freeze would stop them. */
+static int wait_timed(void *arg)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	if ((until.tv_nsec += 500000000) >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&mu);
+	return pthread_cond_timedwait(&cv, &mu, &until) == ETIMEDOUT ? 0 : 1;
+}
+
+static int sleep_a_while(void *arg)
+{
+	struct timespec t = {0, 500000000};
+	return clock_nanosleep(CLOCK_MONOTONIC, 0, &t, NULL);
+}
+
+static int poll_a_while(void *arg)
+{
+	return poll(NULL, 0, 500);
+}
+
+static int ppoll_a_while(void *arg)
+{
+	struct timespec t = {0, 500000000};
+	return ppoll(NULL, 0, &t, NULL);
+}
+
+START_TEST(stopped_waits_resume)
+{
+	static const struct {
+		const char *policy, *what;
+		child_fn fn;
+	} waits[] = {
+	    {"extract", "pthread_cond_timedwait", wait_timed},
+	    {"extract", "clock_nanosleep", sleep_a_while},
+	    {"diff", "clock_nanosleep", sleep_a_while},
+	    {"feed", "poll", poll_a_while},
+	    /* ppoll (a probe's hold) is restarted as itself */
+	    {"usage", "ppoll", ppoll_a_while},
+	    {"mount", "ppoll", ppoll_a_while},
+	};
+	stop_child_after_ms = 150;
+	for (size_t i = 0; i < ARRAY_SIZE(waits); i++) {
+		int st = run_confined(waits[i].policy, 0, waits[i].fn, NULL);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "%s: %s stopped and continued: status %#x", waits[i].policy, waits[i].what, st);
+	}
+	stop_child_after_ms = 0;
+}
+END_TEST
+
 /* In a child: exactly the policy's caps, effective and permitted, and a
  * bounding set of nothing more; 0 when so, else the first cap that differs
  * plus 2. */
@@ -837,12 +960,16 @@ int main(void)
 	tcase_add_test(lang, language_errors_name_the_line);
 	suite_add_tcase(s, lang);
 	TCase *conf = tcase_create("confinement");
+	tcase_set_timeout(conf, 30); /* stopped_waits_resume waits 3 s */
 	tcase_add_loop_test(conf, roles_die_on_forbidden_calls, 0, (int)nrole_policies);
 	tcase_add_test(conf, extract_threads_fall_back_to_clone);
 	tcase_add_test(conf, threads_get_no_namespace_flags);
 	tcase_add_test(conf, import_role_reads_only_what_it_is_given);
 	tcase_add_test(conf, diff_changes_no_file);
 	tcase_add_loop_test(conf, log_mode_lets_denied_calls_through, 0, (int)nrole_policies);
+	tcase_add_loop_test(conf, sorting_makes_no_call, 0, (int)npolicies);
+	tcase_add_loop_test(conf, dying_makes_no_forbidden_call, 0, (int)npolicies);
+	tcase_add_test(conf, stopped_waits_resume);
 	tcase_add_loop_test(conf, roles_keep_only_their_caps, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, waits_survive_a_stop, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, probe_reports_or_dies, 0, (int)nprobed_roles);
