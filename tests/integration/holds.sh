@@ -185,7 +185,10 @@ start_stratad "$ROOT" "$ADDR" || { fail "daemon restarts"; summary; exit 1; }
 # ---- a hold belongs to the uid that took it ----
 chmod 0666 "$ADDR.fd" # the unprivileged users' door to this test's daemon
 st prepare hu base >/dev/null
-as 65534 "$MOUNTFD" --address "$ADDR" --attach "$M/u" hu hold >"$T/u.out" 2>"$T/u.err" &
+# exec: $! is then the holder itself (setpriv execs it), which the kill below
+# must reach, not a shell around it.
+(exec setpriv --reuid=65534 --regid=65534 --clear-groups "$MOUNTFD" --address "$ADDR" --attach "$M/u" hu hold \
+	>"$T/u.out" 2>"$T/u.err") &
 holder=$!
 at_exit "kill $holder 2>/dev/null; wait $holder 2>/dev/null"
 i=0
