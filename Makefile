@@ -16,6 +16,8 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # The confined processes' policies gain policy/sanitize.policy there only.
 ifeq ($(SANITIZE),1)
 B := build-san
+# tests/run-integration.sh and the suites take the build from B.
+export B
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_POLICY := policy/sanitize.policy
 SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1
