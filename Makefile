@@ -11,7 +11,19 @@ SBINDIR := $(PREFIX)/sbin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
+# SANITIZE=1: everything built with AddressSanitizer and UBSan into build-san
+# (the normal build is untouched); a UBSan report aborts, so it fails a test.
+# The confined processes' policies gain policy/sanitize.policy there only.
+ifeq ($(SANITIZE),1)
+B := build-san
+# tests/run-integration.sh and the suites take the build from B.
+export B
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SAN_POLICY := policy/sanitize.policy
+SAN_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1
+else
 B := build
+endif
 G := $(B)/gen
 
 # Debian packages the build, the tests and `make run` need.
@@ -25,6 +37,10 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson
 CFLAGS ?= -O2 -g
+ifeq ($(SANITIZE),1)
+override CFLAGS += $(SAN_FLAGS)
+CPPFLAGS += -DSTRATA_SANITIZE
+endif
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow -Wno-unused-parameter \
 	-Wmissing-prototypes -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -I. -I$(G) -I$(G)/proto
@@ -40,7 +56,7 @@ LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PROTOS := $(shell cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
 PROTO_C := $(patsubst %.proto,$(G)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
-POLICIES := $(sort $(wildcard policy/*.policy))
+POLICIES := $(sort $(filter-out policy/sanitize.policy,$(wildcard policy/*.policy)))
 
 # ---- sources -----------------------------------------------------------------
 COMMON_SRC := $(sort $(wildcard common/*.c))
@@ -80,9 +96,9 @@ $(G)/proto/%.pb-c.c $(G)/proto/%.pb-c.h: proto/%.proto
 	cd proto && protoc-c -I. --c_out=$(abspath $(G))/proto $*.proto 2>&1 | grep -v 'is unused' || true
 	@test -f $(G)/proto/$*.pb-c.c
 
-$(G)/policy_text.c: $(POLICIES) policy/embed.sh
+$(G)/policy_text.c: $(POLICIES) $(SAN_POLICY) policy/embed.sh
 	@mkdir -p $(G)
-	sh policy/embed.sh $(POLICIES) > $@
+	sh policy/embed.sh $(if $(SAN_POLICY),-a $(SAN_POLICY)) $(POLICIES) > $@
 
 $(G)/%.o: $(G)/%.c $(PROTO_H)
 	$(CC) $(CPPFLAGS) -std=gnu11 $(CFLAGS) -w -c -o $@ $<
@@ -141,7 +157,7 @@ check: deps
 	$(MAKE) integration
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(SAN_ENV) CK_FORK=yes $$t; done
 
 integration: all $(B)/tests/mountfd $(B)/tests/probebroker $(B)/tests/unit-confine
 	sh tests/run-integration.sh

@@ -98,7 +98,7 @@ static void set_limits(pid_t cli)
 	    {RLIMIT_CORE, 0},
 	    {RLIMIT_FSIZE, 0}, /* it writes only a pipe and a socket */
 	    {RLIMIT_NOFILE, IMPORT_FD_BLOB + 1},
-	    {RLIMIT_AS, 1ull << 30}, /* documents are capped at 4 MiB each */
+	    {RLIMIT_AS, STRATA_RLIMIT_AS(1ull << 30)}, /* documents are capped at 4 MiB each */
 	    {RLIMIT_MEMLOCK, 0},
 	    {RLIMIT_MSGQUEUE, 0},
 	};

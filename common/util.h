@@ -7,6 +7,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* The bound of a confined process's address space (RLIMIT_AS).  The
+ * sanitizer build (make SANITIZE=1) leaves it unbounded: AddressSanitizer
+ * reserves terabytes of shadow memory, and any bound fails its first
+ * allocation. */
+#ifdef STRATA_SANITIZE
+#define STRATA_RLIMIT_AS(max) RLIM_INFINITY
+#else
+#define STRATA_RLIMIT_AS(max) (max)
+#endif
+
 /* Cleanup attributes, as in bubblewrap: a variable declared with one of these
  * is released when it goes out of scope; steal_*() hands ownership on. */
 static inline void cleanup_freep(void *p)

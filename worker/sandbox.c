@@ -358,7 +358,7 @@ static void set_limits(int role)
 	    /* usage and remove write no file data; extract's engine bounds what
 	     * it writes; diff writes the layer to the client's own fd */
 	    {RLIMIT_FSIZE, role == ROLE_EXTRACT || role == ROLE_DIFF ? RLIM_INFINITY : 0},
-	    {RLIMIT_AS, 4ull << 30}, /* bounds the usage inode set */
+	    {RLIMIT_AS, STRATA_RLIMIT_AS(4ull << 30)}, /* bounds the usage inode set */
 	    {RLIMIT_MEMLOCK, 0},
 	    {RLIMIT_MSGQUEUE, 0},
 	};

@@ -9,7 +9,7 @@ set -u
 lib_init cli
 need_tools python3
 ensure_user
-STRATA=${STRATA:-$REPO/build/strata}
+STRATA=${STRATA:-$B/strata}
 ADDR=$T/s.sock
 start_stratad "$T/root" "$ADDR" --enable-probe || { fail "daemon starts"; summary; exit 1; }
 

@@ -17,7 +17,7 @@ ensure_user
 need_tools od awk sha256sum timeout mountpoint
 ROUNDS=${ROUNDS:-20}
 CLIENTS=${CLIENTS:-3}
-STRATA="$REPO/build/strata"
+STRATA="$B/strata"
 ADDR=$T/s.sock
 ROOT=$T/root
 st() { timeout 60 "$STRATA" --address "$ADDR" "$@"; }

@@ -7,7 +7,7 @@ set -u
 lib_init fsck
 ensure_user
 need_tools python3
-STRATA="$REPO/build/strata"
+STRATA="$B/strata"
 ADDR=$T/s.sock
 ROOT=$T/root
 st() { "$STRATA" --address "$ADDR" "$@"; }

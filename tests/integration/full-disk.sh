@@ -12,7 +12,7 @@ set -u
 lib_init full-disk
 ensure_user
 need_tools truncate mkfs.ext4 mkfs.xfs losetup mount umount df fallocate dd tar pgrep
-STRATA="$REPO/build/strata"
+STRATA="$B/strata"
 . "$REPO/tests/cli-lib.sh"
 CALL_TIMEOUT=60
 

@@ -10,7 +10,7 @@ set -u
 no_process_of() { ! pgrep -f -- "--root=$1" >/dev/null; }
 lib_init privsep
 ensure_user
-STRATA="$REPO/build/strata"
+STRATA="$B/strata"
 ADDR=$T/s.sock
 start_stratad "$T/root" "$ADDR" --enable-probe || { fail "daemon starts"; summary; exit 1; }
 st() { "$STRATA" --address "$ADDR" "$@"; }

@@ -9,7 +9,7 @@ set -u
 no_process_of() { ! pgrep -f -- "--root=$1" >/dev/null; }
 lib_init recovery
 ensure_user
-STRATA="$REPO/build/strata"
+STRATA="$B/strata"
 ADDR=$T/s.sock
 ROOT=$T/root
 st() { "$STRATA" --address "$ADDR" "$@"; }

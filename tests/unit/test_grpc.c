@@ -643,7 +643,8 @@ static ssize_t h2_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t
 	size_t k = r->body_len - r->body_off;
 	if (k > len)
 		k = len;
-	memcpy(buf, r->body + r->body_off, k);
+	if (k)
+		memcpy(buf, r->body + r->body_off, k);
 	r->body_off += k;
 	if (r->body_off == r->body_len && r->hold_open)
 		return k > 0 ? (ssize_t)k : NGHTTP2_ERR_DEFERRED;

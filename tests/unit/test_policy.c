@@ -179,6 +179,42 @@ START_TEST(embedded_policies_parse_and_compile)
 }
 END_TEST
 
+static char *file_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %m", path);
+	char *buf = NULL;
+	size_t cap = 0;
+	/* The whole file: a policy holds no NUL. */
+	ck_assert_int_gt(getdelim(&buf, &cap, '\0', f), 0);
+	fclose(f);
+	return buf;
+}
+
+/* The binary carries each policy file exactly as reviewed.  Only the
+ * sanitizer build (make SANITIZE=1) appends policy/sanitize.policy, what
+ * AddressSanitizer needs; a normal build never holds that text. */
+START_TEST(embedded_texts_are_the_policy_files)
+{
+	char *extra = file_text("policy/sanitize.policy");
+	for (const struct policy_text *t = policy_texts; t->name; t++) {
+		char *path = xasprintf("policy/%s.policy", t->name);
+		char *want = file_text(path);
+#ifdef STRATA_SANITIZE
+		char *both = xasprintf("%s%s", want, extra);
+		free(want);
+		want = both;
+#else
+		ck_assert_msg(!strstr(t->text, extra), "%s carries the sanitizer's fragment", path);
+#endif
+		ck_assert_msg(!strcmp(t->text, want), "the embedded %s differs from the file", path);
+		free(want);
+		free(path);
+	}
+	free(extra);
+}
+END_TEST
+
 /* Syscalls newer than libseccomp by number; errno rules do not count as
  * allowing a call. */
 START_TEST(numbered_syscalls_and_errno_rules)
@@ -360,9 +396,9 @@ static int try_unshare(void *arg)
 {
 	return syscall(SYS_unshare, 0) == 0 ? 0 : 1;
 }
-static int try_write_stderr(void *arg)
+static int try_write_stdout(void *arg)
 {
-	return syscall(SYS_write, 2, "", 0) >= 0 ? 0 : 1;
+	return syscall(SYS_write, 1, "", 0) >= 0 ? 0 : 1;
 }
 static void *thread_body(void *arg)
 {
@@ -383,7 +419,7 @@ static const struct {
     {"mount", try_mount},	 {"ptrace", try_ptrace},
     {"kill", try_kill},		 {"socket(AF_INET)", try_socket_inet},
     {"execve", try_execve},	 {"clone(SIGCHLD)", try_fork},
-    {"unshare(0)", try_unshare}, {"write", try_write_stderr},
+    {"unshare(0)", try_unshare}, {"write", try_write_stdout},
 };
 
 START_TEST(roles_die_on_forbidden_calls)
@@ -953,6 +989,7 @@ int main(void)
 	Suite *s = suite_create("policy");
 	TCase *lang = tcase_create("language");
 	tcase_add_test(lang, embedded_policies_parse_and_compile);
+	tcase_add_test(lang, embedded_texts_are_the_policy_files);
 	tcase_add_test(lang, forbidden_syscalls_absent);
 	tcase_add_test(lang, numbered_syscalls_and_errno_rules);
 	tcase_add_test(lang, no_worker_reaches_shared_namespaces);
