@@ -15,7 +15,7 @@ void log_init(const char *role, int level)
 	log_level = level;
 }
 
-static void log_v(int level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_v(int level, const char *fmt, va_list ap)
 {
 	static const char *names[] = {"error", "warning", "info", "debug"};
 	char line[1024];
