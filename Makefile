@@ -137,6 +137,7 @@ check: deps
 	$(MAKE) format-check
 	sh tests/structure.sh $(B)
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
 unit: $(UNIT_BIN)
