@@ -8,7 +8,12 @@
  * [A-Za-z0-9_] is a field; after an operator the next token is a value (any
  * run of non-space characters but ','); '"', '/' and '|' open quoted
  * strings with Go's escapes; ',' and '.' separate; invalid UTF-8 and NUL are
- * illegal everywhere. */
+ * illegal everywhere.
+ *
+ * A regular expression comes from any client, and glibc's regcomp and
+ * regexec are not built for hostile ones, so what they may cost is bounded
+ * before regcomp sees one (re_check): RE2, containerd's engine, also
+ * refuses expressions past a size and has no back-references. */
 #include "filter.h"
 
 #include <regex.h>
@@ -419,10 +424,140 @@ static char *unquote(const char *text, size_t n, size_t *olen)
 	return out;
 }
 
+/* ---- what a regular expression may cost ------------------------------------ */
+
+/* glibc's regcomp copies a repeated atom once per repetition it must match
+ * (x{n,m}: m copies, x+: two), so repetitions of repetitions multiply:
+ * `a+++++++++++++++++++++++++` alone takes gigabytes, and so would a
+ * filter of many small `x{9999}`.  The atoms after the copies are counted,
+ * over all expressions of a filter, and the sum is bounded. */
+#define RE_MAX_ATOMS 4096
+/* regcomp parses a group by recursion: some 15000 nested groups overflow an
+ * 8 MiB stack. */
+#define RE_MAX_DEPTH 100
+
+struct re_scan {
+	const char *p;
+	const char *err; /* why the expression is refused */
+};
+
+/* a * b, or past RE_MAX_ATOMS (every count here stays below 2^32). */
+static uint64_t re_mul(uint64_t a, uint64_t b)
+{
+	return a * b > RE_MAX_ATOMS ? RE_MAX_ATOMS + 1 : a * b;
+}
+
+/* The copies a repetition at s->p makes of the atom before it (moving past
+ * it), or 0 when none is there: two for *, + and ?, and for an interval
+ * one or two more than its largest count. */
+static uint64_t re_repeat(struct re_scan *s)
+{
+	const char *p = s->p;
+	if (*p == '*' || *p == '+' || *p == '?') {
+		s->p++;
+		return 2;
+	}
+	if (*p != '{')
+		return 0;
+	/* {n}, {n,}, {n,m} or {,m}; anything else is no interval (regcomp
+	 * refuses it or takes the brace as a character). */
+	uint64_t n = 0, m = 0;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		n = n > RE_MAX_ATOMS ? n : n * 10 + (uint64_t)(*p - '0');
+	if (*p == ',')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			m = m > RE_MAX_ATOMS ? m : m * 10 + (uint64_t)(*p - '0');
+	if (*p != '}' || p == s->p + 1)
+		return 0;
+	s->p = p + 1;
+	return n > m ? n + 1 : m + 2;
+}
+
+/* Past a bracket expression at s->p ('['): one atom, whatever it holds. */
+static void re_bracket(struct re_scan *s)
+{
+	const char *p = s->p + 1;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		/* [:class:], [.coll.] and [=equiv=] may hold a ']' */
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			const char *end = strchr(p + 2, p[1]);
+			while (end && end[1] != ']')
+				end = strchr(end + 1, p[1]);
+			p = end ? end + 2 : p + strlen(p);
+		} else {
+			p++;
+		}
+	}
+	s->p = *p ? p + 1 : p;
+}
+
+static uint64_t re_atoms(struct re_scan *s, int depth);
+
+/* One atom at s->p and what it holds, moving past it. */
+static uint64_t re_atom(struct re_scan *s, int depth)
+{
+	char c = *s->p++;
+	if (c == '(') {
+		if (depth == RE_MAX_DEPTH) {
+			s->err = "nests groups too deep";
+			return RE_MAX_ATOMS + 1;
+		}
+		return 1 + re_atoms(s, depth + 1);
+	}
+	if (c == '[') {
+		s->p--;
+		re_bracket(s);
+	} else if (c == '\\' && *s->p >= '1' && *s->p <= '9') {
+		/* glibc matches them by backtracking, in time exponential in the
+		 * subject; RE2 does not know them. */
+		s->err = "uses a back-reference";
+		return RE_MAX_ATOMS + 1;
+	} else if (c == '\\' && *s->p) {
+		s->p++;
+	}
+	return 1;
+}
+
+/* The atoms of the expression at s->p, up to the ')' that closes its group
+ * (past it) or the end, with every repetition counted out. */
+static uint64_t re_atoms(struct re_scan *s, int depth)
+{
+	uint64_t total = 0;
+	while (*s->p && !s->err && total <= RE_MAX_ATOMS) {
+		if (*s->p == ')' && depth > 0) {
+			s->p++;
+			break;
+		}
+		uint64_t atom = re_atom(s, depth), k;
+		while ((k = re_repeat(s)))
+			atom = re_mul(atom, k);
+		total += atom;
+	}
+	return total;
+}
+
+/* Takes the expression's atoms out of *budget, or says why it is refused. */
+static const char *re_check(const char *re, uint64_t *budget)
+{
+	struct re_scan s = {.p = re};
+	uint64_t atoms = re_atoms(&s, 0);
+	if (s.err)
+		return s.err;
+	if (atoms > *budget)
+		return "is too large once its repetitions are counted out";
+	*budget -= atoms;
+	return NULL;
+}
+
 /* ---- parser ------------------------------------------------------------- */
 
 struct parser {
 	struct scanner sc;
+	uint64_t *re_budget; /* atoms the filter's expressions may still take */
 	struct err *e;
 };
 
@@ -534,6 +669,10 @@ static int compile_regex(struct parser *p, struct selector *sel)
 {
 	if (strlen(sel->value) != sel->vlen)
 		return err_set(p->e, ST_INVALID_ARGUMENT, "filters: regular expression holds a NUL byte");
+	const char *why = re_check(sel->value, p->re_budget);
+	if (why)
+		return err_set(p->e, ST_INVALID_ARGUMENT, "filters: regular expression `%.200s` %s",
+			       sel->value, why);
 	int rc = regcomp(&sel->re, sel->value, REG_EXTENDED | REG_NOSUB);
 	if (rc) {
 		char buf[128];
@@ -582,9 +721,9 @@ static struct selector *conj_add(struct conj *c)
 }
 
 /* selectors := selector ("," selector)* */
-static int parse_one(const char *s, struct conj *c, struct err *e)
+static int parse_one(const char *s, struct conj *c, uint64_t *re_budget, struct err *e)
 {
-	struct parser p = {.sc = {.in = s, .len = strlen(s)}, .e = e};
+	struct parser p = {.sc = {.in = s, .len = strlen(s)}, .re_budget = re_budget, .e = e};
 	if (!s[0])
 		return 0; /* containerd: the empty filter matches everything */
 	if (selector(&p, conj_add(c)) < 0)
@@ -613,10 +752,11 @@ static int parse_one(const char *s, struct conj *c, struct err *e)
 int filter_parse(const char *const *strs, size_t n, struct filter **out, struct err *e)
 {
 	struct filter *f = xcalloc(1, sizeof *f);
+	uint64_t re_budget = RE_MAX_ATOMS;
 	f->any = xcalloc(n + 1, sizeof *f->any);
 	for (size_t i = 0; i < n; i++) {
 		f->n = i + 1;
-		if (parse_one(strs[i] ? strs[i] : "", &f->any[i], e) < 0) {
+		if (parse_one(strs[i] ? strs[i] : "", &f->any[i], &re_budget, e) < 0) {
 			filter_free(f);
 			return -1;
 		}

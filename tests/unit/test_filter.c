@@ -197,6 +197,55 @@ START_TEST(escaped_nul_never_matches)
 }
 END_TEST
 
+static int parses(const char *const *s, size_t n, const char *refusal)
+{
+	struct filter *f = NULL;
+	struct err e = {0};
+	int rc = filter_parse(s, n, &f, &e);
+	filter_free(f);
+	if (rc == 0)
+		return 1;
+	ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+	ck_assert_msg(!refusal || strstr(e.msg, refusal), "`%s`: %s", s[0], e.msg);
+	return 0;
+}
+
+/* What a client's expression may make regcomp and regexec do is bounded
+ * before regcomp runs: repetitions of repetitions (gigabytes for the first
+ * one below), nested groups (regcomp recurses on each, and overflows its
+ * stack), back-references (matched by backtracking). */
+START_TEST(hostile_expressions_are_refused)
+{
+	const char *plus = "name~=a++++++++++++++++++++++++++++++++";
+	ck_assert(!parses(&plus, 1, "too large"));
+	const char *intervals[] = {"name~=(a{100}){100}", "name~=a{99999}",
+				   "name~=x{3}{3}{3}{3}{3}{3}{3}{3}"};
+	for (size_t i = 0; i < ARRAY_SIZE(intervals); i++)
+		ck_assert(!parses(&intervals[i], 1, "too large"));
+	size_t depth = 20000;
+	char *deep = xmalloc(2 * depth + 8);
+	strcpy(deep, "name~=");
+	memset(deep + 6, '(', depth);
+	deep[6 + depth] = 'a';
+	memset(deep + 7 + depth, ')', depth);
+	deep[7 + 2 * depth] = '\0';
+	ck_assert(!parses((const char *const *)&deep, 1, "too deep"));
+	free(deep);
+	const char *backref = "name~=(a*)*\\1";
+	ck_assert(!parses(&backref, 1, "back-reference"));
+
+	/* Expressions people write pass, a digit escaped in a bracket too. */
+	const char *fine[] = {"name~=^(sha256:)?[0-9a-f]{64}$", "name~=[\\1]x|^k8s\\.io/[^/]+/.*(a|b)?$",
+			      "labels.\"a\"~=/[[:alpha:]]]{2,3}/", "name~=\"x{2,}y{,3}z{4}\""};
+	for (size_t i = 0; i < ARRAY_SIZE(fine); i++)
+		ck_assert_msg(parses(&fine[i], 1, NULL), "`%s` refused", fine[i]);
+	/* The bound is one for all the expressions of a filter. */
+	const char *two[] = {"name~=a{2000}", "parent~=b{2000}", "labels.x~=c{2000}"};
+	ck_assert(parses(two, 2, NULL));
+	ck_assert(!parses(two, 3, "too large"));
+}
+END_TEST
+
 START_TEST(null_filter_matches_everything)
 {
 	ck_assert(filter_match(NULL, filter_snapshot_field, &objs[0]));
@@ -212,6 +261,7 @@ int main(void)
 	tcase_add_loop_test(tc, syntax_errors_are_invalid_argument, 0, (int)ARRAY_SIZE(syntax_errors));
 	tcase_add_test(tc, errors_name_the_position);
 	tcase_add_test(tc, escaped_nul_never_matches);
+	tcase_add_test(tc, hostile_expressions_are_refused);
 	tcase_add_test(tc, null_filter_matches_everything);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
