@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -64,6 +66,44 @@ static inline int fuzz_memfd(const char *name)
 	if (fd < 0)
 		fuzz_fail("memfd_create");
 	return fd;
+}
+
+/* One SOCK_SEQPACKET record as a peer sends it, with nfds (at most 3)
+ * copies of fd. */
+static inline void fuzz_send_record(int sock, const void *rec, size_t len, int fd, size_t nfds)
+{
+	struct iovec iov = {(void *)rec, len};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+	} cm;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (nfds) {
+		memset(&cm, 0, sizeof cm);
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		for (size_t i = 0; i < nfds; i++)
+			memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
+	}
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+		fuzz_fail("send a record of %zu bytes", len);
+}
+
+/* A SOCK_SEQPACKET socketpair that takes records of any input's size, and
+ * an fd to pass on it. */
+static inline void fuzz_socketpair(int sp[2], int *fd)
+{
+	int sz = 1 << 20;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz) < 0)
+		fuzz_fail("socketpair");
+	*fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		fuzz_fail("open /dev/null");
 }
 
 #endif

@@ -29,6 +29,7 @@ static struct snap_info snaps[] = {
      .labels = labels_b},
     {.name = "", .parent = "", .kind = KIND_ACTIVE},
     {.name = "odd kind", .kind = 7},
+    {.name = NULL, .kind = KIND_ACTIVE}, /* a long name, set below */
 };
 
 static int label_cmp(const void *a, const void *b)
@@ -42,6 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!sorted) {
 		qsort(labels_a, ARRAY_SIZE(labels_a), sizeof *labels_a, label_cmp);
 		qsort(labels_b, ARRAY_SIZE(labels_b), sizeof *labels_b, label_cmp);
+		/* What an expression costs to match grows with the subject. */
+		static char long_name[1024];
+		for (size_t i = 0; i < sizeof long_name - 1; i++)
+			long_name[i] = "ab/:.-"[i % 6];
+		snaps[ARRAY_SIZE(snaps) - 1].name = long_name;
 		sorted = 1;
 	}
 	char *strs[MAX_STRS];

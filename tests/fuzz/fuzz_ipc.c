@@ -5,12 +5,10 @@
  * parent/ctlcheck.c) or the spawner's (spawn_check and publish_check,
  * parent/spawncheck.c), and what the spawner does next with a SPAWN it
  * accepted (its confinement and target name, proto/roles.c).
- * Input: one byte choosing the channel end (1 + (b & 0x7f) % 5) and enable_probe
- * (bit 7), one byte of fd count (b % 4: more than any type carries), then
- * the record. */
-#include <errno.h>
+ * Input: one byte choosing the channel end (1 + (b & 0x7f) % 5) and
+ * enable_probe (bit 7), one byte of fd count (b % 4: more than any type
+ * carries), then the record. */
 #include <string.h>
-#include <sys/socket.h>
 
 #include "common/util.h"
 #include "fuzz.h"
@@ -22,41 +20,6 @@
 
 static int sp[2] = {-1, -1};
 static int devnull = -1;
-
-static void setup(void)
-{
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		fuzz_fail("socketpair: %s", strerror(errno));
-	int sz = 1 << 20;
-	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0)
-		fuzz_fail("open /dev/null");
-}
-
-/* The record as the peer sends it, with nfds fds. */
-static void send_record(const uint8_t *rec, size_t len, size_t nfds)
-{
-	struct iovec iov = {(void *)rec, len};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 3)];
-	} cm;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds) {
-		memset(&cm, 0, sizeof cm);
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		for (size_t i = 0; i < nfds; i++)
-			memcpy(CMSG_DATA(c) + i * sizeof(int), &devnull, sizeof(int));
-	}
-	if (sendmsg(sp[0], &mh, MSG_NOSIGNAL) != (ssize_t)len)
-		fuzz_fail("send a record of %zu bytes: %s", len, strerror(errno));
-}
 
 /* The spawner's checks, on a copy of exactly the body's size. */
 static void spawner_checks(const struct ipc_msg *m, int enable_probe)
@@ -88,13 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	if (sp[0] < 0)
-		setup();
+		fuzz_socketpair(sp, &devnull);
 	enum ipc_channel ch = (enum ipc_channel)(1 + (data[0] & 0x7f) % 5);
 	int enable_probe = data[0] >> 7;
 	size_t nfds = data[1] % 4;
 	int lowest = fuzz_lowest_fd();
 
-	send_record(data + 2, size - 2, nfds);
+	fuzz_send_record(sp[0], data + 2, size - 2, devnull, nfds);
 	struct ipc_msg m;
 	struct err e = {0};
 	int r = ipc_recv(sp[1], ch, &m, &e);

@@ -211,6 +211,22 @@ static void grpc_seed(const struct method_desc *m, const ProtobufCMessage *req, 
 	seed("grpc", name, &b);
 }
 
+/* fuzz_client: method id, fd count, native_resp, payload. */
+static void client_seed(const struct method_desc *m, uint32_t kind, uint32_t code, struct buf *payload,
+			const char *name)
+{
+	struct buf b = {0};
+	struct native_resp h = {
+	    .magic = NATIVE_MAGIC, .kind = kind, .id = 1, .code = code, .len = (uint32_t)payload->n};
+	put_byte(&b, (uint8_t)m->id);
+	put_byte(&b, m->id == NM_MOUNT && kind == NATIVE_DATA); /* the mount fd */
+	put(&b, &h, sizeof h);
+	put(&b, payload->p, payload->n);
+	free(payload->p);
+	*payload = (struct buf){0};
+	seed("client", name, &b);
+}
+
 static void request_seeds(void)
 {
 	for (uint32_t id = 0; id < 256; id++) {
@@ -228,6 +244,15 @@ static void request_seeds(void)
 		}
 		protobuf_c_message_free_unpacked(empty, NULL);
 		protobuf_c_message_free_unpacked(full, NULL);
+
+		struct buf p = {0};
+		ProtobufCMessage *resp = msg_fill(m->resp, 0);
+		put_packed(&p, resp);
+		protobuf_c_message_free_unpacked(resp, NULL);
+		cleanup_free char *n3 = xasprintf("%s-reply", method), *n4 = xasprintf("%s-status", method);
+		client_seed(m, NATIVE_DATA, 0, &p, n3);
+		put_str(&p, "snapshot `k8s.io/1/sha256:0123abcd`: not found");
+		client_seed(m, NATIVE_STATUS, ST_NOT_FOUND, &p, n4);
 	}
 }
 
@@ -355,6 +380,8 @@ static void put_tar(struct buf *b, const char *format, const char *filter, const
 	struct archive *a = archive_write_new();
 	if (archive_write_set_format_by_name(a, format) != ARCHIVE_OK ||
 	    (filter && archive_write_add_filter_by_name(a, filter) != ARCHIVE_OK) ||
+	    (filter && !strcmp(filter, "gzip") &&
+	     archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK) ||
 	    archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    archive_write_open(a, b, NULL, tar_write, NULL) != ARCHIVE_OK)
