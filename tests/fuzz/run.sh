@@ -12,12 +12,16 @@ secs=$2
 shift 2
 mkdir -p "$fz/crash"
 export UBSAN_OPTIONS=print_stacktrace=1
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/fuzz/lsan.supp:print_suppressions=0"
 for t in "$@"; do
 	# The extract target's layers are larger than the others' inputs.
 	max_len=16384
 	[ "$t" = extract ] && max_len=65536
+	# Whole stacks for the one suppressed leak (lsan.supp).
+	asan=
+	[ "$t" = policy ] && asan=fast_unwind_on_malloc=0
 	mkdir -p "$fz/corpus/$t"
-	if ! "$fz/fuzz_$t" -max_total_time="$secs" -max_len="$max_len" -timeout=25 -rss_limit_mb=2048 \
+	if ! ASAN_OPTIONS="$asan" "$fz/fuzz_$t" -max_total_time="$secs" -max_len="$max_len" -timeout=25 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$fz/crash/$t-" \
 		"$fz/corpus/$t" "tests/fuzz/corpus/$t" >"$fz/$t.log" 2>&1; then
 		tail -n 80 "$fz/$t.log"
