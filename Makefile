@@ -212,7 +212,7 @@ $(FZ)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FZ)/libstrata.a
 		$(FZ)/libstrata.a $(LIBS)
 $(FZ)/fuzz_native $(FZ)/fuzz_grpc: $(FZ)/obj/tests/fuzz/requests.o
 
--include $(shell find $(FZ) -name '*.d' 2>/dev/null)
+-include $(wildcard $(FZ)/*.d) $(shell find $(FZ)/obj -name '*.d' 2>/dev/null)
 
 fuzz: deps
 	$(MAKE) $(FUZZ_BIN)
