@@ -33,7 +33,8 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	libisal-dev libdeflate-dev libzstd-dev libinih-dev libjansson-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd \
-	python3 zstd procps binutils e2fsprogs xfsprogs
+	python3 zstd procps binutils e2fsprogs xfsprogs \
+	clang libclang-rt-14-dev llvm
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson
 CFLAGS ?= -O2 -g
@@ -154,6 +155,7 @@ check: deps
 	$(MAKE) format-check
 	sh tests/structure.sh $(B)
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
 unit: $(UNIT_BIN)
@@ -196,23 +198,60 @@ bench: deps all
 	sh tests/bench/apply.sh
 	sh tests/bench/diff.sh
 
-# libFuzzer over the extraction engine (clang; run as root): builds, seeds a
-# corpus with a few real layers, fuzzes for FUZZ_SECONDS.
+# ---- fuzzing -----------------------------------------------------------------
+# libFuzzer targets, one per parser of bytes from another process
+# (tests/fuzz/fuzz_NAME.c, README: Fuzzing), over strata's own objects built
+# again with clang and the sanitizers into $(FZ).  Each starts from its
+# committed seeds (tests/fuzz/corpus/NAME, written by `make fuzz-seeds`) and
+# keeps what it finds in $(FZ)/corpus/NAME; any crash, leak, sanitizer report
+# or timeout fails the run and leaves its input in $(FZ)/crash.  Run as root
+# (the extract target chowns and makes device nodes).
+#   make fuzz [FUZZ_SECONDS=N]   each target for N seconds
+#   make fuzz-smoke              each for FUZZ_SMOKE_SECONDS: the step of `make check`
+.PHONY: fuzz-smoke fuzz-seeds
+FZ := $(B)/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := worker/extract.c worker/extract_tar.c worker/extract_write.c common/err.c common/util.c common/log.c
-$(B)/fuzz/fuzz_extract: tests/fuzz/fuzz_extract.c $(FUZZ_SRC) worker/extract.h
-	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC) \
-		-lcrypto -lzstd -lisal -larchive -lpthread
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BIN := $(addprefix $(FZ)/fuzz_,$(FUZZ_TARGETS))
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(patsubst $(B)/%,$(FZ)/%,$(LIB_OBJ) $(CLIENT_OBJ))
 
-fuzz: $(B)/fuzz/fuzz_extract
-	@mkdir -p $(B)/fuzz/corpus
-	@seed=$$(mktemp -d) && mkdir -p $$seed/d/e && echo hi > $$seed/d/f && ln -s f $$seed/d/l && \
-		ln $$seed/d/f $$seed/d/h && touch $$seed/d/e/.wh.x $$seed/d/.wh..wh..opq && \
-		tar -C $$seed -cf $(B)/fuzz/corpus/plain.tar d && \
-		tar -C $$seed --format=pax -czf $(B)/fuzz/corpus/pax.tgz d && \
-		tar -C $$seed --zstd -cf $(B)/fuzz/corpus/gnu.tzst d && rm -rf $$seed
-	$(B)/fuzz/fuzz_extract -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 $(B)/fuzz/corpus
+$(FZ)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(ALL_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FZ)/gen/%.o: $(G)/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=gnu11 $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -w -c -o $@ $<
+
+$(FZ)/libstrata.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# A target links its own file, the objects it names below, and what it
+# calls of the library.
+$(FZ)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FZ)/libstrata.a
+	clang $(CPPFLAGS) $(ALL_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(filter %.o,$^) \
+		$(FZ)/libstrata.a $(LIBS)
+$(FZ)/fuzz_native $(FZ)/fuzz_grpc: $(FZ)/obj/tests/fuzz/requests.o
+
+-include $(wildcard $(FZ)/*.d) $(shell find $(FZ)/obj -name '*.d' 2>/dev/null)
+
+fuzz: deps
+	$(MAKE) $(FUZZ_BIN)
+	sh tests/fuzz/run.sh $(FZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_BIN)
+	sh tests/fuzz/run.sh $(FZ) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+# Writes the seed corpora anew from strata's own encoders and files.
+fuzz-seeds: $(B)/tests/fuzz-seeds
+	rm -rf tests/fuzz/corpus
+	$(B)/tests/fuzz-seeds tests/fuzz/corpus
+
+$(B)/tests/fuzz-seeds: tests/fuzz/seeds.c $(B)/libstrata.a $(CLIENT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a $(LIBS)
 
 clean:
 	rm -rf $(B)

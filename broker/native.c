@@ -325,27 +325,39 @@ static void close_fds(int *fds, size_t n)
 		close(fds[i]);
 }
 
-/* Turns one well-framed record into a call.  Owns fds. */
-static void handle_request(struct nconn *c, const struct native_req *h, const unsigned char *payload,
-			   int *fds, size_t nfds, int surplus)
+const struct method_desc *native_request_decode(const struct native_req *h, const unsigned char *payload,
+						size_t n, size_t nfds, int surplus, ProtobufCMessage **req,
+						struct err *e)
 {
+	if (h->len != n) {
+		err_set(e, ST_INVALID_ARGUMENT, "record length %u does not match its %zu payload bytes",
+			h->len, n);
+		return NULL;
+	}
 	const struct method_desc *m = method_by_id(h->method);
 	if (!m) {
-		close_fds(fds, nfds);
-		conn_status(c, h->id, ST_UNIMPLEMENTED, "unknown method %u", h->method);
-		return;
+		err_set(e, ST_UNIMPLEMENTED, "unknown method %u", h->method);
+		return NULL;
 	}
 	/* Exactly the fds the method takes: a stray fd is a confused client,
 	 * and closing it at once keeps the broker's fd table ours. */
 	if (surplus || nfds != (size_t)m->nfds) {
-		close_fds(fds, nfds);
-		conn_status(c, h->id, ST_INVALID_ARGUMENT, "`%s` takes %d fds, got %s%zu", m->req->name,
-			    m->nfds, surplus ? "more than " : "", nfds);
-		return;
+		err_set(e, ST_INVALID_ARGUMENT, "`%s` takes %d fds, got %s%zu", m->req->name, m->nfds,
+			surplus ? "more than " : "", nfds);
+		return NULL;
 	}
-	struct err e;
-	ProtobufCMessage *req = method_unpack(m, payload, h->len, &e);
-	if (!req) {
+	*req = method_unpack(m, payload, n, e);
+	return *req ? m : NULL;
+}
+
+/* Turns one well-framed record (n payload bytes) into a call.  Owns fds. */
+static void handle_request(struct nconn *c, const struct native_req *h, const unsigned char *payload,
+			   size_t n, int *fds, size_t nfds, int surplus)
+{
+	ProtobufCMessage *req;
+	struct err e = {0};
+	const struct method_desc *m = native_request_decode(h, payload, n, nfds, surplus, &req, &e);
+	if (!m) {
 		close_fds(fds, nfds);
 		conn_status(c, h->id, e.code, "%s", e.msg);
 		return;
@@ -440,15 +452,8 @@ static int conn_read_one(struct nconn *c)
 		conn_update(c);
 		return 1;
 	}
-	if (h.len != (size_t)n - sizeof h) {
-		close_fds(fds, nfds);
-		conn_status(c, h.id, ST_INVALID_ARGUMENT,
-			    "record length %u does not match its %zd payload bytes", h.len,
-			    n - (ssize_t)sizeof h);
-		return 0;
-	}
 	conn_touch(&c->ref);
-	handle_request(c, &h, rbuf + sizeof h, fds, nfds, surplus);
+	handle_request(c, &h, rbuf + sizeof h, (size_t)n - sizeof h, fds, nfds, surplus);
 	return 0;
 }
 

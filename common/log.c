@@ -21,7 +21,7 @@ void log_off(void)
 	log_is_off = 1;
 }
 
-static void log_v(int level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_v(int level, const char *fmt, va_list ap)
 {
 	static const char *names[] = {"error", "warning", "info", "debug"};
 	char line[1024];

@@ -29,6 +29,7 @@
 #include "../policy/policy.h"
 #include "../common/args.h"
 #include "content.h"
+#include "ctlcheck.h"
 #include "snapdir.h"
 #include "spawner.h"
 
@@ -288,8 +289,6 @@ static int serve_ready(const struct ipc_msg *m)
 static int serve_snap_create(const struct ipc_msg *m)
 {
 	const struct ipc_snap_create *r = &m->body.snap_create;
-	if (r->id == 0 || r->active > 1 || r->pad || r->parent_id == r->id)
-		return broker_reject("SNAP_CREATE with a bad id or flag"), -1;
 	struct err e = {0};
 	if (snapdir_create(P.snapdir, r->id, r->parent_id, (int)r->active, &e) < 0)
 		return reply_err(&e);
@@ -299,8 +298,6 @@ static int serve_snap_create(const struct ipc_msg *m)
 static int serve_snap_drop(const struct ipc_msg *m)
 {
 	const struct ipc_snap_drop *r = &m->body.snap_drop;
-	if (r->id == 0 || (r->kind != SNAPDIR_LIVE && r->kind != SNAPDIR_NEW) || r->pad)
-		return broker_reject("SNAP_DROP with a bad id or kind"), -1;
 	struct err e = {0};
 	if (snapdir_drop(P.snapdir, r->id, (int)r->kind, &e) < 0)
 		return reply_err(&e);
@@ -324,8 +321,6 @@ static int serve_snap_reset(const struct ipc_msg *m)
 static int serve_open_blob(const struct ipc_msg *m)
 {
 	const struct ipc_open_blob *r = &m->body.open_blob;
-	if (!hex_sha256_valid(r->hex))
-		return broker_reject("OPEN_BLOB with a malformed digest"), -1;
 	if (!P.cfg->content_root[0])
 		return reply(ENOENT, "no content_root is configured");
 	struct err e = {0};
@@ -343,9 +338,6 @@ static int serve_open_blob(const struct ipc_msg *m)
 static int serve_ingest(const struct ipc_msg *m)
 {
 	const struct ipc_ingest *r = &m->body.ingest;
-	if (!hex_sha256_valid(r->name) || memchr(r->ref, '\0', sizeof r->ref) == NULL ||
-	    !ipc_zeroed(r->pad, sizeof r->pad) || (m->type == IPC_INGEST_ABORT && r->ref[0]))
-		return broker_reject("INGEST with a malformed name or ref"), -1;
 	if (!P.cfg->content_root[0])
 		return reply(ENOENT, "no content_root is configured");
 	struct err e = {0};
@@ -400,7 +392,9 @@ static int serve_snap_list(const struct ipc_msg *m)
 }
 
 /* The permit table: what the broker may ask, and how often.  Lengths and fd
- * counts are checked by ipc_recv; anything else is a violation. */
+ * counts are checked by ipc_recv, the bodies by ctl_check (ctlcheck.c), and
+ * the servers get only requests that passed both; anything else is a
+ * violation. */
 static const struct permit {
 	uint32_t type;
 	int once; /* per broker */
@@ -437,6 +431,9 @@ static void serve_ctl(void)
 		return broker_reject("READY sent twice");
 	if (p->once)
 		P.ready_seen = 1;
+	const char *bad = ctl_check(&m);
+	if (bad)
+		return broker_reject(bad);
 	p->serve(&m);
 }
 

@@ -1,5 +1,6 @@
 #include "spawncheck.h"
 
+#include "../common/hex.h"
 #include "../proto/roles.h"
 #include "idmap.h"
 
@@ -81,5 +82,14 @@ const char *spawn_check(uint32_t type, const struct ipc_spawn *s, int enable_pro
 		return "SPAWN with diff options for another role";
 	if (s->diff_compression > 2 || s->diff_has_epoch > 1)
 		return "SPAWN with bad diff options";
+	return NULL;
+}
+
+const char *publish_check(const struct ipc_publish *p)
+{
+	if (p->job_id == 0)
+		return "PUBLISH with a zero or duplicate job id";
+	if (!hex_sha256_valid(p->name) || !hex_sha256_valid(p->digest) || !ipc_zeroed(p->pad, sizeof p->pad))
+		return "PUBLISH with a malformed name or digest";
 	return NULL;
 }

@@ -314,10 +314,10 @@ _Noreturn static void publisher_child(int job_fd, pid_t parent, const void *arg)
  * hashes and publishes it (parent/publish.h). */
 static void serve_publish(const struct ipc_publish *p)
 {
-	if (p->job_id == 0 || worker_by_job(p->job_id))
-		violation("PUBLISH with a zero or duplicate job id");
-	if (!hex_sha256_valid(p->name) || !hex_sha256_valid(p->digest) || !ipc_zeroed(p->pad, sizeof p->pad))
-		violation("PUBLISH with a malformed name or digest");
+	const char *bad =
+	    worker_by_job(p->job_id) ? "PUBLISH with a zero or duplicate job id" : publish_check(p);
+	if (bad)
+		violation(bad);
 	if (!S.a->cfg->content_root[0])
 		return spawn_failed(p->job_id, ENOENT, "no content_root is configured");
 	if (S.nworkers >= S.a->cfg->max_jobs)

@@ -2,8 +2,8 @@
  * (any compression), applied for real to a directory on tmpfs, with a
  * canary next to it.  Anything but a clean success or a clean error is a
  * finding: a sanitizer report, or abort() when the canary changed or a
- * failure came without a message or status.  Build and run: `make fuzz`
- * (as root: chown, mknod and trusted xattrs need it). */
+ * failure came without a message or status.  Run as root: chown, mknod
+ * and trusted xattrs need it. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -13,8 +13,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "worker/extract.h"
 
 static char g_dir[64];
@@ -98,8 +100,6 @@ static void empty_target(void)
 	closedir(d);
 	fremovexattr(g_target, "trusted.overlay.opaque");
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

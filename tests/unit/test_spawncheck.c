@@ -306,6 +306,27 @@ START_TEST(role_table_answers)
 }
 END_TEST
 
+/* A PUBLISH names an ingest and a digest the publisher builds paths from. */
+START_TEST(publish_names)
+{
+	struct ipc_publish p = {.job_id = 3, .size = 10};
+	memset(p.name, 'a', 64);
+	memset(p.digest, '0', 64);
+	ck_assert_ptr_null(publish_check(&p));
+	p.job_id = 0;
+	ck_assert_ptr_nonnull(publish_check(&p));
+	p.job_id = 3;
+	p.name[63] = 'A';
+	ck_assert_ptr_nonnull(publish_check(&p));
+	p.name[63] = 'a';
+	p.digest[64] = '0'; /* 65 digits, no NUL */
+	ck_assert_ptr_nonnull(publish_check(&p));
+	p.digest[64] = '\0';
+	p.pad[5] = 1;
+	ck_assert_ptr_nonnull(publish_check(&p));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("spawncheck");
@@ -320,6 +341,7 @@ int main(void)
 	tcase_add_test(tc, lower_layers_and_trees);
 	tcase_add_test(tc, diff_options);
 	tcase_add_test(tc, role_table_answers);
+	tcase_add_test(tc, publish_names);
 	suite_add_tcase(su, tc);
 	SRunner *r = srunner_create(su);
 	srunner_run_all(r, CK_NORMAL);
