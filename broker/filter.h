@@ -17,16 +17,19 @@ struct filter;
 /* Looks up a field path of obj; returns 1 and sets *value when present. */
 typedef int (*filter_field_fn)(const void *obj, const char *const *path, size_t npath, const char **value);
 
-/* What the regular expressions of one filter may cost: instructions in all
- * (memory), and instructions run over all the objects it is matched
- * against (time: about a second of the broker's loop at most). */
+/* What one filter may cost: instructions of its regular expressions in all
+ * (memory), and steps of matching over all the objects it is matched
+ * against (time: about a second of the broker's loop at most).  A step is
+ * an instruction of a regular expression run at one byte; every selector
+ * matched costs a few more, for its field and value, so that thousands of
+ * plain selectors over thousands of snapshots are bounded too. */
 #define FILTER_MAX_PROGRAM 65536
-#define FILTER_REGEX_STEPS 100000000ull
+#define FILTER_STEPS	   100000000ull
 
 /* InvalidArgument with the position on a syntax error. */
 int filter_parse(const char *const *strs, size_t n, struct filter **out, struct err *e);
-/* 1 when obj matches, else 0; -1 once the regular expressions have run
- * FILTER_REGEX_STEPS over all the objects matched so far. */
+/* 1 when obj matches, else 0; -1 once matching has cost FILTER_STEPS over
+ * all the objects matched so far. */
 int filter_match(struct filter *f, filter_field_fn field, const void *obj);
 void filter_free(struct filter *f);
 

@@ -14,11 +14,15 @@
 
 /* Limits checked on every write (InvalidArgument).  Names: strata's own
  * bound, keeps records and messages small.  Label size: containerd's
- * labels.Validate (key + value).  Label count: strata's own bound against a
- * client filling the store through one snapshot (containerd has none). */
-#define META_NAME_MAX	4096
-#define META_LABEL_MAX	4096
-#define META_LABELS_MAX 1024
+ * labels.Validate (key + value).  Label count and total: strata's own
+ * bounds (containerd has none), against a client filling the store through
+ * one snapshot, and so that every snapshot's Info, with the longest name
+ * and parent, fits one native record (NATIVE_MAX_RECORD, 192 KiB): one
+ * snapshot too large for a record would make every unfiltered List fail. */
+#define META_NAME_MAX	      4096
+#define META_LABEL_MAX	      4096
+#define META_LABELS_MAX	      1024
+#define META_LABELS_BYTES_MAX (128 * 1024) /* the sum of every key and value */
 
 /* Same numbers as containerd.services.snapshots.v1.Kind. */
 enum snap_kind { KIND_UNKNOWN = 0, KIND_VIEW = 1, KIND_ACTIVE = 2, KIND_COMMITTED = 3 };

@@ -34,21 +34,35 @@ int validate_name(const char *what, const char *name, struct err *e)
 	return 0;
 }
 
-int validate_labels(const struct label *l, size_t n, struct err *e)
+int validate_labels_total(size_t n, size_t bytes, struct err *e)
 {
 	if (n > META_LABELS_MAX)
 		return err_set(e, ST_INVALID_ARGUMENT, "info.Labels: %zu labels, more than %d", n,
 			       META_LABELS_MAX);
+	if (bytes > META_LABELS_BYTES_MAX)
+		return err_set(e, ST_INVALID_ARGUMENT,
+			       "info.Labels: %zu bytes of keys and values, more than %d", bytes,
+			       META_LABELS_BYTES_MAX);
+	return 0;
+}
+
+int validate_labels(const struct label *l, size_t n, struct err *e)
+{
+	if (n > META_LABELS_MAX)
+		return validate_labels_total(n, 0, e);
+	size_t bytes = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *k = l[i].key ? l[i].key : "", *v = l[i].value ? l[i].value : "";
-		if (strlen(k) + strlen(v) > META_LABEL_MAX)
+		size_t len = strlen(k) + strlen(v);
+		if (len > META_LABEL_MAX)
 			return err_set(
 			    e, ST_INVALID_ARGUMENT,
 			    "info.Labels: label key and value greater than maximum size (%d bytes), "
 			    "key: %.10s",
 			    META_LABEL_MAX, k);
+		bytes += len;
 	}
-	return 0;
+	return validate_labels_total(n, bytes, e);
 }
 
 /* ---- labels: normalise as containerd's map + boltutil.WriteLabels do ------- */

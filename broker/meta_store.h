@@ -115,6 +115,8 @@ void snap_key_of(const char *name, struct snap_key *k);
 int validate_name(const char *what, const char *name, struct err *e);
 /* containerd's labels.Validate, plus strata's count bound. */
 int validate_labels(const struct label *l, size_t n, struct err *e);
+/* The bounds on a whole label set: META_LABELS_MAX and META_LABELS_BYTES_MAX. */
+int validate_labels_total(size_t n, size_t bytes, struct err *e);
 
 /* Labels normalised as containerd's map and boltutil.WriteLabels do. */
 struct label_ref {

@@ -310,10 +310,13 @@ static int update_labels(const struct update_args *a, const Record *rec, struct 
 		}
 	}
 	*n = labels_normalize(l, nl);
-	if (*n > META_LABELS_MAX) {
+	/* Each label was checked as it came; the set they make is checked here. */
+	size_t bytes = 0;
+	for (size_t i = 0; i < *n; i++)
+		bytes += strlen(l[i].key) + strlen(l[i].value);
+	if (validate_labels_total(*n, bytes, e) < 0) {
 		free(l);
-		return err_set(e, ST_INVALID_ARGUMENT, "info.Labels: %zu labels, more than %d", *n,
-			       META_LABELS_MAX);
+		return -1;
 	}
 	*out = l;
 	return 0;

@@ -62,7 +62,7 @@ void svc_update(struct call *c)
 struct list_state {
 	struct call *c;
 	struct filter *f;
-	int too_costly; /* the filter's regular expressions ran out of steps */
+	int too_costly; /* matching the filter ran out of steps */
 	Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp;
 	SnapInfoMsg *batch[LIST_BATCH];
 	size_t bytes;
@@ -127,9 +127,9 @@ static void list_step(struct call *c)
 	int rc = meta_walk_after(broker.meta, ls->after, list_one, ls, &e);
 	if (rc == 0 && ls->too_costly)
 		rc = err_set(&e, ST_RESOURCE_EXHAUSTED,
-			     "filters: the regular expressions ran more than %llu steps over the snapshots "
-			     "listed; narrow them",
-			     FILTER_REGEX_STEPS);
+			     "filters: matching took more than %llu steps over the snapshots listed; "
+			     "narrow them",
+			     FILTER_STEPS);
 	if (rc < 0) {
 		list_end(ls);
 		return call_fail_err(c, &e);

@@ -12,8 +12,8 @@
 #   - 2000 snapshots, then List and Walk with thousands of filters, a
 #     conjunction of thousands of selectors, regular expressions at each
 #     limit of broker/ere.h (and one past each), a pattern exponential for
-#     glibc's regex, a List that would run its expressions too long, and a
-#     field path of 5000 components;
+#     glibc's regex, Lists that would match too long (by expressions, by
+#     20001 plain selectors), and a field path of 5000 components;
 #   - a layer at every extract limit (one directory of 20000 entries, a
 #     file with 1000 xattrs, an xattr of 64 KiB, 256 path components, a path
 #     and a link target of 4095 bytes, from a file and from a pipe), and one
@@ -79,32 +79,37 @@ json_labels() {
 }
 
 # ---- labels ----
-# 1024 labels of 150 bytes: the most a snapshot may have, as much as one
-# native record (192 KiB) carries.  (No argument holds a space.)
+# 1024 labels of 128 bytes: the most a snapshot may have, in number and in
+# bytes (META_LABELS_MAX, META_LABELS_BYTES_MAX), so that its Info fits one
+# native record (192 KiB).  (No argument holds a space.)
 # shellcheck disable=SC2046
-set -- $(awk 'BEGIN { for (i = 0; i < 1024; i++) printf "--label strata.test/%04d=%0130d\n", i, i }')
+set -- $(awk 'BEGIN { for (i = 0; i < 1024; i++) printf "--label strata.test/%04d=%0112d\n", i, i }')
 run st prepare lc "$@"
 expect_rc "Prepare with 1024 labels (CLI)" 0
 run st --json stat lc
 same "... Stat has the 1024 labels" "$(json_labels "$T/out")" 1024
-out_has "... with their values" "\"strata.test/1023\":\"$(printf "%0130d" 1023)\""
+out_has "... with their values" "\"strata.test/1023\":\"$(printf "%0112d" 1023)\""
 # shellcheck disable=SC2046
-set -- $(awk 'BEGIN { for (i = 0; i < 1024; i++) printf "strata.test/%04d=new%0127d\n", i, i }')
+set -- $(awk 'BEGIN { for (i = 0; i < 1024; i++) printf "strata.test/%04d=new%0109d\n", i, i }')
 run st --json label lc "$@"
 expect_rc "Update of 1024 labels (CLI)" 0
 same "... answers with the 1024 labels" "$(json_labels "$T/out")" 1024
-out_has "... with their new values" "\"strata.test/0007\":\"new$(printf "%0127d" 7)\""
+out_has "... with their new values" "\"strata.test/0007\":\"new$(printf "%0109d" 7)\""
 set --
-grpc_is "Prepare, Stat, Update, Stat with 1024 labels of 4096 bytes (gRPC)" "OK 1024 labels" labels lg 1024 4096
+grpc_is "Prepare, Stat, Update, Stat with 32 labels of 4096 bytes (gRPC)" "OK 32 labels" labels lg 32 4096
+grpc_is "... and with 1024 labels of 128 bytes" "OK 1024 labels" labels lg1 1024 128
+grpc_is "33 labels of 4096 bytes are InvalidArgument" \
+	"InvalidArgument: info.Labels: 135168 bytes of keys and values, more than 131072" prepare lg4 33 4096
 grpc_is "1025 labels are InvalidArgument" "InvalidArgument: info.Labels: 1025 labels, more than 1024" \
 	prepare lg2 1025 64
 grpc_is "a label of 4097 bytes is InvalidArgument" \
 	"InvalidArgument: info.Labels: label key and value greater than maximum size (4096 bytes), key: strata.tes" \
 	prepare lg3 1 4097
+run st ls
+expect_rc "List with every snapshot at the label limits" 0
+out_has "... lists them" "lg1"
 steady "labels"
-# A snapshot's Info of 4 MiB is more than a native record: `strata ls` would
-# refuse the whole listing.
-st rm lg
+st rm lg lg1
 
 # ---- the longest keys ----
 k4096=$(printf "%04096d" 0)
@@ -162,7 +167,7 @@ grpc_is "List with a regular expression 1000 groups deep, one of 16384 instructi
 # expand until the host's memory ran out.
 for past in "name~=^$(printf "%01001d" 0 | tr 0 '(')x$(printf "%01001d" 0 | tr 0 ')')" \
 	"name~=^$(printf "%016383d" 0 | tr 0 z)" "name~=(a)\\1" "name~=/(a{0,32767}){0,32767}/"; do
-	echo "$past" >"$T/f-past"
+	printf "%s\n" "$past" >"$T/f-past"
 	run grpc list "$T/f-past"
 	out_match "a regular expression past a limit is InvalidArgument (${#past} bytes)" \
 		'^InvalidArgument: filters: invalid regular expression `.*`: (Regular expression (nests too deeply|too big)|Back-references are not supported)$'
@@ -194,11 +199,17 @@ grpc_is "... and by one that matches none" "OK 0" list "$T/f-ab"
 check "... within seconds" test $(($(date +%s) - t0)) -lt 10
 # shellcheck disable=SC2046
 st rm $(cut -d' ' -f1 "$T/ab-labels")
-# What the regular expressions of one List may run, over every snapshot.
+# What the matching of one List may cost, over every snapshot: regular
+# expressions, or plain selectors by the ten thousand.
+too_costly="ResourceExhausted: filters: matching took more than 100000000 steps over the snapshots listed; narrow them"
 python3 -c 'print("name~=/" + ".*" * 4000 + "x/")' >"$T/f-slow"
-grpc_is "a List whose regular expressions would run too long is ResourceExhausted" \
-	"ResourceExhausted: filters: the regular expressions ran more than 100000000 steps over the snapshots listed; narrow them" \
+grpc_is "a List whose regular expressions would run too long is ResourceExhausted" "$too_costly" \
 	list "$T/f-slow"
+filters "$T/f-plain" <<'PY'
+print(",".join(['labels."strata.test/mod"!="9"'] * 20001))
+PY
+grpc_is "a List of 20001 plain selectors over 2000 snapshots is ResourceExhausted" "$too_costly" \
+	list "$T/f-plain"
 filters "$T/f-mod" <<'PY'
 print('labels."strata.test/mod"==0')
 PY

@@ -227,7 +227,7 @@ START_TEST(regular_expressions_are_bounded_in_all)
 END_TEST
 
 /* ... and what they run over the objects they are matched against: past
- * FILTER_REGEX_STEPS, filter_match says -1, and goes on saying it. */
+ * FILTER_STEPS, filter_match says -1, and goes on saying it. */
 START_TEST(regular_expressions_run_a_bounded_number_of_steps)
 {
 	char *pattern = xmalloc(8 * 1024 + 16), *name = xmalloc(4097);
@@ -256,6 +256,34 @@ START_TEST(regular_expressions_run_a_bounded_number_of_steps)
 }
 END_TEST
 
+/* Plain selectors cost steps too: a conjunction of 20001 of them is
+ * bounded as an expression is. */
+START_TEST(plain_selectors_run_a_bounded_number_of_steps)
+{
+	size_t one = strlen("labels.\"strata.test/mod\"!=\"9\",");
+	char *conj = xmalloc(20001 * one + 1);
+	for (int i = 0; i < 20001; i++)
+		memcpy(conj + i * one, "labels.\"strata.test/mod\"!=\"9\",", one);
+	conj[20001 * one - 1] = '\0';
+	struct label l = {"strata.test/mod", "3"};
+	struct snap_info s = {.name = "m", .kind = KIND_ACTIVE, .labels = &l, .nlabels = 1};
+	struct filter *f = NULL;
+	struct err e = {0};
+	const char *p = conj;
+	ck_assert_msg(filter_parse(&p, 1, &f, &e) == 0, "%s", e.msg);
+	/* each selector costs 6 steps (5, and 1 for a path of 23 bytes): a
+	 * match of all 20001 costs 120006, and 833 of them fit in 10^8 */
+	int i = 0, m;
+	while ((m = filter_match(f, filter_snapshot_field, &s)) == 1)
+		i++;
+	ck_assert_int_eq(m, -1);
+	ck_assert_int_eq(i, 833);
+	ck_assert_int_eq(filter_match(f, filter_snapshot_field, &s), -1);
+	filter_free(f);
+	free(conj);
+}
+END_TEST
+
 START_TEST(null_filter_matches_everything)
 {
 	ck_assert(filter_match(NULL, filter_snapshot_field, &objs[0]));
@@ -274,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, null_filter_matches_everything);
 	tcase_add_test(tc, regular_expressions_are_bounded_in_all);
 	tcase_add_test(tc, regular_expressions_run_a_bounded_number_of_steps);
+	tcase_add_test(tc, plain_selectors_run_a_bounded_number_of_steps);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

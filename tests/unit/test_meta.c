@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "broker/convert.h"
 #include "broker/meta.h"
+#include "proto/native.h"
 #include "common/util.h"
 
 /* One base directory for the whole run, made and removed by the unchecked
@@ -322,7 +324,85 @@ START_TEST(names_and_labels_are_bounded)
 	expect_code(meta_update(m, &up, NULL, 0, NULL, &e), &e, ST_INVALID_ARGUMENT);
 	free(keys);
 	free(many);
+
+	/* The labels' bytes together: 32 of 4096 fit, one byte more does not,
+	 * whether it comes in one call or in an update of a snapshot that had
+	 * room. */
+	struct label big[33];
+	char(*bkeys)[16] = xcalloc(33, 16);
+	cleanup_free char *bval = xmalloc(META_LABEL_MAX);
+	memset(bval, 'v', META_LABEL_MAX - 6);
+	bval[META_LABEL_MAX - 6] = '\0';
+	for (size_t i = 0; i < 33; i++) {
+		snprintf(bkeys[i], 16, "big%03zu", i); /* 6 bytes: 4096 with the value */
+		big[i] = (struct label){bkeys[i], bval};
+	}
+	ck_assert_uint_eq(32 * META_LABEL_MAX, META_LABELS_BYTES_MAX);
+	create(m, KIND_ACTIVE, "big", NULL, big, 32);
+	create_err(m, KIND_ACTIVE, "big2", NULL, big, 33, ST_INVALID_ARGUMENT);
+	cleanup_free char *lp = xasprintf("labels.%s", bkeys[32]);
+	const char *paths[] = {lp, "labels"};
+	struct snap_info more = {.name = "big", .labels = big + 32, .nlabels = 1};
+	expect_code(meta_update(m, &more, paths, 1, NULL, &e), &e, ST_INVALID_ARGUMENT);
+	ck_assert_msg(strstr(e.msg, "135168 bytes"), "%s", e.msg);
+	struct label small = {bkeys[0], "v"};
+	struct snap_info one = {.name = "big", .labels = &small, .nlabels = 1};
+	const char *p0 = "labels.big000";
+	ck_assert_int_eq(meta_update(m, &one, &p0, 1, NULL, &e), 0);
+	more = (struct snap_info){.name = "big", .labels = big, .nlabels = 33};
+	expect_code(meta_update(m, &more, paths + 1, 1, NULL, &e), &e, ST_INVALID_ARGUMENT);
+	free(bkeys);
 	meta_close(m);
+}
+END_TEST
+
+/* The largest snapshot the limits allow (the longest name and parent, and
+ * labels at both bounds) is one native record, as List sends it. */
+START_TEST(the_largest_info_fits_a_native_record)
+{
+	cleanup_free char *name = xmalloc(META_NAME_MAX + 1), *parent = xmalloc(META_NAME_MAX + 1);
+	memset(name, 'n', META_NAME_MAX);
+	name[META_NAME_MAX] = '\0';
+	memset(parent, 'p', META_NAME_MAX);
+	parent[META_NAME_MAX] = '\0';
+	size_t per = META_LABELS_BYTES_MAX / META_LABELS_MAX; /* key and value of each */
+	struct label *l = xcalloc(META_LABELS_MAX, sizeof *l);
+	for (size_t i = 0; i < META_LABELS_MAX; i++) {
+		l[i].key = xasprintf("k%05zu", i);
+		l[i].value = xmalloc(per - strlen(l[i].key) + 1);
+		memset(l[i].value, 'v', per - strlen(l[i].key));
+		l[i].value[per - strlen(l[i].key)] = '\0';
+	}
+	cleanup_free char *d = fresh_dir();
+	struct meta *store = store_open(d);
+	create(store, KIND_ACTIVE, "x", NULL, l, META_LABELS_MAX); /* within every limit */
+	meta_close(store);
+	struct snap_info s = {.name = name,
+			      .parent = parent,
+			      .kind = KIND_COMMITTED,
+			      .id = UINT64_MAX,
+			      .created_sec = INT64_MAX,
+			      .updated_sec = INT64_MAX,
+			      .created_nsec = 999999999,
+			      .updated_nsec = 999999999,
+			      .nlabels = META_LABELS_MAX,
+			      .labels = l,
+			      .size = INT64_MAX,
+			      .inodes = INT64_MAX};
+	SnapInfoMsg *m = info_msg_new(&s);
+	Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp;
+	containerd__services__snapshots__v1__list_snapshots_response__init(&resp);
+	resp.n_info = 1;
+	resp.info = &m;
+	size_t sz = protobuf_c_message_get_packed_size(&resp.base);
+	ck_assert_uint_gt(sz, META_LABELS_BYTES_MAX + 2 * META_NAME_MAX);
+	ck_assert_uint_le(sz, NATIVE_MAX_RECORD);
+	info_msg_free(m);
+	for (size_t i = 0; i < META_LABELS_MAX; i++) {
+		free(l[i].key);
+		free(l[i].value);
+	}
+	free(l);
 }
 END_TEST
 
@@ -436,16 +516,16 @@ START_TEST(full_map_refuses_additions_but_not_removals)
 		ck_abort_msg("meta_open_sized: %s", e.msg);
 	static char value[4000];
 	memset(value, 'v', sizeof value - 1);
-	struct label l[40];
-	char keys[40][8];
-	for (int i = 0; i < 40; i++) {
+	struct label l[32];
+	char keys[32][8];
+	for (int i = 0; i < 32; i++) {
 		snprintf(keys[i], sizeof keys[i], "k%d", i);
 		l[i] = (struct label){keys[i], value};
 	}
 	int n = 0, rc = 0;
 	char name[32];
 	while (n < 100) {
-		struct snap_info in = {.name = name, .kind = KIND_ACTIVE, .labels = l, .nlabels = 40};
+		struct snap_info in = {.name = name, .kind = KIND_ACTIVE, .labels = l, .nlabels = 32};
 		snprintf(name, sizeof name, "s%d", n);
 		ck_assert_int_ge(meta_next_id(m, &in.id, &e), 0);
 		if ((rc = meta_create(m, &in, NULL, &e)) < 0)
@@ -461,7 +541,7 @@ START_TEST(full_map_refuses_additions_but_not_removals)
 		if (meta_remove(m, name, NULL, NULL, &e) < 0)
 			ck_abort_msg("remove %s from a full store: %s", name, e.msg);
 	}
-	create(m, KIND_ACTIVE, "again", NULL, l, 40);
+	create(m, KIND_ACTIVE, "again", NULL, l, 32);
 	meta_close(m);
 }
 END_TEST
@@ -890,6 +970,7 @@ int main(void)
 	tcase_add_test(tc, ids_are_monotonic_and_never_reused);
 	tcase_add_test(tc, create_checks_like_containerd);
 	tcase_add_test(tc, names_and_labels_are_bounded);
+	tcase_add_test(tc, the_largest_info_fits_a_native_record);
 	tcase_add_test(tc, commit_replaces_the_active_record);
 	tcase_add_test(tc, commit_checks_like_containerd);
 	tcase_add_test(tc, remove_refuses_parents_and_frees_names);
