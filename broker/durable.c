@@ -70,6 +70,14 @@ static void on_committed(void *ctx, uint32_t events)
 static void commit_async(void *ctx)
 {
 	(void)ctx;
+	if (!meta_pending(broker.meta)) {
+		/* The batch this was deferred for went already: with an earlier
+		 * call (a batch opened, durable_flush committed it, and another
+		 * opened before either call ran), or with durable_flush, which
+		 * ran its waiters. */
+		waiters_run(&current, NULL);
+		return;
+	}
 	if (inflight_seq)
 		inflight_finished();
 	if (inflight_seq) {
@@ -80,13 +88,7 @@ static void commit_async(void *ctx)
 		durable_flush(NULL);
 		return;
 	}
-	uint64_t seq = meta_flush_async(broker.meta);
-	if (!seq) {
-		/* Committed already (durable_flush): what waited is durable. */
-		waiters_run(&current, NULL);
-		return;
-	}
-	inflight_seq = seq;
+	inflight_seq = meta_flush_async(broker.meta);
 	inflight = current;
 	current = (struct waiters){0};
 }

@@ -139,12 +139,61 @@ START_TEST(waiters_run_after_their_commit)
 }
 END_TEST
 
+/* A flush between two batches (Prepare makes a block of ids durable at
+ * once): each batch's deferred hand-over finds its own batch or none, and
+ * none commits in the loop. */
+static void on_q(void *ctx, const struct err *e)
+{
+	ck_assert_ptr_null(e);
+	note('q');
+	stop = 1;
+}
+
+static void after_handover(void *ctx)
+{
+	/* q's batch was handed to the committer, and nobody waited for it. */
+	ck_assert_int_eq(meta_pending(broker.meta), 0);
+	ck_assert_msg(norder == 0, "ran `%s` before q's commit was seen", order);
+}
+
+static void flush_between(void *ctx)
+{
+	struct err e = {0};
+	create("p"); /* a batch opens: its hand-over is deferred */
+	ck_assert_int_eq(durable_flush(&e), 0);
+	create("q"); /* the next opens: another hand-over deferred */
+	durable_then(on_q, NULL);
+	loop_defer(after_handover, NULL);
+}
+
+START_TEST(a_flush_between_batches)
+{
+	struct err e = {0};
+	char d[] = "/tmp/strata-test-durable-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	ck_assert_int_eq(meta_open(&broker.meta, d, &e), 0);
+	ck_assert_int_eq(loop_init(), 0);
+	ck_assert_msg(durable_init(&e) == 0, "%s", e.msg);
+	struct loop_timer *t = loop_timer_new(timeout, NULL);
+	ck_assert_int_eq(loop_timer_arm(t, 10000), 0);
+	loop_defer(flush_between, NULL);
+	loop_run(&stop);
+	ck_assert_msg(stop == 1, "timed out; ran `%s`", order);
+	ck_assert_str_eq(order, "q");
+	meta_close(broker.meta);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("durable");
 	TCase *tc = tcase_create("group commit");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, waiters_run_after_their_commit);
+	tcase_add_test(tc, a_flush_between_batches);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
