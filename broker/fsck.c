@@ -9,7 +9,8 @@
  *                      not being created or removed now); repair is the
  *                      orphan sweep of Cleanup
  *   missing-parent     a record whose parent has no record or is not
- *                      committed; never repaired (its lower layers are gone)
+ *                      committed; never repaired (its lower layers are gone),
+ *                      but Remove removes it
  *   pending-usage      a note, not a disagreement: a committed snapshot whose
  *                      usage is measured when first asked for; repair
  *                      measures it now (a usage worker, as Usage does)

@@ -199,6 +199,27 @@ static int has_children(struct meta *m, MDB_txn *txn, uint64_t id, struct err *e
 	return found;
 }
 
+/* Deletes whatever link names child as a child, whoever the parent: a
+ * walk of every link, for the rare snapshot whose parent's record is gone
+ * (its id with it). */
+static int parent_links_del_child(struct meta *m, MDB_txn *txn, uint64_t child, struct err *e)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, m->parents, &cur);
+	if (rc)
+		return lmdb_fail(e, rc, "walking", "parents");
+	uint64_t want = htobe64(child);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size == 16 && memcmp((char *)k.mv_data + 8, &want, 8) == 0 &&
+		    (rc = mdb_cursor_del(cur, 0)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc && rc != MDB_NOTFOUND ? lmdb_fail(e, rc, "deleting parent link of", "a snapshot") : 0;
+}
+
 static int remove_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 {
 	struct remove_args *a = arg;
@@ -218,11 +239,15 @@ static int remove_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 	if (rec->parent && rec->parent[0]) {
 		Record *p = NULL;
 		r = record_load(m, txn, rec->parent, &p, e);
-		if (r == 0)
-			err_set(e, ST_NOT_FOUND, "snapshot `%.200s`: parent `%.200s` not found", a->name,
-				rec->parent);
-		if (r <= 0)
+		if (r < 0)
 			goto out;
+		if (r == 0) {
+			/* The parent's record is gone (a damaged store; strata
+			 * fsck says missing-parent): the snapshot can still go. */
+			if (parent_links_del_child(m, txn, rec->id, e) < 0)
+				goto out;
+			goto unlinked;
+		}
 		uint64_t lk[2];
 		parent_link_key(p->id, rec->id, lk);
 		strata__v1__snapshot_record__free_unpacked(p, NULL);
@@ -233,6 +258,7 @@ static int remove_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 			goto out;
 		}
 	}
+unlinked:;
 	uint64_t be;
 	MDB_val k = id_val(rec->id, &be);
 	int rc = mdb_del(txn, m->ids, &k, NULL);

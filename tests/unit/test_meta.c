@@ -854,24 +854,87 @@ static void holds_seen_free(struct holds_seen *w)
 	w->n = 0;
 }
 
-/* A hold record written before holds had owners: the snapshot id alone. */
-static void put_legacy_hold(const char *dir, const char *path, uint64_t id)
-{
+/* The store in dir opened behind its back (a stopped daemon's, in a test
+ * of damage or of old formats), with database `name` in one transaction. */
+struct raw {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
+};
+
+static struct raw raw_open(const char *dir, const char *name, unsigned flags)
+{
+	struct raw r;
+	ck_assert_int_eq(mdb_env_create(&r.env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(r.env, 16), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(r.env, 1UL << 30), 0);
+	ck_assert_int_eq(mdb_env_open(r.env, dir, flags, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(r.env, NULL, flags, &r.txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(r.txn, name, 0, &r.dbi), 0);
+	return r;
+}
+
+/* Commits what was written (a read-only transaction just ends). */
+static void raw_close(struct raw *r)
+{
+	ck_assert_int_eq(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+}
+
+/* A hold record written before holds had owners: the snapshot id alone. */
+static void put_legacy_hold(const char *dir, const char *path, uint64_t id)
+{
 	uint64_t be = htobe64(id);
 	MDB_val k = {.mv_size = strlen(path), .mv_data = (void *)path}, v = {.mv_size = 8, .mv_data = &be};
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
-	ck_assert_int_eq(mdb_env_set_mapsize(env, 1UL << 30), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "holds", 0, &dbi), 0);
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	struct raw r = raw_open(dir, "holds", 0);
+	ck_assert_int_eq(mdb_put(r.txn, r.dbi, &k, &v, 0), 0);
+	raw_close(&r);
 }
+
+/* A damaged store: the record of `name` deleted behind the store's back. */
+static void delete_record(const char *dir, const char *name)
+{
+	MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)name};
+	struct raw r = raw_open(dir, "snapshots", 0);
+	ck_assert_int_eq(mdb_del(r.txn, r.dbi, &k, NULL), 0);
+	raw_close(&r);
+}
+
+/* How many entries the database `name` of the store in dir has. */
+static size_t db_entries(const char *dir, const char *name)
+{
+	MDB_stat st;
+	struct raw r = raw_open(dir, name, MDB_RDONLY);
+	ck_assert_int_eq(mdb_stat(r.txn, r.dbi, &st), 0);
+	raw_close(&r);
+	return st.ms_entries;
+}
+
+/* A snapshot whose parent's record is gone can still be removed, and
+ * takes its link to the lost parent along. */
+START_TEST(remove_without_the_parents_record)
+{
+	cleanup_free char *d = fresh_dir();
+	struct meta *m = store_open(d);
+	committed(m, "base", NULL);
+	committed(m, "mid", "base");
+	create(m, KIND_ACTIVE, "top", "mid", NULL, 0);
+	meta_close(m);
+	delete_record(d, "mid");
+	m = store_open(d);
+	struct err e = {0};
+	uint64_t id;
+	int kind;
+	ck_assert_msg(meta_remove(m, "top", &id, &kind, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(kind, KIND_ACTIVE);
+	struct snap_info s;
+	expect_code(meta_get(m, "top", &s, &e), &e, ST_NOT_FOUND);
+	/* base keeps its child link from mid (mid's id is still in use) */
+	expect_code(meta_remove(m, "base", &id, &kind, &e), &e, ST_FAILED_PRECONDITION);
+	meta_close(m);
+	ck_assert_uint_eq(db_entries(d, "parents"), 1);
+}
+END_TEST
 
 /* Hold records keep owner, mode, device and namespace across a reopen, a
  * put replaces the record of its path, and an old 8-byte record loads as
@@ -982,6 +1045,7 @@ int main(void)
 	tcase_add_test(tc, group_commit_batches_until_flush);
 	tcase_add_test(tc, committer_commits_beside_the_caller);
 	tcase_add_test(tc, holds_keep_owner_and_identity);
+	tcase_add_test(tc, remove_without_the_parents_record);
 	tcase_add_test(tc, applies_under_way_survive_reopen);
 	tcase_add_test(tc, full_map_refuses_additions_but_not_removals);
 	suite_add_tcase(s, tc);
