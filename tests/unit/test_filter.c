@@ -295,6 +295,8 @@ int main(void)
 {
 	Suite *s = suite_create("filter");
 	TCase *tc = tcase_create("filter");
+	/* the bounded-steps cases run a second of matching, several under ASan */
+	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, filters_select_like_containerd, 0, (int)ARRAY_SIZE(match_cases));
 	tcase_add_loop_test(tc, syntax_errors_are_invalid_argument, 0, (int)ARRAY_SIZE(syntax_errors));
 	tcase_add_test(tc, errors_name_the_position);
