@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "tests/rawsend.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,28 +69,10 @@ static inline int fuzz_memfd(const char *name)
 	return fd;
 }
 
-/* One SOCK_SEQPACKET record as a peer sends it, with nfds (at most 3)
- * copies of fd. */
+/* One SOCK_SEQPACKET record as a peer sends it, with nfds copies of fd. */
 static inline void fuzz_send_record(int sock, const void *rec, size_t len, int fd, size_t nfds)
 {
-	struct iovec iov = {(void *)rec, len};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 3)];
-	} cm;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds) {
-		memset(&cm, 0, sizeof cm);
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		for (size_t i = 0; i < nfds; i++)
-			memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
-	}
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+	if (raw_send(sock, rec, len, fd, nfds) != (ssize_t)len)
 		fuzz_fail("send a record of %zu bytes", len);
 }
 

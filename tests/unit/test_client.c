@@ -22,6 +22,7 @@
 #include "client/output.h"
 #include "common/util.h"
 #include "proto/api.h"
+#include "tests/rawsend.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
 typedef Containerd__Services__Snapshots__V1__StatSnapshotResponse stat_resp;
@@ -36,22 +37,7 @@ static void fake_record(int fd, uint32_t kind, uint32_t id, uint32_t code, const
 	ck_assert_uint_le(len, 4096);
 	memcpy(buf, &h, sizeof h);
 	memcpy(buf + sizeof h, p, len);
-	struct iovec iov = {buf, sizeof h + len};
-	union {
-		struct cmsghdr a;
-		char b[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (pass_fd >= 0) {
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = sizeof ctl.b;
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-	}
-	ck_assert_int_eq(sendmsg(fd, &mh, 0), (ssize_t)(sizeof h + len));
+	ck_assert_int_eq(raw_send(fd, buf, sizeof h + len, pass_fd, pass_fd >= 0), (ssize_t)(sizeof h + len));
 }
 
 static void fake_info(int fd, uint32_t id, const char *name)
@@ -269,15 +255,15 @@ static void server_teardown(void)
 	rmdir(sock_dir);
 }
 
-static void raw_send(struct client *c, uint32_t magic, uint32_t method, uint32_t id, uint32_t len,
-		     const void *payload, size_t plen)
+static void send_request(struct client *c, uint32_t magic, uint32_t method, uint32_t id, uint32_t len,
+			 const void *payload, size_t plen)
 {
 	struct native_req h = {magic, method, id, len};
 	unsigned char *buf = xmalloc(sizeof h + plen);
 	memcpy(buf, &h, sizeof h);
 	if (plen)
 		memcpy(buf + sizeof h, payload, plen);
-	ck_assert_int_eq(send(c->fd, buf, sizeof h + plen, MSG_NOSIGNAL), (ssize_t)(sizeof h + plen));
+	ck_assert_int_eq(raw_send(c->fd, buf, sizeof h + plen, -1, 0), (ssize_t)(sizeof h + plen));
 	free(buf);
 }
 
@@ -307,9 +293,9 @@ START_TEST(server_rejects_bad_requests_and_keeps_serving)
 	struct err e;
 	ck_assert_int_eq(client_connect(&c, sock_path, &e), 0);
 	/* Pipelined: each answer echoes its request's id, in order. */
-	raw_send(&c, NATIVE_MAGIC, 77, 10, 0, NULL, 0);
-	raw_send(&c, NATIVE_MAGIC, NM_STAT, 11, 3, "\xff\xff\xff", 3);
-	raw_send(&c, NATIVE_MAGIC, NM_STAT, 12, 100, "abc", 3);
+	send_request(&c, NATIVE_MAGIC, 77, 10, 0, NULL, 0);
+	send_request(&c, NATIVE_MAGIC, NM_STAT, 11, 3, "\xff\xff\xff", 3);
+	send_request(&c, NATIVE_MAGIC, NM_STAT, 12, 100, "abc", 3);
 	expect_status(&c, 10, ST_UNIMPLEMENTED);
 	expect_status(&c, 11, ST_INVALID_ARGUMENT);
 	expect_status(&c, 12, ST_INVALID_ARGUMENT);
@@ -329,7 +315,7 @@ START_TEST(server_rejects_bad_requests_and_keeps_serving)
 	close(p[1]);
 
 	/* Still serving. */
-	raw_send(&c, NATIVE_MAGIC, 78, 13, 0, NULL, 0);
+	send_request(&c, NATIVE_MAGIC, 78, 13, 0, NULL, 0);
 	expect_status(&c, 13, ST_UNIMPLEMENTED);
 	client_close(&c);
 }
@@ -342,14 +328,14 @@ START_TEST(server_closes_on_oversize_and_bad_magic)
 	ck_assert_int_eq(client_connect(&c, sock_path, &e), 0);
 	size_t big = NATIVE_MAX_RECORD + 100;
 	char *payload = xcalloc(1, big);
-	raw_send(&c, NATIVE_MAGIC, NM_STAT, 5, (uint32_t)big, payload, big);
+	send_request(&c, NATIVE_MAGIC, NM_STAT, 5, (uint32_t)big, payload, big);
 	free(payload);
 	expect_status(&c, 5, ST_RESOURCE_EXHAUSTED);
 	expect_closed(&c);
 	client_close(&c);
 
 	ck_assert_int_eq(client_connect(&c, sock_path, &e), 0);
-	raw_send(&c, 0x12345678, NM_STAT, 6, 0, NULL, 0);
+	send_request(&c, 0x12345678, NM_STAT, 6, 0, NULL, 0);
 	expect_closed(&c);
 	client_close(&c);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "proto/ipc.h"
+#include "tests/rawsend.h"
 
 static int sp[2] = {-1, -1};
 
@@ -28,24 +29,8 @@ static void send_raw(uint32_t type, uint32_t claimed, size_t body_len, int fd, i
 	char buf[sizeof(struct ipc_hdr) + sizeof(union ipc_body) + 16] = {0};
 	struct ipc_hdr h = {type, claimed};
 	memcpy(buf, &h, sizeof h);
-	struct iovec iov = {buf, sizeof h + body_len};
-	union {
-		struct cmsghdr a;
-		char c[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds) {
-		memset(&cm, 0, sizeof cm);
-		mh.msg_control = cm.c;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		for (int i = 0; i < nfds; i++)
-			memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-	}
-	ck_assert_int_eq(sendmsg(sp[0], &mh, 0), (ssize_t)(sizeof h + body_len));
+	ck_assert_int_eq(raw_send(sp[0], buf, sizeof h + body_len, fd, (size_t)nfds),
+			 (ssize_t)(sizeof h + body_len));
 }
 
 /* The channel end a type arrives at; IPC_CH_JOB for an unknown type. */
