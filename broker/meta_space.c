@@ -132,7 +132,11 @@ int meta_room(struct meta *m, uint64_t need, struct err *e)
 	}
 	if (fstatfs(data_fd(m), &sf) < 0 || !sf.f_blocks)
 		return 0;
+	/* Pages the free list holds are reused before the file grows: after
+	 * removals, a change as large as those removed fits again. */
 	uint64_t avail = (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize;
+	if (!rsv_short && avail < need && mdb_env_stat(m->env, &st) == 0)
+		avail += free_pages(m) * st.ms_psize;
 	if (rsv_short || avail < need)
 		return err_set(e, ST_RESOURCE_EXHAUSTED,
 			       "metadata: no space left on the file system of `%s`: %" PRIu64

@@ -181,11 +181,11 @@ inodes()
 	stop
 }
 
-# The metadata store cannot grow: a tiny file system, then a small map.  40
-# labels of 4000 bytes fit a native request (192 KiB).
+# The metadata store cannot grow: a tiny file system, then a small map.  32
+# labels of 4000 bytes: about the most one snapshot may have (128 KiB).
 LABELS=''
 j=0
-while [ $j -lt 40 ]; do
+while [ $j -lt 32 ]; do
 	LABELS="$LABELS k$j=$(printf '%04000d' $j)"
 	j=$((j + 1))
 done
