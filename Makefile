@@ -76,7 +76,7 @@ CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit integration format format-check install run bench soak fuzz clean
+.PHONY: all deps check check-sanitized unit integration format format-check install run bench soak fuzz clean
 .SECONDARY:
 
 all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/strata
@@ -157,12 +157,24 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
+ifneq ($(SANITIZE),1)
+	$(MAKE) check-sanitized
+endif
+
+# The sanitized pass of `make check`: every unit test, and the integration
+# suites that feed the daemon hostile input (the rest run in the plain build
+# above; `make check SANITIZE=1` runs all of them sanitized).
+SAN_SUITES := boundaries probe-broker grpc-robustness conn-limits maximal apply-faults hostile diff-service containerd
+check-sanitized:
+	$(MAKE) SANITIZE=1 all
+	$(MAKE) SANITIZE=1 unit
+	$(MAKE) SANITIZE=1 integration SUITES="$(SAN_SUITES)"
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(SAN_ENV) CK_FORK=yes $$t; done
 
 integration: all $(B)/tests/mountfd $(B)/tests/probebroker $(B)/tests/unit-confine
-	sh tests/run-integration.sh
+	$(SAN_ENV) sh tests/run-integration.sh $(SUITES)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
