@@ -1,0 +1,53 @@
+/* Tenants: who may use the daemon, and in which keyspace.
+ *
+ * stratad.conf names them in sections `[tenant NAME]` with `uids = alice,
+ * 1002` and `gids = builders` (names or numbers, comma-separated; a peer
+ * matches by its uid, or else by its primary gid) and the tenant's limits.
+ * The parent reads the file and resolves every name to a number (the broker
+ * cannot read the user database), and hands the table to the broker as one
+ * `--tenant SPEC` flag per tenant (tenant_spec / tenant_parse_spec).
+ *
+ * root (uid 0) is the administrator: it may act as any tenant, and acts as
+ * TENANT_DEFAULT unless it names another.  TENANT_DEFAULT always exists (a
+ * section of that name only sets its limits), and owns every snapshot made
+ * before tenants existed.  With no tenant section at all, only root may
+ * connect, as the sockets' mode (0660 root:root) already says. */
+#ifndef STRATA_TENANT_H
+#define STRATA_TENANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "err.h"
+
+#define TENANT_DEFAULT	"containerd"
+#define TENANT_NAME_MAX 64 /* [a-z0-9][a-z0-9._-]*: part of internal keys */
+
+struct tenant {
+	char *name;
+	uid_t *uids;
+	size_t nuids;
+	gid_t *gids;
+	size_t ngids;
+	/* Limits; 0: none.  Snapshots the tenant owns, its jobs running at
+	 * once, its jobs waiting in the queue. */
+	uint32_t max_snapshots, max_jobs, max_queued_jobs;
+};
+
+struct tenants {
+	struct tenant *v; /* v[0] is TENANT_DEFAULT */
+	size_t n;
+	int configured; /* a [tenant NAME] section exists: non-root peers may match */
+};
+
+/* A table holding TENANT_DEFAULT alone, with no limits. */
+void tenants_init(struct tenants *t);
+void tenants_free(struct tenants *t);
+/* The tenant named name, NULL when none. */
+const struct tenant *tenant_by_name(const struct tenants *t, const char *name);
+/* A non-root peer's tenant: the first whose uids hold uid, else the first
+ * whose gids hold gid; NULL when none (the peer is refused).  root's is
+ * TENANT_DEFAULT. */
+const struct tenant *tenant_of_peer(const struct tenants *t, uid_t uid, gid_t gid);
+
+#endif
