@@ -3,7 +3,7 @@
  *
  * The parent execs it as
  *   stratad-broker --role=broker [every setting as --key=value] --broker-uid=U --broker-gid=G
- *                  [--overlay-index-off]
+ *                  [--overlay-index-off] [--tenant=SPEC]...
  * (common/args.h) with the fds of proto/exec.h open and everything else
  * closed. */
 #ifndef STRATA_BROKER_H
@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 #include "../common/config.h"
+#include "../common/tenant.h"
 #include "../proto/exec.h"
 
 struct broker_opts {
@@ -18,6 +19,9 @@ struct broker_opts {
 	uid_t uid; /* account to run as */
 	gid_t gid;
 	int overlay_index_off; /* the overlay module has the `index` parameter: add index=off */
+	/* From the --tenant flags, in numbers: the parent resolved the names
+	 * (tenant_of_peer, tenant_by_name). */
+	struct tenants tenants;
 };
 
 /* Never returns on success paths other than shutdown (SIGTERM): returns the exit status. */

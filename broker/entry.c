@@ -14,10 +14,11 @@
 int main(int argc, char **argv)
 {
 	static struct config c;
+	static struct tenants t;
 	static struct broker_opts o;
 	struct stratad_args p;
 	uint64_t uid, gid;
-	int rc = stratad_args(argc, argv, &c, &p);
+	int rc = stratad_args(argc, argv, &c, &t, &p);
 	if (rc >= 0)
 		return rc;
 	if (!p.role || strcmp(p.role, "broker"))
@@ -27,6 +28,7 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "stratad-broker: --role=broker needs --broker-uid and --broker-gid\n"),
 		       2;
 	o.cfg = c;
+	o.tenants = t;
 	o.uid = (uid_t)uid;
 	o.gid = (gid_t)gid;
 	o.overlay_index_off = p.index_off;

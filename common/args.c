@@ -32,10 +32,14 @@ static const char *flag_of(const struct setting *s, char buf[FLAG_MAX])
 	return buf;
 }
 
-/* A flag is a setting or an arg. */
+/* One tenant of the table (tenant_spec); may be repeated. */
+static const char tenant_flag[] = "--tenant";
+
+/* A flag is a setting, an arg or --tenant. */
 struct flag {
 	const struct setting *s;
 	const struct arg *a;
+	int tenant;
 };
 
 /* The flag named by the first n bytes of name. */
@@ -49,7 +53,8 @@ static int flag_find(const char *name, size_t n, struct flag *f)
 	for (size_t k = 0; k < ARRAY_SIZE(args) && !f->s && !f->a; k++)
 		if (strlen(args[k].flag) == n && !strncmp(args[k].flag, name, n))
 			f->a = &args[k];
-	return f->s || f->a ? 0 : -1;
+	f->tenant = strlen(tenant_flag) == n && !strncmp(tenant_flag, name, n);
+	return f->s || f->a || f->tenant ? 0 : -1;
 }
 
 void stratad_usage(FILE *f)
@@ -65,7 +70,8 @@ void stratad_usage(FILE *f)
 		   "Serves containerd's snapshot service over gRPC on ADDRESS and the native\n"
 		   "protocol on ADDRESS.fd; state lives in ROOT.  --config reads an INI file\n"
 		   "whose keys, at top level or under [strata], are the flags below without\n"
-		   "`--` and with `_` for `-` (max_jobs = 8); the flags win over it.\n");
+		   "`--` and with `_` for `-` (max_jobs = 8); the flags win over it.  Its\n"
+		   "sections [tenant NAME] name the users each tenant serves (README).\n");
 	for (size_t k = 0; k < config_nsettings; k++) {
 		const struct setting *s = &config_settings[k];
 		char *left = s->value_name ? xasprintf("%s %s", flag_of(s, buf), s->value_name)
@@ -75,6 +81,9 @@ void stratad_usage(FILE *f)
 			fprintf(f, " (%llu.., default %s)\n", (unsigned long long)s->lo, s->def);
 		else if (s->kind == SETTING_UINT)
 			fprintf(f, " (%llu..%llu, default %s)\n", (unsigned long long)s->lo,
+				(unsigned long long)s->hi, s->def);
+		else if (s->kind == SETTING_MODE)
+			fprintf(f, " (%04llo..%04llo, default %s)\n", (unsigned long long)s->lo,
 				(unsigned long long)s->hi, s->def);
 		else if (s->kind == SETTING_ENUM) {
 			fputs(" (", f);
@@ -97,7 +106,7 @@ static int flag_next(int argc, char **argv, int *i, struct flag *f, const char *
 		return err_set(e, ST_INVALID_ARGUMENT, "unknown option `%s` (see --help)", arg);
 	if (eq)
 		*value = eq + 1;
-	else if (f->s ? f->s->kind == SETTING_BOOL : f->a->is_bool)
+	else if (f->s ? f->s->kind == SETTING_BOOL : f->a && f->a->is_bool)
 		*value = "true";
 	else if (*i + 1 < argc)
 		*value = argv[++*i];
@@ -117,9 +126,10 @@ static int arg_set(struct stratad_args *p, const struct arg *a, const char *valu
 }
 
 /* Pass 1 (apply == 0) finds --config and the flags that are not settings;
- * pass 2 applies the settings over the file's, so that flags win. */
-static int parse_pass(int argc, char **argv, struct config *c, struct stratad_args *p, int apply,
-		      struct err *e)
+ * pass 2 applies the settings over the file's, so that flags win, and adds
+ * the --tenant ones after the file's. */
+static int parse_pass(int argc, char **argv, struct config *c, struct tenants *t, struct stratad_args *p,
+		      int apply, struct err *e)
 {
 	char buf[FLAG_MAX];
 	for (int i = 1; i < argc; i++) {
@@ -131,22 +141,28 @@ static int parse_pass(int argc, char **argv, struct config *c, struct stratad_ar
 			return -1;
 		if (f.s && apply && config_set(c, f.s->key, v, e) < 0)
 			return err_wrap(e, "%s", flag_of(f.s, buf));
+		if (f.tenant && !apply)
+			p->tenant_flags++;
+		if (f.tenant && apply && tenant_parse_spec(t, v, e) < 0)
+			return err_wrap(e, "%s", tenant_flag);
 	}
 	return 0;
 }
 
-int stratad_parse(int argc, char **argv, struct config *c, struct stratad_args *p, struct err *e)
+int stratad_parse(int argc, char **argv, struct config *c, struct tenants *t, struct stratad_args *p,
+		  struct err *e)
 {
 	memset(p, 0, sizeof *p);
 	config_defaults(c);
-	if (parse_pass(argc, argv, c, p, 0, e) < 0)
+	tenants_init(t);
+	if (parse_pass(argc, argv, c, t, p, 0, e) < 0)
 		return -1;
-	if (p->config_file && config_load_file(c, p->config_file, e) < 0)
+	if (p->config_file && config_load_file(c, t, p->config_file, e) < 0)
 		return -1;
-	return parse_pass(argc, argv, c, p, 1, e);
+	return parse_pass(argc, argv, c, t, p, 1, e);
 }
 
-int stratad_args(int argc, char **argv, struct config *c, struct stratad_args *p)
+int stratad_args(int argc, char **argv, struct config *c, struct tenants *t, struct stratad_args *p)
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
@@ -155,7 +171,7 @@ int stratad_args(int argc, char **argv, struct config *c, struct stratad_args *p
 			return puts("stratad " STRATA_VERSION), 0;
 	}
 	struct err e = {0};
-	if (stratad_parse(argc, argv, c, p, &e) < 0)
+	if (stratad_parse(argc, argv, c, t, p, &e) < 0)
 		return fprintf(stderr, "stratad: %s\n", e.msg), 2;
 	return -1;
 }
@@ -177,7 +193,7 @@ void argv_free(char **v)
 	free(v);
 }
 
-char **stratad_argv(const struct config *c, const struct stratad_args *p)
+char **stratad_argv(const struct config *c, const struct tenants *t, const struct stratad_args *p)
 {
 	struct strv a = {0};
 	char buf[FLAG_MAX];
@@ -199,6 +215,16 @@ char **stratad_argv(const struct config *c, const struct stratad_args *p)
 	for (size_t k = 0; k < config_nsettings; k++) {
 		cleanup_free char *v = config_get(c, &config_settings[k]);
 		strv_push(&a, xasprintf("%s=%s", flag_of(&config_settings[k], buf), v));
+	}
+	for (size_t k = 0; t && k < t->n; k++) {
+		const struct tenant *tn = &t->v[k];
+		/* TENANT_DEFAULT is there anyway; it needs a flag only to
+		 * carry members or limits. */
+		if (k == 0 && !tn->nuids && !tn->ngids && !tn->max_snapshots && !tn->max_jobs &&
+		    !tn->max_queued_jobs)
+			continue;
+		cleanup_free char *spec = tenant_spec(tn);
+		strv_push(&a, xasprintf("%s=%s", tenant_flag, spec));
 	}
 	return a.v;
 }

@@ -19,6 +19,14 @@ const struct setting config_settings[] = {
      .help = "snapshot data and metadata"},
     {"address", SETTING_PATH, FIELD(address), .def = STRATA_DEFAULT_ADDRESS, .value_name = "PATH",
      .help = "gRPC socket; the native one is PATH.fd"},
+    /* Under socket activation systemd makes the sockets: strata.socket's
+     * SocketGroup= and SocketMode= say these instead. */
+    {"socket_group", SETTING_NAME_OR_EMPTY, FIELD(socket_group), .def = "", .value_name = "GROUP",
+     .help = "the sockets' group, a name or number; none: root"},
+    /* Whoever may connect may create and remove snapshots, as its tenant
+     * (common/tenant.h); never an execute bit, never less than root's. */
+    {"socket_mode", SETTING_MODE, FIELD(socket_mode), 0600, 0666, .def = "0660", .value_name = "MODE",
+     .help = "the sockets' mode, octal"},
     {"user", SETTING_NAME, FIELD(user), .def = STRATA_DEFAULT_USER, .value_name = "NAME",
      .help = "the broker's account"},
     {"content_root", SETTING_PATH_OR_EMPTY, FIELD(content_root), .def = "", .value_name = "DIR",
@@ -115,6 +123,22 @@ static int set_uint(const struct setting *s, void *field, const char *value, str
 	return 0;
 }
 
+/* Strict octal, as chmod(1) spells a mode: 660 or 0660. */
+static int set_mode(const struct setting *s, uint64_t *field, const char *value, struct err *e)
+{
+	uint64_t v = 0;
+	size_t n = strlen(value);
+	int ok = n >= 1 && n <= 5 && strspn(value, "01234567") == n;
+	for (size_t i = 0; ok && i < n; i++)
+		v = v * 8 + (uint64_t)(value[i] - '0');
+	if (!ok || v < s->lo || v > s->hi || (v & 0111))
+		return err_set(e, ST_INVALID_ARGUMENT,
+			       "`%s` takes octal %04llo..%04llo with no execute bit, not `%s`", s->key,
+			       (unsigned long long)s->lo, (unsigned long long)s->hi, value);
+	*field = v;
+	return 0;
+}
+
 static int setting_set(struct config *c, const struct setting *s, const char *value, struct err *e)
 {
 	void *field = (char *)c + s->off;
@@ -129,6 +153,8 @@ static int setting_set(struct config *c, const struct setting *s, const char *va
 		if (!value[0])
 			return err_set(e, ST_INVALID_ARGUMENT, "`%s` must not be empty", s->key);
 		break;
+	case SETTING_NAME_OR_EMPTY:
+		break;
 	case SETTING_BOOL:
 		if (config_parse_bool(value, field) < 0)
 			return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes true or false, not `%s`", s->key,
@@ -138,6 +164,8 @@ static int setting_set(struct config *c, const struct setting *s, const char *va
 		return set_enum(s, field, value, e);
 	case SETTING_UINT:
 		return set_uint(s, field, value, e);
+	case SETTING_MODE:
+		return set_mode(s, field, value, e);
 	}
 	/* A path or a name, checked above. */
 	char **str = field;
@@ -181,6 +209,11 @@ char *config_get(const struct config *c, const struct setting *s)
 			memcpy(&v, field, sizeof v);
 			return xasprintf("%u", v);
 		}
+	case SETTING_MODE: {
+		uint64_t v;
+		memcpy(&v, field, sizeof v);
+		return xasprintf("%04llo", (unsigned long long)v);
+	}
 	default:
 		return xstrdup(*(char *const *)field);
 	}
@@ -197,35 +230,89 @@ void config_defaults(struct config *c)
 
 struct ini_ctx {
 	struct config *c;
+	struct tenants *t;
+	FILE *f;
 	struct err *e;
-	int failed;
+	int line;	  /* the line inih parses */
+	int failed;	  /* e says why; inih reads no further line */
+	int default_seen; /* [tenant containerd] */
 };
+
+/* The tenant a section `[tenant NAME]` names, NULL for another section. */
+static const char *tenant_of_section(const char *section)
+{
+	static const char prefix[] = "tenant ";
+	return strncmp(section, prefix, sizeof prefix - 1) ? NULL : section + sizeof prefix - 1;
+}
+
+/* Called by the reader for a line inih takes as a section header.  A
+ * tenant's section makes the tenant, even with no key in it, and a second
+ * one of the same name is an error: inih only calls the handler for keys,
+ * so the header is caught here, as the line passes through the reader. */
+static int section_header(struct ini_ctx *ctx, const char *line)
+{
+	const char *end = strchr(line, ']');
+	if (!end)
+		return 0; /* inih reports it */
+	cleanup_free char *section = xasprintf("%.*s", (int)(end - line - 1), line + 1);
+	const char *name = tenant_of_section(section);
+	if (!name)
+		return 0;
+	if (strcmp(name, TENANT_DEFAULT))
+		return tenants_add(ctx->t, name, ctx->e);
+	if (ctx->default_seen++)
+		return err_set(ctx->e, ST_ALREADY_EXISTS, "tenant `%s` twice", name);
+	return 0;
+}
+
+/* inih's line reader: fgets, counting lines, and seeing section headers as
+ * inih does (after leading blanks, and a UTF-8 BOM on the first line).  A
+ * failure ends the file there, so that ctx->line is where it failed. */
+static char *config_ini_reader(char *str, int num, void *user)
+{
+	struct ini_ctx *ctx = user;
+	if (ctx->failed || !fgets(str, num, ctx->f))
+		return NULL;
+	ctx->line++;
+	const char *p = str;
+	if (ctx->line == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;
+	p += strspn(p, " \t\r\n\f\v");
+	if (*p == '[' && section_header(ctx, p) < 0)
+		ctx->failed = 1;
+	return str;
+}
 
 static int config_ini_line(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_ctx *ctx = user;
+	const char *tenant = tenant_of_section(section);
+	int rc;
 	if (ctx->failed)
 		return 0;
-	if (section[0] && strcmp(section, "strata")) {
-		err_set(ctx->e, ST_INVALID_ARGUMENT, "unknown section `[%s]`", section);
+	if (!section[0] || !strcmp(section, "strata"))
+		rc = config_set(ctx->c, name, value, ctx->e);
+	else if (tenant)
+		rc = tenant_set(ctx->t, tenant, name, value, 1, ctx->e) < 0
+			 ? err_wrap(ctx->e, "[tenant %s]", tenant)
+			 : 0;
+	else
+		rc = err_set(ctx->e, ST_INVALID_ARGUMENT, "unknown section `[%s]`", section);
+	if (rc < 0)
 		ctx->failed = 1;
-		return 0;
-	}
-	if (config_set(ctx->c, name, value, ctx->e) < 0) {
-		ctx->failed = 1;
-		return 0;
-	}
-	return 1;
+	return rc < 0 ? 0 : 1;
 }
 
-int config_load_file(struct config *c, const char *path, struct err *e)
+int config_load_file(struct config *c, struct tenants *t, const char *path, struct err *e)
 {
-	struct ini_ctx ctx = {c, e, 0};
-	int r = ini_parse(path, config_ini_line, &ctx);
-	if (ctx.failed)
-		return err_wrap(e, "config `%s` line %d", path, r);
-	if (r == -1)
+	struct ini_ctx ctx = {.c = c, .t = t, .e = e};
+	ctx.f = fopen(path, "re");
+	if (!ctx.f)
 		return err_set(e, ST_NOT_FOUND, "config `%s`: cannot open", path);
+	int r = ini_parse_stream(config_ini_reader, &ctx, config_ini_line, &ctx);
+	fclose(ctx.f);
+	if (ctx.failed)
+		return err_wrap(e, "config `%s` line %d", path, ctx.line);
 	if (r != 0)
 		return err_set(e, ST_INVALID_ARGUMENT, "config `%s`: syntax error on line %d", path, r);
 	return 0;
@@ -235,7 +322,8 @@ void config_free(struct config *c)
 {
 	for (size_t k = 0; k < config_nsettings; k++) {
 		enum setting_kind kind = config_settings[k].kind;
-		if (kind == SETTING_PATH || kind == SETTING_PATH_OR_EMPTY || kind == SETTING_NAME)
+		if (kind == SETTING_PATH || kind == SETTING_PATH_OR_EMPTY || kind == SETTING_NAME ||
+		    kind == SETTING_NAME_OR_EMPTY)
 			free(*(char **)((char *)c + config_settings[k].off));
 	}
 	memset(c, 0, sizeof *c);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "err.h"
+#include "tenant.h"
 
 #define STRATA_DEFAULT_ROOT    "/var/lib/strata"
 #define STRATA_DEFAULT_ADDRESS "/run/strata/strata.sock"
@@ -21,7 +22,8 @@ struct config {
 	char *address; /* gRPC; the native socket is address + ".fd" */
 	char *user;    /* the broker's account */
 	char *content_root;
-	int log_level; /* enum log_level */
+	char *socket_group; /* a group name or number; empty: root's */
+	int log_level;	    /* enum log_level */
 	int seccomp_log, enable_probe, strip_caps;
 	uint32_t max_message, max_conns, max_jobs, max_queued_jobs;
 	uint32_t job_timeout, job_idle_timeout;
@@ -34,22 +36,27 @@ struct config {
 	uint64_t extract_max_bytes, extract_max_entries, extract_max_file;
 	uint64_t meta_max_bytes;    /* the metadata store's map (broker/meta_space.c) */
 	uint64_t max_request_bytes; /* gRPC request bytes buffered across connections */
+	/* The sockets' permission bits.  64 bits, though 9 would do: a
+	 * 32-bit field here would leave padding in struct config. */
+	uint64_t socket_mode;
 };
 
 enum setting_kind {
 	SETTING_PATH,	       /* absolute */
 	SETTING_PATH_OR_EMPTY, /* absolute, or empty: none */
 	SETTING_NAME,	       /* not empty */
+	SETTING_NAME_OR_EMPTY, /* a name, or empty: none */
 	SETTING_BOOL,	       /* int: true|yes|on|1 or false|no|off|0 */
 	SETTING_ENUM,	       /* int: the index of one of names */
 	SETTING_UINT,	       /* uint32_t or uint64_t, lo..hi */
+	SETTING_MODE,	       /* uint64_t: octal permission bits lo..hi, no execute bit */
 };
 
 struct setting {
 	const char *key; /* in the file; the flag is --KEY with `-` for `_` */
 	enum setting_kind kind;
 	size_t off, size;	  /* the field of struct config */
-	uint64_t lo, hi;	  /* SETTING_UINT */
+	uint64_t lo, hi;	  /* SETTING_UINT, SETTING_MODE */
 	const char *const *names; /* SETTING_ENUM, NULL-terminated */
 	const char *def;	  /* the default, as the file spells it */
 	const char *value_name;	  /* the value in --help (DIR, N); NULL for a bool */
@@ -60,8 +67,10 @@ extern const struct setting config_settings[];
 extern const size_t config_nsettings;
 
 void config_defaults(struct config *c);
-/* Loads an INI file: keys either at top level or under [strata]. */
-int config_load_file(struct config *c, const char *path, struct err *e);
+/* Loads an INI file: settings either at top level or under [strata], and
+ * the tenants' sections `[tenant NAME]` into t (tenant.h), whose user and
+ * group names are resolved now. */
+int config_load_file(struct config *c, struct tenants *t, const char *path, struct err *e);
 /* Applies one `key`/`value` pair; used by the file loader and by the flags. */
 int config_set(struct config *c, const char *key, const char *value, struct err *e);
 /* One setting's value in c as the file spells it; allocated. */

@@ -5,7 +5,9 @@
  * matches by its uid, or else by its primary gid) and the tenant's limits.
  * The parent reads the file and resolves every name to a number (the broker
  * cannot read the user database), and hands the table to the broker as one
- * `--tenant SPEC` flag per tenant (tenant_spec / tenant_parse_spec).
+ * `--tenant=SPEC` flag per tenant (tenant_spec / tenant_parse_spec); the
+ * parent refuses that flag from a user, the file being the one place that
+ * names tenants.
  *
  * root (uid 0) is the administrator: it may act as any tenant, and acts as
  * TENANT_DEFAULT unless it names another.  TENANT_DEFAULT always exists (a
@@ -49,5 +51,26 @@ const struct tenant *tenant_by_name(const struct tenants *t, const char *name);
  * whose gids hold gid; NULL when none (the peer is refused).  root's is
  * TENANT_DEFAULT. */
 const struct tenant *tenant_of_peer(const struct tenants *t, uid_t uid, gid_t gid);
+
+/* Building the table: the configuration file's sections (common/config.c)
+ * and the broker's --tenant flags. */
+
+/* 0 when name is 1..TENANT_NAME_MAX bytes of [a-z0-9][a-z0-9._-]*. */
+int tenant_name_check(const char *name, struct err *e);
+/* Adds a tenant with no members and no limits; a bad name, or one the table
+ * holds (TENANT_DEFAULT included), is an error. */
+int tenants_add(struct tenants *t, const char *name, struct err *e);
+/* Sets one key of the tenant named name: `uids` or `gids` (a list, which
+ * replaces the tenant's: comma-separated, spaces allowed, decimal ids or,
+ * when names is set, user or group names resolved now) or a limit
+ * (`max_snapshots`, `max_jobs`, `max_queued_jobs`: decimal, 0 for none). */
+int tenant_set(struct tenants *t, const char *name, const char *key, const char *value, int names,
+	       struct err *e);
+/* One tenant as `NAME:uids=1000,1002:gids=100:max_snapshots=0:max_jobs=0:
+ * max_queued_jobs=0` (numbers only, every field); allocated. */
+char *tenant_spec(const struct tenant *t);
+/* Takes a spec back: adds the tenant or, for TENANT_DEFAULT, sets v[0]'s
+ * fields.  Fields may come in any order or be left out. */
+int tenant_parse_spec(struct tenants *t, const char *spec, struct err *e);
 
 #endif

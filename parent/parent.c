@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -41,10 +42,12 @@
 
 static struct {
 	const struct config *cfg;
+	const struct tenants *tenants; /* the broker's, by --tenant flags */
 	char *native_addr, *snap_path;
 	int snapdir; /* O_PATH fd of ROOT/snapshots */
 	uid_t buid;
 	gid_t bgid;
+	gid_t sock_gid; /* socket_group's; root's when it is empty */
 	int index_off;
 	int grpc_fd, native_fd;
 	int own_grpc, own_native; /* socket files we created (not systemd's) */
@@ -71,7 +74,7 @@ static char **broker_argv(void)
 	snprintf(uid, sizeof uid, "%u", (unsigned)P.buid);
 	snprintf(gid, sizeof gid, "%u", (unsigned)P.bgid);
 	struct stratad_args a = {.role = "broker", .uid = uid, .gid = gid, .index_off = P.index_off};
-	return stratad_argv(P.cfg, &a);
+	return stratad_argv(P.cfg, P.tenants, &a);
 }
 
 /* In the forked child: the four channel fds land on 3..6 (proto/exec.h),
@@ -136,7 +139,7 @@ _Noreturn static void spawner_exec(int evt)
 		die("spawner: dup2: %m");
 	close_range(SPAWNER_FD_SNAPDIR + 1, ~0U, 0);
 	sanitize_child_env();
-	execv(P.spawner_path, stratad_argv(P.cfg, &(struct stratad_args){.role = "spawner"}));
+	execv(P.spawner_path, stratad_argv(P.cfg, NULL, &(struct stratad_args){.role = "spawner"}));
 	die("spawner: exec `%s`: %m", P.spawner_path);
 }
 
@@ -617,6 +620,33 @@ static int resolve_user(void)
 	return 0;
 }
 
+/* socket_group as a number: a name from the group database, or decimal. */
+static int resolve_socket_group(void)
+{
+	const char *g = P.cfg->socket_group;
+	uint64_t v;
+	P.sock_gid = 0;
+	if (!g[0])
+		return 0;
+	if (parse_u64(g, &v) == 0 && v <= 0xfffffffe)
+		return P.sock_gid = (gid_t)v, 0;
+	struct group *gr = getgrnam(g);
+	if (!gr)
+		return log_err("socket_group `%s` does not exist", g), -1;
+	P.sock_gid = gr->gr_gid;
+	return 0;
+}
+
+/* A tenant's users connect to the sockets as themselves: with the mode and
+ * group root alone has, they are refused before the broker sees them. */
+static void check_sockets_admit_tenants(void)
+{
+	if (P.tenants->n > 1 && P.cfg->socket_mode == 0660 && !P.cfg->socket_group[0])
+		log_warn("tenants are configured but the sockets stay 0660 root:root, which their users "
+			 "cannot connect to: set socket_group (a group of theirs) or socket_mode = 0666 "
+			 "(with socket activation, strata.socket's SocketGroup= or SocketMode=)");
+}
+
 /* Overlay's `index` parameter exists once the module is loaded; the broker
  * then adds index=off to its mounts as containerd does. */
 static void check_overlay_index(void)
@@ -668,7 +698,11 @@ static int bind_listener(const char *path, int type, int *own)
 	if (rc < 0)
 		goto fail;
 	*own = 1;
-	if (chmod(path, 0660) < 0 || listen(fd, 128) < 0)
+	/* The group first: until the mode is set, the umask leaves the
+	 * socket writable by root alone.  lchown: the path is one we just
+	 * bound, but the directory may be another's (/tmp). */
+	if (lchown(path, (uid_t)-1, P.sock_gid) < 0 || chmod(path, (mode_t)P.cfg->socket_mode) < 0 ||
+	    listen(fd, 128) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -740,8 +774,9 @@ static int parent_setup(void)
 	if (geteuid() != 0)
 		return log_err("stratad must start as root (it drops privileges per process)"), -1;
 	drop_glibc_environment();
-	if (resolve_user() < 0)
+	if (resolve_user() < 0 || resolve_socket_group() < 0)
 		return -1;
+	check_sockets_admit_tenants();
 	char *meta = xasprintf("%s/meta", c->root), *sockdir = xstrdup(c->address);
 	*strrchr(sockdir, '/') = '\0';
 	int rc = ensure_dir(c->root, 0711, 0, 0) < 0 || ensure_dir(P.snap_path, 0700, 0, 0) < 0 ||
@@ -774,9 +809,10 @@ static int parent_setup(void)
 	return 0;
 }
 
-int parent_main(const struct config *cfg)
+int parent_main(const struct config *cfg, const struct tenants *tenants)
 {
 	P.cfg = cfg;
+	P.tenants = tenants;
 	P.native_addr = config_native_address(cfg);
 	P.snap_path = xasprintf("%s/snapshots", cfg->root);
 	umask(022);

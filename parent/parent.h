@@ -6,9 +6,11 @@
 
 #include "../common/config.h"
 #include "../common/err.h"
+#include "../common/tenant.h"
 
-/* Runs until SIGTERM/SIGINT; returns the exit status. */
-int parent_main(const struct config *cfg);
+/* Runs until SIGTERM/SIGINT; returns the exit status.  The tenants go to
+ * the broker (--tenant flags). */
+int parent_main(const struct config *cfg, const struct tenants *tenants);
 
 /* sdnotify.c: systemd's protocols without libsystemd. */
 

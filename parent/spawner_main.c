@@ -14,9 +14,10 @@
 int main(int argc, char **argv)
 {
 	static struct config c;
+	static struct tenants t; /* none: the parent passes the broker alone its tenants */
 	struct stratad_args p;
 	struct err e = {0};
-	int rc = stratad_args(argc, argv, &c, &p);
+	int rc = stratad_args(argc, argv, &c, &t, &p);
 	if (rc >= 0)
 		return rc;
 	if (!p.role || strcmp(p.role, "spawner"))

@@ -4,7 +4,8 @@
  * from wherever they wrote it.  What the parent then does with a loaded
  * configuration, hand every setting to its children as a flag, must give
  * the same configuration: each value config_get() spells is taken back by
- * config_set() unchanged.
+ * config_set() unchanged, and each tenant the broker is handed as a spec
+ * (tenant_spec) is parsed back the same.
  * Input: the file. */
 #include <stdio.h>
 #include <string.h>
@@ -24,13 +25,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_file_put(g_fd, data, size);
 	struct config c, again;
+	struct tenants t, back;
 	struct err e = {0};
 	config_defaults(&c);
-	if (config_load_file(&c, g_path, &e) < 0) {
+	tenants_init(&t);
+	if (config_load_file(&c, &t, g_path, &e) < 0) {
 		fuzz_check_refusal("config_load_file", &e);
+		tenants_free(&t);
 		config_free(&c);
 		return 0;
 	}
+	tenants_init(&back);
+	for (size_t i = 0; i < t.n; i++) {
+		cleanup_free char *spec = tenant_spec(&t.v[i]);
+		if (tenant_parse_spec(&back, spec, &e) < 0)
+			fuzz_fail("tenant `%s` as the parent passes it on is refused: %s", t.v[i].name,
+				  e.msg);
+		cleanup_free char *again_spec = tenant_spec(&back.v[i]);
+		if (strcmp(spec, again_spec))
+			fuzz_fail("a tenant changed on its way to the broker: `%s`, `%s`", spec, again_spec);
+	}
+	if (back.n != t.n || back.configured != t.configured)
+		fuzz_fail("the tenant table changed on its way to the broker");
+	tenants_free(&back);
+	tenants_free(&t);
 	config_defaults(&again);
 	for (size_t k = 0; k < config_nsettings; k++) {
 		const struct setting *s = &config_settings[k];

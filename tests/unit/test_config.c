@@ -54,7 +54,10 @@ static char *other_value(const struct setting *s)
 	case SETTING_PATH_OR_EMPTY:
 		return xasprintf("/elsewhere/%s", s->key);
 	case SETTING_NAME:
+	case SETTING_NAME_OR_EMPTY:
 		return xasprintf("n-%s", s->key);
+	case SETTING_MODE:
+		return xstrdup(strcmp(s->def, "0600") ? "0600" : "0666");
 	case SETTING_BOOL:
 		return xstrdup(strcmp(s->def, "true") ? "true" : "false");
 	case SETTING_ENUM:
@@ -78,9 +81,19 @@ static void assert_same(const struct config *a, const struct config *b)
 	}
 }
 
+static int parse_tenants(char **argv, struct config *c, struct tenants *t, struct stratad_args *p,
+			 struct err *e)
+{
+	return stratad_parse(argc_of(argv), argv, c, t, p, e);
+}
+
+/* The tenants left out. */
 static int parse(char **argv, struct config *c, struct stratad_args *p, struct err *e)
 {
-	return stratad_parse(argc_of(argv), argv, c, p, e);
+	struct tenants t;
+	int rc = parse_tenants(argv, c, &t, p, e);
+	tenants_free(&t);
+	return rc;
 }
 
 static int by_offset(const void *a, const void *b)
@@ -100,7 +113,12 @@ START_TEST(table_is_consistent)
 		case SETTING_PATH:
 		case SETTING_PATH_OR_EMPTY:
 		case SETTING_NAME:
+		case SETTING_NAME_OR_EMPTY:
 			ck_assert_uint_eq(s->size, sizeof(char *));
+			break;
+		case SETTING_MODE:
+			ck_assert_uint_eq(s->size, sizeof(uint64_t));
+			ck_assert_msg(s->lo <= s->hi && s->hi <= 0777, "`%s` range", s->key);
 			break;
 		case SETTING_BOOL:
 			ck_assert_uint_eq(s->size, sizeof(int));
@@ -159,6 +177,8 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.extract_max_name, 4095);
 	ck_assert_uint_eq(c.extract_max_xattr, 65536);
 	ck_assert_uint_eq(c.extract_max_ratio, 200);
+	ck_assert_str_eq(c.socket_group, "");
+	ck_assert_uint_eq(c.socket_mode, 0660);
 	config_free(&c);
 }
 END_TEST
@@ -179,7 +199,7 @@ START_TEST(argv_round_trips)
 		ck_assert_str_eq(got, v);
 		ck_assert_str_ne(got, s->def);
 	}
-	char **argv = stratad_argv(&c, &p);
+	char **argv = stratad_argv(&c, NULL, &p);
 	ck_assert_str_eq(argv[0], "stratad");
 	ck_assert_str_eq(argv[1], "--role=broker"); /* tests find the broker by it */
 	ck_assert_int_eq(argc_of(argv), 1 + 4 + (int)config_nsettings);
@@ -196,7 +216,7 @@ START_TEST(argv_round_trips)
 	/* Defaults, and nothing but the role. */
 	config_free(&c);
 	config_defaults(&c);
-	argv = stratad_argv(&c, &(struct stratad_args){.role = "spawner"});
+	argv = stratad_argv(&c, NULL, &(struct stratad_args){.role = "spawner"});
 	ck_assert_int_eq(argc_of(argv), 1 + 1 + (int)config_nsettings);
 	ck_assert_msg(parse(argv, &back, &pb, &e) == 0, "%s", e.msg);
 	assert_same(&c, &back);
@@ -358,6 +378,7 @@ START_TEST(values_out_of_range_rejected)
 	ck_assert_int_eq(config_set(&c, "content_root", "relative", &e), -1);
 	ck_assert_int_eq(config_set(&c, "user", "", &e), -1);
 	ck_assert_str_eq(e.msg, "`user` must not be empty");
+	ck_assert_int_eq(config_set(&c, "socket_group", "", &e), 0);
 	config_free(&c);
 }
 END_TEST
@@ -398,17 +419,35 @@ START_TEST(shipped_conf_says_the_defaults)
 {
 	const char *path = "systemd/stratad.conf";
 	struct config c, def;
+	struct tenants t, example;
 	struct err e = {0};
 	config_defaults(&c);
 	config_defaults(&def);
-	ck_assert_msg(config_load_file(&c, path, &e) == 0, "%s", e.msg);
+	tenants_init(&t);
+	tenants_init(&example);
+	ck_assert_msg(config_load_file(&c, &t, path, &e) == 0, "%s", e.msg);
 	assert_same(&def, &c);
+	/* Tenants are shown, not made. */
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_int_eq(t.configured, 0);
 	cleanup_free char *text = slurp(path);
 	int shown = 0;
+	char tenant[64] = "";
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		char key[64], value[256];
+		if (sscanf(line, "#[tenant %63[a-z0-9._-]]", tenant) == 1) {
+			ck_assert_msg(tenants_add(&example, tenant, &e) == 0, "%s", e.msg);
+			continue;
+		}
 		if (sscanf(line, "#%63[a-z_] = %255s", key, value) != 2)
 			continue;
+		/* A tenant's example keys come last; its names (a group
+		 * this machine may lack) are left unresolved. */
+		if (tenant[0]) {
+			int rc = tenant_set(&example, tenant, key, value, 0, &e);
+			ck_assert_msg(rc == 0 || strstr(e.msg, "is no number"), "%s", e.msg);
+			continue;
+		}
 		ck_assert_msg(config_set(&c, key, value, &e) == 0, "%s", e.msg);
 		for (size_t k = 0; k < config_nsettings; k++)
 			if (!strcmp(config_settings[k].key, key) && !config_settings[k].def[0])
@@ -416,7 +455,10 @@ START_TEST(shipped_conf_says_the_defaults)
 		shown++;
 	}
 	ck_assert_int_gt(shown, 0);
+	ck_assert_msg(tenant[0], "the file shows a tenant");
 	assert_same(&def, &c);
+	tenants_free(&example);
+	tenants_free(&t);
 	config_free(&c);
 	config_free(&def);
 }
