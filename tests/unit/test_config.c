@@ -340,6 +340,219 @@ START_TEST(config_file)
 }
 END_TEST
 
+/* A file of text, loaded into c and t from defaults; *path names the file
+ * (gone by the return) for the messages. */
+static int load_text(const char *text, struct config *c, struct tenants *t, char **path, struct err *e)
+{
+	char dir[] = "/tmp/strata-config-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	free(*path);
+	*path = xasprintf("%s/stratad.conf", dir);
+	write_file(*path, text);
+	config_defaults(c);
+	tenants_init(t);
+	int rc = config_load_file(c, t, *path, e);
+	unlink(*path);
+	rmdir(dir);
+	return rc;
+}
+
+START_TEST(tenant_sections)
+{
+	struct config c;
+	struct tenants t;
+	struct err e = {0};
+	cleanup_free char *path = NULL;
+	ck_assert_msg(load_text("max_jobs = 5\n"
+				"[tenant ci]\n"
+				"uids = 1001, root ,1002\n"
+				"gids = root,daemon\n"
+				"max_snapshots = 100\n"
+				"max_jobs = 2\n"
+				"max_queued_jobs = 0\n"
+				"[strata]\n"
+				"max_connections = 7\n"
+				"[tenant containerd]\n"
+				"max_queued_jobs = 9\n"
+				"[tenant idle]\n"
+				"  [tenant web.b-2]\n"
+				"gids = 200\n",
+				&c, &t, &path, &e) == 0,
+		      "%s", e.msg);
+	/* The settings around the sections are untouched by them. */
+	ck_assert_uint_eq(c.max_jobs, 5);
+	ck_assert_uint_eq(c.max_conns, 7);
+	ck_assert_uint_eq(t.n, 4);
+	ck_assert_int_eq(t.configured, 1);
+	const struct tenant *ci = tenant_by_name(&t, "ci");
+	ck_assert_ptr_eq(ci, &t.v[1]);
+	ck_assert_uint_eq(ci->nuids, 3);
+	ck_assert_uint_eq(ci->uids[0], 1001);
+	ck_assert_uint_eq(ci->uids[1], 0);
+	ck_assert_uint_eq(ci->uids[2], 1002);
+	ck_assert_uint_eq(ci->ngids, 2);
+	ck_assert_uint_eq(ci->gids[0], 0);
+	ck_assert_uint_eq(ci->gids[1], 1); /* daemon on Debian */
+	ck_assert_uint_eq(ci->max_snapshots, 100);
+	ck_assert_uint_eq(ci->max_jobs, 2);
+	ck_assert_uint_eq(ci->max_queued_jobs, 0);
+	ck_assert_uint_eq(t.v[0].max_queued_jobs, 9);
+	ck_assert_uint_eq(t.v[0].nuids + t.v[0].ngids, 0);
+	/* A section without keys still makes its tenant. */
+	const struct tenant *idle = tenant_by_name(&t, "idle");
+	ck_assert_ptr_nonnull(idle);
+	ck_assert_uint_eq(idle->nuids + idle->ngids + idle->max_jobs, 0);
+	ck_assert_uint_eq(tenant_by_name(&t, "web.b-2")->gids[0], 200);
+	tenants_free(&t);
+	config_free(&c);
+
+	/* The default tenant's section alone, without members: still only
+	 * root is served. */
+	ck_assert_msg(load_text("[tenant containerd]\nmax_jobs = 3\n", &c, &t, &path, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(t.v[0].max_jobs, 3);
+	ck_assert_int_eq(t.configured, 0);
+	tenants_free(&t);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(tenant_section_errors)
+{
+	static const struct {
+		const char *text, *msg; /* the message after "config `PATH` " */
+	} bad[] = {
+	    {"[tenant ci]\nuids = 1\ncolor = red\n", "line 3: [tenant ci]: unknown key `color` (uids, gids, "
+						     "max_snapshots, max_jobs, max_queued_jobs)"},
+	    {"max_jobs = 2\n[tenant CI]\nuids = 1\n", "line 2: bad tenant name `CI`"},
+	    {"[tenant ]\nuids = 1\n", "line 1: bad tenant name ``"},
+	    {"[tenant a b]\n", "line 1: bad tenant name `a b`"},
+	    {"[tenant ci]\nuids = 1, strata-no-such-user\n",
+	     "line 2: [tenant ci]: `uids`: unknown user `strata-no-such-user`"},
+	    {"[tenant ci]\ngids = strata-no-such-group\n",
+	     "line 2: [tenant ci]: `gids`: unknown group `strata-no-such-group`"},
+	    {"[tenant ci]\nuids = 1\n[tenant ci]\ngids = 2\n", "line 3: tenant `ci` twice"},
+	    {"[tenant ci]\n[strata]\nmax_jobs = 1\n[tenant ci]\n", "line 4: tenant `ci` twice"},
+	    {"[tenant containerd]\nmax_jobs = 1\n[tenant containerd]\n", "line 3: tenant `containerd` twice"},
+	    {"[tenant ci]\nmax_jobs = two\n",
+	     "line 2: [tenant ci]: `max_jobs` takes 0..4294967295 (0: no limit), not `two`"},
+	    {"[tenant ci]\nmax_snapshots = 4294967296\n",
+	     "line 2: [tenant ci]: `max_snapshots` takes 0..4294967295"},
+	    {"[tenant ci]\nuids = 1,,2\n", "line 2: [tenant ci]: `uids`: an empty item in `1,,2`"},
+	    {"[tenant ci]\ngids = -1\n", "line 2: [tenant ci]: `gids`: unknown group `-1`"},
+	    {"[tenants ci]\nuids = 1\n", "line 2: unknown section `[tenants ci]`"},
+	    {"socket_mode = 0700\n",
+	     "line 1: `socket_mode` takes octal 0600..0666 with no execute bit, not `0700`"},
+	};
+	struct config c;
+	struct tenants t;
+	struct err e = {0};
+	cleanup_free char *path = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		ck_assert_msg(load_text(bad[i].text, &c, &t, &path, &e) == -1, "taken: %s", bad[i].text);
+		cleanup_free char *want = xasprintf("config `%s` %s", path, bad[i].msg);
+		ck_assert_msg(!strncmp(e.msg, want, strlen(want)), "%s\nnot %s", e.msg, want);
+		ck_assert_int_ne(e.code, ST_OK);
+		tenants_free(&t);
+		config_free(&c);
+	}
+}
+END_TEST
+
+START_TEST(socket_settings)
+{
+	static const char *const good[][2] = {
+	    {"0600", "0600"}, {"660", "0660"}, {"0644", "0644"}, {"0666", "0666"}, {"00640", "0640"}};
+	/* Execute bits within the range too: 0601, 0610, 0645. */
+	static const char *const bad[] = {"0",	  "0500", "0601", "0610", "0645", "0667",  "0670",  "0700",
+					  "0777", "1660", "0860", "",	  "rw",	  "0x1b4", "-0660", "000660"};
+	const struct setting *mode = NULL;
+	struct config c;
+	struct err e = {0};
+	config_defaults(&c);
+	for (size_t k = 0; k < config_nsettings; k++)
+		if (!strcmp(config_settings[k].key, "socket_mode"))
+			mode = &config_settings[k];
+	ck_assert_ptr_nonnull(mode);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		ck_assert_msg(config_set(&c, "socket_mode", good[i][0], &e) == 0, "%s", e.msg);
+		cleanup_free char *v = config_get(&c, mode);
+		ck_assert_str_eq(v, good[i][1]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		ck_assert_msg(config_set(&c, "socket_mode", bad[i], &e) == -1, "`%s` taken", bad[i]);
+		cleanup_free char *want =
+		    xasprintf("`socket_mode` takes octal 0600..0666 with no execute bit, not `%s`", bad[i]);
+		ck_assert_str_eq(e.msg, want);
+		ck_assert_uint_eq(c.socket_mode, 0640);
+	}
+	ck_assert_int_eq(config_set(&c, "socket_group", "builders", &e), 0);
+	ck_assert_str_eq(c.socket_group, "builders");
+	ck_assert_int_eq(config_set(&c, "socket_group", "", &e), 0);
+	ck_assert_str_eq(c.socket_group, "");
+	config_free(&c);
+}
+END_TEST
+
+/* The broker's argv carries the tenants, as --tenant flags, and parsing it
+ * gives the table back; the spawner's carries none. */
+START_TEST(argv_carries_tenants)
+{
+	struct config c, back;
+	struct tenants t, tb;
+	struct stratad_args pb;
+	struct err e = {0};
+	cleanup_free char *path = NULL;
+	ck_assert_msg(load_text("[tenant ci]\nuids = 1001,root\ngids = daemon\nmax_jobs = 2\n"
+				"[tenant containerd]\nmax_snapshots = 50\n"
+				"[tenant web]\n",
+				&c, &t, &path, &e) == 0,
+		      "%s", e.msg);
+	char **argv = stratad_argv(&c, &t, &(struct stratad_args){.role = "broker"});
+	int n = argc_of(argv);
+	ck_assert_int_eq(n, 1 + 1 + (int)config_nsettings + 3);
+	ck_assert_str_eq(argv[n - 3],
+			 "--tenant=containerd:uids=:gids=:max_snapshots=50:max_jobs=0:max_queued_jobs=0");
+	ck_assert_str_eq(argv[n - 2],
+			 "--tenant=ci:uids=1001,0:gids=1:max_snapshots=0:max_jobs=2:max_queued_jobs=0");
+	ck_assert_str_eq(argv[n - 1],
+			 "--tenant=web:uids=:gids=:max_snapshots=0:max_jobs=0:max_queued_jobs=0");
+	ck_assert_msg(parse_tenants(argv, &back, &tb, &pb, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(pb.tenant_flags, 3);
+	ck_assert_uint_eq(tb.n, t.n);
+	ck_assert_int_eq(tb.configured, t.configured);
+	for (size_t i = 0; i < t.n; i++) {
+		cleanup_free char *a = tenant_spec(&t.v[i]);
+		cleanup_free char *b = tenant_spec(&tb.v[i]);
+		ck_assert_str_eq(a, b);
+	}
+	argv_free(argv);
+	tenants_free(&tb);
+	config_free(&back);
+
+	argv = stratad_argv(&c, NULL, &(struct stratad_args){.role = "spawner"});
+	ck_assert_int_eq(argc_of(argv), 1 + 1 + (int)config_nsettings);
+	argv_free(argv);
+	tenants_free(&t);
+	config_free(&c);
+
+	/* The default tenant alone, as it starts, needs no flag. */
+	tenants_init(&t);
+	config_defaults(&c);
+	argv = stratad_argv(&c, &t, &(struct stratad_args){.role = "broker"});
+	ck_assert_int_eq(argc_of(argv), 1 + 1 + (int)config_nsettings);
+	argv_free(argv);
+	tenants_free(&t);
+	config_free(&c);
+
+	char *bad[] = {"stratad", "--tenant", "ci:uids=alice", NULL};
+	ck_assert_int_eq(parse_tenants(bad, &c, &t, &pb, &e), -1);
+	ck_assert_str_eq(e.msg, "--tenant: tenant spec `ci:uids=alice`: `uids`: uid `alice` is no number");
+	tenants_free(&t);
+	config_free(&c);
+}
+END_TEST
+
 START_TEST(values_out_of_range_rejected)
 {
 	struct config c;
@@ -475,6 +688,10 @@ int main(void)
 	tcase_add_test(tc, flag_forms);
 	tcase_add_test(tc, unknown_rejected);
 	tcase_add_test(tc, config_file);
+	tcase_add_test(tc, tenant_sections);
+	tcase_add_test(tc, tenant_section_errors);
+	tcase_add_test(tc, socket_settings);
+	tcase_add_test(tc, argv_carries_tenants);
 	tcase_add_test(tc, values_out_of_range_rejected);
 	tcase_add_test(tc, help_names_every_setting);
 	tcase_add_test(tc, readme_shows_the_help);
