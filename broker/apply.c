@@ -114,6 +114,7 @@ void svc_apply_layer(struct call *c)
 		return call_fail_err(c, &e);
 	struct job_spec spec = {
 	    .role = ROLE_EXTRACT,
+	    .tenant = c->tenant,
 	    .target = id,
 	    .input_fd = c->fds[0],
 	    .lower = lower,

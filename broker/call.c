@@ -7,45 +7,53 @@
 #include <unistd.h>
 
 #include "../common/util.h"
+#include "audit.h"
 #include "durable.h"
 #include "loop.h"
 #include "parentlink.h"
 #include "pbcheck.h"
 #include "services.h"
+#include "tenancy.h"
 
 #define SNAP  "/containerd.services.snapshots.v1.Snapshots/"
 #define DIFF  "/containerd.services.diff.v1.Diff/"
 #define D(x)  &containerd__services__snapshots__v1__##x##__descriptor
 #define EMPTY &google__protobuf__empty__descriptor
 
+/* Each method: its native id and gRPC path, its messages, streaming, the
+ * fds a native request carries, its handler, its name, and whether it may
+ * change something (audit.h). */
 static const struct method_desc methods[] = {
-    {NM_PREPARE, SNAP "Prepare", D(prepare_snapshot_request), D(prepare_snapshot_response), 0, 0,
-     svc_prepare},
-    {NM_VIEW, SNAP "View", D(view_snapshot_request), D(view_snapshot_response), 0, 0, svc_view},
-    {NM_MOUNTS, SNAP "Mounts", D(mounts_request), D(mounts_response), 0, 0, svc_mounts},
-    {NM_COMMIT, SNAP "Commit", D(commit_snapshot_request), EMPTY, 0, 0, svc_commit},
-    {NM_REMOVE, SNAP "Remove", D(remove_snapshot_request), EMPTY, 0, 0, svc_remove},
-    {NM_STAT, SNAP "Stat", D(stat_snapshot_request), D(stat_snapshot_response), 0, 0, svc_stat},
-    {NM_UPDATE, SNAP "Update", D(update_snapshot_request), D(update_snapshot_response), 0, 0, svc_update},
-    {NM_LIST, SNAP "List", D(list_snapshots_request), D(list_snapshots_response), 1, 0, svc_list},
-    {NM_USAGE, SNAP "Usage", D(usage_request), D(usage_response), 0, 0, svc_usage},
-    {NM_CLEANUP, SNAP "Cleanup", D(cleanup_request), EMPTY, 0, 0, svc_cleanup},
+    {NM_PREPARE, SNAP "Prepare", D(prepare_snapshot_request), D(prepare_snapshot_response), 0, 0, svc_prepare,
+     "Prepare", 1},
+    {NM_VIEW, SNAP "View", D(view_snapshot_request), D(view_snapshot_response), 0, 0, svc_view, "View", 1},
+    {NM_MOUNTS, SNAP "Mounts", D(mounts_request), D(mounts_response), 0, 0, svc_mounts, "Mounts", 0},
+    {NM_COMMIT, SNAP "Commit", D(commit_snapshot_request), EMPTY, 0, 0, svc_commit, "Commit", 1},
+    {NM_REMOVE, SNAP "Remove", D(remove_snapshot_request), EMPTY, 0, 0, svc_remove, "Remove", 1},
+    {NM_STAT, SNAP "Stat", D(stat_snapshot_request), D(stat_snapshot_response), 0, 0, svc_stat, "Stat", 0},
+    {NM_UPDATE, SNAP "Update", D(update_snapshot_request), D(update_snapshot_response), 0, 0, svc_update,
+     "Update", 1},
+    {NM_LIST, SNAP "List", D(list_snapshots_request), D(list_snapshots_response), 1, 0, svc_list, "List", 0},
+    {NM_USAGE, SNAP "Usage", D(usage_request), D(usage_response), 0, 0, svc_usage, "Usage", 0},
+    {NM_CLEANUP, SNAP "Cleanup", D(cleanup_request), EMPTY, 0, 0, svc_cleanup, "Cleanup", 1},
     {NM_APPLY, DIFF "Apply", &containerd__services__diff__v1__apply_request__descriptor,
-     &containerd__services__diff__v1__apply_response__descriptor, 0, 0, svc_apply},
+     &containerd__services__diff__v1__apply_response__descriptor, 0, 0, svc_apply, "Apply", 1},
     {NM_DIFF, DIFF "Diff", &containerd__services__diff__v1__diff_request__descriptor,
-     &containerd__services__diff__v1__diff_response__descriptor, 0, 0, svc_diff},
+     &containerd__services__diff__v1__diff_response__descriptor, 0, 0, svc_diff, "Diff", 1},
     {NM_PROBE, NULL, &strata__v1__probe_request__descriptor, &strata__v1__probe_response__descriptor, 1, 0,
-     svc_probe},
+     svc_probe, "Probe", 0},
     {NM_APPLY_LAYER, NULL, &strata__v1__apply_layer_request__descriptor,
-     &strata__v1__apply_layer_response__descriptor, 1, 1, svc_apply_layer},
+     &strata__v1__apply_layer_response__descriptor, 1, 1, svc_apply_layer, "ApplyLayer", 1},
     {NM_DIFF_LAYER, NULL, &strata__v1__diff_layer_request__descriptor,
-     &strata__v1__diff_layer_response__descriptor, 1, 1, svc_diff_layer},
+     &strata__v1__diff_layer_response__descriptor, 1, 1, svc_diff_layer, "DiffLayer", 1},
     {NM_MOUNT, NULL, &strata__v1__mount_request__descriptor, &strata__v1__mount_response__descriptor, 0, 0,
-     svc_mount},
+     svc_mount, "Mount", 1},
     {NM_RELEASE, NULL, &strata__v1__release_request__descriptor, &strata__v1__release_response__descriptor, 0,
-     0, svc_release},
+     0, svc_release, "Release", 1},
     {NM_FSCK, NULL, &strata__v1__fsck_request__descriptor, &strata__v1__fsck_response__descriptor, 1, 0,
-     svc_fsck},
+     svc_fsck, "Fsck", 1},
+    {NM_ACT_AS, NULL, &strata__v1__act_as_request__descriptor, &strata__v1__act_as_response__descriptor, 0, 0,
+     svc_act_as, "ActAs", 1},
 };
 
 static unsigned calls_alive;
@@ -100,6 +108,14 @@ static void dispatch_writer(void *ctx, const struct err *unused)
 
 void call_dispatch(struct call *c)
 {
+	/* Whom it acts for first: a peer that is no tenant's is refused, and
+	 * the handler sees its tenant's keyspace only. */
+	struct err e = {0};
+	if (!c->tenant && !(c->tenant = tenancy_admit(c->peer_uid, c->peer_gid, &e)))
+		return call_fail_err(c, &e);
+	if (c->act_as && !(c->tenant = tenancy_act_as(c->peer_uid, c->act_as, &e)))
+		return call_fail_err(c, &e);
+	tenancy_scope(c);
 	/* Handlers that write metadata at once wait for a commit in flight
 	 * outside the handler, so that the loop serves reads meanwhile (a
 	 * write inside would wait in the loop for it). */
@@ -119,6 +135,8 @@ static void call_free(struct call *c)
 			close(c->fds[i]);
 	if (c->reply_fd >= 0)
 		close(c->reply_fd);
+	free(c->act_as);
+	free(c->audit_args);
 	calls_alive--;
 	free(c);
 }
@@ -189,6 +207,8 @@ static void call_end(struct call *c, int code, const char *msg)
 	s->c = c;
 	s->code = code;
 	snprintf(s->msg, sizeof s->msg, "%s", msg);
+	tenancy_strip(s->msg); /* names in it are the client's keys */
+	audit_end(c, code, s->msg);
 	durable_then(call_end_durable, s);
 }
 

@@ -36,6 +36,8 @@ struct method_desc {
 	int streaming; /* server-streaming (List) */
 	int nfds;      /* fds the native request must carry (0: none accepted) */
 	void (*handler)(struct call *c);
+	const char *name; /* for the audit trail and the log */
+	int changes;	  /* may change something: every call of it is audited */
 };
 
 struct call {
@@ -43,8 +45,17 @@ struct call {
 	ProtobufCMessage *req; /* unpacked request, freed with the call */
 	const struct call_ops *ops;
 	void *transport; /* NULL once the client went away */
-	uid_t peer_uid;	 /* native socket: SO_PEERCRED; gRPC: the socket peer */
+	uid_t peer_uid;	 /* SO_PEERCRED of the connection */
+	gid_t peer_gid;
 	pid_t peer_pid;
+	/* Whom the call acts for (broker/tenancy.h): the connection's tenant,
+	 * NULL when its peer is no tenant's (the call is refused); act_as, a
+	 * tenant root names for this call only (gRPC metadata), else NULL. */
+	const struct tenant *tenant;
+	char *act_as;
+	/* native only: the connection's tenant, which NM_ACT_AS changes */
+	const struct tenant **conn_tenant;
+	char *audit_args;	 /* the request's keys as the client sent them (audit.h) */
 	int fds[NATIVE_MAX_FDS]; /* native only: received fds, -1 when absent; closed with the call */
 	void *state;		 /* handler's own state while the call waits */
 	/* native only: an fd the next data record carries (NM_MOUNT's mount),

@@ -83,6 +83,7 @@ void svc_diff_layer(struct call *c)
 		return call_fail(c, e.code, "diff: parent `%s`: %s", r->parent, e.msg);
 	struct job_spec spec = {
 	    .role = ROLE_DIFF,
+	    .tenant = c->tenant,
 	    .input_fd = c->fds[0],
 	    .diff_compression = compression,
 	    .diff_has_epoch = r->has_source_date_epoch,

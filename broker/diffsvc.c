@@ -28,6 +28,7 @@
 #include "mounts.h"
 #include "parentlink.h"
 #include "services.h"
+#include "tenancy.h"
 
 typedef Containerd__Services__Diff__V1__ApplyRequest ApplyReq;
 
@@ -67,13 +68,19 @@ static int mounts_equal(const MountMsg *a, const struct mount_spec *b)
 	return 1;
 }
 
-/* The active snapshot the mounts were issued for, or InvalidArgument. */
-static int snapshot_of_mounts(MountMsg *const *mounts, size_t n, struct snap_info *s, struct err *e)
+/* The active snapshot of tenant t the mounts were issued for, or
+ * InvalidArgument (another tenant's snapshot is as unknown as none). */
+static int snapshot_of_mounts(const struct tenant *t, MountMsg *const *mounts, size_t n, struct snap_info *s,
+			      struct err *e)
 {
 	uint64_t id = n == 1 ? mount_snapshot_id(mounts[0]) : 0;
 	struct mount_spec spec;
 	if (id == 0 || meta_get_by_id(broker.meta, id, s, NULL) < 0)
 		return err_set(e, ST_INVALID_ARGUMENT, "apply: the mounts are not mounts strata issued");
+	if (!tenancy_owns(t, s->name)) {
+		snap_info_free(s);
+		return err_set(e, ST_INVALID_ARGUMENT, "apply: the mounts are not mounts strata issued");
+	}
 	int ok = s->kind == KIND_ACTIVE && snapshot_mounts(s->name, s, &spec, NULL) == 1;
 	if (ok) {
 		ok = mounts_equal(mounts[0], &spec);
@@ -163,7 +170,7 @@ void svc_apply(struct call *c)
 	if (!layer_media_type_known(r->diff->media_type))
 		return call_fail(c, ST_UNIMPLEMENTED, "unsupported diff media type: %s: not implemented",
 				 r->diff->media_type);
-	if (snapshot_of_mounts(r->mounts, r->n_mounts, &s, &e) < 0)
+	if (snapshot_of_mounts(c->tenant, r->mounts, r->n_mounts, &s, &e) < 0)
 		return call_fail_err(c, &e);
 	uint64_t id = s.id;
 	cleanup_free uint64_t *lower = NULL;
@@ -187,6 +194,7 @@ void svc_apply(struct call *c)
 	c->state = da;
 	struct job_spec spec = {
 	    .role = ROLE_EXTRACT,
+	    .tenant = c->tenant,
 	    .target = id,
 	    .input_fd = blob,
 	    .lower = lower,
@@ -280,15 +288,37 @@ static int overlay_tree(const MountMsg *m, uint64_t **ids, size_t *nids)
 /* The layers (topmost first) of the tree that a mount strata issued shows.
  * Anything else is InvalidArgument: the diff worker reads only strata's own
  * snapshot directories. */
-static int tree_of_mounts(MountMsg *const *mounts, size_t n, const char *side, uint64_t **ids, size_t *nids,
-			  struct err *e)
+/* Whether the topmost snapshot of a tree (its lower layers are its parents)
+ * is tenant t's. */
+static int tree_owned(const struct tenant *t, const uint64_t *ids, size_t n)
+{
+	struct snap_info s = {0};
+	size_t i = 0;
+	while (i < n && !ids[i])
+		i++; /* a view's tree has no upper layer */
+	if (i == n || meta_get_by_id(broker.meta, ids[i], &s, NULL) < 0)
+		return 0;
+	int owned = tenancy_owns(t, s.name);
+	snap_info_free(&s);
+	return owned;
+}
+
+/* The layers (topmost first) of the tree that a mount strata issued for
+ * tenant t shows.  Anything else is InvalidArgument, another tenant's
+ * tree as much as a stranger's: the diff worker reads only strata's own
+ * snapshot directories, and only the caller's. */
+static int tree_of_mounts(const struct tenant *t, MountMsg *const *mounts, size_t n, const char *side,
+			  uint64_t **ids, size_t *nids, struct err *e)
 {
 	const MountMsg *m = n == 1 ? mounts[0] : NULL;
 	*ids = NULL;
-	if (m && !strcmp(m->type, "bind") && bind_tree(m, ids, nids) == 0)
-		return 0;
-	if (m && !strcmp(m->type, "overlay") && overlay_tree(m, ids, nids) == 0)
-		return 0;
+	if (m && ((!strcmp(m->type, "bind") && bind_tree(m, ids, nids) == 0) ||
+		  (!strcmp(m->type, "overlay") && overlay_tree(m, ids, nids) == 0))) {
+		if (tree_owned(t, *ids, *nids))
+			return 0;
+		free(*ids);
+		*ids = NULL;
+	}
 	return err_set(e, ST_INVALID_ARGUMENT, "diff: the %s mounts are not mounts strata issued", side);
 }
 
@@ -392,8 +422,10 @@ static void diff_made(void *ctx, const struct job_result *res, const struct err 
 		return diff_make_end(c, e);
 	d->made = res->applied;
 	digest_format(digest, d->made.digest);
-	struct job_spec spec = {
-	    .role = ROLE_PUBLISH, .publish_size = d->made.compressed_size, .handle = &c->job};
+	struct job_spec spec = {.role = ROLE_PUBLISH,
+				.tenant = c->tenant,
+				.publish_size = d->made.compressed_size,
+				.handle = &c->job};
 	memcpy(spec.publish_name, d->name, sizeof spec.publish_name);
 	memcpy(spec.publish_digest, digest + 7, sizeof spec.publish_digest);
 	if (!job_start(&spec, NULL, diff_published, c, &pe))
@@ -428,8 +460,8 @@ void svc_diff(struct call *c)
 				 strlen(r->ref), IPC_MSG_MAX - 1);
 	cleanup_free uint64_t *left = NULL, *right = NULL;
 	size_t nl = 0, nr = 0;
-	if (tree_of_mounts(r->left, r->n_left, "left", &left, &nl, &e) < 0 ||
-	    tree_of_mounts(r->right, r->n_right, "right", &right, &nr, &e) < 0 ||
+	if (tree_of_mounts(c->tenant, r->left, r->n_left, "left", &left, &nl, &e) < 0 ||
+	    tree_of_mounts(c->tenant, r->right, r->n_right, "right", &right, &nr, &e) < 0 ||
 	    trees_guard(left, nl, right, nr, &e) < 0)
 		return call_fail_err(c, &e);
 	struct diff_make *d = xcalloc(1, sizeof *d);
@@ -441,8 +473,11 @@ void svc_diff(struct call *c)
 		return call_fail(c, e.code, "diff %s: %s", r->ref ? r->ref : "", e.msg);
 	}
 	c->state = d;
-	struct job_spec spec = {
-	    .role = ROLE_DIFF, .diff_compression = compression, .input_fd = out, .handle = &c->job};
+	struct job_spec spec = {.role = ROLE_DIFF,
+				.tenant = c->tenant,
+				.diff_compression = compression,
+				.input_fd = out,
+				.handle = &c->job};
 	int rc = diff_job_start(&spec, right, nr, left, nl, diff_made, NULL, c, &e);
 	close(out);
 	if (rc < 0)

@@ -36,6 +36,7 @@
 #include "mountinfo.h"
 #include "parentlink.h"
 #include "services.h"
+#include "tenancy.h"
 
 #define FSCK_BATCH 32 /* problems per record: 32 names of META_NAME_MAX fit NATIVE_MAX_RECORD */
 
@@ -46,6 +47,7 @@ typedef Strata__V1__FsckProblem FsckProblemMsg;
 struct problem {
 	const char *kind; /* a literal */
 	char *name;	  /* NULL for a directory */
+	char *shown;	  /* name as the report shows it (tenancy_display) */
 	uint64_t id;
 	uint64_t hold; /* stale-hold: the hold's id */
 	int dir_kind;  /* orphan-directory: enum snapdir_kind */
@@ -277,6 +279,7 @@ static int repair_record(struct problem *p, int last)
 		}
 		return 0;
 	}
+	tenancy_counted(p->name, -1);
 	p->repaired = 1;
 	problem_say(p, "record removed");
 	return 1;
@@ -397,8 +400,10 @@ static void fsck_repair_writable(void *ctx, const struct err *unused)
 
 static void fsck_free(struct fsck *f)
 {
-	for (size_t i = 0; i < f->n; i++)
+	for (size_t i = 0; i < f->n; i++) {
 		free(f->v[i].name);
+		free(f->v[i].shown);
+	}
 	free(f->v);
 	free(f);
 }
@@ -418,10 +423,12 @@ static void fsck_finish(struct fsck *f)
 		}
 		if (i == f->n)
 			break;
-		const struct problem *p = &f->v[i];
+		struct problem *p = &f->v[i];
 		strata__v1__fsck_problem__init(&msgs[k]);
 		msgs[k].kind = (char *)p->kind;
-		msgs[k].name = p->name ? p->name : "";
+		p->shown = p->name ? tenancy_display(p->name) : NULL;
+		tenancy_strip(p->detail);
+		msgs[k].name = p->shown ? p->shown : "";
 		msgs[k].id = p->id;
 		msgs[k].detail = (char *)p->detail;
 		msgs[k].repaired = p->repaired;
@@ -445,6 +452,9 @@ static void fsck_finish(struct fsck *f)
 void svc_fsck(struct call *c)
 {
 	FsckReq *r = (FsckReq *)c->req;
+	/* It reads and repairs every tenant's snapshots. */
+	if (c->peer_uid != 0)
+		return call_fail(c, ST_PERMISSION_DENIED, "fsck: only root may check the store");
 	struct fsck *f = xcalloc(1, sizeof *f);
 	struct err e;
 	f->c = c;

@@ -35,6 +35,7 @@
 #include "connpool.h"
 #include "grpc_wire.h"
 #include "loop.h"
+#include "tenancy.h"
 #include "proto/api.h"
 
 #define GRPC_STREAM_WINDOW   (1u << 20)	  /* per-stream receive window (SETTINGS) */
@@ -57,6 +58,7 @@ struct gstream {
 	/* request */
 	size_t header_bytes;
 	char *path;
+	char *act_as; /* TENANCY_GRPC_KEY: the tenant root acts as (the call takes it) */
 	int is_post, ctype_ok;
 	const struct method_desc *m;
 	struct grpc_reader rd;
@@ -82,7 +84,9 @@ struct gconn {
 	uint32_t events;
 	nghttp2_session *session;
 	uid_t uid;
+	gid_t gid;
 	pid_t pid;
+	const struct tenant *tenant; /* NULL: no tenant's, every call refused */
 	struct gstream *streams;
 	size_t in_buffered;
 	size_t out_queued;
@@ -147,6 +151,7 @@ static void stream_free(struct gstream *st)
 	c->out_queued -= st->out_len - st->out_off;
 	grpc_reader_release(&st->rd);
 	free(st->path);
+	free(st->act_as);
 	free(st->message);
 	free(st->out);
 	if (st->prev)
@@ -393,6 +398,11 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 		st->path = xstrdup((const char *)value); /* nghttp2 NUL-terminates */
 	else if (header_is(name, namelen, "content-type"))
 		st->ctype_ok = grpc_content_type_ok(value, valuelen);
+	else if (header_is(name, namelen, TENANCY_GRPC_KEY) && !st->act_as) {
+		st->act_as = xmalloc(valuelen + 1);
+		memcpy(st->act_as, value, valuelen);
+		st->act_as[valuelen] = '\0';
+	}
 	return 0;
 }
 
@@ -469,7 +479,11 @@ static void stream_end_request(struct gstream *st)
 	}
 	st->call = call_new(st->m, req, &grpc_call_ops, st);
 	st->call->peer_uid = c->uid;
+	st->call->peer_gid = c->gid;
 	st->call->peer_pid = c->pid;
+	st->call->tenant = c->tenant;
+	st->call->act_as = st->act_as;
+	st->act_as = NULL;
 	call_dispatch(st->call);
 }
 
@@ -664,7 +678,9 @@ static int conn_open(int fd)
 	c->uid = (uid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 		c->uid = cred.uid;
+		c->gid = cred.gid;
 		c->pid = cred.pid;
+		c->tenant = tenancy_admit(cred.uid, cred.gid, NULL);
 	}
 	nghttp2_settings_entry settings[] = {
 	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, srv.lim.max_streams},

@@ -24,6 +24,7 @@
 #include "parentlink.h"
 #include "services.h"
 #include "space.h"
+#include "tenancy.h"
 
 enum job_state { JOB_QUEUED = 1, JOB_SPAWNING = 2, JOB_RUNNING = 3 };
 
@@ -64,6 +65,44 @@ static struct {
 } pl = {.evt = -1, .lim = {.max_jobs = 8}};
 
 #define JOB_TICK_MS 1000
+
+/* ---- counts, per tenant -------------------------------------------------- */
+
+/* Jobs running and waiting per tenant, by tenancy_index (sized at first use:
+ * the table is fixed once the broker serves). */
+static unsigned *tenant_running, *tenant_queued;
+
+static unsigned *tenant_count(unsigned **v, const struct job *j)
+{
+	if (!j->spec.tenant)
+		return NULL;
+	if (!*v)
+		*v = xcalloc(tenancy_ntenants(), sizeof **v);
+	return &(*v)[tenancy_index(j->spec.tenant)];
+}
+
+static void count_running(const struct job *j, int delta)
+{
+	unsigned *n = tenant_count(&tenant_running, j);
+	pl.running += (unsigned)delta;
+	if (n)
+		*n += (unsigned)delta;
+}
+
+static void count_queued(const struct job *j, int delta)
+{
+	unsigned *n = tenant_count(&tenant_queued, j);
+	pl.queued += (unsigned)delta;
+	if (n)
+		*n += (unsigned)delta;
+}
+
+/* Whether j's tenant runs as many jobs as it may (max_jobs of its section). */
+static int tenant_busy(const struct job *j)
+{
+	const unsigned *n = tenant_count(&tenant_running, j);
+	return n && j->spec.tenant->max_jobs && *n >= j->spec.tenant->max_jobs;
+}
 
 /* ---- jobs ----------------------------------------------------------------- */
 
@@ -143,7 +182,7 @@ static int job_spawn(struct job *j, struct err *e)
 	j->started_ns = j->active_ns = now_ns_monotonic();
 	j->next = pl.jobs;
 	pl.jobs = j;
-	pl.running++;
+	count_running(j, 1);
 	loop_timer_arm(pl.tick, JOB_TICK_MS);
 	return 0;
 }
@@ -169,14 +208,38 @@ static void queue_unlink(struct job *j)
 	if (pl.queue_tail == &j->next)
 		pl.queue_tail = pp;
 	j->next = NULL;
-	pl.queued--;
+	count_queued(j, -1);
+}
+
+/* The queued job to start next: of the tenants below their max_jobs, the
+ * one running fewest jobs now (the daemon's own work counts as none), and
+ * its oldest job.  So one tenant that queued hundreds of jobs delays
+ * another's single job by at most the end of one running job.  NULL when
+ * every waiting job's tenant is at its limit. */
+static struct job *queue_next(void)
+{
+	struct job *best = NULL;
+	unsigned best_running = 0;
+	for (struct job *j = pl.queue; j; j = j->next) {
+		if (tenant_busy(j))
+			continue;
+		const unsigned *n = tenant_count(&tenant_running, j);
+		unsigned running = n ? *n : 0;
+		if (!best || running < best_running) {
+			best = j;
+			best_running = running;
+			if (!running)
+				break; /* nobody runs fewer */
+		}
+	}
+	return best;
 }
 
 /* Starts queued jobs while there is room. */
 static void start_queued(void)
 {
-	while (pl.queue && pl.running < pl.lim.max_jobs) {
-		struct job *j = pl.queue;
+	struct job *j;
+	while (pl.running < pl.lim.max_jobs && (j = queue_next())) {
 		queue_unlink(j);
 		struct err e = {0};
 		if (job_spawn(j, &e) < 0)
@@ -214,7 +277,9 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 		memcpy(j->lower, spec->lower, spec->nlower * sizeof *j->lower);
 	}
 	j->spec.lower = NULL;
-	if (pl.running >= pl.lim.max_jobs || pl.queue) {
+	const struct tenant *t = spec->tenant;
+	const unsigned *tq = tenant_count(&tenant_queued, j);
+	if (pl.running >= pl.lim.max_jobs || pl.queue || tenant_busy(j)) {
 		if (pl.queued >= pl.lim.max_queued) {
 			job_free(j);
 			err_set(e, ST_RESOURCE_EXHAUSTED,
@@ -223,9 +288,18 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 				pl.running, pl.queued);
 			return NULL;
 		}
+		if (tq && t->max_queued_jobs && *tq >= t->max_queued_jobs) {
+			err_set(e, ST_RESOURCE_EXHAUSTED,
+				"tenant `%s` has %u jobs waiting, its limit (max_queued_jobs of [tenant %s])",
+				t->name, *tq, t->name);
+			job_free(j);
+			return NULL;
+		}
 		*pl.queue_tail = j;
 		pl.queue_tail = &j->next;
-		pl.queued++;
+		count_queued(j, 1);
+		/* Room for it now, perhaps, ahead of others' (queue_next). */
+		start_queued();
 	} else if (job_spawn(j, e) < 0) {
 		job_free(j);
 		return NULL;
@@ -520,7 +594,7 @@ static void job_spawn_failed(const struct ipc_spawn_failed *f)
 		return;
 	}
 	*pp = j->next;
-	pl.running--;
+	count_running(j, -1);
 	/* Given up meanwhile: that is what its caller hears. */
 	struct err e = j->aborted;
 	if (!e.code && f->msg[0])
@@ -540,7 +614,7 @@ static void job_exited(uint64_t job_id, int wstatus)
 		return;
 	}
 	*pp = j->next;
-	pl.running--;
+	count_running(j, -1);
 	struct job_result res = {.pid = j->pid,
 				 .mount_fd = -1,
 				 .ran = j->spec.role != ROLE_EXTRACT || j->go_sent,
@@ -571,7 +645,7 @@ static void job_removed(uint64_t job_id)
 		return;
 	}
 	*pp = j->next;
-	pl.running--;
+	count_running(j, -1);
 	struct job_result res = {.mount_fd = -1};
 	job_done_fn done = j->done;
 	void *ctx = j->ctx;

@@ -18,6 +18,7 @@
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "call.h"
+#include "audit.h"
 #include "connpool.h"
 #include "durable.h"
 #include "grpc.h"
@@ -27,6 +28,7 @@
 #include "parentlink.h"
 #include "services.h"
 #include "space.h"
+#include "tenancy.h"
 
 struct broker_state broker;
 static volatile sig_atomic_t stopping;
@@ -128,6 +130,12 @@ int broker_main(const struct broker_opts *o)
 	struct job_limits jl = {o->cfg.max_jobs, o->cfg.max_queued_jobs, o->cfg.job_timeout,
 				o->cfg.job_idle_timeout};
 	job_set_limits(&jl);
+	/* Who may call, in which keyspace; and the audit file the parent
+	 * opened (proto/exec.h), when there is one. */
+	tenancy_init(&o->tenants);
+	if (tenancy_count(broker.meta, &e) < 0)
+		die("counting each tenant's snapshots: %s", e.msg);
+	audit_init(o->cfg.audit_log[0] ? BROKER_FD_AUDIT : -1);
 	if (!loop_add(sigfd, EPOLLIN, on_signal, &sigfd) ||
 	    plink_init(BROKER_FD_CTL, BROKER_FD_EVT, &e) < 0 ||
 	    grpc_server_start(BROKER_FD_GRPC, &gl, method_by_grpc_path, &e) < 0 ||

@@ -26,6 +26,7 @@
 #include "mountcheck.h"
 #include "parentlink.h"
 #include "services.h"
+#include "tenancy.h"
 
 typedef Strata__V1__MountRequest MountReq;
 
@@ -148,7 +149,7 @@ void svc_mount(struct call *c)
 	MountReq *r = (MountReq *)c->req;
 	struct snap_info s = {0};
 	struct err e = {0};
-	struct job_spec spec = {.role = ROLE_MOUNT, .handle = &c->job};
+	struct job_spec spec = {.role = ROLE_MOUNT, .tenant = c->tenant, .handle = &c->job};
 	if (mount_request(r, &spec, &e) < 0)
 		return call_fail_err(c, &e);
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)
@@ -223,6 +224,7 @@ void svc_release(struct call *c)
 	struct snap_info s = {0};
 	char *key = meta_get_by_id(broker.meta, (*pp)->snap, &s, NULL) == 0 ? xstrdup(s.name) : xstrdup("");
 	snap_info_free(&s);
+	tenancy_strip(key); /* the key as its tenant named it */
 	hold_drop(pp);
 	Strata__V1__ReleaseResponse resp;
 	strata__v1__release_response__init(&resp);

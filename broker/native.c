@@ -26,6 +26,7 @@
 #include "connpool.h"
 #include "loop.h"
 #include "services.h"
+#include "tenancy.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../proto/native.h"
@@ -88,7 +89,9 @@ struct nconn {
 	struct loop_src *src;
 	uint32_t events; /* as registered with the loop */
 	uid_t uid;
+	gid_t gid;
 	pid_t pid;
+	const struct tenant *tenant; /* NULL: no tenant's, every call refused */
 	struct outrec *head, **tail;
 	size_t queued;
 	struct ncall *calls;
@@ -372,7 +375,10 @@ static void handle_request(struct nconn *c, const struct native_req *h, const un
 	c->ncalls++;
 	nc->call = call_new(m, req, &native_ops, nc);
 	nc->call->peer_uid = c->uid;
+	nc->call->peer_gid = c->gid;
 	nc->call->peer_pid = c->pid;
+	nc->call->tenant = c->tenant;
+	nc->call->conn_tenant = &c->tenant;
 	nc->call->owner = c;
 	for (size_t i = 0; i < nfds; i++)
 		nc->call->fds[i] = fds[i];
@@ -511,7 +517,9 @@ static void conn_new(int fd)
 	}
 	c->fd = fd;
 	c->uid = cred.uid;
+	c->gid = cred.gid;
 	c->pid = cred.pid;
+	c->tenant = tenancy_admit(cred.uid, cred.gid, NULL);
 	c->tail = &c->head;
 	c->events = EPOLLIN;
 	c->src = loop_add(fd, c->events, on_conn, c);

@@ -51,6 +51,10 @@ int plink_ingest_abort(const char *name, struct err *e);
 
 struct job_spec {
 	int role;
+	/* Whose job it is: its tenant's max_jobs and max_queued_jobs apply, and
+	 * the queue serves tenants in turn (broker/jobs.c); NULL for the
+	 * daemon's own (removals, measuring after a commit). */
+	const struct tenant *tenant;
 	uint64_t target;	/* snapshot id */
 	int probe_role;		/* ROLE_PROBE: whose confinement to take */
 	int probe_syscall;	/* ROLE_PROBE: syscall number, -1 for none */

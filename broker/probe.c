@@ -59,6 +59,7 @@ void svc_probe(struct call *c)
 		return call_fail_err(c, &e);
 	struct job_spec spec = {
 	    .role = ROLE_PROBE,
+	    .tenant = c->tenant,
 	    .target = s.id,
 	    .probe_role = role,
 	    .probe_syscall = nr,

@@ -55,6 +55,8 @@ int diff_job_start(const struct job_spec *base, const uint64_t *right, size_t nr
 void svc_release(struct call *c);
 /* strata fsck (broker/fsck.c). */
 void svc_fsck(struct call *c);
+/* strata --tenant: root's native connection acts as a tenant (broker/tenancy.c). */
+void svc_act_as(struct call *c);
 
 /* Mount holds (broker/holds.c): snapshots handed out as mount fds.  A
  * held snapshot cannot be removed, nor committed while a hold is

@@ -7,6 +7,7 @@
 #include "filter.h"
 #include "meta.h"
 #include "services.h"
+#include "tenancy.h"
 
 void svc_stat(struct call *c)
 {
@@ -15,6 +16,7 @@ void svc_stat(struct call *c)
 	struct err e;
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)
 		return call_fail_err(c, &e);
+	tenancy_info(c->tenant, &s);
 	Containerd__Services__Snapshots__V1__StatSnapshotResponse resp;
 	containerd__services__snapshots__v1__stat_snapshot_response__init(&resp);
 	resp.info = info_msg_new(&s);
@@ -41,6 +43,7 @@ void svc_update(struct call *c)
 		return call_fail_err(c, &e);
 	Containerd__Services__Snapshots__V1__UpdateSnapshotResponse resp;
 	containerd__services__snapshots__v1__update_snapshot_response__init(&resp);
+	tenancy_info(c->tenant, &out);
 	resp.info = info_msg_new(&out);
 	snap_info_free(&out);
 	call_reply(c, &resp.base);
@@ -82,17 +85,29 @@ static void list_flush(struct list_state *ls)
 	ls->bytes = 0;
 }
 
-static int list_one(const struct snap_info *s, void *ctx)
+static int list_one(const struct snap_info *rec, void *ctx)
 {
 	struct list_state *ls = ctx;
 	int sent = 0;
+	/* The tenant's keyspace is one range: past its end, the List is done. */
+	const char *key = tenancy_key(ls->c->tenant, rec->name);
+	if (!key) {
+		ls->paused = 0;
+		return 1;
+	}
 	free(ls->after);
-	ls->after = xstrdup(s->name);
-	int match = ls->f ? filter_match(ls->f, filter_snapshot_field, s) : 1;
+	ls->after = xstrdup(rec->name);
+	/* Filters and the client see keys, not the store's names. */
+	struct snap_info s = *rec;
+	s.name = (char *)key;
+	s.parent = rec->parent ? (char *)tenancy_key(ls->c->tenant, rec->parent) : NULL;
+	if (rec->parent && !s.parent)
+		s.parent = "";
+	int match = ls->f ? filter_match(ls->f, filter_snapshot_field, &s) : 1;
 	if (match < 0)
 		return ls->too_costly = 1; /* stops the walk */
 	if (match) {
-		SnapInfoMsg *m = info_msg_new(s);
+		SnapInfoMsg *m = info_msg_new(&s);
 		size_t sz = protobuf_c_message_get_packed_size(&m->base) + 8;
 		if (ls->resp.n_info == LIST_BATCH || ls->bytes + sz > LIST_BATCH_BYTES) {
 			list_flush(ls);
@@ -151,6 +166,7 @@ void svc_list(struct call *c)
 	struct list_state *ls = xcalloc(1, sizeof *ls);
 	ls->c = c;
 	ls->f = f;
+	ls->after = tenancy_walk_start(c->tenant);
 	containerd__services__snapshots__v1__list_snapshots_response__init(&ls->resp);
 	ls->resp.info = ls->batch;
 	c->state = ls;

@@ -31,6 +31,7 @@
 #include "parentlink.h"
 #include "services.h"
 #include "space.h"
+#include "tenancy.h"
 
 /* A set of snapshot ids, small: the directories in flight. */
 struct idset {
@@ -327,7 +328,11 @@ static void create_record(void *ctx, const struct err *unused)
 	struct err e;
 	in.labels = labels_from_entries(r.labels, r.nlabels);
 	in.nlabels = r.nlabels;
-	int rc = meta_create(broker.meta, &in, &cr->out, &e);
+	/* The tenant's limit, checked again where the count changes: other
+	 * Prepares may have taken the room since this one began. */
+	int rc = tenancy_room(c->tenant, &e);
+	if (rc == 0 && (rc = meta_create(broker.meta, &in, &cr->out, &e)) == 0)
+		tenancy_counted(in.name, 1);
 	labels_free(in.labels, in.nlabels);
 	if (rc < 0) {
 		/* The directory has no metadata: hand it to a remove worker now. */
@@ -384,6 +389,8 @@ static void prepare_or_view(struct call *c, int kind)
 	/* On a full file system nothing is made: the store's room first (it
 	 * keeps some for removals), then ROOT's (a directory and its fs and
 	 * work take three inodes). */
+	if (tenancy_room(c->tenant, &e) < 0)
+		return call_fail_err(c, &e);
 	if (meta_room(broker.meta, 0, &e) < 0 || space_room(3, &e) < 0)
 		return call_fail(c, e.code, "creating snapshot `%s`: %s", r.key, e.msg);
 	int fresh = meta_next_id(broker.meta, &id, &e);
@@ -594,6 +601,7 @@ void svc_commit(struct call *c)
 	 * say, the fd may still be open.  A mount worker asks the kernel. */
 	struct job_spec spec = {
 	    .role = ROLE_MOUNT,
+	    .tenant = c->tenant,
 	    .target = id,
 	    .mount_flags = IPC_SPAWN_MOUNT_OWN | IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_INUSE,
 	    .handle = &c->job,
@@ -640,6 +648,7 @@ void svc_remove(struct call *c)
 	}
 	if (meta_remove(broker.meta, r->key, &id, &kind, &e) < 0)
 		return call_fail(c, e.code, "failed to remove: %s", e.msg);
+	tenancy_counted(r->key, -1);
 	/* Until the rename, no sweep may take the directory for an orphan. */
 	removing_add(id);
 	c->state = xmalloc(sizeof id);
@@ -677,7 +686,7 @@ void svc_usage(struct call *c)
 	}
 	if (kind != KIND_ACTIVE)
 		return reply_usage(c, size, inodes);
-	struct job_spec spec = {.role = ROLE_USAGE, .target = id, .handle = &c->job};
+	struct job_spec spec = {.role = ROLE_USAGE, .tenant = c->tenant, .target = id, .handle = &c->job};
 	if (!job_start(&spec, NULL, usage_measured, c, &e))
 		return call_fail_err(c, &e);
 }

@@ -164,7 +164,23 @@ int cli_connect(struct cli *cli, struct err *e)
 	if (cli->conn.fd >= 0)
 		return 0;
 	cleanup_free char *path = xasprintf("%s.fd", cli->address);
-	return client_connect(&cli->conn, path, e);
+	if (client_connect(&cli->conn, path, e) < 0)
+		return -1;
+	if (!cli->tenant)
+		return 0;
+	/* Every call on this connection acts as the tenant (root only). */
+	Strata__V1__ActAsRequest req = STRATA__V1__ACT_AS_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	req.tenant = (char *)cli->tenant;
+	int rc = client_unary(&cli->conn, NM_ACT_AS, &req.base, &strata__v1__act_as_response__descriptor,
+			      &resp, e);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc < 0) {
+		client_close(&cli->conn);
+		return err_wrap(e, "--tenant %s", cli->tenant);
+	}
+	return 0;
 }
 
 void **cli_label_entries(const ProtobufCMessageDescriptor *d, const struct cli_label *l, size_t n,

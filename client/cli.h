@@ -19,6 +19,7 @@
 
 struct cli {
 	const char *address; /* gRPC address; the native socket is ADDRESS.fd */
+	const char *tenant;  /* --tenant: root acts as this tenant; NULL: its own */
 	int json;
 	const char *cmd;    /* command name, for messages */
 	struct client conn; /* fd -1 until cli_connect() */

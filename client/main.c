@@ -1,6 +1,6 @@
 /* strata: the command-line client of stratad's native socket.
  *
- *   strata [--address PATH] [--json] COMMAND [ARGS...]
+ *   strata [--address PATH] [--tenant NAME] [--json] COMMAND [ARGS...]
  *
  * Global options may appear anywhere before `--`; the command parses the
  * rest (cli.c).  Exit 0 on success, 1 when a call failed, 2 on usage errors. */
@@ -30,10 +30,12 @@ static const struct cli_cmd *find_command(const char *name)
 static void print_tool_help(FILE *f)
 {
 	fprintf(f,
-		"Usage: strata [--address PATH] [--json] COMMAND [ARGS...]\n\n"
+		"Usage: strata [--address PATH] [--tenant NAME] [--json] COMMAND [ARGS...]\n\n"
 		"Manage stratad's snapshots through its native socket (ADDRESS.fd).\n\n"
 		"Options (anywhere before `--`):\n"
 		"  --address PATH  daemon address (default $STRATA_ADDRESS, else %s)\n"
+		"  --tenant NAME   act as tenant NAME (root only; default $STRATA_TENANT,\n"
+		"                  else root acts as `containerd`, anyone else as its own)\n"
 		"  --json          print one JSON document on stdout\n"
 		"  -h, --help      this help; `strata COMMAND --help` for a command\n\n"
 		"Commands:\n",
@@ -66,6 +68,14 @@ static int take_globals(struct cli *cli, int argc, char **argv, int *help)
 			cli->address = argv[++i];
 		} else if (strncmp(arg, "--address=", 10) == 0) {
 			cli->address = arg + 10;
+		} else if (strcmp(arg, "--tenant") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "strata: --tenant needs a value\n");
+				return -1;
+			}
+			cli->tenant = argv[++i];
+		} else if (strncmp(arg, "--tenant=", 9) == 0) {
+			cli->tenant = arg + 9;
 		} else if (out == 1 && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
 			*help = 1; /* before the command: the tool's help */
 		} else {
@@ -98,6 +108,9 @@ int main(int argc, char **argv)
 	cli.address = getenv("STRATA_ADDRESS");
 	if (!cli.address || !*cli.address)
 		cli.address = STRATA_DEFAULT_ADDRESS;
+	cli.tenant = getenv("STRATA_TENANT");
+	if (cli.tenant && !*cli.tenant)
+		cli.tenant = NULL;
 
 	argc = take_globals(&cli, argc, argv, &help);
 	if (argc < 0)

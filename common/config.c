@@ -31,6 +31,9 @@ const struct setting config_settings[] = {
      .help = "the broker's account"},
     {"content_root", SETTING_PATH_OR_EMPTY, FIELD(content_root), .def = "", .value_name = "DIR",
      .help = "containerd's content store, for Apply by digest"},
+    /* The parent opens it (append, 0640) and hands the broker the fd. */
+    {"audit_log", SETTING_PATH_OR_EMPTY, FIELD(audit_log), .def = "", .value_name = "FILE",
+     .help = "also append the audit trail to FILE"},
     {"log_level", SETTING_ENUM, FIELD(log_level), .names = log_levels, .def = "info", .value_name = "LEVEL",
      .help = "how much to log"},
     {"seccomp_log", SETTING_BOOL, FIELD(seccomp_log), .def = "false",

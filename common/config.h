@@ -23,6 +23,7 @@ struct config {
 	char *user;    /* the broker's account */
 	char *content_root;
 	char *socket_group; /* a group name or number; empty: root's */
+	char *audit_log;    /* the audit trail's file (broker/audit.h); empty: the log alone */
 	int log_level;	    /* enum log_level */
 	int seccomp_log, enable_probe, strip_caps;
 	uint32_t max_message, max_conns, max_jobs, max_queued_jobs;

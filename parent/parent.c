@@ -50,6 +50,7 @@ static struct {
 	gid_t sock_gid; /* socket_group's; root's when it is empty */
 	int index_off;
 	int grpc_fd, native_fd;
+	int audit_fd;		  /* audit_log, opened for the broker; -1: none */
 	int own_grpc, own_native; /* socket files we created (not systemd's) */
 	int sigfd;
 	/* the broker */
@@ -64,7 +65,7 @@ static struct {
 	struct content_ingests ingests; /* those the broker has open */
 	int stopping;
 	uint64_t stop_deadline_ns;
-} P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .sigfd = -1, .ctl = -1};
+} P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .audit_fd = -1, .sigfd = -1, .ctl = -1};
 
 /* ---- the broker ----------------------------------------------------------- */
 
@@ -106,15 +107,16 @@ _Noreturn static void broker_exec(int ctl, int evt)
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	int src[4] = {ctl, evt, P.grpc_fd, P.native_fd}, staged[4];
+	int src[5] = {ctl, evt, P.grpc_fd, P.native_fd, P.audit_fd}, staged[5];
+	int n = P.audit_fd >= 0 ? 5 : 4; /* the audit file last, when there is one */
 	/* Staged above the targets first, so no source is overwritten. */
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		if ((staged[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			die("broker: dup channel fd: %m");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		if (dup2(staged[i], BROKER_FD_CTL + i) < 0)
 			die("broker: dup2: %m");
-	close_range(BROKER_FD_NATIVE + 1, ~0U, 0);
+	close_range(BROKER_FD_CTL + n, ~0U, 0);
 	char **argv = broker_argv();
 	sanitize_child_env();
 	execv(P.broker_path, argv);
@@ -801,6 +803,12 @@ static int parent_setup(void)
 		log_warn("%s", e.msg);
 	else if (swept > 0)
 		log_info("removed %d ingests left over in `%s`", swept, c->content_root);
+	/* Appended to by the broker, which cannot open it (its own account,
+	 * its policy): root's file, not the broker's to truncate or read. */
+	if (c->audit_log[0] &&
+	    (P.audit_fd = open(c->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640)) <
+		0)
+		return log_err("audit_log `%s`: %m", c->audit_log), -1;
 	if (P.grpc_fd < 0 && (P.grpc_fd = bind_listener(c->address, SOCK_STREAM, &P.own_grpc)) < 0)
 		return -1;
 	if (P.native_fd < 0 &&

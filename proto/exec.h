@@ -9,6 +9,7 @@
 #define BROKER_FD_EVT	 4 /* ipc event channel to the spawner (jobs) */
 #define BROKER_FD_GRPC	 5 /* listening gRPC socket (SOCK_STREAM) */
 #define BROKER_FD_NATIVE 6 /* listening native socket (SOCK_SEQPACKET) */
+#define BROKER_FD_AUDIT	 7 /* the audit_log file, appended to (only with audit_log) */
 
 /* stratad-spawner */
 #define SPAWNER_FD_EVT	   3 /* the broker's event channel */

@@ -36,6 +36,7 @@ enum native_method {
 	NM_MOUNT = 103,	      /* strata.v1 MountRequest; the reply's data record carries the mount fd */
 	NM_RELEASE = 104,     /* strata.v1 ReleaseRequest: ends an attached mount's hold */
 	NM_FSCK = 105,	      /* strata.v1 FsckRequest: metadata against the tree (broker/fsck.c) */
+	NM_ACT_AS = 106,      /* strata.v1 ActAsRequest: root's connection acts as a tenant */
 };
 
 struct native_req {

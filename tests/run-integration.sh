@@ -23,6 +23,7 @@ order="
 	diff-roundtrip
 	mount
 	holds
+	tenants
 	jobs
 	maximal
 	load

@@ -98,7 +98,19 @@ if [ "$SN" = strata ]; then
 	ensure_user
 	# A short idle_timeout: the broker closes containerd's idle connection
 	# (GOAWAY) while the suite runs, and containerd must dial again.
-	start_stratad "$T/strata-root" "$T/strata.sock" --idle-timeout 3 || exit 1
+	# A tenant of the CLI beside containerd's (root acts as it with
+	# --tenant): containerd's garbage collector must never see its snapshots.
+	printf '[tenant ci]\n' >"$T/stratad.conf"
+	start_stratad "$T/strata-root" "$T/strata.sock" --idle-timeout 3 --config "$T/stratad.conf" || exit 1
+	ci() { "${STRATA:-$B/strata}" --address "$T/strata.sock" --tenant ci "$@"; }
+	ci prepare keepme-w >/dev/null && echo kept >"$(ci mounts keepme-w | awk '{ print $2 }')/f" &&
+		ci commit keepme keepme-w && ci prepare keepme-child keepme >/dev/null || {
+		fail "the ci tenant makes its snapshots"
+		exit 1
+	}
+	# What containerd's collections must leave on disk.
+	CI_DIRS=$(ls "$T/strata-root/snapshots")
+	CI_N=$(echo "$CI_DIRS" | wc -l)
 fi
 start_containerd || exit 1
 SNAP="$CTR snapshots --snapshotter $SN"
@@ -131,9 +143,11 @@ mount_snapshot()
 
 # ---- 1. snapshots through ctr -------------------------------------------------------
 # Numeric snapshot directories strata has on disk (its layout: snapshots/<id>).
+# strata_dirs: how many snapshot directories containerd's calls made (the ci
+# tenant's, made first, are not counted).
 strata_dirs()
 {
-	n=0
+	n=$((0 - ${CI_N:-0}))
 	for d in "$T/strata-root/snapshots"/*; do
 		case ${d##*/} in *[!0-9]* | '') ;; *) n=$((n + 1)) ;; esac
 	done
@@ -239,7 +253,7 @@ t_gc_reaches_strata()
 	i=0
 	while [ $i -lt 150 ]; do
 		left=$(ls "$T/strata-root/snapshots") || return 1
-		[ -z "$left" ] && return 0
+		[ "$left" = "$CI_DIRS" ] && return 0
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -372,6 +386,15 @@ t_image_rm()
 }
 check "image rm removes its snapshot" t_image_rm
 check "garbage collection removes the image's snapshot from strata's disk" t_gc_reaches_strata
+t_tenant_survives()
+{
+	[ "$(ci ls | awk 'NR > 1 { print $1 }' | tr '\n' ' ')" = "keepme keepme-child " ] || return 1
+	lower=$(ci mounts keepme-child | awk '{ print $3 }' | tr ',' '\n' | sed -n 's/^lowerdir=//p')
+	[ "$(cat "$lower/f")" = kept ]
+}
+if [ "$SN" = strata ]; then
+	check "a CLI tenant's snapshots survive ctr images rm --sync and containerd's collections" t_tenant_survives
+fi
 
 stop_containerd
 if [ "$SN" = strata ]; then

@@ -31,6 +31,10 @@ ROOT=$T/root
 M=$T/mnt
 mkdir -p "$M"
 [ -x "$MOUNTFD" ] || { fail "the test tool is built" "make $MOUNTFD"; summary; exit 1; }
+# The unprivileged holders below act in containerd's keyspace, as members
+# of its tenant.
+printf '[tenant containerd]\nuids = 65533, 65534\n' >"$T/stratad.conf"
+STRATAD_ARGS="--config $T/stratad.conf"
 start_stratad "$ROOT" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
 
 CALL_TIMEOUT=60 # every call bounded (cli-lib.sh)

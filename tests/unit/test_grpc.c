@@ -509,14 +509,14 @@ static void fake_list(struct call *c)
 
 static const struct method_desc fake_methods[] = {
     {NM_PREPARE, SNAP "Prepare", D(prepare_snapshot_request), D(prepare_snapshot_response), 0, 0,
-     fake_prepare},
-    {NM_STAT, SNAP "Stat", D(stat_snapshot_request), D(stat_snapshot_response), 0, 0, fake_stat},
+     fake_prepare, "Prepare", 0},
+    {NM_STAT, SNAP "Stat", D(stat_snapshot_request), D(stat_snapshot_response), 0, 0, fake_stat, "Stat", 0},
     {NM_REMOVE, SNAP "Remove", D(remove_snapshot_request), &google__protobuf__empty__descriptor, 0, 0,
-     fake_remove},
-    {NM_USAGE, SNAP "Usage", D(usage_request), D(usage_response), 0, 0, fake_usage},
-    {NM_LIST, SNAP "List", D(list_snapshots_request), D(list_snapshots_response), 1, 0, fake_list},
-    {NM_CLEANUP, SNAP "Cleanup", D(cleanup_request), &google__protobuf__empty__descriptor, 0, 0,
-     fake_cleanup},
+     fake_remove, "Remove", 0},
+    {NM_USAGE, SNAP "Usage", D(usage_request), D(usage_response), 0, 0, fake_usage, "Usage", 0},
+    {NM_LIST, SNAP "List", D(list_snapshots_request), D(list_snapshots_response), 1, 0, fake_list, "List", 0},
+    {NM_CLEANUP, SNAP "Cleanup", D(cleanup_request), &google__protobuf__empty__descriptor, 0, 0, fake_cleanup,
+     "Cleanup", 0},
 };
 
 static const struct method_desc *fake_method_by_path(const char *path)

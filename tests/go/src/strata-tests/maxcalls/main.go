@@ -2,7 +2,7 @@
 // over gRPC, at sizes the strata CLI cannot send (its records are capped at
 // 192 KiB), and checks each answer against what it asked for.
 //
-//	maxcalls -address SOCK OP ARGS...
+//	maxcalls -address SOCK [-tenant NAME] OP ARGS...
 //	  labels KEY N SIZE   Prepare KEY with N labels of SIZE bytes each (key
 //	                      and value), Stat it, then Update every value and
 //	                      Stat again: OK when each answer has exactly them
@@ -17,8 +17,9 @@
 //	  diff LOWER UPPER    Diff of two snapshots' mounts, published in the
 //	                      daemon's content_root: prints OK, digest and size
 //
-// Prints `OK ...` or `CODE: message` (CODE a gRPC status name) and exits 0;
-// exit 2 for a usage or connection error.
+// -tenant sends every call with the metadata key strata-tenant: NAME (root
+// acts as that tenant).  Prints `OK ...` or `CODE: message` (CODE a gRPC
+// status name) and exits 0; exit 2 for a usage or connection error.
 package main
 
 import (
@@ -40,6 +41,7 @@ import (
 	"github.com/containerd/containerd/snapshots/proxy"
 	protobuftypes "github.com/gogo/protobuf/types"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -238,6 +240,7 @@ func number(s string) int {
 
 func main() {
 	address := flag.String("address", "", "stratad gRPC socket")
+	tenant := flag.String("tenant", "", "the tenant root acts as (metadata key strata-tenant)")
 	flag.Parse()
 	args := flag.Args()
 	if *address == "" || len(args) < 2 {
@@ -252,6 +255,9 @@ func main() {
 	client = snapshotsapi.NewSnapshotsClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	if *tenant != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "strata-tenant", *tenant)
+	}
 	switch {
 	case args[0] == "labels" && len(args) == 4:
 		labels(ctx, args[1], number(args[2]), number(args[3]))

@@ -1,0 +1,283 @@
+#!/bin/sh
+# Tenants, tried the way their users would break them: one daemon, root and
+# two unprivileged users this test creates (strata-t-alice, by uid; and
+# strata-t-bob, by the primary group strata-t-builders), and a third user
+# (65534) that is no tenant's.  Checked both ways:
+#   - a peer that is no tenant's is refused on both sockets, PermissionDenied
+#     naming its uid and the setting, and the CLI prints that message;
+#   - each tenant sees only its own keys (another's key is NotFound, as a
+#     key that does not exist), the same key in two tenants is two
+#     snapshots, List shows one keyspace, and root acts as `containerd`
+#     unless it names a tenant (--tenant, or the gRPC metadata key); a
+#     non-root --tenant is refused;
+#   - Apply, Mounts, Diff and Remove of another tenant's snapshot fail;
+#   - snapshots made before tenants existed are containerd's;
+#   - the audit trail has a line for every change and every refusal, with
+#     peer, tenant, method, key and code, in the log and in audit_log.
+# lib.sh stops the daemon by pid and removes $T; the users and the group are
+# removed at exit.
+set -u
+. "$(dirname -- "$0")/../lib.sh"
+. "$(dirname "$0")/../cli-lib.sh"
+lib_init tenants
+ensure_user
+need_tools setpriv useradd userdel groupadd groupdel tar
+STRATA=${STRATA:-$B/strata}
+ADDR=$T/s.sock
+ROOT=$T/root
+CALL_TIMEOUT=60
+
+# ---- the users ------------------------------------------------------------------
+ALICE=strata-t-alice BOB=strata-t-bob GROUP=strata-t-builders
+for u in $ALICE $BOB; do userdel "$u" >/dev/null 2>&1; done
+groupdel $GROUP >/dev/null 2>&1
+at_exit "userdel $ALICE >/dev/null 2>&1; userdel $BOB >/dev/null 2>&1; groupdel $GROUP >/dev/null 2>&1"
+groupadd --system $GROUP &&
+	useradd --system --no-create-home --shell /usr/sbin/nologin --user-group $ALICE &&
+	useradd --system --no-create-home --shell /usr/sbin/nologin --gid $GROUP $BOB || {
+	fail "the test's users are created"
+	summary
+	exit 1
+}
+alice_uid=$(id -u $ALICE)
+bob_gid=$(getent group $GROUP | cut -d: -f3)
+# as USER CMD...: CMD as USER with its primary group only.
+as() {
+	_u=$1
+	shift
+	setpriv --reuid="$_u" --regid="$(id -g "$_u")" --clear-groups "$@"
+}
+# CLIs of each party.
+sa() { as $ALICE timeout $CALL_TIMEOUT "$STRATA" --address "$ADDR" "$@"; }
+sb() { as $BOB timeout $CALL_TIMEOUT "$STRATA" --address "$ADDR" "$@"; }
+sn() { setpriv --reuid=65534 --regid=65534 --clear-groups timeout $CALL_TIMEOUT "$STRATA" --address "$ADDR" "$@"; }
+
+# ---- before tenants: a snapshot of root's ---------------------------------------
+start_stratad "$ROOT" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
+st prepare old-w >/dev/null && st commit old old-w
+run sn ls
+expect_rc "without tenants, a non-root peer cannot connect (the sockets are 0660 root:root)" 1
+err_has "... Permission denied" "Permission denied"
+chmod 0666 "$ADDR.fd" # as if an operator opened the socket by mistake
+run sn ls
+expect_rc "... nor be served through a socket opened to it" 1
+err_has "... PermissionDenied naming its uid and the setting" \
+	"PermissionDenied: uid 65534 may not use strata: only root may, as no tenant is configured"
+stop_stratad
+
+# ---- the daemon with tenants ------------------------------------------------------
+cat >"$T/stratad.conf" <<EOF
+socket_mode = 0666
+audit_log = $T/audit.log
+
+[tenant alice]
+uids = $ALICE
+
+[tenant bob]
+gids = $GROUP
+EOF
+start_stratad "$ROOT" "$ADDR" --config "$T/stratad.conf" || { fail "daemon starts with tenants"; summary; exit 1; }
+same "the sockets' mode is socket_mode" "$(stat -c %a "$ADDR") $(stat -c %a "$ADDR.fd")" "666 666"
+
+run sn ls
+expect_rc "a peer that is no tenant's is refused (native)" 1
+err_has "... PermissionDenied, naming its uid and the setting" \
+	"PermissionDenied: uid 65534 (gid 65534) is no tenant's: add it to the \`uids\` (or its group to the \`gids\`) of a [tenant NAME] section in stratad.conf"
+run st ls
+out_has "root acts as containerd: it sees the snapshot made before tenants" "old"
+
+# ---- keyspaces ----------------------------------------------------------------------
+run sa prepare k
+expect_rc "alice prepares k" 0
+run sb prepare k
+expect_rc "bob prepares k too: the same key in another keyspace" 0
+run sb stat k
+out_has "bob's k is bob's" "k"
+run sa stat old
+expect_rc "alice cannot see containerd's old" 1
+err_has "... NotFound, as a key that does not exist" "NotFound"
+sa prepare only-alice >/dev/null
+run sb stat only-alice
+expect_rc "bob cannot see alice's only-alice" 1
+run sb stat no-such-key
+same "... with the very message of a key that does not exist" \
+	"$(sb stat only-alice 2>&1 | sed 's/only-alice/KEY/g')" "$(sb stat no-such-key 2>&1 | sed 's/no-such-key/KEY/g')"
+run sb rm only-alice
+expect_rc "bob cannot remove alice's snapshot" 1
+check "... it is still there" sa stat only-alice
+run sa ls
+same "alice's List is her keyspace" "$(awk 'NR > 1 { print $1 }' "$T/out" | sort | tr '\n' ' ')" "k only-alice "
+run st ls
+out_lacks "containerd's List lacks alice's" "only-alice"
+run st --tenant alice ls
+out_has "root acts as alice with --tenant" "only-alice"
+run sa --tenant bob ls
+expect_rc "a non-root --tenant is refused" 1
+err_has "... PermissionDenied" "PermissionDenied: --tenant bob: only root may act as another tenant"
+run st --tenant nobody-here ls
+expect_rc "--tenant of a tenant that does not exist is refused" 1
+err_has "... NotFound" "no tenant \`nobody-here\`"
+run sa ls 'name==k'
+same "a filter sees keys, not the store's names" "$(awk 'NR > 1 { print $1 }' "$T/out")" "k"
+
+# ---- the gRPC door -------------------------------------------------------------------
+if go_build strata-tests/maxcalls; then
+	: >"$T/no-filters"
+	chmod 0644 "$T/no-filters"
+	grpc_as() {
+		_who=$1
+		shift
+		case $_who in
+		root) timeout $CALL_TIMEOUT "$T/bin/maxcalls" -address "$ADDR" "$@" ;;
+		*) setpriv --reuid="$_who" --regid="$(id -g "$_who" 2>/dev/null || echo "$_who")" --clear-groups \
+			timeout $CALL_TIMEOUT "$T/bin/maxcalls" -address "$ADDR" "$@" ;;
+		esac
+	}
+	same "gRPC: a peer that is no tenant's is refused" "$(grpc_as 65534 list "$T/no-filters" 2>&1)" \
+		"PermissionDenied: uid 65534 (gid 65534) is no tenant's: add it to the \`uids\` (or its group to the \`gids\`) of a [tenant NAME] section in stratad.conf"
+	same "gRPC: alice lists her keyspace" "$(grpc_as $ALICE list "$T/no-filters" 2>&1)" "OK 2"
+	same "gRPC: root lists containerd's" "$(grpc_as root list "$T/no-filters" 2>&1)" "OK 1"
+	same "gRPC: root with the metadata key strata-tenant lists alice's" \
+		"$(grpc_as root -tenant alice list "$T/no-filters" 2>&1)" "OK 2"
+	same "gRPC: alice with the metadata key is refused" "$(grpc_as $ALICE -tenant bob list "$T/no-filters" 2>&1)" \
+		"PermissionDenied: only root may act as another tenant (\`bob\`)"
+else
+	fail "build maxcalls"
+fi
+
+# ---- apply, mounts, commit, diff across tenants ------------------------------------
+mkdir -p "$T/layer"
+echo alice >"$T/layer/file"
+tar -C "$T/layer" -cf "$T/layer.tar" file
+chmod 0644 "$T/layer.tar"
+run sa apply k "$T/layer.tar"
+expect_rc "alice applies a layer to her k" 0
+run sb apply only-alice "$T/layer.tar"
+expect_rc "bob cannot apply to alice's snapshot" 1
+err_has "... NotFound" "NotFound"
+run sb mounts only-alice
+expect_rc "bob cannot have alice's mounts" 1
+run sa commit base k
+expect_rc "alice commits her k" 0
+run sb prepare child base
+expect_rc "bob cannot build on alice's committed base" 1
+err_has "... NotFound" "NotFound"
+run sb diff base
+expect_rc "bob cannot diff alice's base" 1
+run sa prepare child base
+expect_rc "alice builds on her base" 0
+run sa stat child
+out_has "... and its parent is named by her key" "base"
+
+# ---- audit ----------------------------------------------------------------------------
+check "the audit file has alice's Prepare of k" \
+	grep -q "uid=$alice_uid gid=$(id -g $ALICE) pid=[0-9]* tenant=alice method=Prepare key=\"k\" parent=\"\" code=OK" "$T/audit.log"
+check "... bob's refused Remove of only-alice" \
+	grep -q "tenant=bob method=Remove key=\"only-alice\" code=NotFound" "$T/audit.log"
+check "... bob, matched by his group" grep -q "gid=$bob_gid pid=[0-9]* tenant=bob" "$T/audit.log"
+check "... the refused peer, with no tenant" \
+	grep -q "uid=65534 gid=65534 pid=[0-9]* tenant=- method=List code=PermissionDenied" "$T/audit.log"
+check "... root's --tenant" grep -q "uid=0 gid=0 pid=[0-9]* tenant=containerd method=ActAs as=\"alice\" code=OK" "$T/audit.log"
+check "... every line has a time" sh -c "! grep -vqE '^time=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z ' '$T/audit.log'"
+check "... and the log has them too" grep -q "audit: time=.* tenant=alice method=Prepare" "$T/stratad.log"
+check "reads are not audited" sh -c "! grep -q 'method=Stat key=\"k\" code=OK' '$T/audit.log'"
+
+check "the daemon stops cleanly" stop_stratad
+
+# ---- limits per tenant ----------------------------------------------------------------
+# Two jobs at a time in all; the tenant lim may own 3 snapshots, run 1 job
+# and queue 1; the tenant flood has no limit of its own.
+cat >>"$T/stratad.conf" <<EOF
+
+[tenant lim]
+max_snapshots = 3
+max_jobs = 1
+max_queued_jobs = 1
+
+[tenant flood]
+EOF
+start_stratad "$ROOT" "$ADDR" --config "$T/stratad.conf" --max-jobs 2 || {
+	fail "daemon restarts with limits"
+	summary
+	exit 1
+}
+sl() { st --tenant lim "$@"; }
+sl prepare a >/dev/null && sl prepare b >/dev/null && sl prepare c >/dev/null
+run sl prepare d
+expect_rc "a tenant past max_snapshots is refused" 1
+err_has "... ResourceExhausted naming the tenant and the setting" \
+	"ResourceExhausted: tenant \`lim\` has 3 snapshots, its limit (max_snapshots of [tenant lim])"
+run st prepare d
+expect_rc "... while another tenant prepares as before" 0
+sl rm a
+run sl prepare d
+expect_rc "a removal makes room again" 0
+stop_stratad
+start_stratad "$ROOT" "$ADDR" --config "$T/stratad.conf" --max-jobs 2 || {
+	fail "daemon restarts"
+	summary
+	exit 1
+}
+run sl prepare e
+expect_rc "the count survives a restart" 1
+# Jobs: applies fed by FIFOs that nobody writes stay running, or queued.
+# The test holds each FIFO open at both ends, so that the CLI's open returns
+# and its reads wait.
+mkfifo "$T/fifo1" "$T/fifo2"
+exec 7<>"$T/fifo1" 8<>"$T/fifo2"
+(exec "$STRATA" --address "$ADDR" --tenant lim apply b "$T/fifo1" >"$T/apply1.out" 2>&1) &
+p1=$!
+at_exit "kill $p1 2>/dev/null"
+(exec "$STRATA" --address "$ADDR" --tenant lim apply c "$T/fifo2" >"$T/apply2.out" 2>&1) &
+p2=$!
+at_exit "kill $p2 2>/dev/null"
+sleep 1
+run sl apply d "$T/layer.tar"
+expect_rc "a tenant past max_queued_jobs is refused" 1
+err_has "... ResourceExhausted naming the tenant and the setting" \
+	"ResourceExhausted: tenant \`lim\` has 1 jobs waiting, its limit (max_queued_jobs of [tenant lim])"
+st prepare other >/dev/null
+run st apply other "$T/layer.tar"
+expect_rc "... while another tenant's apply runs beside lim's one job" 0
+kill "$p1" "$p2" 2>/dev/null
+wait "$p1" "$p2" 2>/dev/null
+exec 7>&- 8>&-
+
+# Fairness: flood queues 40 applies; one apply of containerd's, sent once
+# flood's first has ended, waits for at most the jobs running then.
+dd if=/dev/zero of="$T/layer/big" bs=1M count=24 2>/dev/null
+tar -C "$T/layer" -czf "$T/big.tgz" big
+i=0
+while [ $i -lt 40 ]; do
+	st --tenant flood prepare "f$i" >/dev/null
+	i=$((i + 1))
+done
+st prepare fair >/dev/null
+: >"$T/audit.log"
+i=0
+floods=''
+while [ $i -lt 40 ]; do
+	(exec "$STRATA" --address "$ADDR" --tenant flood apply "f$i" "$T/big.tgz" >/dev/null 2>&1) &
+	floods="$floods $!"
+	i=$((i + 1))
+done
+at_exit "kill $floods 2>/dev/null"
+flood_done() { grep -c 'tenant=flood method=ApplyLayer .*code=OK' "$T/audit.log"; }
+i=0
+while [ "$(flood_done)" -lt 1 ] && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+before=$(flood_done)
+st apply fair "$T/big.tgz" >/dev/null
+after=$(awk '/tenant=containerd method=ApplyLayer key="fair"/ { print n + 0; exit }
+	/tenant=flood method=ApplyLayer .*code=OK/ { n++ }' "$T/audit.log")
+echo "     flood's applies done: $before when containerd's was sent, $after when it ended"
+check "fair: containerd's one apply waited for at most the 2 jobs running" test "$after" -le $((before + 2))
+check "... while flood still had applies waiting" test "$after" -lt 40
+# shellcheck disable=SC2086 # a list of pids
+wait $floods
+check "every one of flood's 40 applies completed" test "$(flood_done)" -eq 40
+
+check "the daemon stops cleanly with limits" stop_stratad
+summary
