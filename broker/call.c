@@ -115,7 +115,8 @@ void call_dispatch(struct call *c)
 		return call_fail_err(c, &e);
 	if (c->act_as && !(c->tenant = tenancy_act_as(c->peer_uid, c->act_as, &e)))
 		return call_fail_err(c, &e);
-	tenancy_scope(c);
+	if (tenancy_scope(c, &e) < 0)
+		return call_fail_err(c, &e);
 	/* Handlers that write metadata at once wait for a commit in flight
 	 * outside the handler, so that the loop serves reads meanwhile (a
 	 * write inside would wait in the loop for it). */

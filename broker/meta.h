@@ -139,6 +139,10 @@ typedef void (*meta_applying_fn)(uint64_t id, uint32_t flags, void *ctx);
 int meta_applying_walk(struct meta *m, meta_applying_fn fn, void *ctx, struct err *e);
 /* Ids of name's ancestors, nearest first (not name's own). */
 int meta_parent_ids(struct meta *m, const char *name, uint64_t **ids, size_t *n, struct err *e);
+/* Calls fn with the name of each child of the snapshot with id `id` (the
+ * snapshots whose parent it is), in id order. */
+int meta_children(struct meta *m, uint64_t id, void (*fn)(const char *name, void *ctx), void *ctx,
+		  struct err *e);
 /* Calls fn for every snapshot, in name order; fn returns non-zero to stop. */
 typedef int (*meta_walk_fn)(const struct snap_info *s, void *ctx);
 int meta_walk(struct meta *m, meta_walk_fn fn, void *ctx, struct err *e);

@@ -203,6 +203,68 @@ int meta_ids(struct meta *m, uint64_t **ids, size_t *n, struct err *e)
 	return 0;
 }
 
+/* ---- children ------------------------------------------------------------------ */
+
+/* The name of the snapshot with id `id` (allocated): 1, or 0 when no
+ * snapshot has it. */
+static int id_name(struct meta *m, MDB_txn *txn, uint64_t id, char **name, struct err *e)
+{
+	uint64_t be;
+	MDB_val key = id_val(id, &be), v;
+	int rc = mdb_get(txn, m->ids, &key, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return lmdb_fail(e, rc, "reading", "ids");
+	*name = xmalloc(v.mv_size + 1);
+	memcpy(*name, v.mv_data, v.mv_size);
+	(*name)[v.mv_size] = '\0';
+	return 1;
+}
+
+struct children_args {
+	uint64_t id;
+	void (*fn)(const char *name, void *ctx);
+	void *ctx;
+};
+
+/* The parents index holds (parent id, child id), both big-endian: a
+ * parent's children are one range of it. */
+static int children_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	struct children_args *a = arg;
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, m->parents, &cur);
+	if (rc)
+		return lmdb_fail(e, rc, "reading", "parents");
+	uint64_t be;
+	MDB_val k = id_val(a->id, &be), v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 2 * sizeof be || memcmp(k.mv_data, &be, sizeof be))
+			break;
+		uint64_t child_be;
+		memcpy(&child_be, (char *)k.mv_data + sizeof be, sizeof child_be);
+		cleanup_free char *name = NULL;
+		int found = id_name(m, txn, be64toh(child_be), &name, e);
+		if (found < 0) {
+			mdb_cursor_close(cur);
+			return -1;
+		}
+		if (found) /* else a link left over: strata fsck reports it */
+			a->fn(name, a->ctx);
+	}
+	mdb_cursor_close(cur);
+	return rc && rc != MDB_NOTFOUND ? lmdb_fail(e, rc, "reading", "parents") : 0;
+}
+
+int meta_children(struct meta *m, uint64_t id, void (*fn)(const char *name, void *ctx), void *ctx,
+		  struct err *e)
+{
+	struct children_args a = {id, fn, ctx};
+	return in_txn(m, false, children_body, &a, e);
+}
+
 /* ---- lookup by id ------------------------------------------------------------- */
 
 static int name_of_id_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
@@ -211,17 +273,10 @@ static int name_of_id_body(struct meta *m, MDB_txn *txn, void *arg, struct err *
 		uint64_t id;
 		char *name;
 	} *a = arg;
-	uint64_t be;
-	MDB_val key = id_val(a->id, &be), v;
-	int rc = mdb_get(txn, m->ids, &key, &v);
-	if (rc == MDB_NOTFOUND)
+	int found = id_name(m, txn, a->id, &a->name, e);
+	if (found == 0)
 		return err_set(e, ST_NOT_FOUND, "no snapshot has id %" PRIu64, a->id);
-	if (rc)
-		return lmdb_fail(e, rc, "reading", "ids");
-	a->name = xmalloc(v.mv_size + 1);
-	memcpy(a->name, v.mv_data, v.mv_size);
-	a->name[v.mv_size] = '\0';
-	return 0;
+	return found < 0 ? -1 : 0;
 }
 
 int meta_get_by_id(struct meta *m, uint64_t id, struct snap_info *out, struct err *e)

@@ -16,13 +16,44 @@ void svc_stat(struct call *c)
 	struct err e;
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)
 		return call_fail_err(c, &e);
-	tenancy_info(c->tenant, &s);
+	tenancy_info(&s);
 	Containerd__Services__Snapshots__V1__StatSnapshotResponse resp;
 	containerd__services__snapshots__v1__stat_snapshot_response__init(&resp);
 	resp.info = info_msg_new(&s);
 	snap_info_free(&s);
 	call_reply(c, &resp.base);
 	info_msg_free(resp.info);
+}
+
+/* The value an Update gives the share label, as meta_update applies the
+ * paths (none: every label replaced); "" when it removes the label, NULL
+ * when it leaves it as it is. */
+static const char *update_share_value(const struct snap_info *in, const char *const *paths, size_t npaths)
+{
+	const char *given = tenancy_share_value(in->labels, in->nlabels);
+	if (npaths == 0)
+		return given ? given : "";
+	const char *v = NULL;
+	for (size_t i = 0; i < npaths; i++) {
+		const char *p = paths[i] ? paths[i] : "";
+		if (!strcmp(p, "labels") || (!strncmp(p, "labels.", 7) && !strcmp(p + 7, TENANT_SHARE_LABEL)))
+			v = given ? given : "";
+	}
+	return v;
+}
+
+/* An Update that sets the share label: on a committed snapshot only, with
+ * a well-formed value.  The loop runs one call at a time, so the kind read
+ * here is the one meta_update finds (a name is committed or not for life). */
+static int update_share_ok(const struct snap_info *in, const char *const *paths, size_t npaths, struct err *e)
+{
+	const char *v = update_share_value(in, paths, npaths);
+	struct snap_info s = {0};
+	if (!v || !*v || meta_get(broker.meta, in->name, &s, NULL) < 0)
+		return 0; /* nothing to check, or meta_update says NotFound */
+	int kind = s.kind;
+	snap_info_free(&s);
+	return tenancy_share_ok(in->name, kind, v, e);
 }
 
 void svc_update(struct call *c)
@@ -37,13 +68,15 @@ void svc_update(struct call *c)
 	in.labels = labels_from_entries((void *const *)r->info->labels, r->info->n_labels);
 	size_t npaths = r->update_mask ? r->update_mask->n_paths : 0;
 	const char *const *paths = r->update_mask ? (const char *const *)r->update_mask->paths : NULL;
-	int rc = meta_update(broker.meta, &in, paths, npaths, &out, &e);
+	int rc = update_share_ok(&in, paths, npaths, &e);
+	if (rc == 0)
+		rc = meta_update(broker.meta, &in, paths, npaths, &out, &e);
 	labels_free(in.labels, in.nlabels);
 	if (rc < 0)
 		return call_fail_err(c, &e);
 	Containerd__Services__Snapshots__V1__UpdateSnapshotResponse resp;
 	containerd__services__snapshots__v1__update_snapshot_response__init(&resp);
-	tenancy_info(c->tenant, &out);
+	tenancy_info(&out);
 	resp.info = info_msg_new(&out);
 	snap_info_free(&out);
 	call_reply(c, &resp.base);
@@ -100,9 +133,7 @@ static int list_one(const struct snap_info *rec, void *ctx)
 	/* Filters and the client see keys, not the store's names. */
 	struct snap_info s = *rec;
 	s.name = (char *)key;
-	s.parent = rec->parent ? (char *)tenancy_key(ls->c->tenant, rec->parent) : NULL;
-	if (rec->parent && !s.parent)
-		s.parent = "";
+	s.parent = rec->parent ? (char *)tenancy_shown(rec->parent) : NULL;
 	int match = ls->f ? filter_match(ls->f, filter_snapshot_field, &s) : 1;
 	if (match < 0)
 		return ls->too_costly = 1; /* stops the walk */

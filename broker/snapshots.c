@@ -372,6 +372,11 @@ static void prepare_or_view(struct call *c, int kind)
 	struct err e;
 	if (!r.key || !r.key[0])
 		return call_fail(c, ST_INVALID_ARGUMENT, "snapshot key must not be empty");
+	struct label *l = labels_from_entries(r.labels, r.nlabels);
+	int shareable = tenancy_share_ok(r.key, kind, tenancy_share_value(l, r.nlabels), &e);
+	labels_free(l, r.nlabels);
+	if (shareable < 0)
+		return call_fail_err(c, &e);
 	if (meta_get(broker.meta, r.key, &p, NULL) == 0) {
 		snap_info_free(&p);
 		return call_fail(c, ST_ALREADY_EXISTS, "snapshot %s: already exists", r.key);
@@ -588,6 +593,11 @@ void svc_commit(struct call *c)
 	struct snap_info s = {0};
 	if (!r->name || !r->name[0])
 		return call_fail(c, ST_INVALID_ARGUMENT, "committed snapshot name must not be empty");
+	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
+	int shareable = tenancy_share_ok(r->name, KIND_COMMITTED, tenancy_share_value(l, r->n_labels), &e);
+	labels_free(l, r->n_labels);
+	if (shareable < 0)
+		return call_fail_err(c, &e);
 	if (meta_get(broker.meta, r->key, &s, NULL) < 0)
 		return commit_record(c, 0, 0);
 	uint64_t id = s.id;
@@ -646,8 +656,13 @@ void svc_remove(struct call *c)
 		if (rc < 0)
 			return call_fail(c, e.code, "failed to remove: %s", e.msg);
 	}
-	if (meta_remove(broker.meta, r->key, &id, &kind, &e) < 0)
+	if (meta_remove(broker.meta, r->key, &id, &kind, &e) < 0) {
+		/* Children of other tenants, built on a shared snapshot: say
+		 * whose, for the owner to ask them. */
+		if (e.code == ST_FAILED_PRECONDITION)
+			tenancy_explain_children(r->key, &e);
 		return call_fail(c, e.code, "failed to remove: %s", e.msg);
+	}
 	tenancy_counted(r->key, -1);
 	/* Until the rename, no sweep may take the directory for an orphan. */
 	removing_add(id);

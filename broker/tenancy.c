@@ -1,12 +1,14 @@
 /* Who a call acts for, and the keyspace it sees (broker/tenancy.h). */
 #include "tenancy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/util.h"
-#include "call.h"
 #include "audit.h"
+#include "broker.h"
+#include "call.h"
 #include "services.h"
 
 #define MARK '\xff' /* begins and ends a tenant's prefix: never in a key */
@@ -119,6 +121,156 @@ char *tenancy_walk_start(const struct tenant *t)
 	return is_default(t) ? NULL : xasprintf("%c%s%c", MARK, t->name, MARK);
 }
 
+/* The tenant whose keyspace holds name; NULL for a tenant no longer in
+ * stratad.conf (its snapshots stay, unreachable but to root's fsck). */
+static const struct tenant *owner_of(const char *name)
+{
+	size_t n = prefix_len(name);
+	if (!n)
+		return &table()->v[0];
+	char tname[TENANT_NAME_MAX + 1];
+	if (n < 3 || n - 2 > TENANT_NAME_MAX)
+		return NULL;
+	memcpy(tname, name + 1, n - 2);
+	tname[n - 2] = '\0';
+	return tenant_by_name(table(), tname);
+}
+
+/* ---- sharing -------------------------------------------------------------------
+ *
+ * A receiver names a shared snapshot by its owner's key, and only where it
+ * reads it: as the parent of Prepare and View, and in Stat.  There a key
+ * the receiver has no snapshot of resolves to another tenant's committed
+ * snapshot of that key whose TENANT_SHARE_LABEL names the receiver; every
+ * other field stays in the caller's keyspace, so a receiver can never
+ * remove, relabel, commit, apply to or diff another tenant's snapshot.
+ *
+ * Why this is safe for both sides:
+ *   - the receiver's own snapshot always wins: an owner cannot shadow a key
+ *     the receiver has, and so cannot slip its content under the
+ *     receiver's builds (containerd prepares on a parent only once it has
+ *     committed it itself, so its own is there);
+ *   - a key that is not shared with the receiver resolves to its own name,
+ *     whose NotFound is the very message of a key that does not exist:
+ *     nothing unshared leaks;
+ *   - the owner keeps every right on its snapshot but one: it cannot remove
+ *     it while another tenant's snapshot builds on it (meta_remove refuses
+ *     any snapshot with children), as the children's lower layers are its
+ *     directory.  Unsharing stops new children only.
+ * The resolution is made before the handler runs; a share or unshare in
+ * between (a Prepare waits for its directory) counts as made just after:
+ * the child of a Prepare that resolved while the share stood is kept, as
+ * every child made before an unshare is. */
+
+/* The value of s's TENANT_SHARE_LABEL, NULL when it has none. */
+static const char *share_label(const struct snap_info *s)
+{
+	for (size_t i = 0; i < s->nlabels; i++)
+		if (!strcmp(s->labels[i].key, TENANT_SHARE_LABEL))
+			return s->labels[i].value;
+	return NULL;
+}
+
+/* The first tenant but t, in table order, whose committed snapshot `key`
+ * is shared with t; NULL when none. */
+static const struct tenant *sharer(const struct tenant *t, const char *key)
+{
+	for (size_t i = 0; i < table()->n; i++) {
+		const struct tenant *o = &table()->v[i];
+		if (o == t)
+			continue;
+		cleanup_free char *name = tenancy_name(o, key);
+		struct snap_info s = {0};
+		if (meta_get(broker.meta, name, &s, NULL) < 0)
+			continue;
+		int shared = s.kind == KIND_COMMITTED && tenant_share_includes(share_label(&s), t->name);
+		snap_info_free(&s);
+		if (shared)
+			return o;
+	}
+	return NULL;
+}
+
+/* Whether t has no snapshot `key` of its own (an error reading counts as
+ * having one: the handler meets the error itself). */
+static int own_missing(const struct tenant *t, const char *key)
+{
+	cleanup_free char *name = tenancy_name(t, key);
+	struct snap_info s = {0};
+	struct err e;
+	if (meta_get(broker.meta, name, &s, &e) == 0) {
+		snap_info_free(&s);
+		return 0;
+	}
+	return e.code == ST_NOT_FOUND;
+}
+
+int tenancy_share_ok(const char *name, int kind, const char *value, struct err *e)
+{
+	if (!value || !*value)
+		return 0;
+	if (kind != KIND_COMMITTED)
+		return err_set(e, ST_FAILED_PRECONDITION,
+			       "label %s: `%s` is %s: only a committed snapshot may be shared",
+			       TENANT_SHARE_LABEL, name, snap_kind_name(kind));
+	return tenant_share_check(value, e);
+}
+
+const char *tenancy_share_value(const struct label *l, size_t n)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (l[i].key && !strcmp(l[i].key, TENANT_SHARE_LABEL))
+			v = l[i].value ? l[i].value : ""; /* the last one counts, as in the store */
+	return v;
+}
+
+struct child_count {
+	size_t *per; /* by table index; per[n]: tenants no longer in the table */
+	size_t total;
+};
+
+static void count_child(const char *name, void *ctx)
+{
+	struct child_count *cc = ctx;
+	const struct tenant *o = owner_of(name);
+	cc->per[o ? tenancy_index(o) : table()->n]++;
+	cc->total++;
+}
+
+void tenancy_explain_children(const char *name, struct err *e)
+{
+	struct snap_info s = {0};
+	struct err me;
+	if (meta_get(broker.meta, name, &s, &me) < 0)
+		return;
+	uint64_t id = s.id;
+	snap_info_free(&s);
+	const struct tenant *owner = owner_of(name);
+	size_t n = table()->n;
+	cleanup_free size_t *per = xcalloc(n + 1, sizeof *per);
+	struct child_count cc = {per, 0};
+	if (meta_children(broker.meta, id, count_child, &cc, &me) < 0 || !cc.total)
+		return;
+	/* Children of the owner's own only: the message stays containerd's. */
+	if (owner && per[tenancy_index(owner)] == cc.total)
+		return;
+	char list[ERR_MSG_MAX] = "";
+	size_t len = 0;
+	for (size_t i = 0; i <= n && len < sizeof list; i++) {
+		if (!per[i])
+			continue;
+		int w = snprintf(list + len, sizeof list - len, "%s%zu of %s%s", len ? ", " : "", per[i],
+				 i < n ? "tenant " : "tenants no longer configured",
+				 i < n ? table()->v[i].name : "");
+		len += w > 0 ? (size_t)w : 0;
+	}
+	err_set(e, ST_FAILED_PRECONDITION, "cannot remove snapshot with child: %zu %s (%s)", cc.total,
+		cc.total == 1 ? "child" : "children", list);
+}
+
+/* ---- scoping a request ----------------------------------------------------------- */
+
 /* *s, the request's field, is noted for the audit line and becomes the
  * internal name of the key it held (protobuf-c strings are malloc'd: it
  * frees them with the message). */
@@ -132,20 +284,49 @@ static void scope_field(struct call *c, const char *field, char **s)
 	*s = name;
 }
 
-void tenancy_scope(struct call *c)
+/* A field the call only reads: the caller's own snapshot, else one shared
+ * with it (see above). */
+static void scope_read(struct call *c, const char *field, char **s)
+{
+	const struct tenant *o;
+	if (*s && **s && own_missing(c->tenant, *s) && (o = sharer(c->tenant, *s))) {
+		audit_arg(c, field, *s);
+		char *name = tenancy_name(o, *s);
+		free(*s);
+		*s = name;
+		return;
+	}
+	scope_field(c, field, s);
+}
+
+/* A field the call changes (or reads as the caller's own): the caller's
+ * keyspace only.  When the caller has no such key but one is shared with
+ * it, the call is refused with FailedPrecondition saying so rather than the
+ * handler's NotFound; this picks the message only, never the snapshot. */
+static void scope_own(struct call *c, const char *field, char **s, int *rc, struct err *e)
+{
+	const struct tenant *o;
+	if (*rc == 0 && *s && **s && own_missing(c->tenant, *s) && (o = sharer(c->tenant, *s)))
+		*rc = err_set(e, ST_FAILED_PRECONDITION, "`%s` is %s's, shared with you read-only", *s,
+			      o->name);
+	scope_field(c, field, s);
+}
+
+int tenancy_scope(struct call *c, struct err *e)
 {
 	ProtobufCMessage *req = c->req;
+	int rc = 0;
 	switch (c->m->id) {
 	case NM_PREPARE: {
 		PrepareReq *r = (PrepareReq *)req;
 		scope_field(c, "key", &r->key);
-		scope_field(c, "parent", &r->parent);
+		scope_read(c, "parent", &r->parent);
 		break;
 	}
 	case NM_VIEW: {
 		ViewReq *r = (ViewReq *)req;
 		scope_field(c, "key", &r->key);
-		scope_field(c, "parent", &r->parent);
+		scope_read(c, "parent", &r->parent);
 		break;
 	}
 	case NM_MOUNTS:
@@ -153,20 +334,22 @@ void tenancy_scope(struct call *c)
 		break;
 	case NM_COMMIT: {
 		CommitReq *r = (CommitReq *)req;
-		scope_field(c, "key", &r->key);
+		scope_own(c, "key", &r->key, &rc, e);
+		/* A name of the caller's own: committing it makes the caller's
+		 * snapshot, which wins over a shared one of that key. */
 		scope_field(c, "name", &r->name);
 		break;
 	}
 	case NM_REMOVE:
-		scope_field(c, "key", &((RemoveReq *)req)->key);
+		scope_own(c, "key", &((RemoveReq *)req)->key, &rc, e);
 		break;
 	case NM_STAT:
-		scope_field(c, "key", &((StatReq *)req)->key);
+		scope_read(c, "key", &((StatReq *)req)->key);
 		break;
 	case NM_UPDATE: {
 		UpdateReq *r = (UpdateReq *)req;
 		if (r->info)
-			scope_field(c, "key", &r->info->name);
+			scope_own(c, "key", &r->info->name, &rc, e);
 		break;
 	}
 	case NM_USAGE:
@@ -176,11 +359,11 @@ void tenancy_scope(struct call *c)
 		scope_field(c, "key", &((Strata__V1__ProbeRequest *)req)->key);
 		break;
 	case NM_APPLY_LAYER:
-		scope_field(c, "key", &((Strata__V1__ApplyLayerRequest *)req)->key);
+		scope_own(c, "key", &((Strata__V1__ApplyLayerRequest *)req)->key, &rc, e);
 		break;
 	case NM_DIFF_LAYER: {
 		Strata__V1__DiffLayerRequest *r = (Strata__V1__DiffLayerRequest *)req;
-		scope_field(c, "key", &r->key);
+		scope_own(c, "key", &r->key, &rc, e);
 		scope_field(c, "parent", &r->parent);
 		break;
 	}
@@ -198,20 +381,21 @@ void tenancy_scope(struct call *c)
 		 * handlers keep to the tenant themselves. */
 		break;
 	}
+	return rc;
 }
 
-void tenancy_info(const struct tenant *t, struct snap_info *s)
+const char *tenancy_shown(const char *name)
 {
-	const char *key = tenancy_key(t, s->name);
-	if (key && key != s->name)
+	return name + prefix_len(name);
+}
+
+void tenancy_info(struct snap_info *s)
+{
+	const char *key = tenancy_shown(s->name);
+	if (key != s->name)
 		memmove(s->name, key, strlen(key) + 1);
-	if (s->parent) {
-		key = tenancy_key(t, s->parent);
-		if (!key)
-			s->parent[0] = '\0';
-		else if (key != s->parent)
-			memmove(s->parent, key, strlen(key) + 1);
-	}
+	if (s->parent && (key = tenancy_shown(s->parent)) != s->parent)
+		memmove(s->parent, key, strlen(key) + 1);
 }
 
 char *tenancy_display(const char *name)
@@ -220,21 +404,6 @@ char *tenancy_display(const char *name)
 	if (!n)
 		return xstrdup(name);
 	return xasprintf("%s (tenant %.*s)", name + n, (int)(n > 2 ? n - 2 : 0), name + 1);
-}
-
-/* The tenant whose keyspace holds name; NULL for a tenant no longer in
- * stratad.conf (its snapshots stay, unreachable but to root's fsck). */
-static const struct tenant *owner_of(const char *name)
-{
-	size_t n = prefix_len(name);
-	if (!n)
-		return &table()->v[0];
-	char tname[TENANT_NAME_MAX + 1];
-	if (n < 3 || n - 2 > TENANT_NAME_MAX)
-		return NULL;
-	memcpy(tname, name + 1, n - 2);
-	tname[n - 2] = '\0';
-	return tenant_by_name(table(), tname);
 }
 
 static uint32_t *owned_by(const char *name)

@@ -17,7 +17,13 @@
  * The services see internal names only: call.c rewrites a request's keys
  * before its handler runs (tenancy_scope), handlers turn names back into
  * keys for what they answer (tenancy_key, tenancy_info), and a status
- * message loses every tenant prefix on its way out (tenancy_strip). */
+ * message loses every tenant prefix on its way out (tenancy_strip).
+ *
+ * Sharing: a tenant publishes a committed snapshot to others with the label
+ * TENANT_SHARE_LABEL (common/tenant.h).  A receiver reads it by its owner's
+ * key, as the parent of Prepare and View and in Stat, when it has no
+ * snapshot of that key itself; nothing else of it (broker/tenancy.c says
+ * why that is safe). */
 #ifndef STRATA_TENANCY_H
 #define STRATA_TENANCY_H
 
@@ -64,11 +70,26 @@ void tenancy_counted(const char *name, int delta);
  * max_snapshots already. */
 int tenancy_room(const struct tenant *t, struct err *e);
 
-/* Rewrites the keys of c's request into c's tenant's keyspace. */
-void tenancy_scope(struct call *c);
-/* A record read for c's tenant, with its name and parent as keys: a parent
- * in another keyspace shows as "" (shared layers come later). */
-void tenancy_info(const struct tenant *t, struct snap_info *s);
+/* Rewrites the keys of c's request into c's tenant's keyspace, or into a
+ * sharer's for the fields that may name a shared snapshot.  -1 with
+ * FailedPrecondition when the call would change (or diff) a key the tenant
+ * has not but another shares with it read-only. */
+int tenancy_scope(struct call *c, struct err *e);
+/* An internal name as a client sees it: its owner's key. */
+const char *tenancy_shown(const char *name);
+/* A record read for a client, its name and parent as keys: a shared
+ * snapshot, and the parent of a child built on one, by the owner's key. */
+void tenancy_info(struct snap_info *s);
+/* Whether a snapshot `name` of kind may carry the share label with value
+ * (NULL or "": the label is not set): FailedPrecondition unless it is
+ * committed, InvalidArgument when the value is malformed. */
+int tenancy_share_ok(const char *name, int kind, const char *value, struct err *e);
+/* The value labels l give the share label (the last of them), NULL when
+ * none. */
+const char *tenancy_share_value(const struct label *l, size_t n);
+/* e, meta_remove's refusal of `name` that has children, names how many of
+ * them each tenant has when some are another tenant's. */
+void tenancy_explain_children(const char *name, struct err *e);
 /* An internal name as an administrator reads it: the key, followed by
  * " (tenant NAME)" unless it is TENANT_DEFAULT's (allocated). */
 char *tenancy_display(const char *name);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../common/tenant.h"
 #include "../common/util.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
@@ -102,6 +103,48 @@ static int run_label(struct cli *cli, int argc, char **argv)
 		if (rc == CLI_OK)
 			rc = update_labels(cli, a.pos[0], &a);
 	}
+	cli_args_free(&a);
+	return rc;
+}
+
+/* share NAME TENANT... | --all | --none: the label TENANT_SHARE_LABEL set
+ * (or removed) by Update, as `label` would; the daemon checks the value. */
+static int run_share(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	int all = 0, none = 0, n = 0, rc;
+	cleanup_free char *value = NULL;
+	/* --all and --none take no value: cli_parse does not know them. */
+	cleanup_free char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			while (i < argc)
+				rest[n++] = argv[i++];
+		else if (i > 0 && !strcmp(argv[i], "--all"))
+			all = 1;
+		else if (i > 0 && !strcmp(argv[i], "--none"))
+			none = 1;
+		else
+			rest[n++] = argv[i];
+	}
+	rc = cli_parse(cli, &cli_cmd_share, n, rest, 0, 1, -1, &a);
+	if (rc != CLI_OK || a.help)
+		goto out;
+	if (all + none + (a.npos > 1) != 1) {
+		rc = cli_usage(cli, "name the tenants, or --all, or --none (usage: strata share %s)",
+			       cli_cmd_share.synopsis);
+		goto out;
+	}
+	value = xstrdup(all ? TENANT_SHARE_ALL : "");
+	for (int i = 1; i < a.npos; i++) {
+		char *v = xasprintf("%s%s%s", value, i > 1 ? "," : "", a.pos[i]);
+		free(value);
+		value = v;
+	}
+	struct cli_label label = {TENANT_SHARE_LABEL, value};
+	struct cli_args update = {.labels = &label, .nlabels = 1};
+	rc = update_labels(cli, a.pos[0], &update);
+out:
 	cli_args_free(&a);
 	return rc;
 }
@@ -276,6 +319,19 @@ const struct cli_cmd cli_cmd_label = {
     .help = "Sends Update with the field mask `labels.K` for each K, so other labels stay.\n"
 	    "--json: the updated Info, as `stat --json`.\n",
     .run = run_label,
+};
+
+const struct cli_cmd cli_cmd_share = {
+    .name = "share",
+    .synopsis = "NAME TENANT... | NAME --all | NAME --none",
+    .summary = "share committed snapshot NAME read-only with tenants, all, or none",
+    .help = "Sets the label " TENANT_SHARE_LABEL " of NAME to the TENANTs, comma-separated, or\n"
+	    "`*` with --all; --none removes it.  Prints the updated snapshot, as `label`.\n"
+	    "A tenant it is shared with, having no NAME of its own, may name it as the\n"
+	    "parent of prepare and view, and stat it; nothing else.  Unsharing stops new\n"
+	    "children; those made before keep it, and it cannot be removed while any\n"
+	    "tenant's snapshot builds on it.  Only a committed snapshot may be shared.\n",
+    .run = run_share,
 };
 
 const struct cli_cmd cli_cmd_ls = {

@@ -85,6 +85,48 @@ int tenant_name_check(const char *name, struct err *e)
 	return 0;
 }
 
+int tenant_share_check(const char *value, struct err *e)
+{
+	if (!strcmp(value, TENANT_SHARE_ALL))
+		return 0;
+	if (!*value)
+		return err_set(e, ST_INVALID_ARGUMENT,
+			       "label %s: empty (remove the label to share with nobody)", TENANT_SHARE_LABEL);
+	for (const char *p = value;;) {
+		size_t n = strcspn(p, ",");
+		char name[TENANT_NAME_MAX + 1];
+		struct err ne;
+		if (n == 0 || n > TENANT_NAME_MAX)
+			return err_set(e, ST_INVALID_ARGUMENT,
+				       "label %s: `%.200s` is not `*` or tenant names separated by commas",
+				       TENANT_SHARE_LABEL, value);
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (tenant_name_check(name, &ne) < 0)
+			return err_set(e, ST_INVALID_ARGUMENT, "label %s: %s", TENANT_SHARE_LABEL, ne.msg);
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+int tenant_share_includes(const char *value, const char *name)
+{
+	if (!value || tenant_share_check(value, &(struct err){0}) < 0)
+		return 0;
+	if (!strcmp(value, TENANT_SHARE_ALL))
+		return 1;
+	size_t len = strlen(name);
+	for (const char *p = value;; p++) {
+		size_t n = strcspn(p, ",");
+		if (n == len && !memcmp(p, name, len))
+			return 1;
+		p += n;
+		if (!*p)
+			return 0;
+	}
+}
+
 int tenants_add(struct tenants *t, const char *name, struct err *e)
 {
 	if (tenant_name_check(name, e) < 0)

@@ -52,6 +52,22 @@ const struct tenant *tenant_by_name(const struct tenants *t, const char *name);
  * TENANT_DEFAULT. */
 const struct tenant *tenant_of_peer(const struct tenants *t, uid_t uid, gid_t gid);
 
+/* Sharing: a tenant publishes one of its committed snapshots to others by
+ * the label TENANT_SHARE_LABEL, whose value is TENANT_SHARE_ALL or tenant
+ * names, comma-separated, without spaces ("bob,ci").  A name need not be in
+ * the table (a tenant may be configured later).  The broker resolves a
+ * receiver's keys against it (broker/tenancy.c). */
+#define TENANT_SHARE_LABEL "strata.io/shared-with"
+#define TENANT_SHARE_ALL   "*"
+
+/* 0 when value is a share label's value as above, else InvalidArgument
+ * saying what is wrong with it. */
+int tenant_share_check(const char *value, struct err *e);
+/* Whether a share label's value names tenant name (or all).  A malformed
+ * value names nobody: a label written before it was checked shares
+ * nothing. */
+int tenant_share_includes(const char *value, const char *name);
+
 /* Building the table: the configuration file's sections (common/config.c)
  * and the broker's --tenant flags. */
 

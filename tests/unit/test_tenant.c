@@ -213,6 +213,50 @@ START_TEST(lists_take_names_and_spaces)
 }
 END_TEST
 
+START_TEST(share_values)
+{
+	static const char *const good[] = {"*", "bob", "bob,ci", "a,b.c,d-e_f", "containerd"};
+	static const char *const bad[] = {"",	 ",",	  "bob,",  ",bob", "bob,,ci", "bob, ci", " bob",
+					  "Bob", "*,bob", "bob,*", "**",   "bob ci",  "a/b"};
+	struct err e = {0};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+		ck_assert_msg(tenant_share_check(good[i], &e) == 0, "`%s`: %s", good[i], e.msg);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		e.code = ST_OK;
+		ck_assert_msg(tenant_share_check(bad[i], &e) < 0, "`%s` taken", bad[i]);
+		ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
+		ck_assert_msg(strstr(e.msg, TENANT_SHARE_LABEL) != NULL, "%s", e.msg);
+	}
+	char longname[TENANT_NAME_MAX + 2];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	ck_assert_int_lt(tenant_share_check(longname, &e), 0);
+	longname[TENANT_NAME_MAX] = '\0';
+	ck_assert_int_eq(tenant_share_check(longname, &e), 0);
+}
+END_TEST
+
+START_TEST(share_names_whom)
+{
+	ck_assert(tenant_share_includes("*", "bob"));
+	ck_assert(tenant_share_includes("*", TENANT_DEFAULT));
+	ck_assert(tenant_share_includes("bob", "bob"));
+	ck_assert(tenant_share_includes("ci,bob", "bob"));
+	ck_assert(tenant_share_includes("bob,ci", "ci"));
+	/* Whole names only, never a prefix or a part. */
+	ck_assert(!tenant_share_includes("bobby", "bob"));
+	ck_assert(!tenant_share_includes("bob", "bobby"));
+	ck_assert(!tenant_share_includes("ci,bob", "ci,b"));
+	ck_assert(!tenant_share_includes("alice", "bob"));
+	/* A malformed value names nobody, not even the names in it. */
+	ck_assert(!tenant_share_includes("bob,", "bob"));
+	ck_assert(!tenant_share_includes("bob, ci", "bob"));
+	ck_assert(!tenant_share_includes("*,bob", "bob"));
+	ck_assert(!tenant_share_includes("", "bob"));
+	ck_assert(!tenant_share_includes(NULL, "bob"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tenant");
@@ -224,6 +268,8 @@ int main(void)
 	tcase_add_test(tc, spec_round_trips);
 	tcase_add_test(tc, spec_errors);
 	tcase_add_test(tc, lists_take_names_and_spaces);
+	tcase_add_test(tc, share_values);
+	tcase_add_test(tc, share_names_whom);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
