@@ -12,6 +12,13 @@
 #     non-root --tenant is refused;
 #   - Apply, Mounts, Diff and Remove of another tenant's snapshot fail;
 #   - snapshots made before tenants existed are containerd's;
+#   - sharing (strata share): a committed snapshot shared with bob is his to
+#     build on, view and Stat by alice's key, and nothing else (not removed,
+#     relabelled, committed, applied to, diffed, nor listed); a tenant it is
+#     not shared with cannot see it; alice cannot remove it under bob's
+#     child, told whose it is; unsharing stops new children while bob's
+#     child still mounts; `--all`; bob's own key wins; only a committed
+#     snapshot may carry the label, and its value is checked;
 #   - the audit trail has a line for every change and every refusal, with
 #     peer, tenant, method, key and code, in the log and in audit_log.
 # lib.sh stops the daemon by pid and removes $T; the users and the group are
@@ -168,6 +175,135 @@ run sa prepare child base
 expect_rc "alice builds on her base" 0
 run sa stat child
 out_has "... and its parent is named by her key" "base"
+
+# ---- sharing ------------------------------------------------------------------------
+# alice's base holds `file` (alice) and has her child `child`.
+SHARE=strata.io/shared-with
+run sb prepare bchild base
+expect_rc "not shared: bob cannot build on alice's base" 1
+err_has "... NotFound" "NotFound"
+run sa share base bob
+expect_rc "alice shares base with bob" 0
+out_has "... the label names him" "$SHARE=bob"
+run sb prepare bchild base
+expect_rc "bob builds on alice's base shared with him" 0
+run sb view bview base
+expect_rc "... and views it" 0
+run st prepare cchild base
+expect_rc "containerd, not named, cannot build on it" 1
+err_has "... NotFound, as a key that does not exist" "NotFound"
+run st stat base
+expect_rc "... nor Stat it" 1
+run sb stat base
+expect_rc "bob Stats the shared base" 0
+out_has "... by alice's key" "name:    base"
+out_has "... committed" "kind:    committed"
+run sb stat bchild
+out_has "bob's child names its parent by alice's key" "parent:  base"
+run sb ls
+same "bob's List shows his own snapshots only" "$(awk 'NR > 1 { print $1 }' "$T/out" | sort | tr '\n' ' ')" \
+	"bchild bview k "
+run sb ls 'parent==base'
+same "... and a filter on the parent sees alice's key" "$(awk 'NR > 1 { print $1 }' "$T/out" | sort | tr '\n' ' ')" \
+	"bchild bview "
+readonly_msg="FailedPrecondition: \`base\` is alice's, shared with you read-only"
+run sb rm base
+expect_rc "bob cannot remove the shared base" 1
+err_has "... FailedPrecondition saying whose it is" "$readonly_msg"
+run sb label base team=bob
+expect_rc "bob cannot label it" 1
+err_has "... FailedPrecondition" "$readonly_msg"
+run sb share base --all
+expect_rc "bob cannot share it on" 1
+err_has "... FailedPrecondition" "$readonly_msg"
+run sb diff base
+expect_rc "bob cannot diff it" 1
+err_has "... FailedPrecondition" "$readonly_msg"
+run sb apply base "$T/layer.tar"
+expect_rc "bob cannot apply to it" 1
+err_has "... FailedPrecondition" "$readonly_msg"
+run sb commit base2 base
+expect_rc "bob cannot commit it" 1
+err_has "... FailedPrecondition" "$readonly_msg"
+run sa stat base
+same "... and alice's base is as she left it" "$(grep -c "^  $SHARE=bob$" "$T/out")" 1
+run sa rm base
+expect_rc "alice cannot remove base while bob builds on it" 1
+err_has "... FailedPrecondition naming the children of each tenant" \
+	"FailedPrecondition: failed to remove: cannot remove snapshot with child: 3 children (1 of tenant alice, 2 of tenant bob)"
+sa rm child >/dev/null
+run sa rm base
+err_has "... also when all of them are another tenant's" \
+	"cannot remove snapshot with child: 2 children (2 of tenant bob)"
+run sa share base --none
+expect_rc "alice unshares base" 0
+out_lacks "... the label is gone" "$SHARE"
+run sb prepare bchild2 base
+expect_rc "unshared: bob cannot build on it any more" 1
+err_has "... NotFound" "NotFound"
+run sb stat base
+expect_rc "... nor Stat it" 1
+run sb mounts bchild
+expect_rc "bob's child built before still has its mounts" 0
+mkdir -p "$T/bmnt"
+run st --tenant bob mount bchild "$T/bmnt"
+expect_rc "... and mounts (as bob's, by root)" 0
+same "... with alice's file in it" "$(cat "$T/bmnt/file" 2>&1)" "alice"
+st umount "$T/bmnt" >/dev/null 2>&1
+run sb stat bchild
+out_has "... and still names its parent by alice's key" "parent:  base"
+run sa share base --all
+expect_rc "alice shares base with all" 0
+out_has "... as \`*\`" "$SHARE=*"
+run st prepare cchild base
+expect_rc "... and containerd builds on it" 0
+st rm cchild >/dev/null
+# Own key wins: bob commits a snapshot `lib` of his own; alice shares hers.
+sa prepare lw >/dev/null && sa commit lib lw >/dev/null
+sb prepare lw >/dev/null && sb commit lib lw >/dev/null
+run sa share lib --all
+expect_rc "alice shares her lib with all" 0
+run sb stat lib
+out_lacks "bob's own lib wins over alice's shared one" "$SHARE"
+run st stat lib
+out_has "... while containerd, with none, sees alice's" "$SHARE=*"
+run sb rm lib
+expect_rc "... and bob removes his own lib" 0
+run sb stat lib
+out_has "... after which alice's shows through" "$SHARE=*"
+# The label: on a committed snapshot only, with a well-formed value.
+sa prepare act >/dev/null
+run sa share act bob
+expect_rc "sharing an active snapshot is refused" 1
+err_has "... FailedPrecondition" \
+	"FailedPrecondition: label $SHARE: \`act\` is active: only a committed snapshot may be shared"
+run sa label act "$SHARE=bob"
+expect_rc "... through label too" 1
+run sa prepare act2 --label "$SHARE=bob"
+expect_rc "... and through Prepare's labels" 1
+err_has "... FailedPrecondition" "FailedPrecondition: label $SHARE"
+run sa prepare act2
+expect_rc "... which made nothing" 0
+run sa share base Bob
+expect_rc "a malformed value is refused" 1
+err_has "... InvalidArgument" "InvalidArgument: label $SHARE: bad tenant name \`Bob\`"
+run sa label base "$SHARE=bob,"
+expect_rc "... an empty name too" 1
+err_has "... InvalidArgument" "InvalidArgument: label $SHARE"
+run sa share base bob nobody-yet
+expect_rc "a tenant not configured may be named" 0
+out_has "... as given" "$SHARE=bob,nobody-yet"
+run sa commit lib2 act --label "$SHARE=bob"
+expect_rc "Commit may share what it commits" 0
+run sb stat lib2
+expect_rc "... and bob sees it" 0
+run sa commit lib3 act2 --label "$SHARE=*,bob"
+expect_rc "... with a well-formed value only" 1
+err_has "... InvalidArgument" "InvalidArgument: label $SHARE"
+run sa share
+expect_rc "share without arguments is a usage error" 2
+run sa share base
+expect_rc "... and without tenants or --all or --none" 2
 
 # ---- audit ----------------------------------------------------------------------------
 check "the audit file has alice's Prepare of k" \
