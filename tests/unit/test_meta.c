@@ -505,6 +505,48 @@ START_TEST(remove_refuses_parents_and_frees_names)
 }
 END_TEST
 
+static void collect_name(const char *name, void *ctx)
+{
+	char *buf = ctx;
+	strcat(buf, name);
+	strcat(buf, " ");
+}
+
+/* The names meta_children gives for id, each followed by a space. */
+static char *children_of(struct meta *m, uint64_t id)
+{
+	static char got[256];
+	struct err e = {0};
+	got[0] = '\0';
+	if (meta_children(m, id, collect_name, got, &e) < 0)
+		ck_abort_msg("meta_children: %s", e.msg);
+	return got;
+}
+
+#define T2 "\xfft\xff" /* tenant t's prefix */
+
+/* A parent's children are its range of the parents index: a neighbour's
+ * (the id next to it) are not among them, nor a removed child's. */
+START_TEST(children_are_listed_by_parent)
+{
+	cleanup_free char *d = fresh_dir();
+	struct meta *m = store_open(d);
+	struct err e = {0};
+	uint64_t a = committed(m, "a", NULL);
+	uint64_t b = committed(m, "b", NULL);
+	ck_assert_uint_eq(b, a + 1);
+	create(m, KIND_ACTIVE, "c1", "a", NULL, 0);
+	create(m, KIND_ACTIVE, "d1", "b", NULL, 0);
+	create(m, KIND_VIEW, T2 "c2", "a", NULL, 0);
+	ck_assert_str_eq(children_of(m, a), "c1 " T2 "c2 ");
+	ck_assert_str_eq(children_of(m, b), "d1 ");
+	ck_assert_int_eq(meta_remove(m, "c1", NULL, NULL, &e), 0);
+	ck_assert_str_eq(children_of(m, a), T2 "c2 ");
+	ck_assert_str_eq(children_of(m, committed(m, "c", NULL)), "");
+	meta_close(m);
+}
+END_TEST
+
 /* A full map refuses what adds to the store, by name of the setting, and
  * keeps room for removals; what they free is used again. */
 START_TEST(full_map_refuses_additions_but_not_removals)
@@ -1048,6 +1090,7 @@ int main(void)
 	tcase_add_test(tc, remove_without_the_parents_record);
 	tcase_add_test(tc, applies_under_way_survive_reopen);
 	tcase_add_test(tc, full_map_refuses_additions_but_not_removals);
+	tcase_add_test(tc, children_are_listed_by_parent);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
