@@ -69,8 +69,10 @@ static struct {
 /* ---- counts, per tenant -------------------------------------------------- */
 
 /* Jobs running and waiting per tenant, by tenancy_index (sized at first use:
- * the table is fixed once the broker serves). */
+ * the table is fixed once the broker serves), and when each last had a job
+ * started (a count of starts: 0, never). */
 static unsigned *tenant_running, *tenant_queued;
+static uint64_t *tenant_served, starts;
 
 static unsigned *tenant_count(unsigned **v, const struct job *j)
 {
@@ -87,6 +89,18 @@ static void count_running(const struct job *j, int delta)
 	pl.running += (unsigned)delta;
 	if (n)
 		*n += (unsigned)delta;
+	if (n && delta > 0) {
+		if (!tenant_served)
+			tenant_served = xcalloc(tenancy_ntenants(), sizeof *tenant_served);
+		tenant_served[tenancy_index(j->spec.tenant)] = ++starts;
+	}
+}
+
+/* When j's tenant last had a job started; 0 for the daemon's own jobs and
+ * for a tenant never served. */
+static uint64_t served_at(const struct job *j)
+{
+	return j->spec.tenant && tenant_served ? tenant_served[tenancy_index(j->spec.tenant)] : 0;
 }
 
 static void count_queued(const struct job *j, int delta)
@@ -212,24 +226,26 @@ static void queue_unlink(struct job *j)
 }
 
 /* The queued job to start next: of the tenants below their max_jobs, the
- * one running fewest jobs now (the daemon's own work counts as none), and
- * its oldest job.  So one tenant that queued hundreds of jobs delays
- * another's single job by at most the end of one running job.  NULL when
- * every waiting job's tenant is at its limit. */
+ * one running fewest jobs now, and of those the one served least recently
+ * (the daemon's own work counts as neither running nor served), and its
+ * oldest job: tenants take turns.  So one tenant that queued hundreds of
+ * jobs delays another's single job by at most the end of one running job.
+ * NULL when every waiting job's tenant is at its limit. */
 static struct job *queue_next(void)
 {
 	struct job *best = NULL;
 	unsigned best_running = 0;
+	uint64_t best_served = 0;
 	for (struct job *j = pl.queue; j; j = j->next) {
 		if (tenant_busy(j))
 			continue;
 		const unsigned *n = tenant_count(&tenant_running, j);
 		unsigned running = n ? *n : 0;
-		if (!best || running < best_running) {
+		uint64_t served = served_at(j);
+		if (!best || running < best_running || (running == best_running && served < best_served)) {
 			best = j;
 			best_running = running;
-			if (!running)
-				break; /* nobody runs fewer */
+			best_served = served;
 		}
 	}
 	return best;
