@@ -17,7 +17,31 @@
 #include "broker/meta.h"
 #include "common/util.h"
 
-static char dir[] = "/tmp/strata-test-durable-XXXXXX";
+/* One base directory for the run, made and removed by the unchecked
+ * fixture in the runner process, so that it goes even when a test fails;
+ * each test's store is a directory in it. */
+static char base[] = "/tmp/strata-test-durable-XXXXXX";
+
+static void base_setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(base));
+}
+
+static void base_teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_durable: could not remove %s\n", base);
+}
+
+/* A fresh store directory under base (allocated). */
+static char *store_dir(const char *name)
+{
+	char *d = xasprintf("%s/%s", base, name);
+	ck_assert_int_eq(mkdir(d, 0700), 0);
+	return d;
+}
 static volatile sig_atomic_t stop;
 static char order[16];
 static size_t norder;
@@ -108,7 +132,7 @@ static void timeout(void *ctx)
 START_TEST(waiters_run_after_their_commit)
 {
 	struct err e = {0};
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	cleanup_free char *dir = store_dir("commit");
 	ck_assert_int_eq(meta_open(&broker.meta, dir, &e), 0);
 	ck_assert_int_eq(loop_init(), 0);
 	ck_assert_msg(durable_init(&e) == 0, "%s", e.msg);
@@ -133,9 +157,6 @@ START_TEST(waiters_run_after_their_commit)
 	ck_assert_int_eq(meta_get(broker.meta, "w", &s, &e), 0);
 	snap_info_free(&s);
 	meta_close(broker.meta);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -169,8 +190,7 @@ static void flush_between(void *ctx)
 START_TEST(a_flush_between_batches)
 {
 	struct err e = {0};
-	char d[] = "/tmp/strata-test-durable-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(d));
+	cleanup_free char *d = store_dir("flush");
 	ck_assert_int_eq(meta_open(&broker.meta, d, &e), 0);
 	ck_assert_int_eq(loop_init(), 0);
 	ck_assert_msg(durable_init(&e) == 0, "%s", e.msg);
@@ -181,9 +201,6 @@ START_TEST(a_flush_between_batches)
 	ck_assert_msg(stop == 1, "timed out; ran `%s`", order);
 	ck_assert_str_eq(order, "q");
 	meta_close(broker.meta);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -192,6 +209,7 @@ int main(void)
 	Suite *s = suite_create("durable");
 	TCase *tc = tcase_create("group commit");
 	tcase_set_timeout(tc, 30);
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
 	tcase_add_test(tc, waiters_run_after_their_commit);
 	tcase_add_test(tc, a_flush_between_batches);
 	suite_add_tcase(s, tc);
