@@ -509,23 +509,26 @@ int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
 	struct xstream *s = xcalloc(1, sizeof *s);
 	s->threaded = !lim->single_thread;
 	struct xwriter *w = NULL;
+	struct xpool *pool = NULL;
 	uint64_t entries = 0;
 	int rc = decoder_init(&s->d, in_fd, lim, progress, ctx, e);
 	if (rc == 0)
 		rc = stream_start(s, e);
 	if (rc == 0) {
 		w = xw_new(target_fd, lower_fds, nlower, lim);
-		rc = xtar_apply(s, w, lim, progress, ctx, &entries, e);
+		pool = xpool_new(w, target_fd, lower_fds, nlower, lim);
+		rc = xtar_apply(s, pool, lim, progress, ctx, &entries, e);
 	}
 	if (rc == 0)
 		rc = stream_drain(s, e);
 	if (rc == 0)
-		rc = xw_finish(w, e);
+		rc = xpool_finish(pool, e);
 	if (rc == 0)
 		rc = stream_result(s, res, e);
 	res->entries = entries;
 	if (rc == 0 && progress)
 		progress(ctx, res->compressed_size, entries);
+	xpool_free(pool);
 	stream_stop(s);
 	free(s);
 	xw_free(w);

@@ -4,14 +4,16 @@
  * operation is relative to a directory fd, never follows a symlink and never
  * leaves the target.
  *
- * Three parts, one file each:
+ * Four parts, one file each:
  *   extract.c        the stream: compression by magic, decompression
  *                    (isa-l, libzstd), SHA-256 of both streams, the optional
  *                    second thread and its ring of buffers; extract_layer()
  *   extract_tar.c    libarchive (read side only, tar formats, no filters):
  *                    headers to struct xentry, path cleaning, limits
  *   extract_write.c  the writer: creation, replacement, whiteouts, parent
- *                    directories inherited from lower layers, metadata */
+ *                    directories inherited from lower layers, metadata
+ *   extract_pool.c   the writer threads for small files, in tar order's
+ *                    result */
 #ifndef STRATA_EXTRACT_H
 #define STRATA_EXTRACT_H
 
@@ -116,8 +118,25 @@ void xw_free(struct xwriter *w);
  * bounded number of open fds whatever the depth. */
 int xw_remove(int dirfd, const char *name, struct err *e);
 
-/* Reads every entry of s into w; counts entries into *entries. */
-int xtar_apply(struct xstream *s, struct xwriter *w, const struct extract_limits *lim,
+/* The removals of writers sharing *gen bump it; a writer drops its cached
+ * parent directory when it changed (threads writing one target). */
+void xw_share_gen(struct xwriter *w, _Atomic unsigned *gen);
+
+/* The writer pool (extract_pool.c): entries in tar order, small regular
+ * files written by threads of their own, the rest by main, with the result
+ * of applying them in order. */
+struct xpool;
+struct xpool *xpool_new(struct xwriter *main, int target_fd, const int *lower_fds, size_t nlower,
+			const struct extract_limits *lim);
+int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, struct err *e);
+/* Waits for the jobs in flight, then xw_finish(main). */
+int xpool_finish(struct xpool *p, struct err *e);
+/* Waits for the jobs in flight (after a job failed, those queued are
+ * dropped), then stops the threads. */
+void xpool_free(struct xpool *p);
+
+/* Reads every entry of s into p; counts entries into *entries. */
+int xtar_apply(struct xstream *s, struct xpool *p, const struct extract_limits *lim,
 	       void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx, uint64_t *entries,
 	       struct err *e);
 

@@ -334,7 +334,7 @@ static struct archive *tar_open(struct tar_ctx *t, struct err *e)
 	return a;
 }
 
-int xtar_apply(struct xstream *s, struct xwriter *w, const struct extract_limits *lim,
+int xtar_apply(struct xstream *s, struct xpool *p, const struct extract_limits *lim,
 	       void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx, uint64_t *entries,
 	       struct err *e)
 {
@@ -371,7 +371,7 @@ int xtar_apply(struct xstream *s, struct xwriter *w, const struct extract_limits
 			break;
 		}
 		struct xdata data = {data_next, &t};
-		if (ok > 0 && xw_entry(w, &x, &data, e) < 0)
+		if (ok > 0 && xpool_entry(p, &x, &data, e) < 0)
 			rc = -1;
 		tar_progress(&t);
 	}

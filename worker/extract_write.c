@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,10 +67,17 @@ struct xwriter {
 	char *pbuf, *lbuf, *prev; /* max_name + 1 bytes each */
 	char *cache_path;	  /* the parent resolved last, and its fd */
 	int cache_fd;
+	_Atomic unsigned *gen; /* shared with other writers of the target, or NULL */
+	unsigned cache_gen;    /* *gen when cache_fd was opened */
 	unsigned char *log;
 	size_t log_len, log_cap;
 	int no_fchmodat2, no_setxattrat;
 };
+
+void xw_share_gen(struct xwriter *w, _Atomic unsigned *gen)
+{
+	w->gen = gen;
+}
 
 struct xwriter *xw_new(int target_fd, const int *lower_fds, size_t nlower, const struct extract_limits *lim)
 {
@@ -315,15 +323,23 @@ int xw_remove(int dirfd, const char *name, struct err *e)
 	return 0;
 }
 
+/* victim (a path below the target) was removed: a parent cached at or
+ * below it is gone, here and in other writers of the target. */
+static void removed(struct xwriter *w, const char *victim)
+{
+	size_t n = strlen(victim);
+	if (!strncmp(w->cache_path, victim, n) && (w->cache_path[n] == '/' || !w->cache_path[n]))
+		cache_drop(w);
+	if (w->gen)
+		atomic_fetch_add(w->gen, 1);
+}
+
 /* containerd removes whatever is at the path unless both are directories. */
 static int replace(struct xwriter *w, int pfd, const char *base, const struct xentry *x, struct err *e)
 {
-	if (xw_remove(pfd, base, e) < 0)
-		return err_wrap(e, "replace `%s`", x->path);
-	size_t n = strlen(x->path);
-	if (!strncmp(w->cache_path, x->path, n) && w->cache_path[n] == '/')
-		cache_drop(w);
-	return 0;
+	int rc = xw_remove(pfd, base, e);
+	removed(w, x->path);
+	return rc < 0 ? err_wrap(e, "replace `%s`", x->path) : 0;
 }
 
 /* ---- parent directories ------------------------------------------------- */
@@ -432,9 +448,11 @@ static int resolve_parent(struct xwriter *w, char *parent, const char *path, str
 {
 	if (!*parent)
 		return w->target;
-	if (w->cache_fd >= 0 && !strcmp(parent, w->cache_path))
+	unsigned gen = w->gen ? atomic_load(w->gen) : 0;
+	if (w->cache_fd >= 0 && gen == w->cache_gen && !strcmp(parent, w->cache_path))
 		return w->cache_fd;
 	cache_drop(w);
+	w->cache_gen = gen;
 	int fd = open_beneath(w->target, parent, O_PATH | O_DIRECTORY);
 	if (fd < 0 && errno == ENOENT)
 		fd = make_parents(w, parent, path, e);
@@ -481,13 +499,16 @@ static int whiteout(int pfd, const char *name, const struct xentry *x, struct er
 
 /* The bind-mount apply's whiteout: the name is validated as for overlay,
  * then whatever is there is removed (nothing there is fine). */
-static int naive_whiteout(int pfd, const char *name, const struct xentry *x, struct err *e)
+static int naive_whiteout(struct xwriter *w, int pfd, const char *name, const struct xentry *x, struct err *e)
 {
 	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
 		return err_set(e, ST_INVALID_ARGUMENT, "invalid whiteout `%s`", x->path);
-	if (xw_remove(pfd, name, e) < 0)
-		return err_wrap(e, "whiteout `%s`", x->path);
-	return 0;
+	int rc = xw_remove(pfd, name, e);
+	size_t dir = strlen(x->path) - strlen(name) - 4; /* x->path is DIR.wh.NAME */
+	memcpy(w->lbuf, x->path, dir);
+	strcpy(w->lbuf + dir, name);
+	removed(w, w->lbuf);
+	return rc < 0 ? err_wrap(e, "whiteout `%s`", x->path) : 0;
 }
 
 /* ---- entries --------------------------------------------------------------- */
@@ -677,7 +698,7 @@ int xw_entry(struct xwriter *w, const struct xentry *x, struct xdata *data, stru
 	if (!strcmp(base, OPAQUE_MARKER))
 		return w->nlower ? set_opaque(pfd, x, e) : 0;
 	if (!strncmp(base, WHITEOUT_PREFIX, 4))
-		return w->nlower ? whiteout(pfd, base + 4, x, e) : naive_whiteout(pfd, base + 4, x, e);
+		return w->nlower ? whiteout(pfd, base + 4, x, e) : naive_whiteout(w, pfd, base + 4, x, e);
 	switch (x->type) {
 	case XE_REG:
 		return create_file(w, pfd, base, x, data, e);

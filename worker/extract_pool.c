@@ -1,0 +1,382 @@
+/* The writer pool: small regular files are written by POOL_THREADS threads
+ * besides the one that parses the tar, so that creating thousands of files
+ * (the cost of a node_modules layer: inode and page-cache work in the
+ * kernel) uses every core.  Everything else (directories, links, devices,
+ * whiteouts, large files) is written by the parsing thread, in tar order.
+ *
+ * The result must be the one sequential application gives.  An entry
+ * depends on what an earlier entry put at its own path, at a directory
+ * above it (its parent, or a file that makes its path invalid), or below
+ * it (a replacement or whiteout removes a tree), and a hardlink on its
+ * target.  So before an entry is written or queued, the parser waits until
+ * no queued or running job's path is equal to, above or below any path the
+ * entry touches; jobs in flight therefore never touch each other's paths,
+ * and run in any order.  What they may share are parents the layer does not
+ * carry: make_parents creates them idempotently (mkdir's EEXIST is success,
+ * and every creator sets the same mode and inherited metadata).
+ *
+ * Each thread has its own writer (parent-fd cache, buffers); a removal by
+ * any writer bumps a shared generation that makes the others drop their
+ * cached parent, which may be a directory that is gone.
+ *
+ * Memory: a job carries its entry and data, copied out of the stream; the
+ * jobs in flight hold at most POOL_BYTES (plus one job), and a file above
+ * JOB_MAX bytes is never queued. */
+#include "extract.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "../common/util.h"
+
+#define POOL_THREADS 2
+#define POOL_JOBS    64		  /* jobs queued or running */
+#define JOB_MAX	     (256 * 1024) /* the largest file a job takes */
+#define POOL_BYTES   (8u << 20)
+#define JOB_KEEP     (16 * 1024)
+
+#define WHITEOUT_PREFIX ".wh."
+
+/* One data block of a job: header, then len bytes. */
+struct seg {
+	uint64_t off, len;
+};
+
+struct job {
+	int state; /* JOB_FREE, JOB_QUEUED, JOB_RUNNING */
+	struct xentry x;
+	unsigned char *buf; /* path, xattr names and values, then segments */
+	size_t len, cap, data_at, cost;
+	size_t next_seg; /* replay position */
+};
+
+enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING };
+
+struct xpool {
+	struct xwriter *main; /* the parser's writer (borrowed) */
+	int threads;	      /* 0: every entry goes to main */
+	pthread_t tid[POOL_THREADS];
+	struct xwriter *w[POOL_THREADS];
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* any change of a job's state, or stop */
+	struct job jobs[POOL_JOBS];
+	unsigned queue[POOL_JOBS]; /* slots in FIFO order */
+	unsigned q_head, q_len, busy;
+	size_t bytes; /* cost of the jobs in flight */
+	char *victim; /* other_path's buffer: max_name + 1 bytes */
+	int stop, failed;
+	struct err err; /* the first job's failure */
+	_Atomic unsigned gen;
+};
+
+/* a is b, or a directory above it (component-wise). */
+static int path_covers(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '/');
+}
+
+static int related(const char *a, const char *b)
+{
+	return path_covers(a, b) || path_covers(b, a);
+}
+
+/* Called with mu held: does a job in flight touch p? */
+static int in_flight(struct xpool *p, const char *path)
+{
+	if (!path)
+		return 0;
+	for (unsigned i = 0; i < POOL_JOBS; i++)
+		if (p->jobs[i].state != JOB_FREE && related(p->jobs[i].x.path, path))
+			return 1;
+	return 0;
+}
+
+/* The paths an entry touches besides its own: a whiteout's victim, a
+ * hardlink's target.  `victim` has room for the entry's path. */
+static const char *other_path(const struct xentry *x, char *victim)
+{
+	if (x->type == XE_HARDLINK)
+		return x->link;
+	const char *slash = strrchr(x->path, '/');
+	const char *base = slash ? slash + 1 : x->path;
+	if (strncmp(base, WHITEOUT_PREFIX, 4))
+		return NULL;
+	size_t dir = (size_t)(base - x->path);
+	memcpy(victim, x->path, dir);
+	strcpy(victim + dir, base + 4);
+	return victim;
+}
+
+/* ---- the jobs' data ------------------------------------------------------ */
+
+static void *job_put(struct job *j, const void *src, size_t n)
+{
+	if (j->len + n > j->cap) {
+		size_t cap = j->cap ? j->cap : 4096;
+		while (cap < j->len + n)
+			cap *= 2;
+		j->buf = xrealloc(j->buf, cap);
+		j->cap = cap;
+	}
+	void *at = j->buf + j->len;
+	if (src)
+		memcpy(at, src, n);
+	j->len += n;
+	return at;
+}
+
+/* Copies the entry and reads its data into j, checking the blocks as
+ * write_data does (the same errors, before anything is queued).  Offsets
+ * into buf, turned into pointers once buf no longer moves. */
+static int job_fill(struct job *j, const struct xentry *x, struct xdata *data, struct err *e)
+{
+	j->len = 0;
+	j->next_seg = 0;
+	j->x = *x;
+	size_t path_at = j->len;
+	job_put(j, x->path, strlen(x->path) + 1);
+	size_t kv_at = 0, *val_at = NULL, *name_at = NULL;
+	if (x->nxattrs) {
+		name_at = xcalloc(2 * x->nxattrs, sizeof *name_at);
+		val_at = name_at + x->nxattrs;
+		for (size_t i = 0; i < x->nxattrs; i++) {
+			name_at[i] = j->len;
+			job_put(j, x->xattrs[i].name, strlen(x->xattrs[i].name) + 1);
+			val_at[i] = j->len;
+			job_put(j, x->xattrs[i].value, x->xattrs[i].size);
+		}
+		/* aligned for struct xattr_kv */
+		job_put(j, NULL, (size_t)(-(ssize_t)j->len & 15));
+		kv_at = j->len;
+		job_put(j, NULL, x->nxattrs * sizeof(struct xattr_kv));
+	}
+	job_put(j, NULL, (size_t)(-(ssize_t)j->len & 7));
+	j->data_at = j->len;
+	const void *b;
+	size_t n;
+	uint64_t off, pos = 0;
+	int r;
+	while ((r = data->next(data->ctx, &b, &n, &off, e)) > 0) {
+		if (off < pos || off > x->size || n > x->size - off) {
+			free(name_at);
+			return err_set(e, ST_INVALID_ARGUMENT, "file `%s`: data outside its size", x->path);
+		}
+		if (!n)
+			continue;
+		struct seg s = {off, n};
+		job_put(j, &s, sizeof s);
+		job_put(j, b, n);
+		job_put(j, NULL, (size_t)(-(ssize_t)j->len & 7));
+		pos = off + n;
+	}
+	if (r < 0) {
+		free(name_at);
+		return -1;
+	}
+	j->x.path = (const char *)j->buf + path_at;
+	if (x->nxattrs) {
+		struct xattr_kv *kv = (struct xattr_kv *)(void *)(j->buf + kv_at);
+		for (size_t i = 0; i < x->nxattrs; i++)
+			kv[i] = (struct xattr_kv){(const char *)j->buf + name_at[i], j->buf + val_at[i],
+						  x->xattrs[i].size};
+		j->x.xattrs = kv;
+	}
+	free(name_at);
+	if (!x->nxattrs)
+		j->x.xattrs = NULL;
+	j->x.link = NULL;
+	return 0;
+}
+
+static int job_next(void *ctx, const void **buf, size_t *len, uint64_t *off, struct err *e)
+{
+	struct job *j = ctx;
+	size_t at = j->next_seg ? j->next_seg : j->data_at;
+	if (at >= j->len)
+		return 0;
+	struct seg s;
+	memcpy(&s, j->buf + at, sizeof s);
+	*buf = j->buf + at + sizeof s;
+	*len = (size_t)s.len;
+	*off = s.off;
+	j->next_seg = (at + sizeof s + (size_t)s.len + 7) & ~(size_t)7;
+	return 1;
+}
+
+/* ---- the threads ---------------------------------------------------------- */
+
+struct thread_arg {
+	struct xpool *p;
+	int i;
+};
+
+static void *writer_main(void *arg)
+{
+	struct xpool *p = ((struct thread_arg *)arg)->p;
+	struct xwriter *w = p->w[((struct thread_arg *)arg)->i];
+	free(arg);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->q_len && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop)
+			break;
+		struct job *j = &p->jobs[p->queue[p->q_head]];
+		p->q_head = (p->q_head + 1) % POOL_JOBS;
+		p->q_len--;
+		j->state = JOB_RUNNING;
+		int skip = p->failed;
+		pthread_mutex_unlock(&p->mu);
+		struct err e = {0};
+		struct xdata data = {job_next, j};
+		int rc = skip ? 0 : xw_entry(w, &j->x, &data, &e);
+		pthread_mutex_lock(&p->mu);
+		if (rc < 0 && !p->failed) {
+			p->failed = 1;
+			p->err = e;
+		}
+		/* Under mu: in_flight reads a busy job's path, which is in buf. A
+		 * slot keeps a small buffer only. */
+		if (j->cap > JOB_KEEP) {
+			free(steal_pointer(&j->buf));
+			j->cap = 0;
+		}
+		j->state = JOB_FREE;
+		p->busy--;
+		p->bytes -= j->cost;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+struct xpool *xpool_new(struct xwriter *main, int target_fd, const int *lower_fds, size_t nlower,
+			const struct extract_limits *lim)
+{
+	struct xpool *p = xcalloc(1, sizeof *p);
+	p->main = main;
+	p->victim = xmalloc((size_t)lim->max_name + 1);
+	if (lim->single_thread)
+		return p;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	xw_share_gen(main, &p->gen);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (int i = 0; i < POOL_THREADS; i++) {
+		p->w[i] = xw_new(target_fd, lower_fds, nlower, lim);
+		xw_share_gen(p->w[i], &p->gen);
+		struct thread_arg *a = xmalloc(sizeof *a);
+		*a = (struct thread_arg){p, i};
+		if (pthread_create(&p->tid[i], &attr, writer_main, a) != 0) {
+			free(a);
+			xw_free(p->w[i]);
+			p->w[i] = NULL;
+			break; /* fewer threads; none: the parser writes everything */
+		}
+		p->threads++;
+	}
+	pthread_attr_destroy(&attr);
+	return p;
+}
+
+/* Called with mu held: waits until nothing in flight touches x. */
+static void wait_clear(struct xpool *p, const struct xentry *x, const char *other)
+{
+	while (!p->failed && (in_flight(p, x->path) || in_flight(p, other)))
+		pthread_cond_wait(&p->cv, &p->mu);
+}
+
+static int pool_failed(struct xpool *p, struct err *e)
+{
+	*e = p->err;
+	pthread_mutex_unlock(&p->mu);
+	return -1;
+}
+
+int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, struct err *e)
+{
+	if (!p->threads)
+		return xw_entry(p->main, x, data, e);
+	const char *other = other_path(x, p->victim);
+	int queue = x->type == XE_REG && !other && x->size <= JOB_MAX;
+	pthread_mutex_lock(&p->mu);
+	wait_clear(p, x, other);
+	if (p->failed)
+		return pool_failed(p, e);
+	if (!queue) {
+		pthread_mutex_unlock(&p->mu);
+		return xw_entry(p->main, x, data, e);
+	}
+	while (!p->failed && (p->busy == POOL_JOBS || (p->busy && p->bytes + x->size > POOL_BYTES)))
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (p->failed)
+		return pool_failed(p, e);
+	unsigned slot = 0;
+	while (p->jobs[slot].state != JOB_FREE)
+		slot++;
+	struct job *j = &p->jobs[slot];
+	j->state = JOB_QUEUED; /* reserved: the slot is ours while we fill it */
+	p->busy++;
+	pthread_mutex_unlock(&p->mu);
+	int rc = job_fill(j, x, data, e);
+	pthread_mutex_lock(&p->mu);
+	if (rc < 0) {
+		j->state = JOB_FREE;
+		p->busy--;
+		pthread_mutex_unlock(&p->mu);
+		return -1;
+	}
+	j->cost = j->len;
+	p->bytes += j->cost;
+	p->queue[(p->q_head + p->q_len) % POOL_JOBS] = slot;
+	p->q_len++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+int xpool_finish(struct xpool *p, struct err *e)
+{
+	if (p->threads) {
+		pthread_mutex_lock(&p->mu);
+		while (p->busy)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->failed)
+			return pool_failed(p, e);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return xw_finish(p->main, e);
+}
+
+void xpool_free(struct xpool *p)
+{
+	if (!p)
+		return;
+	if (p->threads) {
+		/* The jobs handed over are written (unless one failed), so that a
+		 * failed apply leaves what applying in order up to the failing
+		 * entry leaves. */
+		pthread_mutex_lock(&p->mu);
+		while (p->busy)
+			pthread_cond_wait(&p->cv, &p->mu);
+		p->stop = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		for (int i = 0; i < p->threads; i++)
+			pthread_join(p->tid[i], NULL);
+	}
+	for (int i = 0; i < POOL_THREADS; i++)
+		xw_free(p->w[i]);
+	for (unsigned i = 0; i < POOL_JOBS; i++)
+		free(p->jobs[i].buf);
+	free(p->victim);
+	if (p->threads) {
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+	}
+	free(p);
+}
