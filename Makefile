@@ -65,11 +65,12 @@ DAEMON_SRC := $(sort $(wildcard broker/*.c parent/*.c worker/*.c policy/*.c prot
 DAEMON_MAIN := parent/main.c
 SPAWNER_MAIN := parent/spawner_main.c
 BROKER_MAIN := broker/entry.c
+WORKER_MAIN := parent/worker_main.c
 CLIENT_SRC := $(sort $(wildcard client/*.c))
 CLIENT_MAIN := client/main.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
-LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN) $(SPAWNER_MAIN) $(BROKER_MAIN),$(DAEMON_SRC))) \
+LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN) $(SPAWNER_MAIN) $(BROKER_MAIN) $(WORKER_MAIN),$(DAEMON_SRC))) \
 	$(patsubst %.c,%.o,$(PROTO_C)) $(G)/policy_text.o
 CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
 
@@ -79,7 +80,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 .PHONY: all deps check check-sanitized unit integration format format-check install run bench soak fuzz clean
 .SECONDARY:
 
-all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/strata
+all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/stratad-worker $(B)/strata
 
 # Installs what is missing, and nothing when everything is there.
 deps:
@@ -117,9 +118,12 @@ $(B)/stratad: $(call obj,$(DAEMON_MAIN)) $(B)/libstrata.a
 $(B)/stratad-broker: $(call obj,$(BROKER_MAIN)) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# The parent and the broker never map libarchive and the decompressors: only
-# the spawner (and the workers it forks) carry them.
 $(B)/stratad-spawner: $(call obj,$(SPAWNER_MAIN)) $(B)/libstrata.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Only stratad-worker, which the spawner execs for the layer roles, maps
+# libarchive, the decompressors and libcrypto (tests/structure.sh).
+$(B)/stratad-worker: $(call obj,$(WORKER_MAIN)) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/strata: $(call obj,$(CLIENT_MAIN)) $(CLIENT_OBJ) $(B)/libstrata.a
@@ -193,6 +197,7 @@ install: all
 	install -m 0755 $(B)/stratad $(DESTDIR)$(SBINDIR)/stratad
 	install -m 0755 $(B)/stratad-broker $(DESTDIR)$(SBINDIR)/stratad-broker
 	install -m 0755 $(B)/stratad-spawner $(DESTDIR)$(SBINDIR)/stratad-spawner
+	install -m 0755 $(B)/stratad-worker $(DESTDIR)$(SBINDIR)/stratad-worker
 	install -m 0755 $(B)/strata $(DESTDIR)$(BINDIR)/strata
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/strata.service > $(DESTDIR)$(UNITDIR)/strata.service
 	install -m 0644 systemd/strata.socket $(DESTDIR)$(UNITDIR)/strata.socket

@@ -61,7 +61,7 @@ static struct {
 	unsigned backoff_ms;
 	/* the broker's spawner (parent/spawner.h) */
 	pid_t spawner;
-	char *spawner_path, *broker_path;
+	char *spawner_path, *broker_path, *worker_path;
 	struct content_ingests ingests; /* those the broker has open */
 	int stopping;
 	uint64_t stop_deadline_ns;
@@ -123,9 +123,9 @@ _Noreturn static void broker_exec(int ctl, int evt)
 	die("broker: exec `%s`: %m", P.broker_path);
 }
 
-/* In the forked child: the event channel lands on fd 3 and the snapshots
- * directory on fd 4 (parent/spawner.h), everything else is closed, and
- * stratad-spawner, which alone carries the layer-parsing code, is exec'ed. */
+/* In the forked child: the event channel lands on fd 3, the snapshots
+ * directory on fd 4 and stratad-worker on fd 5 (proto/exec.h), everything
+ * else is closed, and stratad-spawner is exec'ed. */
 _Noreturn static void spawner_exec(int evt)
 {
 	sigset_t all;
@@ -133,13 +133,20 @@ _Noreturn static void spawner_exec(int evt)
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	int src[2] = {evt, P.snapdir}, staged[2];
-	for (int i = 0; i < 2; i++)
+	/* stratad-worker opened here, once per spawner: the spawner and the
+	 * workers it execs are of one installation even if the file is
+	 * replaced while they run. */
+	int worker = open(P.worker_path, O_RDONLY | O_CLOEXEC);
+	if (worker < 0)
+		die("spawner: open `%s`: %m", P.worker_path);
+	int src[3] = {evt, P.snapdir, worker}, staged[3];
+	for (int i = 0; i < 3; i++)
 		if ((staged[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			die("spawner: dup fd: %m");
-	if (dup2(staged[0], SPAWNER_FD_EVT) < 0 || dup2(staged[1], SPAWNER_FD_SNAPDIR) < 0)
+	if (dup2(staged[0], SPAWNER_FD_EVT) < 0 || dup2(staged[1], SPAWNER_FD_SNAPDIR) < 0 ||
+	    dup2(staged[2], SPAWNER_FD_WORKER) < 0)
 		die("spawner: dup2: %m");
-	close_range(SPAWNER_FD_SNAPDIR + 1, ~0U, 0);
+	close_range(SPAWNER_FD_WORKER + 1, ~0U, 0);
 	sanitize_child_env();
 	execv(P.spawner_path, stratad_argv(P.cfg, NULL, &(struct stratad_args){.role = "spawner"}));
 	die("spawner: exec `%s`: %m", P.spawner_path);
@@ -713,7 +720,7 @@ fail:
 	return -1;
 }
 
-/* stratad-spawner and stratad-broker live next to stratad. */
+/* stratad-spawner, stratad-broker and stratad-worker live next to stratad. */
 static int find_helpers(void)
 {
 	char self[4096];
@@ -725,7 +732,8 @@ static int find_helpers(void)
 	*slash = '\0';
 	P.spawner_path = xasprintf("%s/stratad-spawner", self);
 	P.broker_path = xasprintf("%s/stratad-broker", self);
-	const char *const paths[] = {P.spawner_path, P.broker_path};
+	P.worker_path = xasprintf("%s/stratad-worker", self);
+	const char *const paths[] = {P.spawner_path, P.broker_path, P.worker_path};
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
 		if (access(paths[i], X_OK) < 0)
 			return log_err("`%s`: %m (it is installed next to stratad)", paths[i]), -1;

@@ -15,8 +15,10 @@
 #include "../proto/roles.h"
 
 /* Each role's confinement, indexed by role; policy NULL for a role without
- * one (the probe takes its probed role's).  Prepared in the spawner before
- * any fork, so every child inherits them read-only and compiles nothing. */
+ * one (the probe takes its probed role's) or prepared elsewhere.  Prepared
+ * in the spawner before any fork, so every child inherits them read-only
+ * and compiles nothing; stratad-worker prepares its job's one role before
+ * it reads the job's input. */
 static struct prepared {
 	struct policy *policy;
 	struct policy_bpf bpf;
@@ -113,19 +115,26 @@ void prepare_join_namespaces(void)
 			_exit(1);
 }
 
-int prepare_init(const struct config *cfg, struct err *e)
+int prepare_role(const struct config *cfg, int role, struct err *e)
+{
+	const struct role_info *r = role_info(role);
+	if (!r || !r->has_policy)
+		return err_set(e, ST_INTERNAL, "role %d has no policy", role);
+	struct prepared *p = &prepared[r->role];
+	p->policy = policy_for_role(r->name, e);
+	if (!p->policy || policy_compile(p->policy, cfg->seccomp_log, &p->bpf, e) < 0)
+		return -1;
+	p->conf = (struct sandbox_confinement){.role = r, .policy = p->policy, .bpf = &p->bpf};
+	return 0;
+}
+
+int prepare_init(const struct config *cfg, int (*prepared_here)(int role), struct err *e)
 {
 	if (make_shared_namespaces(e) < 0)
 		return -1;
-	for (const struct role_info *r = role_first(); r; r = role_next(r)) {
-		struct prepared *p = &prepared[r->role];
-		if (!r->has_policy)
-			continue;
-		p->policy = policy_for_role(r->name, e);
-		if (!p->policy || policy_compile(p->policy, cfg->seccomp_log, &p->bpf, e) < 0)
+	for (const struct role_info *r = role_first(); r; r = role_next(r))
+		if (r->has_policy && prepared_here(r->role) && prepare_role(cfg, r->role, e) < 0)
 			return -1;
-		p->conf = (struct sandbox_confinement){.role = r, .policy = p->policy, .bpf = &p->bpf};
-	}
 	return 0;
 }
 

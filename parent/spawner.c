@@ -1,14 +1,17 @@
 /* The spawner's loop: SPAWN requests from the broker, checked against the
- * role table (spawncheck.c), turned into forked workers; worker exits reaped and
- * reported.  Everything it sends goes out on the one event channel, in order,
- * so a job's SPAWNED always precedes its JOB_EXIT. */
+ * role table (spawncheck.c), turned into forked workers (or forked children
+ * that exec stratad-worker, spawner.h); worker exits reaped and reported.
+ * Everything it sends goes out on the one event channel, in order, so a
+ * job's SPAWNED always precedes its JOB_EXIT. */
 #include "spawner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -22,11 +25,10 @@
 #include "../common/util.h"
 #include "../proto/ipc.h"
 #include "content.h"
-#include "../worker/diff.h"
-#include "../worker/extract.h"
 #include "feed.h"
 #include "idmap.h"
 #include "publish.h"
+#include "../worker/roles.h"
 #include "../worker/sandbox.h"
 #include "prepare.h"
 #include "spawncheck.h"
@@ -274,6 +276,20 @@ static pid_t fork_job(uint64_t job_id, uint32_t spawned_flags,
 	return pid;
 }
 
+/* The roles a fork of the spawner runs: none of them links more than libc
+ * and the kernel's calls.  The others run in stratad-worker (spawner.h). */
+static const sandbox_role_fn forked_runs[ROLE_MAX + 1] = {
+    [ROLE_USAGE] = role_usage_run,
+    [ROLE_REMOVE] = role_remove_run,
+    [ROLE_MOUNT] = role_mount_run,
+    [ROLE_PROBE] = role_probe_run,
+};
+
+int spawner_forks(int role)
+{
+	return role == ROLE_FEED || (role > 0 && role <= ROLE_MAX && forked_runs[role]);
+}
+
 /* A worker's process: its sandbox (fork_job's child). */
 struct worker_child {
 	const struct ipc_spawn *s;
@@ -285,17 +301,87 @@ _Noreturn static void worker_child(int job_fd, pid_t parent, const void *arg)
 	const struct role_info *conf = role_confinement(w->s);
 	prepare_join_namespaces();
 	sandbox_run(S.a->cfg, conf ? prepare_confinement(conf->role) : NULL, S.a->snap_path, job_fd,
-		    w->input_fd, w->s, parent);
+		    w->input_fd, w->s, parent, forked_runs);
 }
 
-/* Forks the worker of s (input_fd its fd 4, or -1); rm_ids (owned from
- * here) are a remove worker's rm-ID directories.  Returns the worker, or
- * NULL when it could not start (SPAWN_FAILED is queued). */
+/* The image could not be started: the job fails as a sandbox step would. */
+_Noreturn static void exec_fail(int job_fd, const char *what)
+{
+	struct err e;
+	err_errno(&e, ST_INTERNAL, errno, "worker sandbox: %s", what);
+	role_send_fail(job_fd, &e);
+	_exit(1);
+}
+
+/* Where the child keeps the image until the exec closes it. */
+#define WORKER_FD_IMAGE (WORKER_FD_SPEC + 1)
+
+/* stratad-worker's process (fork_job's child): the job written to a memfd,
+ * the fds where spawner.h puts them, every other fd closed, then the image
+ * the spawner was given, with the spawner's environment (the parent starts
+ * it without the variables that would change a confined process's calls).
+ * The image is loaded and its libraries' constructors run before the child
+ * reads any untrusted byte, as the spawner's own did; it then builds the
+ * same sandbox as a fork would, and its address space, its stack canary and
+ * its layout are its own, not a copy of the spawner's. */
+struct exec_child {
+	const struct worker_job *job;
+	int input_fd;
+};
+_Noreturn static void exec_child(int job_fd, pid_t parent, const void *arg)
+{
+	const struct exec_child *x = arg;
+	prepare_join_namespaces();
+	int spec = memfd_create("worker-job", MFD_CLOEXEC);
+	if (spec < 0 || write_all(spec, x->job, sizeof *x->job) < 0 || lseek(spec, 0, SEEK_SET) != 0)
+		exec_fail(job_fd, "write the job for stratad-worker");
+	/* Staged above the targets first, so no source is overwritten (fd 4
+	 * and 5 are the spawner's snapshots directory and image); the image
+	 * stays close-on-exec. */
+	int job = fcntl(job_fd, F_DUPFD_CLOEXEC, 16);
+	int input = x->input_fd >= 0 ? fcntl(x->input_fd, F_DUPFD_CLOEXEC, 16) : -1;
+	int sp = fcntl(spec, F_DUPFD_CLOEXEC, 16);
+	int image = fcntl(S.a->worker, F_DUPFD_CLOEXEC, 16);
+	if (job < 0 || (x->input_fd >= 0 && input < 0) || sp < 0 || image < 0)
+		exec_fail(job_fd, "stage the fds of stratad-worker");
+	if (dup2(job, WORKER_FD_JOB) < 0 || dup2(sp, WORKER_FD_SPEC) < 0 ||
+	    dup3(image, WORKER_FD_IMAGE, O_CLOEXEC) < 0)
+		exec_fail(job, "place the fds of stratad-worker");
+	if (input >= 0 ? dup2(input, WORKER_FD_INPUT) < 0 : close(WORKER_FD_INPUT) < 0 && errno != EBADF)
+		exec_fail(job, "place the input of stratad-worker");
+	if (close_range(WORKER_FD_IMAGE + 1, ~0U, 0) < 0)
+		exec_fail(WORKER_FD_JOB, "close_range");
+	execveat(WORKER_FD_IMAGE, "", S.a->worker_argv, environ, AT_EMPTY_PATH);
+	exec_fail(WORKER_FD_JOB, "exec stratad-worker");
+}
+
+/* Starts the job in stratad-worker; as fork_job.  input_fd: the job's
+ * input, or -1. */
+static pid_t exec_job(const struct worker_job *job, uint64_t job_id, uint32_t spawned_flags, int input_fd)
+{
+	struct exec_child x = {job, input_fd};
+	return fork_job(job_id, spawned_flags, exec_child, &x);
+}
+
+/* Forks the worker of s (input_fd its fd 4, or -1), or starts it in
+ * stratad-worker when its role runs there; rm_ids (owned from here) are a
+ * remove worker's rm-ID directories.  Returns the worker, or NULL when it
+ * could not start (SPAWN_FAILED is queued). */
 static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint32_t spawned_flags,
 				  uint64_t *rm_ids, size_t nrm)
 {
+	static struct worker_job job;
+	const struct role_info *conf = role_confinement(s);
 	struct worker_child w = {s, input_fd};
-	pid_t pid = fork_job(s->job_id, spawned_flags, worker_child, &w);
+	pid_t pid;
+	if (conf && !forked_runs[conf->role]) {
+		job = (struct worker_job){
+		    .kind = WORKER_JOB_SPAWN, .spawner = (int32_t)getpid(), .has_input = input_fd >= 0};
+		job.req.spawn = *s;
+		pid = exec_job(&job, s->job_id, spawned_flags, input_fd);
+	} else {
+		pid = fork_job(s->job_id, spawned_flags, worker_child, &w);
+	}
 	if (pid < 0) {
 		free(rm_ids);
 		return NULL;
@@ -305,13 +391,9 @@ static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint3
 	return worker_add(pid, s->job_id, (int)s->role, rm_ids, nrm);
 }
 
-_Noreturn static void publisher_child(int job_fd, pid_t parent, const void *arg)
-{
-	publish_run(S.a->cfg->content_root, job_fd, arg, parent);
-}
-
-/* A Diff's blob: a publisher, forked as a worker is and reaped the same way,
- * hashes and publishes it (parent/publish.h). */
+/* A Diff's blob: a publisher, started in stratad-worker (it hashes with
+ * OpenSSL) and reaped as a worker is, hashes and publishes it
+ * (parent/publish.h). */
 static void serve_publish(const struct ipc_publish *p)
 {
 	const char *bad =
@@ -322,7 +404,10 @@ static void serve_publish(const struct ipc_publish *p)
 		return spawn_failed(p->job_id, ENOENT, "no content_root is configured");
 	if (S.nworkers >= S.a->cfg->max_jobs)
 		return spawn_failed(p->job_id, EAGAIN, "start worker: too many workers running");
-	pid_t pid = fork_job(p->job_id, 0, publisher_child, p);
+	static struct worker_job job;
+	job = (struct worker_job){.kind = WORKER_JOB_PUBLISH, .spawner = (int32_t)getpid()};
+	job.req.publish = *p;
+	pid_t pid = exec_job(&job, p->job_id, 0, -1);
 	if (pid > 0)
 		worker_add(pid, p->job_id, ROLE_PUBLISH, NULL, 0);
 }
@@ -449,10 +534,6 @@ void spawner_main(const struct spawner_args *a)
 	/* The parent's death ends the spawner, and with it every worker. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(1);
-	/* Loaded once here (it reads OpenSSL's configuration), so that every
-	 * extract worker inherits it and needs no file outside its view. */
-	extract_preload();
-	diff_preload();
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

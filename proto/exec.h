@@ -1,6 +1,8 @@
 /* How the parent starts its two children: each is exec'ed (stratad-broker,
  * stratad-spawner, next to stratad) with these fds open and every other fd
- * closed.  The parent puts them there; the child takes them as given. */
+ * closed.  The parent puts them there; the child takes them as given.
+ * (stratad-worker, the spawner's image for the layer roles, is exec'ed by
+ * the spawner: parent/spawner.h.) */
 #ifndef STRATA_EXEC_H
 #define STRATA_EXEC_H
 
@@ -14,5 +16,6 @@
 /* stratad-spawner */
 #define SPAWNER_FD_EVT	   3 /* the broker's event channel */
 #define SPAWNER_FD_SNAPDIR 4 /* O_PATH fd of ROOT/snapshots */
+#define SPAWNER_FD_WORKER  5 /* stratad-worker, read-only: the image it execs for some jobs */
 
 #endif

@@ -7,7 +7,9 @@
 #     any process's.
 #   libraries: stratad (the root parent) maps none of the libraries that read
 #     untrusted bytes or serve clients; the broker none of the layer
-#     codecs'; those are why the three are separate binaries.  No daemon
+#     codecs'; the spawner, which lives as long as its broker, none of
+#     either (stratad-worker, which it execs for the layer roles, carries
+#     the codecs); those are why they are separate binaries.  No daemon
 #     binary maps what only the CLI needs.  Mapped means by ldd: every
 #     library the loader maps at start, also through another library.
 #   calls: no binary binds glibc's qsort (common/sort.h says why).
@@ -70,7 +72,9 @@ check_daemon_libs() {
 	# shellcheck disable=SC2086
 	check_libs "$1" stratad-broker $untrusted_bytes $cli_only
 	# shellcheck disable=SC2086
-	check_libs "$1" stratad-spawner $cli_only
+	check_libs "$1" stratad-spawner $untrusted_bytes $client_facing $cli_only
+	# shellcheck disable=SC2086
+	check_libs "$1" stratad-worker $client_facing $cli_only
 }
 check_daemon_libs "$B"
 [ -z "$SBIN" ] || check_daemon_libs "$SBIN"
@@ -84,7 +88,7 @@ check_no_qsort() {
 	done
 	return 0
 }
-check_no_qsort stratad stratad-broker stratad-spawner strata
+check_no_qsort stratad stratad-broker stratad-spawner stratad-worker strata
 
 [ "$bad" -eq 0 ] && echo "structure: includes and libraries keep to the layout"
 exit "$bad"

@@ -369,13 +369,6 @@ static void set_limits(int role)
 	}
 }
 
-/* What a worker does once confined, by role (proto/roles.h has the rest of
- * what a role is). */
-static int (*const role_runs[ROLE_MAX + 1])(int job_fd, const struct ipc_spawn *req) = {
-    [ROLE_USAGE] = role_usage_run,     [ROLE_REMOVE] = role_remove_run, [ROLE_PROBE] = role_probe_run,
-    [ROLE_EXTRACT] = role_extract_run, [ROLE_DIFF] = role_diff_run,	[ROLE_MOUNT] = role_mount_run,
-};
-
 static const struct config *sandbox_cfg;
 
 const struct config *sandbox_config(void)
@@ -384,13 +377,14 @@ const struct config *sandbox_config(void)
 }
 
 void sandbox_run(const struct config *cfg, const struct sandbox_confinement *conf, const char *snapshots_dir,
-		 int job_fd, int input_fd, const struct ipc_spawn *req, pid_t parent_pid)
+		 int job_fd, int input_fd, const struct ipc_spawn *req, pid_t parent_pid,
+		 const sandbox_role_fn runs[ROLE_MAX + 1])
 {
 	const struct role_info *role = role_info((int)req->role);
 	sandbox_cfg = cfg;
 	sandbox_keep_only(job_fd, input_fd, parent_pid);
-	if (!role || role->process != PROC_WORKER || !role_runs[role->role] || !conf ||
-	    conf->role != role_confinement(req))
+	if (!role || role->process != PROC_WORKER || !runs[role->role] || !conf ||
+	    conf->role != role_confinement(req) || !runs[conf->role->role])
 		setup_fail("no confinement prepared for role %u", req->role);
 	const struct role_info *view = conf->role;
 	char name[64], path[4096];
@@ -415,5 +409,5 @@ void sandbox_run(const struct config *cfg, const struct sandbox_confinement *con
 		role_send_fail(WORKER_FD_JOB, &e);
 		_exit(1);
 	}
-	_exit(role_runs[role->role](WORKER_FD_JOB, req));
+	_exit(runs[role->role](WORKER_FD_JOB, req));
 }

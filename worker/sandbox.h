@@ -35,13 +35,21 @@ const struct config *sandbox_config(void);
  * sockets), and death with parent_pid, which would reap it. */
 void sandbox_keep_only(int job_fd, int input_fd, pid_t parent_pid);
 
-/* In a freshly forked child of the (single-threaded) spawner, once it has
- * joined the shared namespaces: builds the sandbox around the request's
- * view of snapshots_dir, takes conf (the confinement of the request's role,
- * or of the probed role; NULL fails the job), runs the role, exits.
- * Failures before the role runs are reported to the broker as JOB_FAIL. */
+/* What a worker does once confined, by role: each of the two images that
+ * run workers links only the roles it runs (parent/spawner.h says which), so
+ * that the spawner maps none of the layer codecs. */
+typedef int (*sandbox_role_fn)(int job_fd, const struct ipc_spawn *req);
+
+/* In a child of the spawner that has joined the shared namespaces (a fork
+ * of the spawner, or stratad-worker exec'ed in one): builds the sandbox
+ * around the request's view of snapshots_dir, takes conf (the confinement
+ * of the request's role, or of the probed role; NULL fails the job), runs
+ * the role with runs[role], exits.  A role, or a probed role, that this
+ * image has no run for fails the job, so a probe is confined by the image
+ * that runs its probed role.  Failures before the role runs are reported to
+ * the broker as JOB_FAIL. */
 _Noreturn void sandbox_run(const struct config *cfg, const struct sandbox_confinement *conf,
 			   const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
-			   pid_t parent_pid);
+			   pid_t parent_pid, const sandbox_role_fn runs[ROLE_MAX + 1]);
 
 #endif

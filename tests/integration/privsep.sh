@@ -134,6 +134,13 @@ if [ -n "$w" ]; then
 		test "$(stat -L -c %d:%i "/proc/$w/root/target")" = "$(stat -c %d:%i "$T/root/snapshots/$tid/fs")"
 	check "extract worker's root is not the host's" test ! -e "/proc/$w/root/etc/passwd"
 	check "extract worker's root is read-only" sh -c "! touch /proc/$w/root/x 2>/dev/null"
+	# Not a copy of the spawner: its child exec'ed stratad-worker, the one
+	# binary with the layer code (parent/spawner.h).
+	check "extract worker runs the stratad-worker image" grep -q 'stratad-worker' "/proc/$w/maps"
+	check "... which maps libarchive" grep -q 'libarchive\.so' "/proc/$w/maps"
+	spawner=$(pgrep -P "$STRATAD_PID" -f -- '--role=spawner' | head -n 1)
+	check "the spawner maps none of the layer code" \
+		sh -c "[ -n '$spawner' ] && ! grep -qE 'lib(archive|crypto|zstd|isal|deflate)\.so' /proc/$spawner/maps"
 else
 	fail "extract worker caught mid-job" "$(cat "$T/apply.out")"
 fi

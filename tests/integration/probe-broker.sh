@@ -2,7 +2,7 @@
 # A compromised broker against the root side: the parent and the spawner must
 # hold their promises whatever arrives on the broker's two ipc channels.
 # tests/tools/probebroker.c, installed as stratad-broker next to copies of
-# stratad and stratad-spawner, makes the attacks (one generation of broker per
+# stratad, stratad-spawner and stratad-worker, makes the attacks (one generation of broker per
 # attack that gets it killed; see its comment) and reports its verdicts in
 # $P/results; this script sets the stage, checks what root did to the content
 # store, the snapshots and the files, and reads the daemon's log:
@@ -34,7 +34,7 @@ umask 022
 
 # ---- the stage ----
 mkdir "$T/bin"
-cp "$B/stratad" "$B/stratad-spawner" "$T/bin/"
+cp "$B/stratad" "$B/stratad-spawner" "$B/stratad-worker" "$T/bin/"
 cp "$PROBE" "$T/bin/stratad-broker"
 export STRATAD="$T/bin/stratad" # lib.sh's start_stratad runs it
 C=$T/content
