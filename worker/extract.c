@@ -6,10 +6,14 @@
  * after the tar end included: the diff ID containerd computes.
  *
  * The pipeline: a second thread (the producer) reads, decompresses and
- * hashes into a ring of RING_N buffers; the calling thread (the consumer)
- * parses tar and writes.  The ring and the decoder's buffers are all the
- * memory the stream uses (about 1.2 MiB, plus zstd's window, which
- * ZSTD_WINDOW_LOG_MAX bounds), whatever the layer. */
+ * hashes the compressed input into a ring of RING_N buffers; a third (the
+ * hasher) hashes what the ring holds, the uncompressed stream; the calling
+ * thread (the consumer) parses tar and writes.  A slot is refilled once
+ * both the hasher and the consumer are done with it.  An uncompressed layer
+ * is read straight into the ring and hashed once, by the hasher.  The ring
+ * and the decoder's buffers are all the memory the stream uses (about
+ * 2.2 MiB, plus zstd's window, which ZSTD_WINDOW_LOG_MAX bounds), whatever
+ * the layer. */
 #include "extract.h"
 
 #include <errno.h>
@@ -28,7 +32,7 @@
 
 #define IN_BUF	 (128 * 1024)
 #define RING_BUF (256 * 1024)
-#define RING_N	 4
+#define RING_N	 8
 /* 16 MiB: every zstd level up to 19 and --long=24 fit; a frame asking for
  * more is refused instead of growing the worker past its memory budget. */
 #define ZSTD_WINDOW_LOG_MAX 24
@@ -59,12 +63,15 @@ struct xstream {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_t hasher;
 	unsigned char *ring[RING_N];
 	size_t len[RING_N];
-	uint64_t head, tail; /* consumed, produced; tail - head <= RING_N */
-	int held;	     /* the consumer holds ring[head] */
-	int started;	     /* the producer thread runs */
-	int prod_done, prod_rc, cancel;
+	/* consumed, hashed, produced: head, hashed <= tail <= RING_N + both */
+	uint64_t head, hashed, tail;
+	int held;	    /* the consumer holds ring[head] */
+	int started;	    /* the producer thread runs */
+	int hasher_started; /* the hasher thread runs */
+	int prod_done, prod_rc, cancel, hash_failed;
 	struct err prod_err;
 	/* Called by the consumer every WAIT_TICK_NS it waits for the producer
 	 * (xstream_on_wait): a layer that trickles in is still moving. */
@@ -144,7 +151,7 @@ static int refill(struct decoder *d, struct err *e)
 		d->in_eof = 1;
 		return 0;
 	}
-	if (EVP_DigestUpdate(d->h_in, d->in, (size_t)n) != 1)
+	if (d->codec != CODEC_NONE && EVP_DigestUpdate(d->h_in, d->in, (size_t)n) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
 	atomic_fetch_add(&d->bytes_in, (uint64_t)n);
 	return 0;
@@ -227,16 +234,31 @@ static void decoder_free(struct decoder *d)
 	EVP_MD_CTX_free(d->h_out);
 }
 
+/* What detect() read first, then straight from the input into out: the
+ * stream is its own uncompressed stream, hashed as that (xstream_next's
+ * hash, or the hasher's). */
 static ssize_t decode_none(struct decoder *d, unsigned char *out, size_t cap, struct err *e)
 {
-	if (refill(d, e) < 0)
-		return -1;
 	size_t n = d->in_len - d->in_pos;
-	if (n > cap)
-		n = cap;
-	memcpy(out, d->in + d->in_pos, n);
-	d->in_pos += n;
-	return (ssize_t)n;
+	if (n) {
+		if (n > cap)
+			n = cap;
+		memcpy(out, d->in + d->in_pos, n);
+		d->in_pos += n;
+		return (ssize_t)n;
+	}
+	if (d->in_eof)
+		return 0;
+	ssize_t r;
+	do
+		r = read(d->fd, out, cap);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return err_errno(e, ST_INTERNAL, errno, "read layer");
+	if (r == 0)
+		d->in_eof = 1;
+	atomic_fetch_add(&d->bytes_in, (uint64_t)r);
+	return r;
 }
 
 /* One gzip member after another; anything after a member that is not
@@ -348,7 +370,7 @@ static void *producer_main(void *arg)
 	int rc = 0;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (s->tail - s->head == RING_N && !s->cancel)
+		while (s->tail - (s->head < s->hashed ? s->head : s->hashed) == RING_N && !s->cancel)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (s->cancel)
 			break;
@@ -399,21 +421,38 @@ static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
 	return n;
 }
 
-/* The diff ID is hashed here, by the consumer (the thread that writes the
- * files), so that with two threads the producer only reads, decompresses
- * and hashes the input: it was the bottleneck.  An uncompressed layer is its
- * own uncompressed stream: hashed once, as it is read. */
+/* The diff ID: every slot the producer fills, hashed in order beside the
+ * consumer, which writes (the kernel's copy into the page cache is the
+ * largest cost of a layer of large files: it must not wait for SHA-256). */
+static void *hasher_main(void *arg)
+{
+	struct xstream *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (s->hashed == s->tail && !s->prod_done && !s->cancel)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->cancel || s->hashed == s->tail)
+			break;
+		unsigned slot = (unsigned)(s->hashed % RING_N);
+		pthread_mutex_unlock(&s->mu);
+		int ok = s->hash_failed || EVP_DigestUpdate(s->d.h_out, s->ring[slot], s->len[slot]) == 1;
+		pthread_mutex_lock(&s->mu);
+		s->hash_failed |= !ok;
+		s->hashed++;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
 ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e)
 {
-	ssize_t n;
-	if (s->threaded) {
-		n = ring_next(s, buf, e);
-	} else {
-		n = decode(&s->d, s->buf, RING_BUF, e);
-		if (n > 0)
-			*buf = s->buf;
-	}
-	if (n > 0 && s->d.codec != CODEC_NONE && EVP_DigestUpdate(s->d.h_out, *buf, (size_t)n) != 1)
+	if (s->threaded)
+		return ring_next(s, buf, e);
+	ssize_t n = decode(&s->d, s->buf, RING_BUF, e);
+	if (n > 0)
+		*buf = s->buf;
+	if (n > 0 && EVP_DigestUpdate(s->d.h_out, *buf, (size_t)n) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
 	return n;
 }
@@ -436,10 +475,16 @@ static int stream_start(struct xstream *s, struct err *e)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
-	int rc = pthread_create(&s->thread, &attr, producer_main, s);
+	int rc = pthread_create(&s->hasher, &attr, hasher_main, s);
+	if (rc == 0) {
+		s->hasher_started = 1;
+		rc = pthread_create(&s->thread, &attr, producer_main, s);
+	}
 	pthread_attr_destroy(&attr);
 	if (rc == 0) {
 		s->started = 1;
+	} else if (s->hasher_started) {
+		return err_set(e, ST_RESOURCE_EXHAUSTED, "extract: cannot start the producer thread");
 	} else {
 		s->threaded = 0; /* nothing started: fall back to one thread */
 		for (int i = 0; i < RING_N; i++)
@@ -451,12 +496,14 @@ static int stream_start(struct xstream *s, struct err *e)
 
 static void stream_stop(struct xstream *s)
 {
-	if (s->started) {
+	if (s->hasher_started) {
 		pthread_mutex_lock(&s->mu);
 		s->cancel = 1;
 		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->thread, NULL);
+		if (s->started)
+			pthread_join(s->thread, NULL);
+		pthread_join(s->hasher, NULL);
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->cv);
 	}
@@ -478,15 +525,28 @@ static int stream_drain(struct xstream *s, struct err *e)
 	return n < 0 ? -1 : 0;
 }
 
+/* After the stream's end: the hasher's last slots. */
+static int hash_wait(struct xstream *s)
+{
+	if (!s->hasher_started)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	while (s->hashed != s->tail)
+		pthread_cond_wait(&s->cv, &s->mu);
+	int failed = s->hash_failed;
+	pthread_mutex_unlock(&s->mu);
+	return failed ? -1 : 0;
+}
+
 static int stream_result(struct xstream *s, struct extract_result *res, struct err *e)
 {
-	unsigned int len = 0, len2 = 32;
-	if (EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32 ||
+	unsigned int len = 32, len2 = 32;
+	if (hash_wait(s) < 0 || EVP_DigestFinal_ex(s->d.h_out, res->diff_id, &len2) != 1 || len2 != 32 ||
 	    (s->d.codec != CODEC_NONE &&
-	     (EVP_DigestFinal_ex(s->d.h_out, res->diff_id, &len2) != 1 || len2 != 32)))
+	     (EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32)))
 		return err_set(e, ST_INTERNAL, "sha256 finalisation failed");
 	if (s->d.codec == CODEC_NONE)
-		memcpy(res->diff_id, res->compressed_digest, 32);
+		memcpy(res->compressed_digest, res->diff_id, 32);
 	res->compressed_size = atomic_load(&s->d.bytes_in);
 	res->uncompressed_size = s->d.bytes_out;
 	return 0;

@@ -33,7 +33,7 @@
 #define POOL_THREADS 2
 #define POOL_JOBS    64		  /* jobs queued or running */
 #define JOB_MAX	     (256 * 1024) /* the largest file a job takes */
-#define POOL_BYTES   (8u << 20)
+#define POOL_BYTES   (4u << 20)
 #define JOB_KEEP     (16 * 1024)
 
 #define WHITEOUT_PREFIX ".wh."
