@@ -160,6 +160,10 @@ parents B has "/p/q" type=dir mode=0705 uid=42 gid=43 xattrs={user.q=6c6f7765722
 parents B has "/deep/a/b" type=dir mode=1755 uid=5 gid=6 xattrs={user.b=626565}
 parents B has "/f" type=dir mode=0755 uid=0 gid=0 mtime=recent
 parents B has "/late" type=dir mode=0700 uid=11 gid=12 xattrs={user.late=6c6f776572}
+lowerdirs B has "/ld" type=dir mode=0755 uid=1 gid=2 xattrs={security.capability=0100000200040000000000000000000000000000,user.over=7570706572} mtime=
+lowerdirs B has "/ln" type=dir mode=0755 uid=0 gid=0 mtime=
+lowerdirs B has "/lc" type=dir mode=0751 uid=3 gid=4 xattrs={user.c=6c6f7765722d63} mtime=
+lowerdirs B has "/lo" type=dir mode=0705 uid=0 gid=0 xattrs={trusted.overlay.opaque=79} mtime=
 names B has "/n/upsafe" type=file
 names B has "/" type=dir mode=0755 uid=0 gid=0 mtime=(root)
 sparse B has "/sp/pax1.0-many" type=file mode=0644 uid=0 gid=0 size=65536

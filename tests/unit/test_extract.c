@@ -480,6 +480,46 @@ START_TEST(parents_from_nearest_lower)
 }
 END_TEST
 
+/* A directory entry for a directory a lower has is made afresh, as
+ * containerd makes it in the upperdir: the entry's owner, mode and xattrs
+ * only, which hide the lower's in the overlay. A directory the layer made
+ * as a parent first (its child came before it) keeps what it inherited. */
+START_TEST(dir_entry_over_lower_is_its_own)
+{
+	struct env v;
+	env_init(&v);
+	const char *dirs[] = {"d", "e"};
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(mkdirat(v.lower[0], dirs[i], 0700), 0);
+		ck_assert_int_eq(fchownat(v.lower[0], dirs[i], 5, 6, 0), 0);
+		int fd = openat(v.lower[0], dirs[i], O_RDONLY | O_DIRECTORY);
+		ck_assert_int_eq(fsetxattr(fd, "user.low", "l", 1, 0), 0);
+		ck_assert_int_eq(fsetxattr(fd, "user.over", "l", 1, 0), 0);
+		close(fd);
+	}
+	struct tb t;
+	tb_init(&t, 0);
+	struct archive_entry *d = ent("d/", AE_IFDIR | 0751, 1, 2, 1600000000);
+	archive_entry_xattr_add_entry(d, "user.over", "u", 1);
+	put(&t, d, NULL);
+	put_file(&t, "e/child", 0644, "c");
+	put_dir(&t, "e/", 0750);
+	must_apply(&v, tb_done(&t));
+	struct stat st = lst(&v, "d");
+	ck_assert_uint_eq(st.st_mode, S_IFDIR | 0751);
+	ck_assert_uint_eq(st.st_uid, 1);
+	char buf[8];
+	ck_assert_int_eq(xattr_of(&v, "d", "user.low", buf, sizeof buf), -1);
+	ck_assert_int_eq(xattr_of(&v, "d", "user.over", buf, sizeof buf), 1);
+	ck_assert_int_eq(buf[0], 'u');
+	st = lst(&v, "e");
+	ck_assert_uint_eq(st.st_mode, S_IFDIR | 0750);
+	ck_assert_uint_eq(st.st_uid, 0); /* the entry's owner */
+	ck_assert_int_eq(xattr_of(&v, "e", "user.low", buf, sizeof buf), 1);
+	env_check_canary(&v);
+}
+END_TEST
+
 START_TEST(hardlink_chains)
 {
 	struct env v;
@@ -941,6 +981,7 @@ int main(void)
 	tcase_add_test(tc, empty_layer);
 	tcase_add_test(tc, whiteouts_and_opaque_over_lower);
 	tcase_add_test(tc, parents_from_nearest_lower);
+	tcase_add_test(tc, dir_entry_over_lower_is_its_own);
 	tcase_add_test(tc, hardlink_chains);
 	tcase_add_test(tc, long_pax_names_and_xattrs);
 	tcase_add_test(tc, replacing_entries);
