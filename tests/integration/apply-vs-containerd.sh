@@ -17,7 +17,11 @@
 # parents it creates) show as mtime=recent; strata may give those parents the
 # lower's mtime instead (treemanifest -compare -lower accepts both).
 #
-# Environment: STRATA (CLI, default $B/strata), REAL_LOWER / REAL_UPPER (the
+# Each upper is also applied by the extract engine alone (XAPPLY) as a parallel
+# unpack applies it, before its lower exists, then rebased onto strata's lower
+# tree: that tree must equal strata's apply of the upper over its lower.
+#
+# Environment: STRATA (CLI, default $B/strata), XAPPLY (default $B/tests/xapply), REAL_LOWER / REAL_UPPER (the
 # real directories of pair `real`; REAL_LOWER= skips it), PAIRS (space-separated
 # names to run only those), GO (go binary).  Prints `N passed, M failed`.
 set -u
@@ -26,6 +30,7 @@ lib_init apply-vs-containerd
 need_tools zstd
 umask 022
 STRATA=${STRATA:-$B/strata}
+XAPPLY=${XAPPLY:-$B/tests/xapply}
 ADDR=$T/s.sock
 REAL_LOWER=${REAL_LOWER-/usr/share/doc}
 REAL_UPPER=${REAL_UPPER-/usr/lib/x86_64-linux-gnu/perl-base}
@@ -254,6 +259,16 @@ while read -r name lower upper ref _what; do
 			compare "$name: upper tree equals containerd's" "$d/B.m" "$s/B.m" "$d/A.m"
 		else
 			fail "$name: upper tree" "no upperdir in: $(cat "$s/k2.mounts")"
+		fi
+		# The engine's parallel unpack: the upper applied before its lower
+		# exists, then rebased onto it, gives the very tree of the apply over it.
+		mkdir -p "$s/P"
+		if "$XAPPLY" --rebase "$s/P" "$L/$upper" 2>"$s/err" && "$XAPPLY" --fixup "$s/P" "$fs1" 2>>"$s/err" &&
+			manifest "$s/P" "$s/P.m"; then
+			compare "$name: upper applied before its lower, then rebased, equals the upper applied over it" \
+				"$s/B.m" "$s/P.m"
+		else
+			fail "$name: upper applied before its lower, then rebased" "$(cat "$s/err")"
 		fi
 	elif [ "$ref" != - ] && [ -s "$s/err" ]; then
 		pass "$name: strata refuses $upper as containerd does: $(head -c 200 "$s/err")"
