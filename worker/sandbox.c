@@ -374,6 +374,7 @@ static void set_limits(int role)
 static int (*const role_runs[ROLE_MAX + 1])(int job_fd, const struct ipc_spawn *req) = {
     [ROLE_USAGE] = role_usage_run,     [ROLE_REMOVE] = role_remove_run, [ROLE_PROBE] = role_probe_run,
     [ROLE_EXTRACT] = role_extract_run, [ROLE_DIFF] = role_diff_run,	[ROLE_MOUNT] = role_mount_run,
+    [ROLE_REBASE] = role_rebase_run,
 };
 
 static const struct config *sandbox_cfg;
