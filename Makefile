@@ -215,6 +215,7 @@ bench: deps all
 	sh tests/bench/run.sh
 	sh tests/bench/apply.sh
 	sh tests/bench/diff.sh
+	sh tests/bench/import.sh
 
 # ---- fuzzing -----------------------------------------------------------------
 # libFuzzer targets, one per parser of bytes from another process
