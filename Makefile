@@ -145,6 +145,12 @@ $(B)/tests/probebroker: tests/tools/probebroker.c $(B)/libstrata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
 
+# tests/integration/apply-vs-containerd.sh's extract engine without the
+# daemon: a layer applied before its lowers exist, then rebased onto them.
+$(B)/tests/xapply: tests/tools/xapply.c $(B)/libstrata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
+
 # tests/fixtures/stratad-as-unit.sh's set-up of the unit's read-only system,
 # writable paths, /proc and namespace restriction.
 $(B)/tests/unit-confine: tests/tools/unit-confine.c
@@ -177,7 +183,7 @@ check-sanitized:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(SAN_ENV) CK_FORK=yes $$t; done
 
-integration: all $(B)/tests/mountfd $(B)/tests/probebroker $(B)/tests/unit-confine
+integration: all $(B)/tests/mountfd $(B)/tests/probebroker $(B)/tests/unit-confine $(B)/tests/xapply
 	$(SAN_ENV) sh tests/run-integration.sh $(SUITES)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -214,6 +220,7 @@ bench: deps all
 	sh tests/bench/run.sh
 	sh tests/bench/apply.sh
 	sh tests/bench/diff.sh
+	sh tests/bench/import.sh
 
 # ---- fuzzing -----------------------------------------------------------------
 # libFuzzer targets, one per parser of bytes from another process

@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "meta.h"
 #include "parentlink.h"
+#include "rebase.h"
 #include "services.h"
 
 /* What an apply holds while it runs: its snapshot (broker/snapguard.c) and,
@@ -102,7 +103,7 @@ void svc_apply_layer(struct call *c)
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)
 		return call_fail_err(c, &e);
 	uint64_t id = s.id;
-	int kind = s.kind;
+	int kind = s.kind, rebase = snapshot_rebased_later(&s);
 	snap_info_free(&s);
 	if (kind != KIND_ACTIVE)
 		return call_fail(c, ST_FAILED_PRECONDITION, "apply: snapshot `%s` is not active", r->key);
@@ -119,6 +120,7 @@ void svc_apply_layer(struct call *c)
 	    .input_fd = c->fds[0],
 	    .lower = lower,
 	    .nlower = nlower,
+	    .extract_rebase = rebase,
 	    .handle = &c->job,
 	};
 	/* Written from now on: Commit, Remove, Diff and other applies of the

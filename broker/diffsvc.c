@@ -27,6 +27,7 @@
 #include "meta.h"
 #include "mounts.h"
 #include "parentlink.h"
+#include "rebase.h"
 #include "services.h"
 #include "tenancy.h"
 
@@ -173,6 +174,7 @@ void svc_apply(struct call *c)
 	if (snapshot_of_mounts(c->tenant, r->mounts, r->n_mounts, &s, &e) < 0)
 		return call_fail_err(c, &e);
 	uint64_t id = s.id;
+	int rebase = snapshot_rebased_later(&s);
 	cleanup_free uint64_t *lower = NULL;
 	size_t nlower = 0;
 	int rc = meta_parent_ids(broker.meta, s.name, &lower, &nlower, &e);
@@ -199,6 +201,7 @@ void svc_apply(struct call *c)
 	    .input_fd = blob,
 	    .lower = lower,
 	    .nlower = nlower,
+	    .extract_rebase = rebase,
 	    .handle = &c->job,
 	};
 	/* Written from now on, until diff_applied(). */

@@ -59,10 +59,11 @@ static struct {
 	uint64_t next_job_id;
 	struct job_limits lim;
 	unsigned running, queued;
+	unsigned ahead;	  /* running applies of layers whose lowers come at commit */
 	struct job *jobs; /* spawning and running jobs */
 	struct job *queue, **queue_tail;
 	struct loop_timer *tick; /* armed while jobs run: checks their deadlines */
-} pl = {.evt = -1, .lim = {.max_jobs = 8}};
+} pl = {.evt = -1, .lim = {.max_jobs = 8, .max_ahead = 8}};
 
 #define JOB_TICK_MS 1000
 
@@ -83,10 +84,25 @@ static unsigned *tenant_count(unsigned **v, const struct job *j)
 	return &(*v)[tenancy_index(j->spec.tenant)];
 }
 
+/* An apply of a layer ahead of its lowers (a parallel unpack's), which
+ * max_parallel_applies bounds: never the bottom layer of an unpack nor a
+ * layer applied over its lowers, so an unpack always goes on. */
+static int is_ahead(const struct job *j)
+{
+	return j->spec.role == ROLE_EXTRACT && j->spec.extract_rebase;
+}
+
+static int ahead_busy(const struct job *j)
+{
+	return is_ahead(j) && pl.ahead >= pl.lim.max_ahead;
+}
+
 static void count_running(const struct job *j, int delta)
 {
 	unsigned *n = tenant_count(&tenant_running, j);
 	pl.running += (unsigned)delta;
+	if (is_ahead(j))
+		pl.ahead += (unsigned)delta;
 	if (n)
 		*n += (unsigned)delta;
 	if (n && delta > 0) {
@@ -160,7 +176,8 @@ static int job_send_spawn(struct job *j, struct err *e)
 	s->diff_epoch = j->spec.diff_epoch;
 	s->nlower = (uint32_t)j->spec.nlower;
 	s->nleft = (uint32_t)j->spec.nleft;
-	s->flags |= j->spec.mount_flags | (j->spec.diff_restart ? IPC_SPAWN_DIFF_RESTART : 0);
+	s->flags |= j->spec.mount_flags | (j->spec.diff_restart ? IPC_SPAWN_DIFF_RESTART : 0) |
+		    (j->spec.extract_rebase ? IPC_SPAWN_EXTRACT_REBASE : 0);
 	s->nuid_map = j->spec.nuid_map;
 	s->ngid_map = j->spec.ngid_map;
 	memcpy(s->uid_map, j->spec.uid_map, sizeof s->uid_map);
@@ -230,14 +247,15 @@ static void queue_unlink(struct job *j)
  * (the daemon's own work counts as neither running nor served), and its
  * oldest job: tenants take turns.  So one tenant that queued hundreds of
  * jobs delays another's single job by at most the end of one running job.
- * NULL when every waiting job's tenant is at its limit. */
+ * NULL when every waiting job's tenant is at its limit (or is an apply
+ * ahead of its lowers, and max_parallel_applies of them run). */
 static struct job *queue_next(void)
 {
 	struct job *best = NULL;
 	unsigned best_running = 0;
 	uint64_t best_served = 0;
 	for (struct job *j = pl.queue; j; j = j->next) {
-		if (tenant_busy(j))
+		if (tenant_busy(j) || ahead_busy(j))
 			continue;
 		const unsigned *n = tenant_count(&tenant_running, j);
 		unsigned running = n ? *n : 0;
@@ -295,7 +313,7 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 	j->spec.lower = NULL;
 	const struct tenant *t = spec->tenant;
 	const unsigned *tq = tenant_count(&tenant_queued, j);
-	if (pl.running >= pl.lim.max_jobs || pl.queue || tenant_busy(j)) {
+	if (pl.running >= pl.lim.max_jobs || pl.queue || tenant_busy(j) || ahead_busy(j)) {
 		if (pl.queued >= pl.lim.max_queued) {
 			job_free(j);
 			err_set(e, ST_RESOURCE_EXHAUSTED,
@@ -403,6 +421,8 @@ void job_set_limits(const struct job_limits *l)
 	pl.lim = *l;
 	if (!pl.lim.max_jobs)
 		pl.lim.max_jobs = 1;
+	if (!pl.lim.max_ahead)
+		pl.lim.max_ahead = 1;
 	if (pl.queue_tail)
 		start_queued();
 }

@@ -115,6 +115,10 @@ int broker_main(const struct broker_opts *o)
 	 * policy itself allows no thread creation. */
 	if (durable_init(&e) < 0)
 		die("%s", e.msg);
+	/* One apply ahead of its lowers per core, unless max_parallel_applies
+	 * says otherwise (read while /sys may still be opened). */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned cores = ncpu > 0 ? (unsigned)ncpu : 1;
 	/* 4. the broker's seccomp policy (policy/broker.policy) */
 	if (policy_confine_self("broker", o->cfg.seccomp_log, &e) < 0)
 		die("%s", e.msg);
@@ -127,8 +131,9 @@ int broker_main(const struct broker_opts *o)
 				 .idle_timeout_ms = o->cfg.idle_timeout * 1000,
 				 .request_bytes = o->cfg.max_request_bytes};
 	struct conn_limits nl = {o->cfg.max_conns, o->cfg.max_conns_per_user, o->cfg.idle_timeout * 1000, 0};
-	struct job_limits jl = {o->cfg.max_jobs, o->cfg.max_queued_jobs, o->cfg.job_timeout,
-				o->cfg.job_idle_timeout};
+	struct job_limits jl = {o->cfg.max_jobs, o->cfg.max_queued_jobs,
+				o->cfg.max_parallel_applies ? (unsigned)o->cfg.max_parallel_applies : cores,
+				o->cfg.job_timeout, o->cfg.job_idle_timeout};
 	job_set_limits(&jl);
 	/* Who may call, in which keyspace; and the audit file the parent
 	 * opened (proto/exec.h), when there is one. */

@@ -171,6 +171,13 @@ int meta_create(struct meta *m, const struct snap_info *in, struct snap_info *ou
  * active -> FailedPrecondition.  The id stays; the key is gone afterwards. */
 int meta_commit(struct meta *m, const char *key, const char *name, const struct label *labels, size_t nlabels,
 		int64_t size, int64_t inodes, struct err *e);
+/* The same with a parent given at commit (the "rebase" capability, as
+ * containerd's CommitActive with WithParent): a key prepared without a
+ * parent takes committed snapshot `parent` (missing -> NotFound, not
+ * committed -> FailedPrecondition); one prepared with another parent is
+ * InvalidArgument; NULL or its own parent change nothing. */
+int meta_commit_onto(struct meta *m, const char *key, const char *name, const char *parent,
+		     const struct label *labels, size_t nlabels, int64_t size, int64_t inodes, struct err *e);
 /* Records the usage measured for committed snapshot `name` with `id`, if it
  * is still there and still waiting for it (size < 0); otherwise nothing. */
 int meta_set_usage(struct meta *m, const char *name, uint64_t id, int64_t size, int64_t inodes,

@@ -106,11 +106,38 @@ int meta_create(struct meta *m, const struct snap_info *in, struct snap_info *ou
 /* ---- commit ---------------------------------------------------------------- */
 
 struct commit_args {
-	const char *key, *name;
+	const char *key, *name, *parent;
 	const struct label *labels;
 	size_t nlabels;
 	int64_t size, inodes;
 };
+
+/* rec (active, without a parent) takes committed snapshot parent: its
+ * record names it, and the parent index links them. */
+static int rebase_onto(struct meta *m, MDB_txn *txn, Record *rec, const char *parent, struct err *e)
+{
+	Record *p = NULL;
+	int r = record_load(m, txn, parent, &p, e);
+	if (r <= 0)
+		return r < 0 ? -1 : err_set(e, ST_NOT_FOUND, "missing parent `%.200s`", parent);
+	int pkind = p->kind;
+	uint64_t pid = p->id;
+	strata__v1__snapshot_record__free_unpacked(p, NULL);
+	if (pkind != KIND_COMMITTED)
+		return err_set(e, ST_FAILED_PRECONDITION, "parent `%.200s` is not committed", parent);
+	uint64_t lk[2];
+	parent_link_key(pid, rec->id, lk);
+	MDB_val k = {.mv_size = sizeof lk, .mv_data = lk}, v = {0};
+	int rc = mdb_put(txn, m->parents, &k, &v, 0);
+	if (rc)
+		return lmdb_fail(e, rc, "writing parent link of", parent);
+	/* free_unpacked frees the string it finds there (never protobuf-c's
+	 * shared empty default, which an empty field may point to). */
+	if (rec->parent != protobuf_c_empty_string)
+		free(rec->parent);
+	rec->parent = xstrdup(parent);
+	return 0;
+}
 
 static int commit_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 {
@@ -132,6 +159,13 @@ static int commit_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
 		err_set(e, ST_FAILED_PRECONDITION, "snapshot `%.200s` is not active", a->key);
 		goto out;
 	}
+	if (a->parent && rec->parent && rec->parent[0] && strcmp(a->parent, rec->parent)) {
+		err_set(e, ST_INVALID_ARGUMENT, "cannot change parent of active snapshot `%.200s` on commit",
+			a->key);
+		goto out;
+	}
+	if (a->parent && !(rec->parent && rec->parent[0]) && rebase_onto(m, txn, rec, a->parent, e) < 0)
+		goto out;
 	if (rec->parent && rec->parent[0]) {
 		r = record_exists(m, txn, rec->parent, e);
 		if (r == 0)
@@ -162,8 +196,8 @@ out:
 	return ret;
 }
 
-int meta_commit(struct meta *m, const char *key, const char *name, const struct label *labels, size_t nlabels,
-		int64_t size, int64_t inodes, struct err *e)
+int meta_commit_onto(struct meta *m, const char *key, const char *name, const char *parent,
+		     const struct label *labels, size_t nlabels, int64_t size, int64_t inodes, struct err *e)
 {
 	if (validate_name("snapshot name", name, e) < 0 || validate_labels(labels, nlabels, e) < 0)
 		return -1;
@@ -171,8 +205,15 @@ int meta_commit(struct meta *m, const char *key, const char *name, const struct 
 		key = "";
 	if (meta_room(m, record_need(name, labels, nlabels), e) < 0)
 		return -1;
-	struct commit_args a = {key, name, labels, nlabels, size, inodes};
+	struct commit_args a = {key,  name,  parent && parent[0] ? parent : NULL, labels, nlabels,
+				size, inodes};
 	return in_txn(m, true, commit_body, &a, e);
+}
+
+int meta_commit(struct meta *m, const char *key, const char *name, const struct label *labels, size_t nlabels,
+		int64_t size, int64_t inodes, struct err *e)
+{
+	return meta_commit_onto(m, key, name, NULL, labels, nlabels, size, inodes, e);
 }
 
 /* ---- remove ---------------------------------------------------------------- */

@@ -73,6 +73,7 @@ struct job_spec {
 	char publish_name[65], publish_digest[65];
 	uint64_t publish_size;
 	uint32_t mount_flags; /* ROLE_MOUNT: IPC_SPAWN_MOUNT_* */
+	int extract_rebase;   /* ROLE_EXTRACT: IPC_SPAWN_EXTRACT_REBASE (the lowers come at commit) */
 	/* Optional: kept pointing at the job while it exists (NULL after),
 	 * so that its caller can give it up (struct call's job). */
 	struct job **handle;
@@ -119,6 +120,7 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 void job_abort(struct job *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct job_limits {
 	unsigned max_jobs, max_queued; /* running at once; waiting */
+	unsigned max_ahead;	       /* applies ahead of their lowers running at once */
 	uint32_t timeout_s, idle_s;    /* job_timeout, job_idle_timeout */
 };
 void job_set_limits(const struct job_limits *l);

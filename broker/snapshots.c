@@ -29,6 +29,7 @@
 #include "meta.h"
 #include "mounts.h"
 #include "parentlink.h"
+#include "rebase.h"
 #include "services.h"
 #include "space.h"
 #include "tenancy.h"
@@ -530,7 +531,7 @@ static void commit_record(struct call *c, uint64_t id, int probed)
 	CommitReq *r = (CommitReq *)c->req;
 	struct err e;
 	struct label *l = labels_from_entries((void *const *)r->labels, r->n_labels);
-	int rc = meta_commit(broker.meta, r->key, r->name, l, r->n_labels, -1, -1, &e);
+	int rc = meta_commit_onto(broker.meta, r->key, r->name, r->parent, l, r->n_labels, -1, -1, &e);
 	labels_free(l, r->n_labels);
 	if (rc == 0 && probed)
 		rc = meta_written_del(broker.meta, id, &e);
@@ -559,20 +560,31 @@ static int commit_refused(struct call *c, const struct snap_info *s)
 	return 0;
 }
 
-/* After the probe, once writes may start again (this runs from a job's end,
- * not from the dispatcher): the snapshot is looked at afresh. */
-static void commit_writable(void *ctx, const struct err *unused)
+static void commit_go(struct call *c, uint64_t id, int probe);
+
+/* After a job (the probe, or the rebase worker), once writes may start
+ * again (this runs from a job's end, not from the dispatcher): the snapshot
+ * is looked at afresh.  After the probe it is committed; after the rebase,
+ * probed first if it needs to be. */
+static void commit_again(struct call *c, int probed)
 {
-	struct call *c = ctx;
 	CommitReq *r = (CommitReq *)c->req;
 	struct snap_info s = {0};
 	if (meta_get(broker.meta, r->key, &s, NULL) < 0)
 		return commit_record(c, 0, 0);
 	uint64_t id = s.id;
-	int refused = commit_refused(c, &s);
+	int refused = commit_refused(c, &s), probe = s.kind == KIND_ACTIVE && meta_written(broker.meta, id);
 	snap_info_free(&s);
-	if (!refused)
-		commit_record(c, id, 1);
+	if (refused)
+		return;
+	if (probed)
+		return commit_record(c, id, 1);
+	commit_go(c, id, probe);
+}
+
+static void commit_writable(void *ctx, const struct err *unused)
+{
+	commit_again(ctx, 1);
 }
 
 /* The kernel's answer: no overlay uses the upperdir, or one does (a
@@ -584,6 +596,40 @@ static void commit_probed(void *ctx, const struct job_result *res, const struct 
 	if (e)
 		return call_fail(c, e->code, "failed to commit snapshot: `%s`: %s", r->key, e->msg);
 	durable_when_writable(commit_writable, c);
+}
+
+/* The snapshot passed its guards: committed now, or once a mount worker
+ * found no overlay using its upperdir. */
+static void commit_go(struct call *c, uint64_t id, int probe)
+{
+	struct err e;
+	if (!probe)
+		return commit_record(c, id, 0);
+	/* A read-write mount fd was issued for it: whatever strata's holds
+	 * say, the fd may still be open.  A mount worker asks the kernel. */
+	struct job_spec spec = {
+	    .role = ROLE_MOUNT,
+	    .tenant = c->tenant,
+	    .target = id,
+	    .mount_flags = IPC_SPAWN_MOUNT_OWN | IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_INUSE,
+	    .handle = &c->job,
+	};
+	if (!job_start(&spec, NULL, commit_probed, c, &e))
+		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
+}
+
+static void commit_rebased_writable(void *ctx, const struct err *unused)
+{
+	commit_again(ctx, 0);
+}
+
+static void commit_rebased(void *ctx, const struct err *e)
+{
+	struct call *c = ctx;
+	CommitReq *r = (CommitReq *)c->req;
+	if (e)
+		return call_fail(c, e->code, "failed to commit snapshot: `%s`: rebase: %s", r->key, e->msg);
+	durable_when_writable(commit_rebased_writable, c);
 }
 
 void svc_commit(struct call *c)
@@ -602,22 +648,19 @@ void svc_commit(struct call *c)
 		return commit_record(c, 0, 0);
 	uint64_t id = s.id;
 	int refused = commit_refused(c, &s), probe = s.kind == KIND_ACTIVE && meta_written(broker.meta, id);
+	/* Applied before its lowers existed (broker/rebase.c): the rebase
+	 * worker gives it what they would have, before the record changes. */
+	int rebase = !refused && snapshot_rebased_later(&s);
 	snap_info_free(&s);
 	if (refused)
 		return;
-	if (!probe)
-		return commit_record(c, id, 0);
-	/* A read-write mount fd was issued for it: whatever strata's holds
-	 * say, the fd may still be open.  A mount worker asks the kernel. */
-	struct job_spec spec = {
-	    .role = ROLE_MOUNT,
-	    .tenant = c->tenant,
-	    .target = id,
-	    .mount_flags = IPC_SPAWN_MOUNT_OWN | IPC_SPAWN_MOUNT_RW | IPC_SPAWN_MOUNT_INUSE,
-	    .handle = &c->job,
-	};
-	if (!job_start(&spec, NULL, commit_probed, c, &e))
-		return call_fail(c, e.code, "failed to commit snapshot: %s", e.msg);
+	if (rebase) {
+		const char *parent = r->parent && r->parent[0] ? r->parent : NULL;
+		if (snapshot_rebase(c->tenant, id, parent, &c->job, commit_rebased, c, &e) < 0)
+			return call_fail(c, e.code, "failed to commit snapshot: `%s`: %s", r->key, e.msg);
+		return;
+	}
+	commit_go(c, id, probe);
 }
 
 /* ---- Remove ------------------------------------------------------------------ */

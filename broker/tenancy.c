@@ -346,6 +346,8 @@ int tenancy_scope(struct call *c, struct err *e)
 		/* A name of the caller's own: committing it makes the caller's
 		 * snapshot, which wins over a shared one of that key. */
 		scope_field(c, "name", &r->name);
+		/* A parent given at commit is read as Prepare's. */
+		scope_read(c, "parent", &r->parent);
 		break;
 	}
 	case NM_REMOVE:

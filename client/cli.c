@@ -95,6 +95,15 @@ static int set_name(struct cli *cli, struct cli_args *a, const char *s)
 	return CLI_OK;
 }
 
+static int set_jobs(struct cli *cli, struct cli_args *a, const char *s)
+{
+	uint64_t v;
+	if (parse_u64(s, &v) < 0 || v < 1 || v > 1024)
+		return cli_usage(cli, "--jobs `%s` is not a number from 1 to 1024", s);
+	a->jobs = (unsigned)v;
+	return CLI_OK;
+}
+
 /* Handles option argv[*i] (and its value); CLI_USAGE when not one of opts. */
 static int parse_option(struct cli *cli, unsigned opts, int argc, char **argv, int *i, struct cli_args *a)
 {
@@ -103,11 +112,9 @@ static int parse_option(struct cli *cli, unsigned opts, int argc, char **argv, i
 		const char *name;
 		unsigned opt;
 		int (*set)(struct cli *, struct cli_args *, const char *);
-	} table[] = {{"--label", CLI_OPT_LABEL, add_label},
-		     {"--hold", CLI_OPT_HOLD, set_hold},
-		     {"--digest", CLI_OPT_DIGEST, set_digest},
-		     {"--platform", CLI_OPT_PLATFORM, set_platform},
-		     {"--name", CLI_OPT_NAME, set_name}};
+	} table[] = {{"--label", CLI_OPT_LABEL, add_label},    {"--hold", CLI_OPT_HOLD, set_hold},
+		     {"--digest", CLI_OPT_DIGEST, set_digest}, {"--platform", CLI_OPT_PLATFORM, set_platform},
+		     {"--name", CLI_OPT_NAME, set_name},       {"--jobs", CLI_OPT_JOBS, set_jobs}};
 	for (size_t t = 0; t < ARRAY_SIZE(table); t++) {
 		size_t n = strlen(table[t].name);
 		if (!(opts & table[t].opt) || strncmp(arg, table[t].name, n) != 0)

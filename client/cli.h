@@ -34,7 +34,14 @@ struct cli_cmd {
 };
 
 /* Options a command accepts besides -h/--help. */
-enum { CLI_OPT_LABEL = 1, CLI_OPT_HOLD = 2, CLI_OPT_DIGEST = 4, CLI_OPT_PLATFORM = 8, CLI_OPT_NAME = 16 };
+enum {
+	CLI_OPT_LABEL = 1,
+	CLI_OPT_HOLD = 2,
+	CLI_OPT_DIGEST = 4,
+	CLI_OPT_PLATFORM = 8,
+	CLI_OPT_NAME = 16,
+	CLI_OPT_JOBS = 32,
+};
 
 struct cli_label {
 	const char *key;
@@ -50,6 +57,7 @@ struct cli_args {
 	const char *digest;   /* --digest sha256:HEX (checked), or NULL */
 	const char *platform; /* --platform OS/ARCH[/VARIANT] (unchecked), or NULL */
 	const char *name;     /* --name REF (non-empty, no whitespace), or NULL */
+	unsigned jobs;	      /* --jobs N (1..1024), or 0 */
 	int help;	      /* -h/--help was given: help printed, exit 0 */
 };
 

@@ -1,18 +1,31 @@
-/* import ARCHIVE [--platform OS/ARCH[/VARIANT]]: unpacks an OCI image
- * archive's layers, bottom first, into committed snapshots named by chain
- * ID as containerd's unpacker names them, reusing those already there.
+/* import ARCHIVE [--platform OS/ARCH[/VARIANT]] [--jobs N]: unpacks an OCI
+ * image archive's layers into committed snapshots named by chain ID as
+ * containerd's unpacker names them, reusing those already there.
  *
  * The archive is opened here, with the caller's own access, and read only
  * by confined parser processes (import_link.h): this process never parses
- * it.  Each missing layer: Prepare a temporary key on the previous chain
- * ID, have a parser stream the blob out of the archive into a pipe whose
- * read end goes to the daemon with NM_APPLY_LAYER and the blob's digest,
- * check the diff ID against the config, Commit as the chain ID.  Any
- * failure removes the temporary snapshot. */
+ * it.  Each missing layer: Prepare a temporary key, have a parser stream the
+ * blob out of the archive into a pipe whose read end goes to the daemon
+ * with NM_APPLY_LAYER and the blob's digest, check the diff ID against the
+ * config, Commit as the chain ID.  Any failure removes the temporary
+ * snapshots.
+ *
+ * Up to --jobs layers (default: one per core) are applied at once, as
+ * containerd 2.2's parallel unpack does: a layer whose parent is not
+ * committed yet is prepared without one, labelled with its parent's chain
+ * ID, and committed onto it (CommitSnapshotRequest.parent) once the parent
+ * is; the daemon gives it then what its lowers would have (broker/rebase.c).
+ * Each apply runs in a child process of its own, with its own connection
+ * and its own read of the archive; commits stay in order, here. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -29,6 +42,9 @@ typedef Containerd__Services__Snapshots__V1__RemoveSnapshotRequest remove_req;
 
 /* containerd's unpacker puts this label on the snapshots it commits. */
 #define LABEL_SNAPSHOT_REF "containerd.io/snapshot.ref"
+/* ... and this one, the parent's chain ID, on a layer's extraction
+ * snapshot; one prepared without its parent is committed onto it. */
+#define LABEL_PARENT_CHAIN "containerd.io/snapshot/parent-chain-id"
 
 /* ---- snapshot calls -------------------------------------------------------- */
 
@@ -52,23 +68,33 @@ static int committed_exists(struct cli *cli, const char *name, struct err *e)
 	return 1;
 }
 
-static int prepare(struct cli *cli, const char *key, const char *parent, struct err *e)
+/* Prepares key on parent; with ahead, a layer to commit onto ahead (a
+ * chain ID) later, prepared without a parent. */
+static int prepare(struct cli *cli, const char *key, const char *parent, const char *ahead, struct err *e)
 {
 	prepare_req req = CONTAINERD__SERVICES__SNAPSHOTS__V1__PREPARE_SNAPSHOT_REQUEST__INIT;
 	ProtobufCMessage *out;
+	struct cli_label label = {LABEL_PARENT_CHAIN, ahead};
 	req.snapshotter = CLI_SNAPSHOTTER;
 	req.key = (char *)key;
 	req.parent = (char *)(parent ? parent : "");
-	if (cli_unary(cli, NM_PREPARE, &req.base,
-		      &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor, &out,
-		      e) < 0)
+	if (ahead)
+		req.labels = (void *)cli_label_entries(
+		    &containerd__services__snapshots__v1__prepare_snapshot_request__labels_entry__descriptor,
+		    &label, 1, 0, &req.n_labels);
+	int rc =
+	    cli_unary(cli, NM_PREPARE, &req.base,
+		      &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor, &out, e);
+	cli_free_entries((void **)req.labels, req.n_labels);
+	if (rc < 0)
 		return err_wrap(e, "prepare `%s`", key);
 	if (out)
 		protobuf_c_message_free_unpacked(out, NULL);
 	return 0;
 }
 
-static int commit(struct cli *cli, const char *name, const char *key, struct err *e)
+/* Commits key as name; onto parent when it was prepared without it. */
+static int commit(struct cli *cli, const char *name, const char *key, const char *parent, struct err *e)
 {
 	commit_req req = CONTAINERD__SERVICES__SNAPSHOTS__V1__COMMIT_SNAPSHOT_REQUEST__INIT;
 	struct cli_label label = {LABEL_SNAPSHOT_REF, name};
@@ -76,6 +102,7 @@ static int commit(struct cli *cli, const char *name, const char *key, struct err
 	req.snapshotter = CLI_SNAPSHOTTER;
 	req.name = (char *)name;
 	req.key = (char *)key;
+	req.parent = (char *)(parent ? parent : "");
 	req.labels = (void *)cli_label_entries(
 	    &containerd__services__snapshots__v1__commit_snapshot_request__labels_entry__descriptor, &label,
 	    1, 0, &req.n_labels);
@@ -156,13 +183,13 @@ static int unpack_layer(struct import *im, size_t i, const char *parent, const c
 {
 	cleanup_free char *key = xasprintf("import-%s-%zu", im->tag, i);
 	*reused = 0;
-	if (prepare(im->cli, key, parent, e) < 0)
+	if (prepare(im->cli, key, parent, NULL, e) < 0)
 		return -1;
 	if (apply_layer(im, i, key, e) < 0) {
 		remove_quietly(im->cli, key);
 		return -1;
 	}
-	if (commit(im->cli, chain, key, e) < 0) {
+	if (commit(im->cli, chain, key, NULL, e) < 0) {
 		remove_quietly(im->cli, key);
 		if (e->code != ST_ALREADY_EXISTS)
 			return -1;
@@ -172,6 +199,176 @@ static int unpack_layer(struct import *im, size_t i, const char *parent, const c
 		*reused = 1;
 	}
 	return 0;
+}
+
+/* ---- layers at once ---------------------------------------------------------- */
+
+/* A layer being applied by a child process of its own. */
+struct pending {
+	size_t i;
+	char *key;
+	const char *onto; /* the parent chain ID to commit onto; NULL: prepared on it, or none */
+	pid_t pid;	  /* 0 once reaped */
+	int err_fd;	  /* the child's error report: code, then message */
+};
+
+/* The archive again, as a file description of its own (a parser seeks in
+ * it): the same file, through /proc, else by its name if that is still the
+ * same file. */
+static int archive_reopen(struct import_parser *p, struct err *e)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", p->archive_fd);
+	int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat a, b;
+	if (fd < 0 && (fd = open(p->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) >= 0 &&
+	    (fstat(fd, &a) < 0 || fstat(p->archive_fd, &b) < 0 || a.st_dev != b.st_dev ||
+	     a.st_ino != b.st_ino)) {
+		close(fd);
+		return err_set(e, ST_INVALID_ARGUMENT, "image archive `%s` changed while it was imported",
+			       p->path);
+	}
+	if (fd < 0)
+		return err_errno(e, ST_INVALID_ARGUMENT, errno, "open image archive `%s` again", p->path);
+	p->archive_fd = fd;
+	return 0;
+}
+
+/* The child: its own connection (the parent's stays the parent's), its own
+ * archive description; the error, if any, goes to fd. */
+static _Noreturn void apply_child(struct import *im, size_t i, const char *key, int fd)
+{
+	struct err e = {0};
+	close(im->cli->conn.fd);
+	im->cli->conn.fd = -1;
+	/* Several children: no progress lines over each other. */
+	int null = isatty(STDERR_FILENO) ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+	if (null >= 0)
+		dup2(null, STDERR_FILENO);
+	int rc = archive_reopen(im->parser, &e) < 0 ? -1 : apply_layer(im, i, key, &e);
+	if (rc < 0) {
+		int32_t code = e.code;
+		if (write(fd, &code, sizeof code) == sizeof code &&
+		    write(fd, e.msg, strnlen(e.msg, sizeof e.msg)))
+			rc = -1;
+	}
+	_exit(rc < 0 ? 1 : 0);
+}
+
+static int start_pending(struct import *im, struct pending *pd, struct err *e)
+{
+	int sv[2];
+	if (pipe2(sv, O_CLOEXEC) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "pipe for layer %zu", pd->i);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		apply_child(im, pd->i, pd->key, sv[1]);
+	}
+	int errnum = errno;
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return err_errno(e, ST_INTERNAL, errnum, "fork for layer %zu", pd->i);
+	}
+	pd->pid = pid;
+	pd->err_fd = sv[0];
+	return 0;
+}
+
+/* Waits for pd's child; its error in e when it failed. */
+static int finish_pending(struct pending *pd, struct err *e)
+{
+	int st = 0;
+	while (waitpid(pd->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	pd->pid = 0;
+	int32_t code = 0;
+	char msg[ERR_MSG_MAX] = "";
+	ssize_t n = read(pd->err_fd, &code, sizeof code),
+		m = n == sizeof code ? read(pd->err_fd, msg, sizeof msg - 1) : 0;
+	close(pd->err_fd);
+	pd->err_fd = -1;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (n == sizeof code && m > 0)
+		return err_set(e, code, "%s", msg);
+	return err_set(e, ST_INTERNAL, "apply layer %zu: its process ended (status %#x)", pd->i, st);
+}
+
+/* Unpacks the missing layers (chains[i] committed when reused[i]), up to
+ * jobs at once, committing them in order. */
+static int unpack_parallel(struct import *im, char (*chains)[OCI_DIGEST_LEN], int *reused, unsigned jobs,
+			   struct err *e)
+{
+	size_t n = im->img->nlayers, next = 0, done = 0, running = 0;
+	struct pending *pd = xcalloc(n, sizeof *pd);
+	int *committed = xcalloc(n, sizeof *committed);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		committed[i] = reused[i];
+	while (rc == 0 && done < n) {
+		/* Start layers while there is room. */
+		while (rc == 0 && next < n && running < jobs) {
+			size_t i = next++;
+			if (committed[i])
+				continue;
+			pd[i].i = i;
+			pd[i].key = xasprintf("import-%s-%zu", im->tag, i);
+			pd[i].err_fd = -1;
+			const char *parent = i && committed[i - 1] ? chains[i - 1] : NULL;
+			pd[i].onto = i && !committed[i - 1] ? chains[i - 1] : NULL;
+			if (prepare(im->cli, pd[i].key, parent, pd[i].onto, e) < 0) {
+				free(pd[i].key);
+				pd[i].key = NULL;
+				rc = -1;
+			} else if (start_pending(im, &pd[i], e) < 0) {
+				rc = -1;
+			} else {
+				running++;
+			}
+		}
+		/* Commit the next layer in order once it is applied. */
+		while (rc == 0 && done < n && committed[done])
+			done++;
+		if (rc < 0 || done >= n)
+			break;
+		struct pending *p = &pd[done];
+		running--;
+		if (finish_pending(p, e) < 0) {
+			rc = err_wrap(e, "layer %zu", done);
+			break;
+		}
+		if (commit(im->cli, chains[done], p->key, p->onto, e) < 0) {
+			if (e->code != ST_ALREADY_EXISTS || committed_exists(im->cli, chains[done], e) != 1) {
+				rc = -1;
+				break;
+			}
+			remove_quietly(im->cli, p->key); /* committed by someone else meanwhile */
+			reused[done] = 1;
+		}
+		free(p->key);
+		p->key = NULL;
+		committed[done] = 1;
+	}
+	/* On failure: the other children stop (their connections close and the
+	 * daemon cancels their applies), then their snapshots go. */
+	for (size_t i = 0; i < n; i++)
+		if (pd[i].pid > 0)
+			kill(pd[i].pid, SIGTERM);
+	for (size_t i = 0; i < n; i++) {
+		if (pd[i].pid > 0) {
+			struct err ignored;
+			finish_pending(&pd[i], &ignored);
+		}
+		if (pd[i].key)
+			remove_quietly(im->cli, pd[i].key);
+		free(pd[i].key);
+	}
+	free(pd);
+	free(committed);
+	return rc;
 }
 
 /* ---- the command ----------------------------------------------------------- */
@@ -213,7 +410,8 @@ static void print_result(struct cli *cli, const struct oci_image *img, char (*ch
 	jw_finish(&w);
 }
 
-static int import_image(struct cli *cli, struct import_parser *parser, const struct oci_platform *want)
+static int import_image(struct cli *cli, struct import_parser *parser, const struct oci_platform *want,
+			unsigned jobs)
 {
 	const char *path = parser->path;
 	struct import im = {.cli = cli, .parser = parser};
@@ -230,13 +428,15 @@ static int import_image(struct cli *cli, struct import_parser *parser, const str
 		const char *parent = i ? chains[i - 1] : NULL;
 		oci_chain_id(parent, img.layers[i].diff_id, chains[i]);
 		int have = committed_exists(cli, chains[i], &e);
-		if (have == 0)
+		if (have == 0 && jobs <= 1)
 			have = unpack_layer(&im, i, parent, chains[i], &reused[i], &e);
 		else if (have == 1)
 			reused[i] = 1;
 		if (have < 0)
 			rc = cli_fail(cli, path, &e);
 	}
+	if (rc == CLI_OK && jobs > 1 && unpack_parallel(&im, chains, reused, jobs, &e) < 0)
+		rc = cli_fail(cli, path, &e);
 	if (rc == CLI_OK)
 		print_result(cli, &img, chains, reused);
 	free(chains);
@@ -245,7 +445,7 @@ static int import_image(struct cli *cli, struct import_parser *parser, const str
 	return rc;
 }
 
-static int open_and_import(struct cli *cli, const char *path, const struct oci_platform *want)
+static int open_and_import(struct cli *cli, const char *path, const struct oci_platform *want, unsigned jobs)
 {
 	struct import_parser parser;
 	struct err e;
@@ -254,7 +454,7 @@ static int open_and_import(struct cli *cli, const char *path, const struct oci_p
 	/* A write into a closed pipe fails with EPIPE instead of killing (the
 	 * parsers, writing into the daemon's pipe, ignore SIGPIPE themselves). */
 	signal(SIGPIPE, SIG_IGN);
-	int rc = import_image(cli, &parser, want);
+	int rc = import_image(cli, &parser, want, jobs);
 	import_parser_close(&parser);
 	return rc;
 }
@@ -263,14 +463,16 @@ static int run_import(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
 	struct oci_platform want;
-	int rc = cli_parse(cli, &cli_cmd_import, argc, argv, CLI_OPT_PLATFORM, 1, 1, &a);
+	int rc = cli_parse(cli, &cli_cmd_import, argc, argv, CLI_OPT_PLATFORM | CLI_OPT_JOBS, 1, 1, &a);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned jobs = a.jobs ? a.jobs : ncpu > 0 ? (unsigned)ncpu : 1;
 	if (rc == CLI_OK && !a.help) {
 		if (!a.platform)
 			oci_default_platform(&want);
 		if (a.platform && oci_parse_platform(a.platform, &want) < 0) {
 			rc = cli_usage(cli, "--platform `%s` is not OS/ARCH[/VARIANT]", a.platform);
 		} else {
-			rc = open_and_import(cli, a.pos[0], &want);
+			rc = open_and_import(cli, a.pos[0], &want, jobs);
 		}
 	}
 	cli_args_free(&a);
@@ -279,15 +481,17 @@ static int run_import(struct cli *cli, int argc, char **argv)
 
 const struct cli_cmd cli_cmd_import = {
     .name = "import",
-    .synopsis = "ARCHIVE [--platform OS/ARCH[/VARIANT]]",
+    .synopsis = "ARCHIVE [--platform OS/ARCH[/VARIANT]] [--jobs N]",
     .summary = "unpack an OCI image archive into snapshots named by chain ID",
     .help = "ARCHIVE is an OCI image layout in a tar (`ctr images export`, `skopeo copy\n"
 	    "oci-archive:`, recent `docker save`).  The manifest for the platform (default:\n"
 	    "linux and this machine's architecture) is found through index.json and any\n"
 	    "nested image index.  Each layer becomes a committed snapshot named by its\n"
 	    "chain ID, as containerd names them; layers already there are reused.\n"
-	    "Prints the top chain ID.  A failure removes the temporary active snapshot\n"
+	    "Prints the top chain ID.  A failure removes the temporary active snapshots\n"
 	    "(`import-RANDOM-N`); the layers committed before it stay.\n"
+	    "--jobs N: layers applied at once (default: one per core; 1: one after the\n"
+	    "other); a layer applied before its parent is committed onto it after.\n"
 	    "--json: {\"chain_id\",\"manifest\",\"config\",\"layers\":[{\"digest\",\"diff_id\",\n"
 	    "\"chain_id\",\"reused\"}]}\n",
     .run = run_import,

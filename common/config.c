@@ -60,6 +60,11 @@ const struct setting config_settings[] = {
      .help = "workers running at once"},
     {"max_queued_jobs", SETTING_UINT, FIELD(max_queued_jobs), 0, 65536, .def = "256", .value_name = "N",
      .help = "jobs waiting for a worker"},
+    /* A parallel unpack applies each layer but the bottom one before its
+     * lowers exist; these wait for a turn beyond this, the others never
+     * (broker/jobs.c), so every unpack goes on. */
+    {"max_parallel_applies", SETTING_UINT, FIELD(max_parallel_applies), 0, 1024, .def = "0",
+     .value_name = "N", .help = "layers applied ahead of their lowers at once; 0: one per core"},
     /* A 2 GiB layer at 1 MB/s takes 35 minutes; a stall of a few minutes
      * (a disk flushing, a registry pausing) is no reason to give up. */
     {"job_timeout", SETTING_UINT, FIELD(job_timeout), 1, 7 * 86400, .def = "7200", .value_name = "SECONDS",

@@ -37,6 +37,9 @@ struct config {
 	uint64_t extract_max_bytes, extract_max_entries, extract_max_file;
 	uint64_t meta_max_bytes;    /* the metadata store's map (broker/meta_space.c) */
 	uint64_t max_request_bytes; /* gRPC request bytes buffered across connections */
+	/* Applies of layers ahead of their lowers (a parallel unpack) running
+	 * at once; 0: one per core. */
+	uint64_t max_parallel_applies;
 	/* The sockets' permission bits.  64 bits, though 9 would do: a
 	 * 32-bit field here would leave padding in struct config. */
 	uint64_t socket_mode;

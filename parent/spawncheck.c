@@ -15,6 +15,9 @@ static const char *flags_invalid(const struct ipc_spawn *s)
 	if ((s->flags & IPC_SPAWN_MOUNT_INUSE) &&
 	    (!(s->flags & IPC_SPAWN_MOUNT_RW) || (s->flags & IPC_SPAWN_MOUNT_IDMAP) || s->nlower))
 		return "SPAWN with bad flags: MOUNT_INUSE needs MOUNT_RW, no idmap and no lower layer";
+	/* A layer whose lowers come at commit has none yet. */
+	if ((s->flags & IPC_SPAWN_EXTRACT_REBASE) && s->nlower)
+		return "SPAWN with bad flags: EXTRACT_REBASE with lower layers";
 	/* A second diff attempt is one on the general path. */
 	if ((s->flags & IPC_SPAWN_DIFF_RESTART) && !s->nleft)
 		return "SPAWN with bad flags: DIFF_RESTART without a left tree";

@@ -31,6 +31,7 @@ static const sandbox_role_fn runs[ROLE_MAX + 1] = {
     [ROLE_EXTRACT] = role_extract_run,
     [ROLE_DIFF] = role_diff_run,
     [ROLE_PROBE] = role_probe_run,
+    [ROLE_REBASE] = role_rebase_run,
 };
 
 /* Before the job is known: the broker hears of the failure on the job

@@ -308,6 +308,10 @@ struct ipc_spawn {
  * up (an upperdir with overlay redirects): the spawner empties the output
  * first, which it can only when that is a regular file. */
 #define IPC_SPAWN_DIFF_RESTART 16u
+/* ROLE_EXTRACT, with no lower layer: the layer's lowers come at commit (a
+ * parallel unpack): whiteouts and opaque markers convert as over lowers,
+ * and the parents it makes are left for a ROLE_REBASE job. */
+#define IPC_SPAWN_EXTRACT_REBASE 64u
 
 struct ipc_spawn_failed {
 	uint64_t job_id;

@@ -20,8 +20,8 @@ static const struct role_info roles[ROLE_MAX + 1] = {
 		    IPC_JOB_PROBE},
     /* Applies the layer on its input to /target; lower[] gives the
      * metadata of parent directories a layer does not carry. */
-    [ROLE_EXTRACT] = {ROLE_EXTRACT, "extract", PROC_WORKER, 1, 0, VIEW_LAYERS, 0, INPUT_LAYER, LOWERS_ANY, 0,
-		      IPC_JOB_APPLIED},
+    [ROLE_EXTRACT] = {ROLE_EXTRACT, "extract", PROC_WORKER, 1, 0, VIEW_LAYERS, 0, INPUT_LAYER, LOWERS_ANY,
+		      IPC_SPAWN_EXTRACT_REBASE, IPC_JOB_APPLIED},
     /* Writes the layer of a snapshot's upperdir (its fs, read-only) to its
      * output; on the general path (nleft > 0) it compares two merged trees
      * instead (worker/sandbox.c). */
@@ -39,6 +39,11 @@ static const struct role_info roles[ROLE_MAX + 1] = {
     /* Copies an extract job's layer file into the pipe its worker reads
      * (parent/feed.h); sends no result. */
     [ROLE_FEED] = {ROLE_FEED, "feed", PROC_ROOT_SIDE, 1, 0, VIEW_NONE, 0, INPUT_NONE, LOWERS_NONE, 0, 0},
+    /* Gives /target, applied before its lowers existed (IPC_SPAWN_EXTRACT_
+     * REBASE), what lower[] (its new parent's layers) would have given it,
+     * before it is committed onto them. */
+    [ROLE_REBASE] = {ROLE_REBASE, "rebase", PROC_WORKER, 1, 0, VIEW_LAYERS, 0, INPUT_NONE, LOWERS_ANY, 0,
+		     IPC_JOB_DONE},
 };
 
 const struct role_info *role_info(int role)

@@ -25,7 +25,8 @@ enum worker_role {
 	ROLE_MOUNT = 6,
 	ROLE_PUBLISH = 7,
 	ROLE_FEED = 8,
-	ROLE_MAX = 8,
+	ROLE_REBASE = 9,
+	ROLE_MAX = 9,
 };
 
 /* Who runs a role, and how it is asked for. */

@@ -22,6 +22,9 @@
 #                            from golang-github-containerd-containerd-dev); on failure shows
 #                            the build's last lines and returns 1
 #   go_env                   export that environment (for `go test`)
+#   containerd_config FILE   a private containerd 1.6 configuration: root, state,
+#                            opt and the sockets ($T/containerd.sock, .ttrpc) under $T,
+#                            the CRI plugin off; append sections to FILE
 #
 # Environment: REPO (default: two levels above the script), B (build dir, as in the
 # Makefile; default build), STRATAD (default $B/stratad), STRATA_USER (default strata),
@@ -211,6 +214,23 @@ go_env()
 	GOCACHE=$B/gocache
 	export GO111MODULE GOFLAGS GOPATH GOCACHE
 	mkdir -p "$GOCACHE"
+}
+
+containerd_config()
+{
+	cat >"$1" <<EOF
+version = 2
+root = "$T/containerd-root"
+state = "$T/containerd-state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "$T/containerd.sock"
+[ttrpc]
+  address = "$T/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$T/containerd-opt"
+EOF
 }
 
 go_build()

@@ -33,6 +33,7 @@ order="
 	export-cli
 	diff-service
 	apply-vs-containerd
+	parallel-import
 	hostile
 	testsuite
 	containerd

@@ -33,6 +33,10 @@ struct extract_limits {
 	uint32_t max_ratio;   /* uncompressed / compressed, past the first 64 MiB (0: none) */
 	int strip_caps;	      /* drop security.capability and setuid/setgid bits */
 	int single_thread;    /* decompress in the calling thread (no pipeline) */
+	/* The lowers come at commit (a layer unpacked beside its lowers, then
+	 * rebased onto them): whiteouts and opaque markers convert as over
+	 * lowers, and what the lowers would give is left to extract_rebase. */
+	int rebase;
 };
 
 void extract_limits_default(struct extract_limits *l);
@@ -54,6 +58,15 @@ int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
 		  const struct extract_limits *lim,
 		  void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx,
 		  struct extract_result *res, struct err *e);
+
+/* Once the lowers of a layer applied with lim->rebase are there (nearest
+ * first, read-only): gives the directories that apply made as parents the
+ * owner, mode and xattrs of the lowers' (as extract_layer would have, with
+ * them), and the directory entries merged into such a parent the lowers'
+ * xattrs they lack; removes every mark that apply left.  lim bounds the
+ * walk (max_depth, max_name).  Never closes the fds it is given. */
+int extract_rebase(int target_fd, const int *lower_fds, size_t nlower, const struct extract_limits *lim,
+		   struct err *e);
 
 /* Loads what the engine would otherwise load lazily from the file system
  * (OpenSSL's digest implementation): call it before chroot.  Idempotent. */
@@ -111,6 +124,8 @@ struct xdata {
 struct xwriter;
 struct xwriter *xw_new(int target_fd, const int *lower_fds, size_t nlower, const struct extract_limits *lim);
 int xw_entry(struct xwriter *w, const struct xentry *x, struct xdata *data, struct err *e);
+/* One directory's share of extract_rebase (fd: the directory rel). */
+int xw_rebase_dir(struct xwriter *w, int fd, const char *rel, struct err *e);
 /* Sets the directories' times, last, as containerd does. */
 int xw_finish(struct xwriter *w, struct err *e);
 void xw_free(struct xwriter *w);

@@ -44,6 +44,7 @@
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER	".wh..wh..opq"
 #define DIRTIMES_MAX	(16u << 20) /* bytes of the directory-times log */
+#define PARENT_MARK	"trusted.strata.parent"
 
 struct setxattr_args {
 	uint64_t value;
@@ -366,11 +367,9 @@ static int copy_xattrs(int dst, int src, const char *path, struct err *e)
 	return 0;
 }
 
-/* containerd's mkparent + copyDirInfo + copyUpXAttrs: a directory the layer
- * does not carry takes owner, mode, times and xattrs (but trusted.*) from
- * the nearest lower that has it as a directory; a non-directory there
- * stops the search (0755, root). */
-static int inherit(struct xwriter *w, int fd, const char *rel, struct err *e)
+/* The directory rel of the nearest lower that has something at rel, read
+ * only; -1 when none has, or the nearest has a non-directory there. */
+static int lower_dir(struct xwriter *w, const char *rel)
 {
 	for (size_t i = 0; i < w->nlower; i++) {
 		struct open_how how = {
@@ -380,23 +379,116 @@ static int inherit(struct xwriter *w, int fd, const char *rel, struct err *e)
 		int lfd = (int)syscall(SYS_openat2, w->lowers[i], rel, &how, sizeof how);
 		if (lfd < 0 && errno == ENOSYS)
 			lfd = open_beneath(w->lowers[i], rel, O_RDONLY | O_DIRECTORY);
-		if (lfd < 0 && errno == ENOENT)
-			continue;
-		if (lfd < 0)
-			return 0;
-		struct stat st;
-		int rc = fstat(lfd, &st);
-		if (rc == 0 && (fchown(fd, st.st_uid, st.st_gid) < 0 || fchmod(fd, st.st_mode & 07777) < 0 ||
-				futimens(fd, (struct timespec[]){st.st_atim, st.st_mtim}) < 0))
-			rc = err_errno(e, ST_INTERNAL, errno, "copy lower directory's metadata to `%s`", rel);
-		else if (rc < 0)
-			rc = err_errno(e, ST_INTERNAL, errno, "stat lower directory `%s`", rel);
-		if (rc == 0)
-			rc = copy_xattrs(fd, lfd, rel, e);
-		close(lfd);
-		return rc;
+		if (lfd >= 0 || errno != ENOENT)
+			return lfd;
 	}
+	return -1;
+}
+
+/* containerd's mkparent + copyDirInfo + copyUpXAttrs: a directory the layer
+ * does not carry takes owner, mode, times and xattrs (but trusted.*) from
+ * the nearest lower that has it as a directory; a non-directory there
+ * stops the search (0755, root). */
+static int inherit(struct xwriter *w, int fd, const char *rel, struct err *e)
+{
+	int lfd = lower_dir(w, rel);
+	if (lfd < 0)
+		return 0;
+	struct stat st;
+	int rc = fstat(lfd, &st);
+	if (rc == 0 && (fchown(fd, st.st_uid, st.st_gid) < 0 || fchmod(fd, st.st_mode & 07777) < 0 ||
+			futimens(fd, (struct timespec[]){st.st_atim, st.st_mtim}) < 0))
+		rc = err_errno(e, ST_INTERNAL, errno, "copy lower directory's metadata to `%s`", rel);
+	else if (rc < 0)
+		rc = err_errno(e, ST_INTERNAL, errno, "stat lower directory `%s`", rel);
+	if (rc == 0)
+		rc = copy_xattrs(fd, lfd, rel, e);
+	close(lfd);
+	return rc;
+}
+
+/* A parent directory just made: inherit now, or, when the lowers come at
+ * commit (lim->rebase), mark it for xw_rebase_dir.  The mark is a trusted.*
+ * xattr: a layer cannot set one (extract_tar.c drops trusted.* entries),
+ * unprivileged users and containers do not see it, diffs never write it,
+ * and xw_rebase_dir removes it before the snapshot is committed. */
+static int parent_made(struct xwriter *w, int fd, const char *rel, struct err *e)
+{
+	if (!w->lim->rebase)
+		return inherit(w, fd, rel, e);
+	if (fsetxattr(fd, PARENT_MARK, "p", 1, 0) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "mark parent directory `%s`", rel);
 	return 0;
+}
+
+/* A directory entry merged into a marked parent: it keeps the entry's
+ * owner and mode, and takes only the lower's xattrs it does not have. */
+static int parent_merged(struct xwriter *w, int pfd, const char *base, const struct xentry *x, struct err *e)
+{
+	if (!w->lim->rebase)
+		return 0;
+	cleanup_fd int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, ST_INTERNAL, errno, "open directory `%s`", x->path);
+	if (fsetxattr(fd, PARENT_MARK, "x", 1, XATTR_REPLACE) < 0 && errno != ENODATA)
+		return err_errno(e, ST_INTERNAL, errno, "mark directory `%s`", x->path);
+	return 0;
+}
+
+/* 1 when the directory fd has no entry, 0 when it has, -1 on error; leaves
+ * the fd at its start. */
+static int dir_is_empty(int fd)
+{
+	char buf[1024];
+	ssize_t n;
+	int empty = 1;
+	while (empty && (n = getdents64(fd, buf, sizeof buf)) > 0)
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+				empty = 0;
+		}
+	if (empty && n < 0)
+		return -1;
+	return lseek(fd, 0, SEEK_SET) < 0 ? -1 : empty;
+}
+
+/* What make_parents and create_dir would have taken from the lowers, once
+ * they are there: fd is the directory rel of the target.  An unmarked
+ * directory is left as it is. */
+int xw_rebase_dir(struct xwriter *w, int fd, const char *rel, struct err *e)
+{
+	char mark[2];
+	ssize_t n = fgetxattr(fd, PARENT_MARK, mark, sizeof mark);
+	if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
+		return 0;
+	if (n != 1 || (mark[0] != 'p' && mark[0] != 'x'))
+		return err_errno(e, ST_INTERNAL, n < 0 ? errno : EINVAL, "read the mark of `%s`", rel);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "stat `%s`", rel);
+	int rc = 0;
+	if (mark[0] == 'p') {
+		/* As over the lowers: the lower's times, then anything written in
+		 * the directory since it was made (it was made empty) set its
+		 * mtime; an opaque marker writes nothing in it. */
+		int empty = dir_is_empty(fd);
+		if (empty < 0)
+			return err_errno(e, ST_INTERNAL, errno, "read directory `%s`", rel);
+		rc = inherit(w, fd, rel, e);
+		if (rc == 0 && !empty && futimens(fd, (struct timespec[]){{0, UTIME_OMIT}, st.st_mtim}) < 0)
+			rc = err_errno(e, ST_INTERNAL, errno, "set times of `%s`", rel);
+	} else {
+		int lfd = lower_dir(w, rel);
+		if (lfd >= 0) {
+			rc = copy_xattrs(fd, lfd, rel, e);
+			close(lfd);
+		}
+	}
+	if (rc == 0 && fremovexattr(fd, PARENT_MARK) < 0)
+		rc = err_errno(e, ST_INTERNAL, errno, "unmark `%s`", rel);
+	return rc;
 }
 
 /* Walks parent below the target, creating what is missing as mkparent does. */
@@ -417,7 +509,7 @@ static int make_parents(struct xwriter *w, char *parent, const char *path, struc
 				err_errno(e, ST_INTERNAL, errno, "chmod parent directory `%s`", parent);
 				close(fd);
 				fd = -1;
-			} else if (inherit(w, fd, parent, e) < 0) {
+			} else if (parent_made(w, fd, parent, e) < 0) {
 				close(fd);
 				fd = -1;
 			}
@@ -601,6 +693,8 @@ static int create_dir(struct xwriter *w, int pfd, const char *base, const struct
 				return -1;
 			if (mkdirat(pfd, base, x->mode & 0777) < 0)
 				return err_errno(e, ST_INTERNAL, errno, "create directory `%s`", x->path);
+		} else if (parent_merged(w, pfd, base, x, e) < 0) {
+			return -1;
 		}
 	}
 	if (set_owner(pfd, base, x, e) < 0)
@@ -694,11 +788,12 @@ int xw_entry(struct xwriter *w, const struct xentry *x, struct xdata *data, stru
 	/* With no lower layer, containerd hands the snapshot out as a bind mount
 	 * and applies without the overlay converter: a whiteout removes what
 	 * this apply put at the name, and an opaque marker has nothing below
-	 * it to hide. */
+	 * it to hide.  A layer whose lowers come at commit has them. */
+	int overlay = w->nlower || w->lim->rebase;
 	if (!strcmp(base, OPAQUE_MARKER))
-		return w->nlower ? set_opaque(pfd, x, e) : 0;
+		return overlay ? set_opaque(pfd, x, e) : 0;
 	if (!strncmp(base, WHITEOUT_PREFIX, 4))
-		return w->nlower ? whiteout(pfd, base + 4, x, e) : naive_whiteout(w, pfd, base + 4, x, e);
+		return overlay ? whiteout(pfd, base + 4, x, e) : naive_whiteout(w, pfd, base + 4, x, e);
 	switch (x->type) {
 	case XE_REG:
 		return create_file(w, pfd, base, x, data, e);

@@ -1,7 +1,8 @@
 /* The extract role: applies the layer on WORKER_FD_INPUT to /target, with the
  * lower layers at /lower/N for the metadata of parent directories the layer
  * does not carry (worker/extract.h does the work), once the broker says it
- * may. */
+ * may.  With IPC_SPAWN_EXTRACT_REBASE the lowers come at commit, and a
+ * rebase job gives the target what they would have (role_rebase.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,36 +34,42 @@ static int wait_go(int job_fd)
 	return -1;
 }
 
+int role_open_layers(const struct ipc_spawn *req, int *target, int *lowers, struct extract_limits *lim,
+		     struct err *e)
+{
+	const struct config *c = sandbox_config();
+	extract_limits_default(lim);
+	lim->max_bytes = c->extract_max_bytes;
+	lim->max_entries = c->extract_max_entries;
+	lim->max_file = c->extract_max_file;
+	lim->max_depth = c->extract_max_depth;
+	lim->max_name = c->extract_max_name;
+	lim->max_xattr = c->extract_max_xattr;
+	lim->max_ratio = c->extract_max_ratio;
+	lim->strip_caps = c->strip_caps;
+	lim->rebase = (req->flags & IPC_SPAWN_EXTRACT_REBASE) != 0;
+	const char *role = worker_role_name((int)req->role);
+	if ((*target = open("/target", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "%s: open `/target`", role);
+	for (uint32_t i = 0; i < req->nlower; i++) {
+		char path[32];
+		snprintf(path, sizeof path, "/lower/%u", i);
+		if ((lowers[i] = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return err_errno(e, ST_INTERNAL, errno, "%s: open `%s`", role, path);
+	}
+	return 0;
+}
+
 int role_extract_run(int job_fd, const struct ipc_spawn *req)
 {
 	struct err e = {0};
 	if (wait_go(job_fd) < 0)
 		return 1;
-	int target = open("/target", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (target < 0) {
-		err_errno(&e, ST_INTERNAL, errno, "extract: open `/target`");
-		return role_send_fail(job_fd, &e);
-	}
+	int target;
 	static int lowers[IPC_MAX_LOWER];
-	for (uint32_t i = 0; i < req->nlower; i++) {
-		char path[32];
-		snprintf(path, sizeof path, "/lower/%u", i);
-		if ((lowers[i] = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-			err_errno(&e, ST_INTERNAL, errno, "extract: open `%s`", path);
-			return role_send_fail(job_fd, &e);
-		}
-	}
-	const struct config *c = sandbox_config();
 	struct extract_limits lim;
-	extract_limits_default(&lim);
-	lim.max_bytes = c->extract_max_bytes;
-	lim.max_entries = c->extract_max_entries;
-	lim.max_file = c->extract_max_file;
-	lim.max_depth = c->extract_max_depth;
-	lim.max_name = c->extract_max_name;
-	lim.max_xattr = c->extract_max_xattr;
-	lim.max_ratio = c->extract_max_ratio;
-	lim.strip_caps = c->strip_caps;
+	if (role_open_layers(req, &target, lowers, &lim, &e) < 0)
+		return role_send_fail(job_fd, &e);
 	struct extract_result res;
 	if (extract_layer(WORKER_FD_INPUT, target, lowers, req->nlower, &lim, report_progress, &job_fd, &res,
 			  &e) < 0)

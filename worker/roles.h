@@ -21,8 +21,18 @@ int role_usage_run(int job_fd, const struct ipc_spawn *req);
 int role_remove_tree(int top, struct err *e);
 int role_remove_run(int job_fd, const struct ipc_spawn *req);
 
+/* The layers view (VIEW_LAYERS): /target read-write, /lower/N read-only,
+ * opened as directories (lowers: req->nlower fds); lim: the configured
+ * layer limits and the request's IPC_SPAWN_EXTRACT_REBASE. */
+struct extract_limits;
+int role_open_layers(const struct ipc_spawn *req, int *target, int *lowers, struct extract_limits *lim,
+		     struct err *e);
+
 /* extract: applies the layer on WORKER_FD_INPUT to /target. */
 int role_extract_run(int job_fd, const struct ipc_spawn *req);
+
+/* rebase: gives /target what its new lowers would have given its apply. */
+int role_rebase_run(int job_fd, const struct ipc_spawn *req);
 
 /* diff: writes the layer of / (a snapshot's fs, read-only) to WORKER_FD_INPUT. */
 int role_diff_run(int job_fd, const struct ipc_spawn *req);

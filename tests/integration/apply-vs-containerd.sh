@@ -17,7 +17,11 @@
 # parents it creates) show as mtime=recent; strata may give those parents the
 # lower's mtime instead (treemanifest -compare -lower accepts both).
 #
-# Environment: STRATA (CLI, default $B/strata), REAL_LOWER / REAL_UPPER (the
+# Each upper is also applied by the extract engine alone (XAPPLY) as a parallel
+# unpack applies it, before its lower exists, then rebased onto strata's lower
+# tree: that tree must equal strata's apply of the upper over its lower.
+#
+# Environment: STRATA (CLI, default $B/strata), XAPPLY (default $B/tests/xapply), REAL_LOWER / REAL_UPPER (the
 # real directories of pair `real`; REAL_LOWER= skips it), PAIRS (space-separated
 # names to run only those), GO (go binary).  Prints `N passed, M failed`.
 set -u
@@ -26,6 +30,7 @@ lib_init apply-vs-containerd
 need_tools zstd
 umask 022
 STRATA=${STRATA:-$B/strata}
+XAPPLY=${XAPPLY:-$B/tests/xapply}
 ADDR=$T/s.sock
 REAL_LOWER=${REAL_LOWER-/usr/share/doc}
 REAL_UPPER=${REAL_UPPER-/usr/lib/x86_64-linux-gnu/perl-base}
@@ -160,6 +165,10 @@ parents B has "/p/q" type=dir mode=0705 uid=42 gid=43 xattrs={user.q=6c6f7765722
 parents B has "/deep/a/b" type=dir mode=1755 uid=5 gid=6 xattrs={user.b=626565}
 parents B has "/f" type=dir mode=0755 uid=0 gid=0 mtime=recent
 parents B has "/late" type=dir mode=0700 uid=11 gid=12 xattrs={user.late=6c6f776572}
+lowerdirs B has "/ld" type=dir mode=0755 uid=1 gid=2 xattrs={security.capability=0100000200040000000000000000000000000000,user.over=7570706572} mtime=
+lowerdirs B has "/ln" type=dir mode=0755 uid=0 gid=0 mtime=
+lowerdirs B has "/lc" type=dir mode=0751 uid=3 gid=4 xattrs={user.c=6c6f7765722d63} mtime=
+lowerdirs B has "/lo" type=dir mode=0705 uid=0 gid=0 xattrs={trusted.overlay.opaque=79} mtime=
 names B has "/n/upsafe" type=file
 names B has "/" type=dir mode=0755 uid=0 gid=0 mtime=(root)
 sparse B has "/sp/pax1.0-many" type=file mode=0644 uid=0 gid=0 size=65536
@@ -250,6 +259,16 @@ while read -r name lower upper ref _what; do
 			compare "$name: upper tree equals containerd's" "$d/B.m" "$s/B.m" "$d/A.m"
 		else
 			fail "$name: upper tree" "no upperdir in: $(cat "$s/k2.mounts")"
+		fi
+		# The engine's parallel unpack: the upper applied before its lower
+		# exists, then rebased onto it, gives the very tree of the apply over it.
+		mkdir -p "$s/P"
+		if "$XAPPLY" --rebase "$s/P" "$L/$upper" 2>"$s/err" && "$XAPPLY" --fixup "$s/P" "$fs1" 2>>"$s/err" &&
+			manifest "$s/P" "$s/P.m"; then
+			compare "$name: upper applied before its lower, then rebased, equals the upper applied over it" \
+				"$s/B.m" "$s/P.m"
+		else
+			fail "$name: upper applied before its lower, then rebased" "$(cat "$s/err")"
 		fi
 	elif [ "$ref" != - ] && [ -s "$s/err" ]; then
 		pass "$name: strata refuses $upper as containerd does: $(head -c 200 "$s/err")"

@@ -54,21 +54,11 @@ stop_containerd()
 
 start_containerd()
 {
-	cat >"$T/containerd.toml" <<EOF
-version = 2
-root = "$T/containerd-root"
-state = "$T/containerd-state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = "$T/containerd.sock"
-[ttrpc]
-  address = "$T/containerd.sock.ttrpc"
+	containerd_config "$T/containerd.toml"
+	cat >>"$T/containerd.toml" <<EOF
 [debug]
   address = "$T/containerd-debug.sock"
   level = "debug"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$T/containerd-opt"
 
 [proxy_plugins.strata]
   type = "snapshot"

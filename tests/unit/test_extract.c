@@ -259,6 +259,14 @@ static ssize_t xattr_of(struct env *v, const char *path, const char *name, char 
 	return lgetxattr(p, name, buf, n);
 }
 
+/* The names of path's xattrs, sorted as the file system lists them. */
+static ssize_t xattr_list(struct env *v, const char *path, char *buf, size_t n)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/target/%s", v->dir, path);
+	return llistxattr(p, buf, n);
+}
+
 /* ---- entry types, metadata, digests ---------------------------------------- */
 
 static int every_type_layer(void)
@@ -477,6 +485,137 @@ START_TEST(parents_from_nearest_lower)
 	ck_assert_uint_eq(lst(&v, "c").st_mode, S_IFDIR | 0755);
 	ck_assert_uint_eq(lst(&v, "s").st_mode, S_IFDIR | 0750);
 	env_check_canary(&v);
+}
+END_TEST
+
+/* A directory entry for a directory a lower has is made afresh, as
+ * containerd makes it in the upperdir: the entry's owner, mode and xattrs
+ * only, which hide the lower's in the overlay. A directory the layer made
+ * as a parent first (its child came before it) keeps what it inherited. */
+START_TEST(dir_entry_over_lower_is_its_own)
+{
+	struct env v;
+	env_init(&v);
+	const char *dirs[] = {"d", "e"};
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(mkdirat(v.lower[0], dirs[i], 0700), 0);
+		ck_assert_int_eq(fchownat(v.lower[0], dirs[i], 5, 6, 0), 0);
+		int fd = openat(v.lower[0], dirs[i], O_RDONLY | O_DIRECTORY);
+		ck_assert_int_eq(fsetxattr(fd, "user.low", "l", 1, 0), 0);
+		ck_assert_int_eq(fsetxattr(fd, "user.over", "l", 1, 0), 0);
+		close(fd);
+	}
+	struct tb t;
+	tb_init(&t, 0);
+	struct archive_entry *d = ent("d/", AE_IFDIR | 0751, 1, 2, 1600000000);
+	archive_entry_xattr_add_entry(d, "user.over", "u", 1);
+	put(&t, d, NULL);
+	put_file(&t, "e/child", 0644, "c");
+	put_dir(&t, "e/", 0750);
+	must_apply(&v, tb_done(&t));
+	struct stat st = lst(&v, "d");
+	ck_assert_uint_eq(st.st_mode, S_IFDIR | 0751);
+	ck_assert_uint_eq(st.st_uid, 1);
+	char buf[8];
+	ck_assert_int_eq(xattr_of(&v, "d", "user.low", buf, sizeof buf), -1);
+	ck_assert_int_eq(xattr_of(&v, "d", "user.over", buf, sizeof buf), 1);
+	ck_assert_int_eq(buf[0], 'u');
+	st = lst(&v, "e");
+	ck_assert_uint_eq(st.st_mode, S_IFDIR | 0750);
+	ck_assert_uint_eq(st.st_uid, 0); /* the entry's owner */
+	ck_assert_int_eq(xattr_of(&v, "e", "user.low", buf, sizeof buf), 1);
+	env_check_canary(&v);
+}
+END_TEST
+
+/* The lowers of rebase_equals_apply_over_lowers: directories with owners,
+ * modes and xattrs, one a file in the nearer lower. */
+static void rebase_lowers(struct env *v)
+{
+	static const struct {
+		int lower;
+		const char *path;
+		mode_t mode;
+		const char *xattr;
+	} dirs[] = {
+	    {0, "a", 0711, "user.a"}, {1, "a", 0700, "user.far"},     {1, "b", 0750, "user.b"},
+	    {1, "b/c", 02770, NULL},  {0, "late", 0701, "user.late"}, {0, "q", 0750, "user.q"},
+	    {0, "d", 0700, "user.d"},
+	};
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		int l = v->lower[dirs[i].lower];
+		ck_assert_int_eq(mkdirat(l, dirs[i].path, 0700), 0);
+		ck_assert_int_eq(fchownat(l, dirs[i].path, 10 + (int)i, 20 + (int)i, 0), 0);
+		ck_assert_int_eq(fchmodat(l, dirs[i].path, dirs[i].mode, 0), 0);
+		int fd = openat(l, dirs[i].path, O_RDONLY | O_DIRECTORY);
+		if (dirs[i].xattr)
+			ck_assert_int_eq(fsetxattr(fd, dirs[i].xattr, "v", 1, 0), 0);
+		struct timespec ts[2] = {{100, 0}, {200 + (time_t)i, 0}};
+		futimens(fd, ts);
+		close(fd);
+	}
+	close(openat(v->lower[0], "f", O_CREAT | O_WRONLY, 0600));
+	ck_assert_int_eq(mkdirat(v->lower[1], "f", 0700), 0);
+}
+
+static int rebase_layer(void)
+{
+	struct tb t;
+	tb_init(&t, 0);
+	put_file(&t, "a/x/f", 0644, "f");	    /* parents through two levels */
+	put_file(&t, "b/c/f", 0644, "f");	    /* b only in the farther lower */
+	put_file(&t, "f/g", 0644, "g");		    /* the nearer has a file: defaults */
+	put_file(&t, "late/child", 0644, "c");	    /* a parent first, */
+	put_dir(&t, "late/", 0755);		    /* then its entry */
+	put_file(&t, "q/.wh..wh..opq", 0644, NULL); /* an opaque parent: nothing written in it */
+	put_file(&t, "d/.wh.gone", 0644, NULL);	    /* a whiteout in a parent */
+	return tb_done(&t);
+}
+
+static void same_dir(struct env *a, struct env *b, const char *path)
+{
+	struct stat sa = lst(a, path), sb = lst(b, path);
+	ck_assert_msg(sa.st_mode == sb.st_mode, "%s: mode %o, rebased %o", path, sa.st_mode, sb.st_mode);
+	ck_assert_msg(sa.st_uid == sb.st_uid && sa.st_gid == sb.st_gid, "%s: owner", path);
+	if (!strcmp(path, "q"))
+		ck_assert_int_eq(sb.st_mtim.tv_sec, sa.st_mtim.tv_sec); /* the lower's */
+	char la[256] = {0}, lb[256] = {0};
+	ssize_t na = xattr_list(a, path, la, sizeof la), nb = xattr_list(b, path, lb, sizeof lb);
+	ck_assert_msg(na == nb, "%s: xattr names differ", path);
+	for (char *k = la; k < la + na; k += strlen(k) + 1) { /* the same set, in any order */
+		char va[64] = {0}, vb[64] = {0};
+		ssize_t ra = xattr_of(a, path, k, va, sizeof va), rb = xattr_of(b, path, k, vb, sizeof vb);
+		ck_assert_msg(ra >= 0 && ra == rb && !memcmp(va, vb, (size_t)ra), "%s: xattr %s", path, k);
+	}
+}
+
+START_TEST(rebase_equals_apply_over_lowers)
+{
+	struct env seq, par;
+	env_init(&seq);
+	env_init(&par);
+	rebase_lowers(&seq);
+	rebase_lowers(&par);
+	must_apply(&seq, rebase_layer());
+	struct extract_limits lim;
+	extract_limits_default(&lim);
+	lim.rebase = 1;
+	struct extract_result res;
+	struct err e = {0};
+	ck_assert_msg(extract_layer(rebase_layer(), par.target, NULL, 0, &lim, NULL, NULL, &res, &e) == 0,
+		      "%s", e.msg);
+	char buf[4];
+	ck_assert_int_eq(xattr_of(&par, "a/x", "trusted.strata.parent", buf, sizeof buf), 1);
+	ck_assert_int_eq(xattr_of(&par, "late", "trusted.strata.parent", buf, sizeof buf), 1);
+	ck_assert_int_eq(buf[0], 'x');
+	ck_assert(S_ISCHR(lst(&par, "d/gone").st_mode)); /* converted, as over lowers */
+	ck_assert_msg(extract_rebase(par.target, par.lower, 2, &lim, &e) == 0, "%s", e.msg);
+	const char *dirs[] = {"a", "a/x", "b", "b/c", "f", "late", "q", "d"};
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		same_dir(&seq, &par, dirs[i]);
+		ck_assert_int_eq(xattr_of(&par, dirs[i], "trusted.strata.parent", buf, sizeof buf), -1);
+	}
+	env_check_canary(&par);
 }
 END_TEST
 
@@ -1191,6 +1330,8 @@ int main(void)
 	tcase_add_test(tc, empty_layer);
 	tcase_add_test(tc, whiteouts_and_opaque_over_lower);
 	tcase_add_test(tc, parents_from_nearest_lower);
+	tcase_add_test(tc, dir_entry_over_lower_is_its_own);
+	tcase_add_test(tc, rebase_equals_apply_over_lowers);
 	tcase_add_test(tc, hardlink_chains);
 	tcase_add_test(tc, long_pax_names_and_xattrs);
 	tcase_add_test(tc, replacing_entries);

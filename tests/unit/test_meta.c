@@ -80,6 +80,18 @@ static uint64_t committed(struct meta *m, const char *name, const char *parent)
 	return id;
 }
 
+/* name's chain of parents is one snapshot, pid. */
+static void chain_is_one(struct meta *m, const char *name, uint64_t pid)
+{
+	uint64_t *ids;
+	size_t n;
+	struct err e = {0};
+	ck_assert_int_eq(meta_parent_ids(m, name, &ids, &n, &e), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(ids[0], pid);
+	free(ids);
+}
+
 static int expect_code(int rc, const struct err *e, int code)
 {
 	ck_assert_int_eq(rc, -1);
@@ -434,12 +446,7 @@ START_TEST(commit_replaces_the_active_record)
 	ck_assert(c == ns(s.updated_sec, s.updated_nsec));
 	snap_info_free(&s);
 	/* The parent link follows: p has a child now, c's chain is p. */
-	uint64_t *ids;
-	size_t n;
-	ck_assert_int_eq(meta_parent_ids(m, "c", &ids, &n, &e), 0);
-	ck_assert_uint_eq(n, 1);
-	ck_assert_uint_eq(ids[0], pid);
-	free(ids);
+	chain_is_one(m, "c", pid);
 	expect_code(meta_remove(m, "p", NULL, NULL, &e), &e, ST_FAILED_PRECONDITION);
 	meta_close(m);
 }
@@ -466,6 +473,37 @@ START_TEST(commit_checks_like_containerd)
 	ck_assert_int_eq(meta_get(m, "v", &s, &e), 0);
 	ck_assert_int_eq(s.kind, KIND_VIEW);
 	snap_info_free(&s);
+	meta_close(m);
+}
+END_TEST
+
+/* A parent given at commit (containerd's CommitActive with WithParent): a
+ * key prepared without one takes it, with its parent link; the checks are
+ * containerd's. */
+START_TEST(commit_onto_a_parent)
+{
+	cleanup_free char *d = fresh_dir();
+	struct meta *m = store_open(d);
+	struct err e = {0};
+	uint64_t base_id = committed(m, "base", NULL);
+	uint64_t top = create(m, KIND_ACTIVE, "top-key", NULL, NULL, 0);
+	create(m, KIND_ACTIVE, "act", NULL, NULL, 0);
+	expect_code(meta_commit_onto(m, "top-key", "top", "missing", NULL, 0, 0, 0, &e), &e, ST_NOT_FOUND);
+	expect_code(meta_commit_onto(m, "top-key", "top", "act", NULL, 0, 0, 0, &e), &e,
+		    ST_FAILED_PRECONDITION);
+	ck_assert_int_eq(meta_commit_onto(m, "top-key", "top", "base", NULL, 0, 0, 0, &e), 0);
+	struct snap_info s = {0};
+	ck_assert_int_eq(meta_get(m, "top", &s, &e), 0);
+	ck_assert_str_eq(s.parent, "base");
+	ck_assert_uint_eq(s.id, top);
+	snap_info_free(&s);
+	chain_is_one(m, "top", base_id);
+	expect_code(meta_remove(m, "base", NULL, NULL, &e), &e, ST_FAILED_PRECONDITION); /* linked */
+	/* Prepared on a parent: the same one is fine, another is refused. */
+	committed(m, "other", NULL);
+	create(m, KIND_ACTIVE, "on-base", "base", NULL, 0);
+	expect_code(meta_commit_onto(m, "on-base", "x", "other", NULL, 0, 0, 0, &e), &e, ST_INVALID_ARGUMENT);
+	ck_assert_int_eq(meta_commit_onto(m, "on-base", "x", "base", NULL, 0, 0, 0, &e), 0);
 	meta_close(m);
 }
 END_TEST
@@ -1074,6 +1112,7 @@ int main(void)
 	tcase_add_test(tc, create_stores_normalised_labels_and_times);
 	tcase_add_test(tc, ids_are_monotonic_and_never_reused);
 	tcase_add_test(tc, create_checks_like_containerd);
+	tcase_add_test(tc, commit_onto_a_parent);
 	tcase_add_test(tc, names_and_labels_are_bounded);
 	tcase_add_test(tc, the_largest_info_fits_a_native_record);
 	tcase_add_test(tc, commit_replaces_the_active_record);

@@ -43,7 +43,7 @@ START_TEST(good_requests_of_every_spawned_role_pass)
 		ck_assert_msg(bad == NULL, "%s refused: %s", r->name, bad);
 		n++;
 	}
-	ck_assert_uint_eq(n, 6);
+	ck_assert_uint_eq(n, 7);
 	/* The lower layers each role may take. */
 	uint32_t type = good(ROLE_EXTRACT);
 	s.nlower = IPC_MAX_LOWER;
@@ -66,6 +66,9 @@ START_TEST(good_requests_of_every_spawned_role_pass)
 	type = good(ROLE_REMOVE);
 	s.flags = IPC_SPAWN_DROP_FIRST;
 	s.nlower = 1, s.lower[0] = 101;
+	ck_assert_ptr_null(spawn_check(type, &s, 1));
+	type = good(ROLE_EXTRACT);
+	s.flags = IPC_SPAWN_EXTRACT_REBASE; /* no lower layer: they come at commit */
 	ck_assert_ptr_null(spawn_check(type, &s, 1));
 }
 END_TEST
@@ -123,7 +126,8 @@ START_TEST(flags_belong_to_their_role)
 				       IPC_SPAWN_MOUNT_OWN,
 				       IPC_SPAWN_DIFF_RESTART,
 				       IPC_SPAWN_MOUNT_INUSE,
-				       1u << 6,
+				       IPC_SPAWN_EXTRACT_REBASE,
+				       1u << 7,
 				       1u << 31};
 	for (const struct role_info *r = role_first(); r; r = role_next(r)) {
 		if (r->process != PROC_WORKER)
@@ -153,6 +157,10 @@ START_TEST(flags_belong_to_their_role)
 	type = good(ROLE_DIFF);
 	s.flags = IPC_SPAWN_DIFF_RESTART;
 	refused(type, "DIFF_RESTART on the fast path");
+	type = good(ROLE_EXTRACT);
+	s.flags = IPC_SPAWN_EXTRACT_REBASE;
+	s.nlower = 1, s.lower[0] = 5;
+	refused(type, "EXTRACT_REBASE with a lower layer");
 }
 END_TEST
 

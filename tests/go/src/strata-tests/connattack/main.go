@@ -38,6 +38,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"strata-tests/rawgrpc"
 )
 
 const service = "/containerd.services.snapshots.v1.Snapshots/"
@@ -286,15 +287,6 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func entry(num int, k, v string) []byte { return ld(num, cat(ld(1, []byte(k)), ld(2, []byte(v)))) }
 
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v interface{}) ([]byte, error) { return v.([]byte), nil }
-func (rawCodec) Unmarshal(data []byte, v interface{}) error {
-	*(v.(*[]byte)) = append([]byte(nil), data...)
-	return nil
-}
-func (rawCodec) Name() string { return "proto" }
-
 // nativeCall sends one record on the native socket and returns its status.
 func nativeCall(method uint32, payload []byte) (uint32, string, error) {
 	c, err := net.Dial("unixpacket", *address+".fd")
@@ -369,7 +361,7 @@ func nul() {
 		for i, tc := range cases {
 			name := fmt.Sprintf("%s #%d with %q", tc.method, i, bad)
 			var out []byte
-			err := cc.Invoke(ctx, service+tc.method, tc.body, &out, grpc.ForceCodec(rawCodec{}))
+			err := cc.Invoke(ctx, service+tc.method, tc.body, &out, grpc.ForceCodec(rawgrpc.Codec{}))
 			if status.Code(err) != codes.InvalidArgument {
 				fmt.Printf("FAIL gRPC %s: want InvalidArgument, got %v\n", name, err)
 				failed++

@@ -253,6 +253,26 @@ var pairs = []pair{
 			b.Dir("late/", 0o700, Owner(11, 12))
 			b.File("symdir/z", 0o644, txt("lower has symdir as a symlink to a dir"))
 		}, nil},
+	{"lowerdirs", "directory entries for directories that lower has: the entry's own owner, mode and xattrs " +
+		"only, none of lower's (containerd mkdirs them fresh in the upperdir, which hides lower's " +
+		"metadata); one overriding a lower xattr, one naming none, one whose child comes first, an opaque one",
+		func(b *Builder) {
+			b.Dir("ld/", 0o750, Owner(31, 32), Xattr("user.keep", "lower-keep"), Xattr("user.over", "lower"))
+			b.File("ld/old", 0o644, txt("old"))
+			b.Dir("ln/", 0o711, Owner(33, 34), Xattr("user.n", "lower-n"))
+			b.Dir("lc/", 0o700, Owner(35, 36), Xattr("user.c", "lower-c"))
+			b.Dir("lo/", 0o755, Owner(37, 38), Xattr("user.o", "lower-o"))
+			b.File("lo/hidden", 0o644, txt("hidden"))
+		},
+		func(b *Builder) {
+			b.Dir("ld/", 0o755, Owner(1, 2), Xattr("user.over", "upper"), Xattr("security.capability", vfsCapV2))
+			b.File("ld/new", 0o644, txt("new"))
+			b.Dir("ln/", 0o755)
+			b.File("lc/child", 0o644, txt("child first"))
+			b.Dir("lc/", 0o751, Owner(3, 4))
+			b.Dir("lo/", 0o705)
+			b.File("lo/.wh..wh..opq", 0o644, nil)
+		}, nil},
 	{"names", "names as tar -C DIR . writes them (./ prefix, the ./ root entry containerd skips), unclean " +
 		"names (a//b, a/./b, x/../y staying inside), a dir named without trailing slash",
 		base, func(b *Builder) {
