@@ -26,6 +26,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -115,6 +116,8 @@ static int commit(struct cli *cli, const char *name, const char *key, const char
 	return 0;
 }
 
+#define REMOVE_TRIES 100 /* 10 s */
+
 /* Best effort: the caller is already failing with its own error. */
 static void remove_quietly(struct cli *cli, const char *key)
 {
@@ -123,7 +126,17 @@ static void remove_quietly(struct cli *cli, const char *key)
 	struct err e;
 	req.snapshotter = CLI_SNAPSHOTTER;
 	req.key = (char *)key;
-	if (cli_unary(cli, NM_REMOVE, &req.base, &google__protobuf__empty__descriptor, &out, &e) < 0) {
+	/* A layer's apply that was cancelled (its process stopped) ends in the
+	 * daemon shortly after: until then, Remove is FailedPrecondition. */
+	int rc;
+	for (int tries = 0;; tries++) {
+		rc = cli_unary(cli, NM_REMOVE, &req.base, &google__protobuf__empty__descriptor, &out, &e);
+		if (rc == 0 || e.code != ST_FAILED_PRECONDITION || tries == REMOVE_TRIES)
+			break;
+		struct timespec ts = {0, 100 * 1000 * 1000L};
+		nanosleep(&ts, NULL);
+	}
+	if (rc < 0) {
 		fprintf(stderr, "strata: import: cannot remove temporary snapshot ");
 		out_text(stderr, key);
 		fprintf(stderr, ": %s: ", status_name(e.code));
