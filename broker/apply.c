@@ -56,9 +56,10 @@ static void applied(void *ctx, const struct job_result *res, const struct err *e
 	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
 	if (e)
 		return apply_failing(c, res, e->code, "apply to `%s`: %s", r->key, e->msg);
-	char diff_id[DIGEST_LEN + 1], digest[DIGEST_LEN + 1];
+	char diff_id[DIGEST_LEN + 1], digest[DIGEST_LEN + 1] = "";
 	digest_format(diff_id, res->applied.diff_id);
-	digest_format(digest, res->applied.digest);
+	if (!r->no_digest || r->expected_digest[0])
+		digest_format(digest, res->applied.digest);
 	/* The layer is written by now: one with another digest failed like
 	 * any other (broker/applyfail.c). */
 	if (r->expected_digest[0] && strcmp(r->expected_digest, digest))
@@ -121,6 +122,7 @@ void svc_apply_layer(struct call *c)
 	    .lower = lower,
 	    .nlower = nlower,
 	    .extract_rebase = rebase,
+	    .extract_no_digest = r->no_digest && !r->expected_digest[0],
 	    .handle = &c->job,
 	};
 	/* Written from now on: Commit, Remove, Diff and other applies of the

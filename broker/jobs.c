@@ -177,7 +177,8 @@ static int job_send_spawn(struct job *j, struct err *e)
 	s->nlower = (uint32_t)j->spec.nlower;
 	s->nleft = (uint32_t)j->spec.nleft;
 	s->flags |= j->spec.mount_flags | (j->spec.diff_restart ? IPC_SPAWN_DIFF_RESTART : 0) |
-		    (j->spec.extract_rebase ? IPC_SPAWN_EXTRACT_REBASE : 0);
+		    (j->spec.extract_rebase ? IPC_SPAWN_EXTRACT_REBASE : 0) |
+		    (j->spec.extract_no_digest ? IPC_SPAWN_EXTRACT_NO_DIGEST : 0);
 	s->nuid_map = j->spec.nuid_map;
 	s->ngid_map = j->spec.ngid_map;
 	memcpy(s->uid_map, j->spec.uid_map, sizeof s->uid_map);

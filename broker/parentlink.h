@@ -72,8 +72,9 @@ struct job_spec {
 	 * its blob must have */
 	char publish_name[65], publish_digest[65];
 	uint64_t publish_size;
-	uint32_t mount_flags; /* ROLE_MOUNT: IPC_SPAWN_MOUNT_* */
-	int extract_rebase;   /* ROLE_EXTRACT: IPC_SPAWN_EXTRACT_REBASE (the lowers come at commit) */
+	uint32_t mount_flags;  /* ROLE_MOUNT: IPC_SPAWN_MOUNT_* */
+	int extract_rebase;    /* ROLE_EXTRACT: IPC_SPAWN_EXTRACT_REBASE (the lowers come at commit) */
+	int extract_no_digest; /* ROLE_EXTRACT: IPC_SPAWN_EXTRACT_NO_DIGEST */
 	/* Optional: kept pointing at the job while it exists (NULL after),
 	 * so that its caller can give it up (struct call's job). */
 	struct job **handle;

@@ -114,6 +114,9 @@ int cli_apply_fd(struct cli *cli, const char *key, int fd, const char *expected_
 	req.key = (char *)key;
 	req.expected_digest = (char *)(expected_digest ? expected_digest : "");
 	req.expected_size = expected_size > 0 ? expected_size : 0;
+	/* Only --json shows the compressed digest: without it, the worker
+	 * skips hashing the compressed bytes. */
+	req.no_digest = !*req.expected_digest && !cli->json;
 	if (cli_connect(cli, e) < 0) {
 		close(fd);
 		return -1;

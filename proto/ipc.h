@@ -312,6 +312,9 @@ struct ipc_spawn {
  * parallel unpack): whiteouts and opaque markers convert as over lowers,
  * and the parents it makes are left for a ROLE_REBASE job. */
 #define IPC_SPAWN_EXTRACT_REBASE 64u
+/* ROLE_EXTRACT: the compressed stream's digest is not wanted; the result's
+ * digest is all zero. */
+#define IPC_SPAWN_EXTRACT_NO_DIGEST 128u
 
 struct ipc_spawn_failed {
 	uint64_t job_id;

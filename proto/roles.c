@@ -21,7 +21,7 @@ static const struct role_info roles[ROLE_MAX + 1] = {
     /* Applies the layer on its input to /target; lower[] gives the
      * metadata of parent directories a layer does not carry. */
     [ROLE_EXTRACT] = {ROLE_EXTRACT, "extract", PROC_WORKER, 1, 0, VIEW_LAYERS, 0, INPUT_LAYER, LOWERS_ANY,
-		      IPC_SPAWN_EXTRACT_REBASE, IPC_JOB_APPLIED},
+		      IPC_SPAWN_EXTRACT_REBASE | IPC_SPAWN_EXTRACT_NO_DIGEST, IPC_JOB_APPLIED},
     /* Writes the layer of a snapshot's upperdir (its fs, read-only) to its
      * output; on the general path (nleft > 0) it compares two merged trees
      * instead (worker/sandbox.c). */

@@ -49,6 +49,7 @@ struct decoder {
 	ZSTD_DCtx *zs;
 	size_t zs_hint; /* ZSTD_decompressStream's last return: 0 at a frame end */
 	EVP_MD_CTX *h_in, *h_out;
+	int hash_in; /* the compressed bytes are hashed (h_in) */
 	uint64_t bytes_out, max_bytes;
 	uint32_t max_ratio;
 	_Atomic uint64_t bytes_in;
@@ -151,7 +152,7 @@ static int refill(struct decoder *d, struct err *e)
 		d->in_eof = 1;
 		return 0;
 	}
-	if (d->codec != CODEC_NONE && EVP_DigestUpdate(d->h_in, d->in, (size_t)n) != 1)
+	if (d->hash_in && EVP_DigestUpdate(d->h_in, d->in, (size_t)n) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
 	atomic_fetch_add(&d->bytes_in, (uint64_t)n);
 	return 0;
@@ -212,6 +213,8 @@ static int decoder_init(struct decoder *d, int fd, const struct extract_limits *
 		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
 	if (detect(d, progress, ctx, e) < 0)
 		return -1;
+	/* An uncompressed layer's digest is its diff ID, hashed as that. */
+	d->hash_in = d->codec != CODEC_NONE && !lim->no_digest;
 	if (d->codec == CODEC_GZIP) {
 		d->gz = xmalloc(sizeof *d->gz);
 		isal_inflate_init(d->gz);
@@ -542,8 +545,7 @@ static int stream_result(struct xstream *s, struct extract_result *res, struct e
 {
 	unsigned int len = 32, len2 = 32;
 	if (hash_wait(s) < 0 || EVP_DigestFinal_ex(s->d.h_out, res->diff_id, &len2) != 1 || len2 != 32 ||
-	    (s->d.codec != CODEC_NONE &&
-	     (EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32)))
+	    (s->d.hash_in && (EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32)))
 		return err_set(e, ST_INTERNAL, "sha256 finalisation failed");
 	if (s->d.codec == CODEC_NONE)
 		memcpy(res->compressed_digest, res->diff_id, 32);

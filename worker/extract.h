@@ -33,6 +33,7 @@ struct extract_limits {
 	uint32_t max_ratio;   /* uncompressed / compressed, past the first 64 MiB (0: none) */
 	int strip_caps;	      /* drop security.capability and setuid/setgid bits */
 	int single_thread;    /* decompress in the calling thread (no pipeline) */
+	int no_digest;	      /* compressed_digest not wanted (left zero) */
 	/* The lowers come at commit (a layer unpacked beside its lowers, then
 	 * rebased onto them): whiteouts and opaque markers convert as over
 	 * lowers, and what the lowers would give is left to extract_rebase. */

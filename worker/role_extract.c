@@ -48,6 +48,7 @@ int role_open_layers(const struct ipc_spawn *req, int *target, int *lowers, stru
 	lim->max_ratio = c->extract_max_ratio;
 	lim->strip_caps = c->strip_caps;
 	lim->rebase = (req->flags & IPC_SPAWN_EXTRACT_REBASE) != 0;
+	lim->no_digest = (req->flags & IPC_SPAWN_EXTRACT_NO_DIGEST) != 0;
 	const char *role = worker_role_name((int)req->role);
 	if ((*target = open("/target", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "%s: open `/target`", role);

@@ -371,6 +371,31 @@ START_TEST(every_type_single_thread)
 }
 END_TEST
 
+/* Without the compressed digest: the diff ID all the same, the digest zero. */
+START_TEST(no_digest_keeps_the_diff_id)
+{
+	static const char *filters[] = {"zstd -q -c", NULL};
+	for (int i = 0; i < 2; i++) {
+		struct env v;
+		env_init(&v);
+		int tar = every_type_layer();
+		unsigned char want[32], zero[32] = {0};
+		sha256_fd(tar, want);
+		int in = filters[i] ? filter_fd(tar, filters[i]) : tar;
+		struct extract_limits lim;
+		extract_limits_default(&lim);
+		lim.no_digest = 1;
+		struct extract_result res;
+		struct err e = {0};
+		ck_assert_msg(apply_lim(&v, in, &lim, &res, &e) == 0, "%s", e.msg);
+		check_every_type(&v);
+		ck_assert_mem_eq(res.diff_id, want, 32);
+		/* an uncompressed layer's digest is its diff ID, which costs nothing */
+		ck_assert_mem_eq(res.compressed_digest, filters[i] ? zero : want, 32);
+	}
+}
+END_TEST
+
 /* diff_id counts bytes after the tar end; several gzip members are one stream. */
 START_TEST(trailing_bytes_and_gzip_members)
 {
@@ -1326,6 +1351,7 @@ int main(void)
 	tcase_add_test(tc, every_type_gzip);
 	tcase_add_test(tc, every_type_zstd);
 	tcase_add_test(tc, every_type_single_thread);
+	tcase_add_test(tc, no_digest_keeps_the_diff_id);
 	tcase_add_test(tc, trailing_bytes_and_gzip_members);
 	tcase_add_test(tc, empty_layer);
 	tcase_add_test(tc, whiteouts_and_opaque_over_lower);
