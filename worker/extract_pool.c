@@ -59,7 +59,12 @@ struct xpool {
 	pthread_t tid[POOL_THREADS];
 	struct xwriter *w[POOL_THREADS];
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* any change of a job's state, or stop */
+	/* Each side sleeps on its own condition and is woken only when it
+	 * sleeps: a wake-up per file would cost more than the file. */
+	pthread_cond_t work; /* writers: a job queued, or stop */
+	pthread_cond_t done; /* the parser: a job finished */
+	unsigned idle;	     /* writers waiting on work */
+	int parser_waits;    /* the parser waits on done */
 	struct job jobs[POOL_JOBS];
 	unsigned queue[POOL_JOBS]; /* slots in FIFO order */
 	unsigned q_head, q_len, busy;
@@ -219,8 +224,11 @@ static void *writer_main(void *arg)
 	free(arg);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->q_len && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
+		while (!p->q_len && !p->stop) {
+			p->idle++;
+			pthread_cond_wait(&p->work, &p->mu);
+			p->idle--;
+		}
 		if (p->stop)
 			break;
 		struct job *j = &p->jobs[p->queue[p->q_head]];
@@ -246,7 +254,8 @@ static void *writer_main(void *arg)
 		j->state = JOB_FREE;
 		p->busy--;
 		p->bytes -= j->cost;
-		pthread_cond_broadcast(&p->cv);
+		if (p->parser_waits)
+			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -261,7 +270,8 @@ struct xpool *xpool_new(struct xwriter *main, int target_fd, const int *lower_fd
 	if (lim->single_thread)
 		return p;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
 	xw_share_gen(main, &p->gen);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
@@ -283,11 +293,19 @@ struct xpool *xpool_new(struct xwriter *main, int target_fd, const int *lower_fd
 	return p;
 }
 
+/* Called with mu held, by the parser: until a job finishes. */
+static void wait_done(struct xpool *p)
+{
+	p->parser_waits = 1;
+	pthread_cond_wait(&p->done, &p->mu);
+	p->parser_waits = 0;
+}
+
 /* Called with mu held: waits until nothing in flight touches x. */
 static void wait_clear(struct xpool *p, const struct xentry *x, const char *other)
 {
 	while (!p->failed && (in_flight(p, x->path) || in_flight(p, other)))
-		pthread_cond_wait(&p->cv, &p->mu);
+		wait_done(p);
 }
 
 static int pool_failed(struct xpool *p, struct err *e)
@@ -312,7 +330,7 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 		return xw_entry(p->main, x, data, e);
 	}
 	while (!p->failed && (p->busy == POOL_JOBS || (p->busy && p->bytes + x->size > POOL_BYTES)))
-		pthread_cond_wait(&p->cv, &p->mu);
+		wait_done(p);
 	if (p->failed)
 		return pool_failed(p, e);
 	unsigned slot = 0;
@@ -334,7 +352,8 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	p->bytes += j->cost;
 	p->queue[(p->q_head + p->q_len) % POOL_JOBS] = slot;
 	p->q_len++;
-	pthread_cond_broadcast(&p->cv);
+	if (p->idle)
+		pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
@@ -344,7 +363,7 @@ int xpool_finish(struct xpool *p, struct err *e)
 	if (p->threads) {
 		pthread_mutex_lock(&p->mu);
 		while (p->busy)
-			pthread_cond_wait(&p->cv, &p->mu);
+			wait_done(p);
 		if (p->failed)
 			return pool_failed(p, e);
 		pthread_mutex_unlock(&p->mu);
@@ -362,9 +381,9 @@ void xpool_free(struct xpool *p)
 		 * entry leaves. */
 		pthread_mutex_lock(&p->mu);
 		while (p->busy)
-			pthread_cond_wait(&p->cv, &p->mu);
+			wait_done(p);
 		p->stop = 1;
-		pthread_cond_broadcast(&p->cv);
+		pthread_cond_broadcast(&p->work);
 		pthread_mutex_unlock(&p->mu);
 		for (int i = 0; i < p->threads; i++)
 			pthread_join(p->tid[i], NULL);
@@ -376,7 +395,8 @@ void xpool_free(struct xpool *p)
 	free(p->victim);
 	if (p->threads) {
 		pthread_mutex_destroy(&p->mu);
-		pthread_cond_destroy(&p->cv);
+		pthread_cond_destroy(&p->work);
+		pthread_cond_destroy(&p->done);
 	}
 	free(p);
 }
