@@ -23,7 +23,9 @@
 # Every run starts after `sync`, so no run pays for an earlier run's
 # writeback. Extracted trees are never deleted between timed runs (ext4
 # without a journal creates files slowly right after large deletes); they go
-# with the temp dir at the end. stratad runs with --log-level debug: its
+# with the temp dir at the end, so a second run started within about five
+# minutes of the first (or of `make check`) times npm's many small files on
+# a file system that still skips the freed inodes: wait. stratad runs with --log-level debug: its
 # spawner logs each extract worker's peak resident memory and CPU time.
 #
 # Environment: B (build dir, default build), STRATAD, STRATA (default
