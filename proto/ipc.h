@@ -313,7 +313,9 @@ struct ipc_spawn {
  * and the parents it makes are left for a ROLE_REBASE job. */
 #define IPC_SPAWN_EXTRACT_REBASE 64u
 /* ROLE_EXTRACT: the compressed stream's digest is not wanted; the result's
- * digest is all zero. */
+ * digest is all zero.  Safe: the broker sets it only for a native apply
+ * that neither gives an expected digest nor will show one, so no check
+ * depends on the skipped hash (gRPC Apply and import always verify). */
 #define IPC_SPAWN_EXTRACT_NO_DIGEST 128u
 
 struct ipc_spawn_failed {
