@@ -99,14 +99,15 @@ static int in_flight(struct xpool *p, const char *path)
 }
 
 /* The paths an entry touches besides its own: a whiteout's victim, a
- * hardlink's target.  `victim` has room for the entry's path. */
+ * hardlink's target (none for an opaque marker).  `victim` has room for the entry's path. */
 static const char *other_path(const struct xentry *x, char *victim)
 {
 	if (x->type == XE_HARDLINK)
 		return x->link;
 	const char *slash = strrchr(x->path, '/');
 	const char *base = slash ? slash + 1 : x->path;
-	if (strncmp(base, WHITEOUT_PREFIX, 4))
+	/* an opaque marker only sets an xattr on its directory */
+	if (strncmp(base, WHITEOUT_PREFIX, 4) || !strcmp(base, ".wh..wh..opq"))
 		return NULL;
 	size_t dir = (size_t)(base - x->path);
 	memcpy(victim, x->path, dir);
@@ -320,7 +321,9 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	if (!p->threads)
 		return xw_entry(p->main, x, data, e);
 	const char *other = other_path(x, p->victim);
-	int queue = x->type == XE_REG && !other && x->size <= JOB_MAX;
+	const char *slash = strrchr(x->path, '/');
+	int marker = !strncmp(slash ? slash + 1 : x->path, WHITEOUT_PREFIX, 4);
+	int queue = x->type == XE_REG && !marker && x->size <= JOB_MAX;
 	pthread_mutex_lock(&p->mu);
 	wait_clear(p, x, other);
 	if (p->failed)
