@@ -159,6 +159,20 @@ $(B)/tests/unit-confine: tests/tools/unit-confine.c
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
+# ---- manual pages ------------------------------------------------------------
+# man/NAME.SECTION.scd rendered by scdoc (tests/integration/docs.sh checks
+# that they name every command, option and setting; mandoc and groff lint
+# them, col flattens their text).
+DEB_PACKAGES += scdoc mandoc groff-base bsdextrautils
+.PHONY: man
+MAN_PAGES := $(patsubst man/%.scd,$(B)/man/%,$(wildcard man/*.scd))
+all: $(MAN_PAGES)
+man: $(MAN_PAGES)
+
+$(B)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
 # ---- tests -------------------------------------------------------------------
 check: deps
 	$(MAKE) all
