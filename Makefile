@@ -162,8 +162,9 @@ $(B)/tests/unit-confine: tests/tools/unit-confine.c
 # ---- manual pages ------------------------------------------------------------
 # man/NAME.SECTION.scd rendered by scdoc (tests/integration/docs.sh checks
 # that they name every command, option and setting; mandoc and groff lint
-# them, col flattens their text).
-DEB_PACKAGES += scdoc mandoc groff-base bsdextrautils
+# them, col flattens their text; client/strata.bash is tried with
+# bash-completion).
+DEB_PACKAGES += scdoc mandoc groff-base bsdextrautils bash-completion
 .PHONY: man
 MAN_PAGES := $(patsubst man/%.scd,$(B)/man/%,$(wildcard man/*.scd))
 all: $(MAN_PAGES)

@@ -20,6 +20,8 @@ need_tools mandoc groff col bash awk
 STRATA=${STRATA:-$B/strata}
 MAN=$B/man
 COMPLETION=$REPO/client/strata.bash
+BASH_COMPLETION=/usr/share/bash-completion/bash_completion
+[ -f "$BASH_COMPLETION" ] || fail "bash-completion is installed" "no $BASH_COMPLETION (make deps)"
 
 # ---- the lists, from the binaries ----------------------------------------------
 
@@ -244,16 +246,30 @@ if start_stratad "$T/root" "$ADDR"; then
 	"$STRATA" --address "$ADDR" prepare a1 >/dev/null &&
 		"$STRATA" --address "$ADDR" commit c1 a1 &&
 		"$STRATA" --address "$ADDR" prepare a2 c1 >/dev/null &&
-		"$STRATA" --address "$ADDR" view v1 c1 >/dev/null
+		"$STRATA" --address "$ADDR" view v1 c1 >/dev/null &&
+		"$STRATA" --address "$ADDR" view default/1/sha256:ab c1 >/dev/null
 	check "the snapshots to complete exist" "$STRATA" --address "$ADDR" stat v1
-	comp_is "KEY completes every snapshot" "a2 c1 v1" strata --address "$ADDR" stat ""
+	comp_is "KEY completes every snapshot" "a2 c1 default/1/sha256:ab v1" strata --address "$ADDR" stat ""
 	comp_is "keys of the daemon --address= names" "a2" strata --address="$ADDR" stat a
 	comp_is "PARENT completes committed snapshots" "c1" strata --address "$ADDR" prepare new ""
 	comp_is "apply's KEY completes active snapshots" "a2" strata --address "$ADDR" apply ""
-	comp_is "mounts' KEY completes active snapshots and views" "a2 v1" strata --address "$ADDR" mounts ""
-	comp_is "rm completes keys after keys" "a2 c1 v1" strata --address "$ADDR" rm a2 ""
+	comp_is "mounts' KEY completes active snapshots and views" "a2 default/1/sha256:ab v1" strata --address "$ADDR" mounts ""
+	comp_is "rm completes keys after keys" "a2 c1 default/1/sha256:ab v1" strata --address "$ADDR" rm a2 ""
 	comp_is "--parent's value completes keys" "c1" strata --address "$ADDR" diff a2 --parent c
 	comp_is "an option's value is no argument" "$T/layer.tar $T/layers.d" strata --address "$ADDR" apply --digest sha256:0 a2 "$T/lay"
+	# As installed, bash-completion's helpers are there: a key with a colon,
+	# where bash splits words, completes past it (bash puts in what follows).
+	_got=$(PATH="$B:$PATH" bash --norc -c '
+		. "$1" && . "$2" || exit 1
+		COMP_LINE="strata --address $3 stat default/1/sha256:a" COMP_POINT=${#COMP_LINE}
+		COMP_WORDS=(strata --address "$3" stat default/1/sha256 : a) COMP_CWORD=6
+		_strata
+		printf "%s\n" "${COMPREPLY[@]}"' sh "$BASH_COMPLETION" "$COMPLETION" "$ADDR" 2>&1)
+	if [ "$_got" = ab ]; then
+		pass "with bash-completion, a key completes past a colon"
+	else
+		fail "with bash-completion, a key completes past a colon" "want \`ab\`, got \`$_got\`"
+	fi
 else
 	fail "daemon starts"
 fi
