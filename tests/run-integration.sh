@@ -23,6 +23,7 @@ order="
 	diff-roundtrip
 	mount
 	holds
+	metrics
 	tenants
 	jobs
 	maximal
