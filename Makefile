@@ -33,7 +33,7 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	libisal-dev libdeflate-dev libzstd-dev libinih-dev libjansson-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd \
-	python3 zstd procps binutils e2fsprogs xfsprogs \
+	python3 python3-prometheus-client zstd procps binutils e2fsprogs xfsprogs \
 	clang libclang-rt-14-dev llvm
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson

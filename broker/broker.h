@@ -19,6 +19,7 @@ struct broker_opts {
 	uid_t uid; /* account to run as */
 	gid_t gid;
 	int overlay_index_off; /* the overlay module has the `index` parameter: add index=off */
+	int metrics;	       /* a metrics socket is open on BROKER_FD_METRICS */
 	/* From the --tenant flags, in numbers: the parent resolved the names
 	 * (tenant_of_peer, tenant_by_name). */
 	struct tenants tenants;

@@ -9,6 +9,7 @@
 #include "../common/util.h"
 #include "audit.h"
 #include "durable.h"
+#include "metrics.h"
 #include "loop.h"
 #include "parentlink.h"
 #include "pbcheck.h"
@@ -54,9 +55,34 @@ static const struct method_desc methods[] = {
      svc_fsck, "Fsck", 1},
     {NM_ACT_AS, NULL, &strata__v1__act_as_request__descriptor, &strata__v1__act_as_response__descriptor, 0, 0,
      svc_act_as, "ActAs", 1},
+    {NM_METRICS, NULL, &strata__v1__metrics_request__descriptor, &strata__v1__metrics_response__descriptor, 1,
+     0, svc_metrics, "Metrics", 0},
+    {NM_HEALTH, NULL, &strata__v1__health_request__descriptor, &strata__v1__health_response__descriptor, 0, 0,
+     svc_health, "Health", 0},
+    /* gRPC only (no native id): the standard health check. */
+    {0, "/grpc.health.v1.Health/Check", &grpc__health__v1__health_check_request__descriptor,
+     &grpc__health__v1__health_check_response__descriptor, 0, 0, svc_health_check, "Check", 0},
 };
 
 static unsigned calls_alive;
+
+size_t method_count(void)
+{
+	return ARRAY_SIZE(methods);
+}
+
+size_t method_index(const struct method_desc *m)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
+		if (m == &methods[i])
+			return i;
+	return ARRAY_SIZE(methods);
+}
+
+const struct method_desc *method_at(size_t i)
+{
+	return &methods[i];
+}
 
 const struct method_desc *method_by_grpc_path(const char *path)
 {
@@ -69,7 +95,7 @@ const struct method_desc *method_by_grpc_path(const char *path)
 const struct method_desc *method_by_id(uint32_t id)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
-		if (methods[i].id == id)
+		if (methods[i].id && methods[i].id == id) /* 0: gRPC only */
 			return &methods[i];
 	return NULL;
 }
@@ -94,6 +120,7 @@ struct call *call_new(const struct method_desc *m, ProtobufCMessage *req, const 
 	c->transport = transport;
 	c->peer_uid = (uid_t)-1;
 	c->reply_fd = -1;
+	c->started_ns = now_ns_monotonic();
 	for (size_t i = 0; i < ARRAY_SIZE(c->fds); i++)
 		c->fds[i] = -1;
 	calls_alive++;
@@ -193,6 +220,7 @@ static void call_end_durable(void *ctx, const struct err *e)
 		s->code = e->code == ST_OK ? ST_INTERNAL : e->code;
 		snprintf(s->msg, sizeof s->msg, "%s", e->msg);
 	}
+	metrics_call(c->m, s->code, now_ns_monotonic() - c->started_ns);
 	if (c->transport)
 		c->ops->finish(c->transport, s->code, s->msg);
 	call_free(c);

@@ -65,12 +65,18 @@ struct call {
 	/* The job working for the call now, if any (job_spec.handle keeps it
 	 * current): given up when the client goes away. */
 	struct job *job;
+	uint64_t started_ns;		     /* now_ns_monotonic() when the request was complete */
 	void (*on_writable)(struct call *c); /* call_when_writable(), waiting */
 	int writable_queued;		     /* on_writable is deferred to run */
 };
 
 const struct method_desc *method_by_grpc_path(const char *path);
 const struct method_desc *method_by_id(uint32_t id);
+/* The method table, for counters kept per method (broker/metrics.c);
+ * method_index() of a method not in it is method_count(). */
+size_t method_count(void);
+size_t method_index(const struct method_desc *m);
+const struct method_desc *method_at(size_t i);
 
 /* The request of method m from its wire bytes: NULL with InvalidArgument
  * when it does not decode, or when a string in it is not valid UTF-8 or

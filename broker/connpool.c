@@ -247,6 +247,23 @@ void conn_uncharge(struct conn_ref *r, size_t n)
 	r->charged -= n;
 }
 
+/* Every pool made, for the metrics (one per front door). */
+static struct conn_pool *pools[CONN_POOLS_MAX];
+static size_t npools;
+
+size_t conn_pool_stats(struct conn_pool_stats *out, size_t max)
+{
+	size_t n = 0;
+	for (; n < npools && n < max; n++)
+		out[n] = (struct conn_pool_stats){.door = pools[n]->door,
+						  .open = pools[n]->n,
+						  .refused_conns = pools[n]->st.refused_conns,
+						  .refused_bytes = pools[n]->st.refused_bytes,
+						  .evicted = pools[n]->st.evicted,
+						  .timed_out = pools[n]->st.timed_out};
+	return n;
+}
+
 struct conn_pool *conn_pool_new(const char *door, const struct conn_limits *l,
 				const struct conn_pool_ops *ops)
 {
@@ -259,5 +276,7 @@ struct conn_pool *conn_pool_new(const char *door, const struct conn_limits *l,
 		free(p);
 		return NULL;
 	}
+	if (npools < CONN_POOLS_MAX)
+		pools[npools++] = p;
 	return p;
 }

@@ -59,6 +59,18 @@ void conn_touch(struct conn_ref *r);
 /* n more request bytes buffered: ResourceExhausted (logged, counted) when
  * that passes the pool's budget or the uid's half of it. */
 int conn_charge(struct conn_ref *r, size_t n, struct err *e);
+
+/* What the pools counted, for the metrics: the first max pools made. */
+#define CONN_POOLS_MAX 4
+struct conn_pool_stats {
+	const char *door;
+	unsigned open;
+	uint64_t refused_conns; /* max_connections, max_connections_per_user */
+	uint64_t refused_bytes; /* requests refused at max_request_bytes */
+	uint64_t evicted;	/* idle connections closed to make room */
+	uint64_t timed_out;	/* idle connections closed at idle_timeout */
+};
+size_t conn_pool_stats(struct conn_pool_stats *out, size_t max);
 void conn_uncharge(struct conn_ref *r, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include "broker.h"
 #include "loop.h"
 #include "meta.h"
+#include "metrics.h"
 
 struct waiter {
 	durable_fn fn;
@@ -40,6 +41,7 @@ static void waiters_run(struct waiters *w, const struct err *e)
  * the batch being committed (seq); parked: writers waiting for a batch. */
 static struct waiters current, inflight, parked;
 static uint64_t inflight_seq;
+static uint64_t inflight_ns; /* when it was handed to the committer */
 
 /* The batch being committed is done: its waiters learn the outcome. */
 static void inflight_finished(void)
@@ -50,6 +52,8 @@ static void inflight_finished(void)
 		return;
 	if (rc < 0)
 		log_err("%s", e.msg);
+	else
+		metrics_meta_commit(now_ns_monotonic() - inflight_ns);
 	inflight_seq = 0;
 	waiters_run(&inflight, rc < 0 ? &e : NULL);
 }
@@ -89,6 +93,7 @@ static void commit_async(void *ctx)
 		return;
 	}
 	inflight_seq = meta_flush_async(broker.meta);
+	inflight_ns = now_ns_monotonic();
 	inflight = current;
 	current = (struct waiters){0};
 }

@@ -32,5 +32,6 @@ int main(int argc, char **argv)
 	o.uid = (uid_t)uid;
 	o.gid = (gid_t)gid;
 	o.overlay_index_off = p.index_off;
+	o.metrics = p.metrics;
 	return broker_main(&o);
 }

@@ -21,6 +21,7 @@
 #include "broker.h"
 #include "durable.h"
 #include "loop.h"
+#include "metrics.h"
 #include "parentlink.h"
 #include "services.h"
 #include "space.h"
@@ -135,6 +136,34 @@ static int tenant_busy(const struct job *j)
 }
 
 /* ---- jobs ----------------------------------------------------------------- */
+
+/* The role a job is counted under: a probe's worker is confined as the
+ * role it probes. */
+static int job_metric_role(const struct job *j)
+{
+	return j->spec.role == ROLE_PROBE ? (int)j->spec.probe_role : (int)j->spec.role;
+}
+
+static uint64_t job_age_ns(const struct job *j)
+{
+	return j->started_ns ? now_ns_monotonic() - j->started_ns : 0;
+}
+
+/* How a job that ran ended (rc: job_outcome's), for the metrics. */
+static enum job_outcome job_outcome_kind(const struct job *j, int rc, int wstatus)
+{
+	if (j->aborted.code == ST_DEADLINE_EXCEEDED)
+		return JO_TIMEOUT;
+	if (j->aborted.code == ST_CANCELLED)
+		return JO_CANCELLED;
+	if (rc == 0 && !j->aborted.code)
+		return JO_OK;
+	if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGSYS)
+		return JO_SECCOMP;
+	if (WIFSIGNALED(wstatus) && !j->kill_sent)
+		return JO_KILLED;
+	return JO_FAILED;
+}
 
 static void job_free(struct job *j)
 {
@@ -316,6 +345,7 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 	const unsigned *tq = tenant_count(&tenant_queued, j);
 	if (pl.running >= pl.lim.max_jobs || pl.queue || tenant_busy(j) || ahead_busy(j)) {
 		if (pl.queued >= pl.lim.max_queued) {
+			metrics_job(job_metric_role(j), JO_REFUSED, 0);
 			job_free(j);
 			err_set(e, ST_RESOURCE_EXHAUSTED,
 				"%u jobs are running and %u waiting: no room for another (max_jobs, "
@@ -327,6 +357,7 @@ struct job *job_start(const struct job_spec *spec, job_started_fn started, job_d
 			err_set(e, ST_RESOURCE_EXHAUSTED,
 				"tenant `%s` has %u jobs waiting, its limit (max_queued_jobs of [tenant %s])",
 				t->name, *tq, t->name);
+			metrics_job(job_metric_role(j), JO_REFUSED, 0);
 			job_free(j);
 			return NULL;
 		}
@@ -362,6 +393,7 @@ static void job_send_kill(struct job *j)
 static void abort_queued_later(void *ctx)
 {
 	struct job *j = ctx;
+	metrics_job(job_metric_role(j), job_outcome_kind(j, -1, 0), 0);
 	job_fail_async(j, &j->aborted);
 }
 
@@ -431,6 +463,16 @@ void job_set_limits(const struct job_limits *l)
 unsigned job_count(void)
 {
 	return pl.running + pl.queued;
+}
+
+unsigned job_running(void)
+{
+	return pl.running;
+}
+
+unsigned job_queued(void)
+{
+	return pl.queued;
 }
 
 /* ---- job exits ------------------------------------------------------------ */
@@ -639,12 +681,16 @@ static void job_spawn_failed(const struct ipc_spawn_failed *f)
 			worker_role_name(j->spec.role), f->msg);
 	else if (!e.code)
 		err_errno(&e, 0, f->errnum, "start %s worker", worker_role_name(j->spec.role));
+	metrics_job(job_metric_role(j), j->aborted.code == ST_CANCELLED ? JO_CANCELLED : JO_SPAWN_FAILED,
+		    job_age_ns(j));
 	job_fail_async(j, &e);
 	start_queued();
 }
 
-static void job_exited(uint64_t job_id, int wstatus)
+static void job_exited(const struct ipc_job_exit *x)
 {
+	uint64_t job_id = x->job_id;
+	int wstatus = x->wstatus;
 	struct job **pp = job_find(job_id), *j = *pp;
 	if (!j) {
 		log_warn("exit of unknown job %llu", (unsigned long long)job_id);
@@ -658,6 +704,13 @@ static void job_exited(uint64_t job_id, int wstatus)
 				 .target_empty = !!(j->spawned_flags & IPC_SPAWNED_TARGET_EMPTY)};
 	struct err e = {0};
 	int rc = job_outcome(j, wstatus, &res, &e);
+	int role = job_metric_role(j);
+	metrics_job(role, job_outcome_kind(j, rc, wstatus), job_age_ns(j));
+	metrics_worker(role, x->peak_rss_kib * 1024, x->cpu_us);
+	if (rc == 0 && j->spec.role == ROLE_EXTRACT)
+		metrics_layer_bytes(ROLE_EXTRACT, res.applied.compressed_size, res.applied.uncompressed_size);
+	else if (rc == 0 && j->spec.role == ROLE_DIFF)
+		metrics_layer_bytes(ROLE_DIFF, res.applied.uncompressed_size, res.applied.compressed_size);
 	if (j->aborted.code) {
 		/* Given up: whatever the worker managed is not the answer. */
 		if (rc == 0 && res.mount_fd >= 0)
@@ -683,6 +736,7 @@ static void job_removed(uint64_t job_id)
 	}
 	*pp = j->next;
 	count_running(j, -1);
+	metrics_job(ROLE_REMOVE, JO_OK, job_age_ns(j));
 	struct job_result res = {.mount_fd = -1};
 	job_done_fn done = j->done;
 	void *ctx = j->ctx;
@@ -704,7 +758,29 @@ static void on_spawn_failed(struct ipc_msg *m)
 
 static void on_job_exit(struct ipc_msg *m)
 {
-	job_exited(m->body.job_exit.job_id, m->body.job_exit.wstatus);
+	job_exited(&m->body.job_exit);
+}
+
+/* The spawner's PONG answers the health check's ping (one out at a time:
+ * broker/health.c asks again only once answered). */
+static void (*pong_fn)(void *ctx);
+static void *pong_ctx;
+
+int jobs_ping(void (*fn)(void *ctx), void *ctx, struct err *e)
+{
+	if (ipc_send(pl.evt, IPC_SPAWNER_PING, NULL, 0, NULL, 0, e) < 0)
+		return -1;
+	pong_fn = fn;
+	pong_ctx = ctx;
+	return 0;
+}
+
+static void on_pong(struct ipc_msg *m)
+{
+	void (*fn)(void *ctx) = pong_fn;
+	pong_fn = NULL;
+	if (fn)
+		fn(pong_ctx);
 }
 
 static void on_removed(struct ipc_msg *m)
@@ -718,10 +794,9 @@ static const struct {
 	uint32_t type;
 	void (*handle)(struct ipc_msg *m);
 } evt_handlers[] = {
-    {IPC_SPAWNED, on_spawned},
-    {IPC_SPAWN_FAILED, on_spawn_failed},
-    {IPC_JOB_EXIT, on_job_exit},
-    {IPC_REMOVED, on_removed},
+    {IPC_SPAWNED, on_spawned},	 {IPC_SPAWN_FAILED, on_spawn_failed},
+    {IPC_JOB_EXIT, on_job_exit}, {IPC_REMOVED, on_removed},
+    {IPC_PONG, on_pong},
 };
 
 static void on_evt(void *ctx, uint32_t events)

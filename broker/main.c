@@ -23,6 +23,8 @@
 #include "durable.h"
 #include "grpc.h"
 #include "loop.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "meta.h"
 #include "native.h"
 #include "parentlink.h"
@@ -144,8 +146,10 @@ int broker_main(const struct broker_opts *o)
 	if (!loop_add(sigfd, EPOLLIN, on_signal, &sigfd) ||
 	    plink_init(BROKER_FD_CTL, BROKER_FD_EVT, &e) < 0 ||
 	    grpc_server_start(BROKER_FD_GRPC, &gl, method_by_grpc_path, &e) < 0 ||
-	    native_server_start(BROKER_FD_NATIVE, &nl, &e) < 0)
+	    native_server_start(BROKER_FD_NATIVE, &nl, &e) < 0 ||
+	    (o->metrics && metrics_http_start(BROKER_FD_METRICS, &e) < 0))
 		die("start: %s", e.msg);
+	metrics_started();
 	mount_holds_load();
 	/* Before anything is served: a snapshot a crash cut an apply short on
 	 * is not committed meanwhile (broker/applyfail.c). */

@@ -66,6 +66,12 @@ int meta_open_sized(struct meta **out, const char *dir, uint64_t max_bytes, stru
  * out, when it would eat into the room kept for removals.  Create, commit
  * and update check it themselves. */
 int meta_room(struct meta *m, uint64_t need, struct err *e);
+/* The store's pages in use (up to its last page, free ones included) and
+ * its largest size (meta_max_bytes), in bytes, for the metrics. */
+void meta_size(struct meta *m, uint64_t *used, uint64_t *max);
+/* Writes the time into the store's info (a health check): a change like
+ * any other, durable once its batch commits (durable_then). */
+int meta_health_mark(struct meta *m, int64_t sec, struct err *e);
 void meta_close(struct meta *m);
 
 /* Group commit: from now on write operations join a batch transaction,

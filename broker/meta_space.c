@@ -156,3 +156,26 @@ int commit_fail(struct meta *m, struct err *e, int rc, const char *op)
 		       "metadata: %s `%s`: %s: its file system has %" PRIu64 " bytes available", op, m->dir,
 		       strerror(rc), (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize);
 }
+
+void meta_size(struct meta *m, uint64_t *used, uint64_t *max)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	*used = 0;
+	*max = m->map_size;
+	if (mdb_env_info(m->env, &info) == 0 && mdb_env_stat(m->env, &st) == 0)
+		*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
+static int health_body(struct meta *m, MDB_txn *txn, void *arg, struct err *e)
+{
+	uint64_t be = htobe64((uint64_t) * (int64_t *)arg);
+	MDB_val key = {.mv_size = 6, .mv_data = "health"}, val = {.mv_size = sizeof be, .mv_data = &be};
+	int rc = mdb_put(txn, m->info, &key, &val, 0);
+	return rc ? lmdb_fail(e, rc, "writing", "info") : 0;
+}
+
+int meta_health_mark(struct meta *m, int64_t sec, struct err *e)
+{
+	return in_txn(m, true, health_body, &sec, e);
+}

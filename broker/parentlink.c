@@ -17,14 +17,15 @@
 
 #define CTL_MAX_PENDING 4
 
-/* A SNAP_CREATE answered later: the parent answers requests in order, so
- * the replies pair with these first in, first out.  At most
+/* A SNAP_CREATE or PING answered later: the parent answers requests in
+ * order, so the replies pair with these first in, first out.  At most
  * CTL_MAX_PENDING are sent at a time (enough to keep the parent busy); the
  * rest wait here, unsent, so that the loop never waits for the parent. */
 struct ctl_pending {
 	plink_reply_fn fn;
 	void *ctx;
-	struct ipc_snap_create req;
+	uint32_t type;		    /* IPC_SNAP_CREATE or IPC_PING */
+	struct ipc_snap_create req; /* SNAP_CREATE's */
 	int sent;
 	struct ctl_pending *next;
 };
@@ -54,6 +55,12 @@ static int ctl_recv_wait(struct ipc_msg *m, struct err *e)
 
 static int reply_result(const struct ipc_msg *m, const char *what, struct err *e);
 
+static int pending_send(const struct ctl_pending *p, struct err *e)
+{
+	return p->type == IPC_PING ? ipc_send(pl.ctl, IPC_PING, NULL, 0, NULL, 0, e)
+				   : ipc_send(pl.ctl, IPC_SNAP_CREATE, &p->req, sizeof p->req, NULL, 0, e);
+}
+
 /* Sends waiting SNAP_CREATEs while fewer than CTL_MAX_PENDING are out; one
  * that cannot be sent fails (its callback runs). */
 static void ctl_send_waiting(void)
@@ -65,7 +72,7 @@ static void ctl_send_waiting(void)
 		struct ctl_pending *p = *pp;
 		struct err e = {0};
 		pl.nwaiting--;
-		if (ipc_send(pl.ctl, IPC_SNAP_CREATE, &p->req, sizeof p->req, NULL, 0, &e) == 0) {
+		if (pending_send(p, &e) == 0) {
 			p->sent = 1;
 			pl.nsent++;
 			pp = &p->next;
@@ -88,7 +95,7 @@ static void ctl_dispatch(struct ipc_msg *m)
 	pl.nsent--;
 	if (!pl.pending)
 		pl.pending_tail = &pl.pending;
-	int rc = reply_result(m, "create snapshot directory", &e);
+	int rc = reply_result(m, p->type == IPC_PING ? "ping the parent" : "create snapshot directory", &e);
 	ipc_msg_close(m);
 	ctl_send_waiting();
 	p->fn(p->ctx, rc < 0 ? &e : NULL);
@@ -164,17 +171,15 @@ int plink_ready(struct err *e)
 	return ctl_simple(IPC_READY, NULL, 0, "ready", e);
 }
 
-int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_fn fn, void *ctx,
-		      struct err *e)
+static int pending_add(struct ctl_pending *p, struct err *e)
 {
-	if (pl.ctl < 0)
+	if (pl.ctl < 0) {
+		free(p);
 		return err_set(e, ST_UNAVAILABLE, "parent link is not initialised");
-	struct ctl_pending *p = xcalloc(1, sizeof *p);
-	*p = (struct ctl_pending){
-	    .fn = fn, .ctx = ctx, .req = {.id = id, .parent_id = parent_id, .active = active ? 1 : 0}};
+	}
 	if (pl.nsent < CTL_MAX_PENDING && pl.nwaiting == 0) {
 		/* Nothing waits before it: send now, and report a failure here. */
-		if (ipc_send(pl.ctl, IPC_SNAP_CREATE, &p->req, sizeof p->req, NULL, 0, e) < 0) {
+		if (pending_send(p, e) < 0) {
 			free(p);
 			return -1;
 		}
@@ -186,6 +191,24 @@ int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_f
 	*pl.pending_tail = p;
 	pl.pending_tail = &p->next;
 	return 0;
+}
+
+int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_fn fn, void *ctx,
+		      struct err *e)
+{
+	struct ctl_pending *p = xcalloc(1, sizeof *p);
+	*p = (struct ctl_pending){.fn = fn,
+				  .ctx = ctx,
+				  .type = IPC_SNAP_CREATE,
+				  .req = {.id = id, .parent_id = parent_id, .active = active ? 1 : 0}};
+	return pending_add(p, e);
+}
+
+int plink_ping(plink_reply_fn fn, void *ctx, struct err *e)
+{
+	struct ctl_pending *p = xcalloc(1, sizeof *p);
+	*p = (struct ctl_pending){.fn = fn, .ctx = ctx, .type = IPC_PING};
+	return pending_add(p, e);
 }
 
 int plink_snap_drop(uint64_t id, int kind, struct err *e)

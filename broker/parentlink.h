@@ -33,6 +33,12 @@ int plink_snap_create(uint64_t id, uint64_t parent_id, int active, plink_reply_f
 
 /* Renames snapshots/ID (or new-ID when kind is SNAPDIR_NEW) to rm-ID. */
 int plink_snap_drop(uint64_t id, int kind, struct err *e);
+/* The health check: fn(ctx, NULL) once the parent answered a PING (in
+ * order with the SNAP_CREATEs sent without waiting). */
+int plink_ping(plink_reply_fn fn, void *ctx, struct err *e);
+/* The health check: fn(ctx) once the spawner answered a SPAWNER_PING; one
+ * at a time. */
+int jobs_ping(void (*fn)(void *ctx), void *ctx, struct err *e);
 /* Swaps the live snapshots/ID/fs for a fresh empty one (its owner from
  * parent_id's fs, or root's) and leaves the old tree as rm-ID, for a remove
  * job (proto/ipc.h IPC_SNAP_RESET). */
@@ -128,5 +134,8 @@ void job_set_limits(const struct job_limits *l);
 /* Asks for progress reports of a job (call right after job_start). */
 void job_on_progress(struct job *j, job_progress_fn fn);
 unsigned job_count(void);
+/* Jobs running (or being started), and waiting for a worker. */
+unsigned job_running(void);
+unsigned job_queued(void);
 
 #endif

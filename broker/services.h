@@ -38,6 +38,11 @@ void svc_probe(struct call *c);
 void svc_apply_layer(struct call *c);
 void svc_diff_layer(struct call *c);
 void svc_mount(struct call *c);
+/* The health check (broker/health.c): grpc.health.v1 Check, and NM_HEALTH. */
+void svc_health_check(struct call *c);
+void svc_health(struct call *c);
+/* NM_METRICS: the Prometheus exposition (broker/metrics.c). */
+void svc_metrics(struct call *c);
 
 struct job_spec;
 struct job_result;

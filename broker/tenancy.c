@@ -45,6 +45,11 @@ size_t tenancy_ntenants(void)
 	return table()->n;
 }
 
+const struct tenant *tenancy_tenant_at(size_t i)
+{
+	return &table()->v[i];
+}
+
 static int is_default(const struct tenant *t)
 {
 	return t == &table()->v[0];
@@ -134,6 +139,11 @@ static const struct tenant *owner_of(const char *name)
 	memcpy(tname, name + 1, n - 2);
 	tname[n - 2] = '\0';
 	return tenant_by_name(table(), tname);
+}
+
+const struct tenant *tenancy_owner(const char *name)
+{
+	return owner_of(name);
 }
 
 /* ---- sharing -------------------------------------------------------------------

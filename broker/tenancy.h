@@ -61,6 +61,9 @@ char *tenancy_walk_start(const struct tenant *t);
  * per tenant (broker/jobs.c). */
 size_t tenancy_index(const struct tenant *t);
 size_t tenancy_ntenants(void);
+const struct tenant *tenancy_tenant_at(size_t i);
+/* The tenant whose keyspace holds an internal name (NULL: none's). */
+const struct tenant *tenancy_owner(const char *name);
 
 /* Snapshots per tenant, for max_snapshots: counted once from the store
  * (start-up), then kept: +1 when a record is created, -1 when removed. */

@@ -13,10 +13,10 @@
 #include "../common/util.h"
 
 static const struct cli_cmd *const commands[] = {
-    &cli_cmd_prepare, &cli_cmd_view,	&cli_cmd_mounts, &cli_cmd_commit, &cli_cmd_rm,
-    &cli_cmd_stat,    &cli_cmd_ls,	&cli_cmd_usage,	 &cli_cmd_label,  &cli_cmd_share,
-    &cli_cmd_tree,    &cli_cmd_cleanup, &cli_cmd_apply,	 &cli_cmd_import, &cli_cmd_diff,
-    &cli_cmd_export,  &cli_cmd_mount,	&cli_cmd_umount, &cli_cmd_fsck,	  &cli_cmd_debug,
+    &cli_cmd_prepare, &cli_cmd_view,   &cli_cmd_mounts, &cli_cmd_commit,  &cli_cmd_rm,	  &cli_cmd_stat,
+    &cli_cmd_ls,      &cli_cmd_usage,  &cli_cmd_label,	&cli_cmd_share,	  &cli_cmd_tree,  &cli_cmd_cleanup,
+    &cli_cmd_apply,   &cli_cmd_import, &cli_cmd_diff,	&cli_cmd_export,  &cli_cmd_mount, &cli_cmd_umount,
+    &cli_cmd_fsck,    &cli_cmd_debug,  &cli_cmd_health, &cli_cmd_metrics,
 };
 
 static const struct cli_cmd *find_command(const char *name)

@@ -18,6 +18,7 @@ static const struct arg {
     {"--broker-uid", offsetof(struct stratad_args, uid), 0},
     {"--broker-gid", offsetof(struct stratad_args, gid), 0},
     {"--overlay-index-off", offsetof(struct stratad_args, index_off), 1},
+    {"--metrics-fd", offsetof(struct stratad_args, metrics), 1},
 };
 
 #define FLAG_MAX 64

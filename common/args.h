@@ -13,9 +13,10 @@
 struct stratad_args {
 	const char *config_file; /* --config FILE */
 	/* The parent starts its children with --role=broker|spawner, and the
-	 * broker with --broker-uid, --broker-gid and --overlay-index-off. */
+	 * broker with --broker-uid, --broker-gid, --overlay-index-off and
+	 * --metrics-fd (a metrics socket is open on BROKER_FD_METRICS). */
 	const char *role, *uid, *gid;
-	int index_off;
+	int index_off, metrics;
 	/* --tenant=SPEC flags seen (tenant.h): the parent hands the broker
 	 * the tenant table so, and refuses them from a user. */
 	int tenant_flags;

@@ -34,6 +34,10 @@ const struct setting config_settings[] = {
     /* The parent opens it (append, 0640) and hands the broker the fd. */
     {"audit_log", SETTING_PATH_OR_EMPTY, FIELD(audit_log), .def = "", .value_name = "FILE",
      .help = "also append the audit trail to FILE"},
+    /* The parent binds it (or systemd passes it) and the broker serves
+     * HTTP GET /metrics on it (broker/metrics_http.c). */
+    {"metrics_address", SETTING_ADDRESS_OR_EMPTY, FIELD(metrics_address), .def = "", .value_name = "ADDR",
+     .help = "serve Prometheus metrics at a socket PATH or HOST:PORT; none: off"},
     {"log_level", SETTING_ENUM, FIELD(log_level), .names = log_levels, .def = "info", .value_name = "LEVEL",
      .help = "how much to log"},
     {"seccomp_log", SETTING_BOOL, FIELD(seccomp_log), .def = "false",
@@ -147,6 +151,29 @@ static int set_mode(const struct setting *s, uint64_t *field, const char *value,
 	return 0;
 }
 
+int config_split_hostport(const char *v, char *host, size_t hostlen, unsigned *port)
+{
+	const char *colon = strrchr(v, ':');
+	if (!colon || !colon[1] || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -1;
+	unsigned long p = strtoul(colon + 1, NULL, 10);
+	const char *h = v;
+	size_t n = (size_t)(colon - v);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	} else if (memchr(h, ':', n) || memchr(h, '[', n) || memchr(h, ']', n)) {
+		return -1; /* an IPv6 host goes in brackets */
+	}
+	if (!n || n >= hostlen || p < 1 || p > 65535 || memchr(h, '/', n) || memchr(h, ' ', n))
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
 static int setting_set(struct config *c, const struct setting *s, const char *value, struct err *e)
 {
 	void *field = (char *)c + s->off;
@@ -163,6 +190,16 @@ static int setting_set(struct config *c, const struct setting *s, const char *va
 		break;
 	case SETTING_NAME_OR_EMPTY:
 		break;
+	case SETTING_ADDRESS_OR_EMPTY: {
+		char host[256];
+		unsigned port;
+		if (value[0] && value[0] != '/' && config_split_hostport(value, host, sizeof host, &port) < 0)
+			return err_set(
+			    e, ST_INVALID_ARGUMENT,
+			    "`%s` must be an absolute socket path, HOST:PORT or [HOST]:PORT, not `%s`",
+			    s->key, value);
+		break;
+	}
 	case SETTING_BOOL:
 		if (config_parse_bool(value, field) < 0)
 			return err_set(e, ST_INVALID_ARGUMENT, "`%s` takes true or false, not `%s`", s->key,
@@ -331,7 +368,7 @@ void config_free(struct config *c)
 	for (size_t k = 0; k < config_nsettings; k++) {
 		enum setting_kind kind = config_settings[k].kind;
 		if (kind == SETTING_PATH || kind == SETTING_PATH_OR_EMPTY || kind == SETTING_NAME ||
-		    kind == SETTING_NAME_OR_EMPTY)
+		    kind == SETTING_NAME_OR_EMPTY || kind == SETTING_ADDRESS_OR_EMPTY)
 			free(*(char **)((char *)c + config_settings[k].off));
 	}
 	memset(c, 0, sizeof *c);

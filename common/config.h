@@ -22,9 +22,10 @@ struct config {
 	char *address; /* gRPC; the native socket is address + ".fd" */
 	char *user;    /* the broker's account */
 	char *content_root;
-	char *socket_group; /* a group name or number; empty: root's */
-	char *audit_log;    /* the audit trail's file (broker/audit.h); empty: the log alone */
-	int log_level;	    /* enum log_level */
+	char *socket_group;    /* a group name or number; empty: root's */
+	char *audit_log;       /* the audit trail's file (broker/audit.h); empty: the log alone */
+	char *metrics_address; /* HTTP /metrics: a unix socket path or HOST:PORT; empty: none */
+	int log_level;	       /* enum log_level */
 	int seccomp_log, enable_probe, strip_caps;
 	uint32_t max_message, max_conns, max_jobs, max_queued_jobs;
 	uint32_t job_timeout, job_idle_timeout;
@@ -46,14 +47,15 @@ struct config {
 };
 
 enum setting_kind {
-	SETTING_PATH,	       /* absolute */
-	SETTING_PATH_OR_EMPTY, /* absolute, or empty: none */
-	SETTING_NAME,	       /* not empty */
-	SETTING_NAME_OR_EMPTY, /* a name, or empty: none */
-	SETTING_BOOL,	       /* int: true|yes|on|1 or false|no|off|0 */
-	SETTING_ENUM,	       /* int: the index of one of names */
-	SETTING_UINT,	       /* uint32_t or uint64_t, lo..hi */
-	SETTING_MODE,	       /* uint64_t: octal permission bits lo..hi, no execute bit */
+	SETTING_PATH,		  /* absolute */
+	SETTING_PATH_OR_EMPTY,	  /* absolute, or empty: none */
+	SETTING_NAME,		  /* not empty */
+	SETTING_NAME_OR_EMPTY,	  /* a name, or empty: none */
+	SETTING_BOOL,		  /* int: true|yes|on|1 or false|no|off|0 */
+	SETTING_ENUM,		  /* int: the index of one of names */
+	SETTING_UINT,		  /* uint32_t or uint64_t, lo..hi */
+	SETTING_MODE,		  /* uint64_t: octal permission bits lo..hi, no execute bit */
+	SETTING_ADDRESS_OR_EMPTY, /* an absolute path (a unix socket), HOST:PORT, or empty */
 };
 
 struct setting {
@@ -75,6 +77,9 @@ void config_defaults(struct config *c);
  * the tenants' sections `[tenant NAME]` into t (tenant.h), whose user and
  * group names are resolved now. */
 int config_load_file(struct config *c, struct tenants *t, const char *path, struct err *e);
+/* A HOST:PORT address ([HOST]:PORT for IPv6) split: host without brackets
+ * into host (NUL-terminated), port 1..65535.  -1 when it is not one. */
+int config_split_hostport(const char *v, char *host, size_t hostlen, unsigned *port);
 /* Applies one `key`/`value` pair; used by the file loader and by the flags. */
 int config_set(struct config *c, const char *key, const char *value, struct err *e);
 /* One setting's value in c as the file spells it; allocated. */

@@ -32,7 +32,7 @@ const char *ctl_check(const struct ipc_msg *m)
 			return "INGEST with a malformed name or ref";
 		return NULL;
 	default:
-		/* READY and SNAP_LIST have no body. */
+		/* READY, SNAP_LIST and PING have no body. */
 		return NULL;
 	}
 }

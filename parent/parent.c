@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -51,7 +52,9 @@ static struct {
 	int index_off;
 	int grpc_fd, native_fd;
 	int audit_fd;		  /* audit_log, opened for the broker; -1: none */
+	int metrics_fd;		  /* metrics_address's listening socket; -1: none */
 	int own_grpc, own_native; /* socket files we created (not systemd's) */
+	int own_metrics, metrics_passed;
 	int sigfd;
 	/* the broker */
 	pid_t broker;
@@ -65,7 +68,8 @@ static struct {
 	struct content_ingests ingests; /* those the broker has open */
 	int stopping;
 	uint64_t stop_deadline_ns;
-} P = {.snapdir = -1, .grpc_fd = -1, .native_fd = -1, .audit_fd = -1, .sigfd = -1, .ctl = -1};
+} P = {
+    .snapdir = -1, .grpc_fd = -1, .native_fd = -1, .audit_fd = -1, .metrics_fd = -1, .sigfd = -1, .ctl = -1};
 
 /* ---- the broker ----------------------------------------------------------- */
 
@@ -74,7 +78,8 @@ static char **broker_argv(void)
 	char uid[16], gid[16];
 	snprintf(uid, sizeof uid, "%u", (unsigned)P.buid);
 	snprintf(gid, sizeof gid, "%u", (unsigned)P.bgid);
-	struct stratad_args a = {.role = "broker", .uid = uid, .gid = gid, .index_off = P.index_off};
+	struct stratad_args a = {
+	    .role = "broker", .uid = uid, .gid = gid, .index_off = P.index_off, .metrics = P.metrics_fd >= 0};
 	return stratad_argv(P.cfg, P.tenants, &a);
 }
 
@@ -107,16 +112,18 @@ _Noreturn static void broker_exec(int ctl, int evt)
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	int src[5] = {ctl, evt, P.grpc_fd, P.native_fd, P.audit_fd}, staged[5];
-	int n = P.audit_fd >= 0 ? 5 : 4; /* the audit file last, when there is one */
+	/* Each at its number of proto/exec.h; the audit file and the metrics
+	 * socket only when there are such (-1: that number stays closed). */
+	int src[6] = {ctl, evt, P.grpc_fd, P.native_fd, P.audit_fd, P.metrics_fd}, staged[6];
 	/* Staged above the targets first, so no source is overwritten. */
-	for (int i = 0; i < n; i++)
-		if ((staged[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0)
+	for (int i = 0; i < 6; i++)
+		if ((staged[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0 && src[i] >= 0)
 			die("broker: dup channel fd: %m");
-	for (int i = 0; i < n; i++)
-		if (dup2(staged[i], BROKER_FD_CTL + i) < 0)
+	close_range(BROKER_FD_CTL, 15, 0);
+	for (int i = 0; i < 6; i++)
+		if (staged[i] >= 0 && dup2(staged[i], BROKER_FD_CTL + i) < 0)
 			die("broker: dup2: %m");
-	close_range(BROKER_FD_CTL + n, ~0U, 0);
+	close_range(BROKER_FD_CTL + 6, ~0U, 0);
 	char **argv = broker_argv();
 	sanitize_child_env();
 	execv(P.broker_path, argv);
@@ -293,13 +300,23 @@ static int reply_err(const struct err *e)
 
 static int serve_ready(const struct ipc_msg *m)
 {
-	log_info("serving gRPC on %s and native on %s", P.cfg->address, P.native_addr);
+	log_info("serving gRPC on %s and native on %s%s%s", P.cfg->address, P.native_addr,
+		 P.metrics_fd >= 0 ? ", metrics on " : "",
+		 P.metrics_fd < 0   ? ""
+		 : P.metrics_passed ? "the socket systemd passed"
+				    : P.cfg->metrics_address);
 	if (!P.notified) {
 		struct err e = {0};
 		if (sd_notify_state("READY=1", &e) < 0)
 			log_warn("%s", e.msg);
 		P.notified = 1;
 	}
+	return reply(0, NULL);
+}
+
+/* The health check: that the parent serves at all is the answer. */
+static int serve_ping(const struct ipc_msg *m)
+{
 	return reply(0, NULL);
 }
 
@@ -421,6 +438,7 @@ static const struct permit {
     {IPC_SNAP_DROP, 0, serve_snap_drop}, {IPC_SNAP_LIST, 0, serve_snap_list},
     {IPC_OPEN_BLOB, 0, serve_open_blob}, {IPC_INGEST_OPEN, 0, serve_ingest},
     {IPC_INGEST_ABORT, 0, serve_ingest}, {IPC_SNAP_RESET, 0, serve_snap_reset},
+    {IPC_PING, 0, serve_ping},
 };
 
 static void serve_ctl(void)
@@ -551,6 +569,8 @@ static int run(void)
 		unlink(P.cfg->address);
 	if (P.own_native)
 		unlink(P.native_addr);
+	if (P.own_metrics)
+		unlink(P.cfg->metrics_address);
 	log_info("stopped");
 	return rc;
 }
@@ -720,6 +740,35 @@ fail:
 	return -1;
 }
 
+/* metrics_address: a unix socket path (group and mode as the others), or
+ * HOST:PORT on TCP.  Under systemd's PrivateNetwork= a TCP port bound here
+ * is in the service's own network namespace: list it in strata.socket
+ * instead, which binds it in the host's. */
+static int bind_metrics(const char *addr)
+{
+	if (addr[0] == '/')
+		return bind_listener(addr, SOCK_STREAM, &P.own_metrics);
+	char host[256], port[8];
+	unsigned p;
+	if (config_split_hostport(addr, host, sizeof host, &p) < 0)
+		return log_err("metrics_address `%s` is not HOST:PORT", addr), -1;
+	snprintf(port, sizeof port, "%u", p);
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc)
+		return log_err("metrics_address `%s`: %s", addr, gai_strerror(rc)), -1;
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+		log_err("metrics_address `%s`: %m", addr);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
 /* stratad-spawner, stratad-broker and stratad-worker live next to stratad. */
 static int find_helpers(void)
 {
@@ -800,7 +849,7 @@ static int parent_setup(void)
 		return -1;
 	struct err e = {0};
 	if ((P.snapdir = snapdir_open(P.snap_path, &e)) < 0 || find_helpers() < 0 || check_policies(&e) < 0 ||
-	    sd_listen_fds_take(&P.grpc_fd, &P.native_fd, &e) < 0)
+	    sd_listen_fds_take(c->address, &P.grpc_fd, &P.native_fd, &P.metrics_fd, &e) < 0)
 		return log_err("%s", e.msg), -1;
 	check_overlay_index();
 	/* Ingests of a daemon that died are strata's to remove: no broker
@@ -821,6 +870,12 @@ static int parent_setup(void)
 		return -1;
 	if (P.native_fd < 0 &&
 	    (P.native_fd = bind_listener(P.native_addr, SOCK_SEQPACKET, &P.own_native)) < 0)
+		return -1;
+	/* A metrics socket systemd passed is served whatever metrics_address
+	 * says: strata.socket is where the admin chose it. */
+	P.metrics_passed = P.metrics_fd >= 0;
+	if (P.metrics_fd < 0 && c->metrics_address[0] &&
+	    (P.metrics_fd = bind_metrics(c->metrics_address)) < 0)
 		return -1;
 	return 0;
 }

@@ -440,16 +440,25 @@ static void serve_kill_msg(const struct ipc_msg *m)
 	serve_kill(m->body.job_kill.job_id);
 }
 
+/* The health check: one PONG queued at most, which answers every ping the
+ * broker sent before it (proto/ipc.h). */
+static void serve_ping_msg(const struct ipc_msg *m)
+{
+	for (size_t i = 0; i < S.npending; i++)
+		if (S.pending[i].type == IPC_PONG)
+			return;
+	static const char none;
+	queue_evt(IPC_PONG, &none, 0, -1);
+}
+
 /* What the broker may ask of the spawner: ipc_recv admits only the types
  * of this end of the channel (proto/ipc.c), and each has its server here. */
 static const struct {
 	uint32_t type;
 	void (*serve)(const struct ipc_msg *m);
 } servers[] = {
-    {IPC_SPAWN, serve_spawn_msg},
-    {IPC_SPAWN_INPUT, serve_spawn_msg},
-    {IPC_PUBLISH, serve_publish_msg},
-    {IPC_JOB_KILL, serve_kill_msg},
+    {IPC_SPAWN, serve_spawn_msg},   {IPC_SPAWN_INPUT, serve_spawn_msg}, {IPC_PUBLISH, serve_publish_msg},
+    {IPC_JOB_KILL, serve_kill_msg}, {IPC_SPAWNER_PING, serve_ping_msg},
 };
 
 static void serve_requests(void)
@@ -479,7 +488,7 @@ static void serve_requests(void)
 	}
 }
 
-static void worker_gone(size_t i, int wstatus)
+static void worker_gone(size_t i, int wstatus, const struct rusage *ru)
 {
 	struct worker w = S.workers[i];
 	S.workers[i] = S.workers[--S.nworkers];
@@ -497,7 +506,11 @@ static void worker_gone(size_t i, int wstatus)
 			log_warn("%s", e.msg);
 	}
 	free(w.rm_ids);
-	struct ipc_job_exit x = {.job_id = w.job_id, .wstatus = wstatus};
+	struct ipc_job_exit x = {.job_id = w.job_id,
+				 .wstatus = wstatus,
+				 .peak_rss_kib = (uint64_t)(ru->ru_maxrss > 0 ? ru->ru_maxrss : 0),
+				 .cpu_us = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000u +
+					   (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec)};
 	queue_evt(IPC_JOB_EXIT, &x, sizeof x, -1);
 }
 
@@ -521,7 +534,7 @@ static void reap(void)
 				    (int)pid, worker_role_name(S.workers[i].role), st, ru.ru_maxrss,
 				    (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
 					(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000);
-				worker_gone(i, st);
+				worker_gone(i, st, &ru);
 				break;
 			}
 		}

@@ -9,6 +9,7 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "google/protobuf/field_mask.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "strata/v1/strata.pb-c.h"
 
 #endif

@@ -7,11 +7,12 @@
 #define STRATA_EXEC_H
 
 /* stratad-broker */
-#define BROKER_FD_CTL	 3 /* ipc control channel to the parent (requests, replies) */
-#define BROKER_FD_EVT	 4 /* ipc event channel to the spawner (jobs) */
-#define BROKER_FD_GRPC	 5 /* listening gRPC socket (SOCK_STREAM) */
-#define BROKER_FD_NATIVE 6 /* listening native socket (SOCK_SEQPACKET) */
-#define BROKER_FD_AUDIT	 7 /* the audit_log file, appended to (only with audit_log) */
+#define BROKER_FD_CTL	  3 /* ipc control channel to the parent (requests, replies) */
+#define BROKER_FD_EVT	  4 /* ipc event channel to the spawner (jobs) */
+#define BROKER_FD_GRPC	  5 /* listening gRPC socket (SOCK_STREAM) */
+#define BROKER_FD_NATIVE  6 /* listening native socket (SOCK_SEQPACKET) */
+#define BROKER_FD_AUDIT	  7 /* the audit_log file, appended to (only with audit_log) */
+#define BROKER_FD_METRICS 8 /* listening metrics socket (only with metrics_address) */
 
 /* stratad-spawner */
 #define SPAWNER_FD_EVT	   3 /* the broker's event channel */

@@ -27,6 +27,7 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_INGEST_OPEN, sizeof(struct ipc_ingest), 0, IPC_CH_PARENT),
     T(IPC_INGEST_ABORT, sizeof(struct ipc_ingest), 0, IPC_CH_PARENT),
     T(IPC_SNAP_RESET, sizeof(struct ipc_snap_reset), 0, IPC_CH_PARENT),
+    T(IPC_PING, 0, 0, IPC_CH_PARENT),
 
     T(IPC_SNAP_ENTRY, sizeof(struct ipc_snap_entry), 0, IPC_CH_PARENT_REPLY),
     T(IPC_REPLY, sizeof(struct ipc_reply), 0, IPC_CH_PARENT_REPLY),
@@ -36,11 +37,13 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_MAX + 1] = {
     T(IPC_SPAWN_INPUT, sizeof(struct ipc_spawn), 1, IPC_CH_SPAWNER),
     T(IPC_PUBLISH, sizeof(struct ipc_publish), 0, IPC_CH_SPAWNER),
     T(IPC_JOB_KILL, sizeof(struct ipc_job_kill), 0, IPC_CH_SPAWNER),
+    T(IPC_SPAWNER_PING, 0, 0, IPC_CH_SPAWNER),
 
     T(IPC_SPAWNED, sizeof(struct ipc_spawned), 1, IPC_CH_SPAWNER_EVENT),
     T(IPC_SPAWN_FAILED, sizeof(struct ipc_spawn_failed), 0, IPC_CH_SPAWNER_EVENT),
     T(IPC_JOB_EXIT, sizeof(struct ipc_job_exit), 0, IPC_CH_SPAWNER_EVENT),
     T(IPC_REMOVED, sizeof(struct ipc_job_exit), 0, IPC_CH_SPAWNER_EVENT),
+    T(IPC_PONG, 0, 0, IPC_CH_SPAWNER_EVENT),
 
     T(IPC_JOB_USAGE, sizeof(struct ipc_job_usage), 0, IPC_CH_JOB),
     T(IPC_JOB_DONE, 0, 0, IPC_CH_JOB),

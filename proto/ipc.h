@@ -69,7 +69,9 @@ enum ipc_type {
 	 * value, and a message naming the operation. */
 	IPC_REPLY = 8,
 	/* evt, spawner -> broker.  A worker was reaped.  The broker then reads the
-	 * worker's result from the job socket (written before the exit). */
+	 * worker's result from the job socket (written before the exit).  It
+	 * carries the worker's peak memory and CPU time for the metrics: numbers
+	 * the spawner read from the kernel (wait4), nothing the worker wrote. */
 	IPC_JOB_EXIT = 9,
 	/* job, worker -> broker: the result, exactly one of these four.  The
 	 * broker treats them as untrusted: a wrong type or length fails the job,
@@ -216,7 +218,19 @@ enum ipc_type {
 	 * nothing; the worker receives nothing else on its job socket, and a
 	 * worker never sends it (it arrives only at the worker's end). */
 	IPC_JOB_GO = 28,
-	IPC_TYPE_MAX = 28,
+	/* ctl, broker -> parent (PING), answered REPLY 0; evt, broker ->
+	 * spawner (SPAWNER_PING), answered PONG on evt.  Body: none.  The
+	 * health check (broker/health.c) asks each whether it still serves
+	 * the broker, without waiting for either: a process that does not
+	 * answer in time makes the daemon NOT_SERVING.  Safe: they carry
+	 * nothing, change nothing and reveal nothing but liveness.  The
+	 * parent answers each as it answers every request, one at a time; the
+	 * spawner queues at most one PONG, which answers every ping before it,
+	 * so a broker that floods pings and reads no events grows nothing. */
+	IPC_PING = 29,
+	IPC_SPAWNER_PING = 30,
+	IPC_PONG = 31,
+	IPC_TYPE_MAX = 31,
 };
 
 /* The receiving end of a channel: the types each may receive are one column
@@ -384,6 +398,8 @@ struct ipc_job_exit {
 	uint64_t job_id;
 	int32_t wstatus; /* as from waitpid */
 	uint32_t pad;
+	uint64_t peak_rss_kib; /* the worker's, from wait4's rusage (0: no worker) */
+	uint64_t cpu_us;       /* its user and system time */
 };
 
 struct ipc_job_usage {

@@ -24,6 +24,7 @@ order="
 	mount
 	holds
 	docs
+	metrics
 	tenants
 	jobs
 	maximal

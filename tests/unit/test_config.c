@@ -56,6 +56,8 @@ static char *other_value(const struct setting *s)
 	case SETTING_NAME:
 	case SETTING_NAME_OR_EMPTY:
 		return xasprintf("n-%s", s->key);
+	case SETTING_ADDRESS_OR_EMPTY:
+		return xstrdup("127.0.0.1:9");
 	case SETTING_MODE:
 		return xstrdup(strcmp(s->def, "0600") ? "0600" : "0666");
 	case SETTING_BOOL:
@@ -114,6 +116,7 @@ START_TEST(table_is_consistent)
 		case SETTING_PATH_OR_EMPTY:
 		case SETTING_NAME:
 		case SETTING_NAME_OR_EMPTY:
+		case SETTING_ADDRESS_OR_EMPTY:
 			ck_assert_uint_eq(s->size, sizeof(char *));
 			break;
 		case SETTING_MODE:
@@ -677,6 +680,35 @@ START_TEST(shipped_conf_says_the_defaults)
 }
 END_TEST
 
+/* metrics_address: a socket path, HOST:PORT or [V6]:PORT; nothing else. */
+START_TEST(metrics_address_forms)
+{
+	static const char *const good[] = {"",
+					   "/run/strata/metrics.sock",
+					   "127.0.0.1:9101",
+					   "localhost:1",
+					   "[::1]:65535",
+					   "[fe80::1%eth0]:9101"};
+	static const char *const bad[] = {"metrics.sock", "127.0.0.1",	 "127.0.0.1:",	    ":9101",
+					  "::1:9101",	  "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:9x",
+					  "[]:9101",	  "a b:1",	 "127.0.0.1:123456"};
+	struct config c;
+	struct err e = {0};
+	config_defaults(&c);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		ck_assert_msg(config_set(&c, "metrics_address", good[i], &e) == 0, "`%s`: %s", good[i],
+			      e.msg);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		ck_assert_msg(config_set(&c, "metrics_address", bad[i], &e) < 0, "`%s` taken", bad[i]);
+	char host[64];
+	unsigned port;
+	ck_assert_int_eq(config_split_hostport("[::1]:9101", host, sizeof host, &port), 0);
+	ck_assert_str_eq(host, "::1");
+	ck_assert_uint_eq(port, 9101);
+	config_free(&c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -696,6 +728,7 @@ int main(void)
 	tcase_add_test(tc, help_names_every_setting);
 	tcase_add_test(tc, readme_shows_the_help);
 	tcase_add_test(tc, shipped_conf_says_the_defaults);
+	tcase_add_test(tc, metrics_address_forms);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -231,7 +231,7 @@ START_TEST(types_arrive_only_at_their_channel_end)
 		}
 		checked++;
 	}
-	ck_assert_uint_eq(checked, 27); /* every type of proto/ipc.h; 21 is retired */
+	ck_assert_uint_eq(checked, 30); /* every type of proto/ipc.h; 21 is retired */
 	close(p[1]);
 	char c;
 	ck_assert_int_eq(read(p[0], &c, 1), 0); /* every fd received was closed */
