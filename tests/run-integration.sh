@@ -12,6 +12,7 @@ order="
 	boundaries
 	probe-broker
 	unit
+	install
 	recovery
 	fsck
 	crash
