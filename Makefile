@@ -40,7 +40,7 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd \
 	python3 zstd procps binutils e2fsprogs xfsprogs \
 	clang libclang-rt-14-dev llvm \
-	scdoc
+	scdoc debhelper dpkg-dev lintian
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson
 CFLAGS ?= -O2 -g
@@ -90,7 +90,7 @@ PUBLIC_H := $(sort $(wildcard include/strata/*.h))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check check-sanitized unit integration format format-check install uninstall run bench soak \
+.PHONY: all deps check check-sanitized unit integration format format-check install uninstall deb run bench soak \
 	fuzz clean
 .SECONDARY:
 
@@ -149,7 +149,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libstrata.a $(CLIENT_OBJ)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a \
 		$(LIBS) $(shell pkg-config --libs check)
 
-# ---- libstrata-client ---------------------------------------------------------
+# ---- libstrata-client --------------------------------------------------------
 # The shared library of include/strata/'s API (client/api.c over the CLI's
 # own client), built again with -fPIC into $(B)/pic; its version script
 # exports the public names alone (CLIENT_LIB and the rest: above).
@@ -227,7 +227,7 @@ format:
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
-# ---- run, install --------------------------------------------------------------
+# ---- run, install, deb -------------------------------------------------------
 run: deps all
 	sh systemd/ensure-user.sh strata
 	exec $(B)/stratad --config systemd/stratad.conf
@@ -288,6 +288,19 @@ uninstall:
 	done; \
 	grep '/$$' "$$L" | LC_ALL=C sort -r | while IFS= read -r d; do rmdir "$$D$$d" 2>/dev/null || true; done
 	if [ -z "$(DESTDIR)" ]; then ldconfig; fi
+
+# The Debian packages (debian/), built with dpkg-buildpackage from a copy of
+# the tree (its tracked and untracked files, not the ignored ones) in
+# $(B)/deb/src, so that the package build's clean step leaves this tree's
+# builds alone; the .debs and .changes land in $(B)/deb.
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); case $$v in $(VERSION)-*) ;; \
+	*) echo "deb: debian/changelog is at $$v, STRATA_VERSION at $(VERSION): add an entry" >&2; exit 1;; esac
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(B)/deb/src
+	cd $(B)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	@ls $(B)/deb/*.deb
 
 # Long runs of the fault and load tests (`make check` runs short ones).
 soak: deps all

@@ -13,6 +13,7 @@ order="
 	probe-broker
 	unit
 	install
+	deb
 	recovery
 	fsck
 	crash
