@@ -10,6 +10,11 @@ BINDIR := $(PREFIX)/bin
 SBINDIR := $(PREFIX)/sbin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+VERSION := $(shell sed -n 's/^\#define STRATA_VERSION "\(.*\)"$$/\1/p' common/args.h)
 
 # SANITIZE=1: everything built with AddressSanitizer and UBSan into build-san
 # (the normal build is untouched); a UBSan report aborts, so it fails a test.
@@ -34,7 +39,8 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd \
 	python3 python3-prometheus-client zstd procps binutils e2fsprogs xfsprogs \
-	clang libclang-rt-14-dev llvm
+	clang libclang-rt-14-dev llvm \
+	debhelper dpkg-dev lintian
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson
 CFLAGS ?= -O2 -g
@@ -44,7 +50,7 @@ CPPFLAGS += -DSTRATA_SANITIZE
 endif
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow -Wno-unused-parameter \
 	-Wmissing-prototypes -Wstrict-prototypes
-CPPFLAGS += -D_GNU_SOURCE -I. -I$(G) -I$(G)/proto
+CPPFLAGS += -D_GNU_SOURCE -I. -I$(G) -I$(G)/proto -Iinclude
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Symbols bound at start-up: forked workers inherit a resolved, read-only
 # GOT instead of resolving (and copying pages) lazily after the fork.
@@ -74,13 +80,22 @@ LIB_OBJ := $(call obj,$(COMMON_SRC) $(filter-out $(DAEMON_MAIN) $(SPAWNER_MAIN) 
 	$(patsubst %.c,%.o,$(PROTO_C)) $(G)/policy_text.o
 CLIENT_OBJ := $(call obj,$(filter-out $(CLIENT_MAIN),$(CLIENT_SRC)))
 
+# libstrata-client: its soname's number is VERSION's first.
+CLIENT_LIB := libstrata-client.so.$(VERSION)
+CLIENT_SONAME := libstrata-client.so.$(firstword $(subst ., ,$(VERSION)))
+CLIENT_LIB_SRC := client/api.c client/client.c client/mountfd.c common/err.c common/log.c common/util.c
+CLIENT_LIB_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(CLIENT_LIB_SRC)) $(B)/pic/gen/proto/strata/v1/strata.pb-c.o
+PUBLIC_H := $(sort $(wildcard include/strata/*.h))
+
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check check-sanitized unit integration format format-check install run bench soak fuzz clean
+.PHONY: all deps check check-sanitized unit integration format format-check install uninstall deb run bench soak \
+	fuzz clean
 .SECONDARY:
 
-all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/stratad-worker $(B)/strata
+all: $(B)/stratad $(B)/stratad-broker $(B)/stratad-spawner $(B)/stratad-worker $(B)/strata \
+	$(B)/$(CLIENT_LIB)
 
 # Installs what is missing, and nothing when everything is there.
 deps:
@@ -134,7 +149,27 @@ $(B)/tests/%: tests/unit/%.c $(B)/libstrata.a $(CLIENT_OBJ)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a \
 		$(LIBS) $(shell pkg-config --libs check)
 
-# tests/integration/mount.sh's client of mount fds that drops all privilege.
+# ---- libstrata-client --------------------------------------------------------
+# The shared library of include/strata/'s API (client/api.c over the CLI's
+# own client), built again with -fPIC into $(B)/pic; its version script
+# exports the public names alone (CLIENT_LIB and the rest: above).
+$(B)/pic/gen/%.o: $(G)/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(CFLAGS) -fPIC -w -c -o $@ $<
+
+$(B)/pic/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(B)/$(CLIENT_LIB): $(CLIENT_LIB_OBJ) client/libstrata-client.map
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(CLIENT_SONAME) -Wl,--no-undefined \
+		-Wl,--version-script=client/libstrata-client.map -o $@ $(CLIENT_LIB_OBJ) \
+		$(shell pkg-config --libs libprotobuf-c)
+	ln -sf $(CLIENT_LIB) $(B)/$(CLIENT_SONAME)
+	ln -sf $(CLIENT_SONAME) $(B)/libstrata-client.so
+
+# tests/integration/mount.sh's client of mount fds that drops all privilege
+# (only the public API: install.sh builds it against an installed library).
 $(B)/tests/mountfd: tests/tools/mountfd.c $(B)/libstrata.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a $(LIBS)
@@ -157,7 +192,7 @@ $(B)/tests/unit-confine: tests/tools/unit-confine.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libseccomp)
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
 
 # ---- manual pages ------------------------------------------------------------
 # man/NAME.SECTION.scd rendered by scdoc (tests/integration/docs.sh checks
@@ -207,24 +242,74 @@ format:
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
-# ---- run, install ------------------------------------------------------------
+# ---- run, install, deb -------------------------------------------------------
 run: deps all
 	sh systemd/ensure-user.sh strata
 	exec $(B)/stratad --config systemd/stratad.conf
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
-		$(DESTDIR)$(PREFIX)/share/strata $(DESTDIR)/etc/strata
-	install -m 0755 $(B)/stratad $(DESTDIR)$(SBINDIR)/stratad
-	install -m 0755 $(B)/stratad-broker $(DESTDIR)$(SBINDIR)/stratad-broker
-	install -m 0755 $(B)/stratad-spawner $(DESTDIR)$(SBINDIR)/stratad-spawner
-	install -m 0755 $(B)/stratad-worker $(DESTDIR)$(SBINDIR)/stratad-worker
-	install -m 0755 $(B)/strata $(DESTDIR)$(BINDIR)/strata
-	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/strata.service > $(DESTDIR)$(UNITDIR)/strata.service
-	install -m 0644 systemd/strata.socket $(DESTDIR)$(UNITDIR)/strata.socket
-	install -m 0644 systemd/strata.sysusers $(DESTDIR)$(SYSUSERSDIR)/strata.conf
-	test -e $(DESTDIR)/etc/strata/stratad.conf || install -m 0644 systemd/stratad.conf $(DESTDIR)/etc/strata/stratad.conf
-	if [ -z "$(DESTDIR)" ]; then sh systemd/ensure-user.sh strata; fi
+# install lists what it made in $(MANIFEST) (paths as installed; a directory,
+# with a trailing /, only when install created it) and uninstall removes
+# exactly that: the files, then those directories if empty, so a directory
+# that was there before stays.  Both take the same PREFIX and DESTDIR.
+# /etc/strata/stratad.conf is written only when missing, and uninstall
+# removes it only while it equals systemd/stratad.conf: an administrator's
+# changes stay, as Debian keeps a removed package's conffiles.  The broker's
+# account stays too (Debian practice: system accounts are never removed).
+MANIFEST := $(PREFIX)/share/strata/installed
+# mkd DIR...: DIR and its missing parents; put MODE SRC DEST; lnk TARGET DEST.
+INSTALL_SH = D='$(DESTDIR)'; L='$(B)/install.list'; : >"$$L"; [ -z "$$D" ] || mkdir -p "$$D"; \
+	mkd() { for _d in "$$@"; do _p=; for _c in $$(printf '%s' "$$_d" | tr / ' '); do _p="$$_p/$$_c"; \
+		if [ ! -d "$$D$$_p" ]; then mkdir -m 0755 "$$D$$_p" || exit 1; echo "$$_p/" >>"$$L"; fi; done; done; }; \
+	put() { install -m "$$1" "$$2" "$$D$$3" || exit 1; echo "$$3" >>"$$L"; }; \
+	lnk() { ln -sfn "$$1" "$$D$$2" || exit 1; echo "$$2" >>"$$L"; }
+
+install: all $(MAN_PAGES)
+	@set -e; $(INSTALL_SH); \
+	mkd $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCLUDEDIR)/strata $(UNITDIR) $(SYSUSERSDIR) \
+		$(PREFIX)/share/strata /etc/strata; \
+	for b in stratad stratad-broker stratad-spawner stratad-worker; do put 0755 $(B)/$$b $(SBINDIR)/$$b; done; \
+	put 0755 $(B)/strata $(BINDIR)/strata; \
+	put 0644 $(B)/$(CLIENT_LIB) $(LIBDIR)/$(CLIENT_LIB); \
+	lnk $(CLIENT_LIB) $(LIBDIR)/$(CLIENT_SONAME); \
+	lnk $(CLIENT_SONAME) $(LIBDIR)/libstrata-client.so; \
+	for h in $(PUBLIC_H); do put 0644 $$h $(INCLUDEDIR)/strata/$${h##*/}; done; \
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		client/strata-client.pc.in >$(B)/strata-client.pc; \
+	put 0644 $(B)/strata-client.pc $(LIBDIR)/pkgconfig/strata-client.pc; \
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/strata.service >$(B)/strata.service; \
+	put 0644 $(B)/strata.service $(UNITDIR)/strata.service; \
+	put 0644 systemd/strata.socket $(UNITDIR)/strata.socket; \
+	put 0644 systemd/strata.sysusers $(SYSUSERSDIR)/strata.conf; \
+	for m in $(MAN_PAGES); do s=$${m##*.}; mkd $(MANDIR)/man$$s; put 0644 $$m $(MANDIR)/man$$s/$${m##*/}; done; \
+	for c in $(wildcard client/strata.bash); do mkd $(BASHCOMPDIR); put 0644 $$c $(BASHCOMPDIR)/strata; done; \
+	[ -e "$$D/etc/strata/stratad.conf" ] || put 0644 systemd/stratad.conf /etc/strata/stratad.conf; \
+	M="$$D$(MANIFEST)"; [ ! -f "$$M" ] || cat "$$M" >>"$$L"; \
+	echo "$(MANIFEST)" >>"$$L"; LC_ALL=C sort -u "$$L" >"$$M"; chmod 0644 "$$M"
+	if [ -z "$(DESTDIR)" ]; then sh systemd/ensure-user.sh strata && ldconfig; fi
+
+uninstall:
+	@set -e; D='$(DESTDIR)'; L='$(B)/uninstall.list'; M="$$D$(MANIFEST)"; \
+	[ -f "$$M" ] || { echo "uninstall: no $$M: nothing installed with PREFIX=$(PREFIX)" >&2; exit 1; }; \
+	mkdir -p $(B) && cp "$$M" "$$L"; \
+	grep -v '/$$' "$$L" | while IFS= read -r f; do \
+		if [ "$$f" = /etc/strata/stratad.conf ] && [ -f "$$D$$f" ] && ! cmp -s systemd/stratad.conf "$$D$$f"; \
+		then echo "uninstall: kept $$D$$f (changed since it was installed)"; else rm -f "$$D$$f"; fi; \
+	done; \
+	grep '/$$' "$$L" | LC_ALL=C sort -r | while IFS= read -r d; do rmdir "$$D$$d" 2>/dev/null || true; done
+	if [ -z "$(DESTDIR)" ]; then ldconfig; fi
+
+# The Debian packages (debian/), built with dpkg-buildpackage from a copy of
+# the tree (its tracked and untracked files, not the ignored ones) in
+# $(B)/deb/src, so that the package build's clean step leaves this tree's
+# builds alone; the .debs and .changes land in $(B)/deb.
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); case $$v in $(VERSION)-*) ;; \
+	*) echo "deb: debian/changelog is at $$v, STRATA_VERSION at $(VERSION): add an entry" >&2; exit 1;; esac
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(B)/deb/src
+	cd $(B)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	@ls $(B)/deb/*.deb
 
 # Long runs of the fault and load tests (`make check` runs short ones).
 soak: deps all

@@ -172,7 +172,7 @@ static void print_mounted(struct cli *cli, const struct mount_args *a, const cha
 static void release_after_failure(struct cli *cli, const char *target)
 {
 	struct err e;
-	if (strata_mount_release(&cli->conn, target, NULL, &e) < 0) {
+	if (mountfd_release(&cli->conn, target, NULL, &e) < 0) {
 		fprintf(stderr, "strata: mount: releasing the hold on `");
 		out_text(stderr, target);
 		fprintf(stderr, "` failed too (`strata umount` it): %s: ", status_name(e.code));
@@ -222,14 +222,14 @@ static int do_mount(struct cli *cli, const struct mount_args *a)
 	struct strata_mount_info info;
 	struct mount_target t;
 	struct err e;
-	if (a->idmap && strata_idmap_parse(a->idmap, &idmap, &e) < 0)
+	if (a->idmap && mountfd_idmap_parse(a->idmap, &idmap, &e) < 0)
 		return cli_usage(cli, "%s", e.msg);
 	if (target_open(a->dir, &t, &e) < 0)
 		return cli_fail(cli, a->key, &e);
 	struct strata_mount_opts o = {
 	    .read_only = a->read_only, .idmap = a->idmap ? &idmap : NULL, .attach_path = t.path};
 	int rc = CLI_OK, fd = -1;
-	if (cli_connect(cli, &e) < 0 || (fd = strata_mount_fd(&cli->conn, a->key, &o, &info, &e)) < 0) {
+	if (cli_connect(cli, &e) < 0 || (fd = mountfd_get(&cli->conn, a->key, &o, &info, &e)) < 0) {
 		rc = cli_fail(cli, a->key, &e);
 	} else if (attach(fd, &t, &e) < 0) {
 		close(steal_fd(&fd)); /* nothing may keep the mount alive now */
@@ -288,7 +288,7 @@ static int release_unmounted(struct cli *cli, const char *target, const char *wh
 {
 	struct err e, re;
 	cleanup_free char *key = NULL;
-	if (cli_connect(cli, &re) == 0 && strata_mount_release(&cli->conn, target, &key, &re) == 0) {
+	if (cli_connect(cli, &re) == 0 && mountfd_release(&cli->conn, target, &key, &re) == 0) {
 		print_unmounted(cli, target, key, 0);
 		return CLI_OK;
 	}
@@ -376,7 +376,7 @@ static int do_umount(struct cli *cli, const char *dir)
 			return release_unmounted(cli, target, "is not a mount point");
 		return unmount_failed(cli, target, errno);
 	}
-	if (cli_connect(cli, &e) < 0 || strata_mount_release(&cli->conn, target, &key, &e) < 0) {
+	if (cli_connect(cli, &e) < 0 || mountfd_release(&cli->conn, target, &key, &e) < 0) {
 		err_wrap(&e, "unmounted `%s`, but the daemon's hold was not released", target);
 		return cli_fail(cli, NULL, &e);
 	}

@@ -64,8 +64,8 @@ static int check_mount_fd(int fd, const char *key, struct err *e)
 	return 0;
 }
 
-int strata_mount_fd(struct client *c, const char *key, const struct strata_mount_opts *o,
-		    struct strata_mount_info *info, struct err *e)
+int mountfd_get(struct client *c, const char *key, const struct strata_mount_opts *o,
+		struct strata_mount_info *info, struct err *e)
 {
 	id_range_msg ustore[STRATA_IDMAP_MAX_RANGES], gstore[STRATA_IDMAP_MAX_RANGES];
 	id_range_msg *uptr[STRATA_IDMAP_MAX_RANGES], *gptr[STRATA_IDMAP_MAX_RANGES];
@@ -112,7 +112,7 @@ static int on_release(const ProtobufCMessage *msg, struct client_record *r, void
 	return 0;
 }
 
-int strata_mount_release(struct client *c, const char *attach_path, char **key, struct err *e)
+int mountfd_release(struct client *c, const char *attach_path, char **key, struct err *e)
 {
 	Strata__V1__ReleaseRequest req = STRATA__V1__RELEASE_REQUEST__INIT;
 	char *name = NULL;
@@ -176,7 +176,7 @@ static int parse_ranges(const char *what, char *s, struct strata_id_range *out, 
 	return 0;
 }
 
-int strata_idmap_parse(const char *spec, struct strata_idmap *m, struct err *e)
+int mountfd_idmap_parse(const char *spec, struct strata_idmap *m, struct err *e)
 {
 	cleanup_free char *copy = xstrdup(spec);
 	char *save = NULL;

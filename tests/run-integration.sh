@@ -12,6 +12,8 @@ order="
 	boundaries
 	probe-broker
 	unit
+	install
+	deb
 	recovery
 	fsck
 	crash

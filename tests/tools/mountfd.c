@@ -34,7 +34,14 @@
  *
  * Exit: 0 every OP succeeded; 1 an OP failed (`mountfd: OP PATH: ENAME
  * (text)` on stderr, ENAME as EROFS); 2 usage; 3 setup failed (connect,
- * mount, dropping privilege). */
+ * mount, dropping privilege).
+ *
+ * It is a program of libstrata-client's: it includes only its public
+ * headers, and tests/integration/install.sh builds it against an installed
+ * copy with `pkg-config --cflags --libs strata-client` alone. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* setresuid, the new mount API (the strata build sets it too) */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -46,14 +53,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/client.h"
-#include "client/mountfd.h"
-#include "common/config.h"
-#include "common/util.h"
+#include <strata/client.h>
+#include <strata/mountfd.h>
 
 #define EXIT_OP	   1
 #define EXIT_USAGE 2
 #define EXIT_SETUP 3
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define cleanup_fd __attribute__((cleanup(close_fd)))
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
 
 struct tool_args {
 	const char *address, *key, *idmap, *attach;
@@ -73,12 +99,10 @@ static void usage(void)
 
 static void parse_args(int argc, char **argv, struct tool_args *a)
 {
-	uint64_t v;
+	unsigned long v;
+	char *end;
 	int i = 1;
-	memset(a, 0, sizeof *a);
-	a->address = getenv("STRATA_ADDRESS");
-	if (!a->address || !*a->address)
-		a->address = STRATA_DEFAULT_ADDRESS;
+	memset(a, 0, sizeof *a); /* no --address: strata_connect()'s default */
 	a->user = 65534;
 	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		if (strcmp(argv[i], "--read-only") == 0)
@@ -89,7 +113,8 @@ static void parse_args(int argc, char **argv, struct tool_args *a)
 			a->idmap = argv[++i];
 		else if (strcmp(argv[i], "--attach") == 0 && i + 1 < argc)
 			a->attach = argv[++i];
-		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc && parse_u64(argv[++i], &v) == 0 &&
+		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc && argv[++i][0] >= '0' &&
+			 argv[i][0] <= '9' && (errno = 0, v = strtoul(argv[i], &end, 10), !errno && !*end) &&
 			 v > 0 && v < UINT32_MAX)
 			a->user = (uid_t)v; /* never 0: the point is to run without privilege */
 		else
@@ -168,7 +193,9 @@ static int op_write(int mnt, const char *path, const char *text)
 	if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
 		return op_failed("write", path);
 	/* An overlay reports some write errors (quota, ENOSPC) only at close. */
-	if (close(steal_fd(&fd)) < 0)
+	int rc = close(fd);
+	fd = -1;
+	if (rc < 0)
 		return op_failed("write (close)", path);
 	return 0;
 }
@@ -219,15 +246,20 @@ static int op_unlock(int mnt)
 	return 0;
 }
 
-static int op_release(struct client *c, const char *path)
+static int op_release(struct strata_client *c, const char *path)
 {
-	struct err e;
-	cleanup_free char *key = NULL;
+	struct strata_error e;
+	char *key = NULL;
+	if (!c) {
+		fprintf(stderr, "mountfd: release %s: the connection is closed (let-go)\n", path);
+		return -1;
+	}
 	if (strata_mount_release(c, path, &key, &e) < 0) {
-		fprintf(stderr, "mountfd: release %s: %s: %s\n", path, status_name(e.code), e.msg);
+		fprintf(stderr, "mountfd: release %s: %s: %s\n", path, strata_status_name(e.code), e.message);
 		return -1;
 	}
 	printf("%s\n", key);
+	free(key);
 	return 0;
 }
 
@@ -240,7 +272,8 @@ static void op_hold(void)
 }
 
 /* Runs the OPs in order; returns the exit status. */
-static int run_ops(struct client *c, int mnt, const struct strata_mount_info *info, char **ops, int nops)
+static int run_ops(struct strata_client **c, int mnt, const struct strata_mount_info *info, char **ops,
+		   int nops)
 {
 	for (int i = 0; i < nops; i++) {
 		int rc;
@@ -262,9 +295,10 @@ static int run_ops(struct client *c, int mnt, const struct strata_mount_info *in
 		else if (strcmp(op, "open") == 0 && left >= 1)
 			rc = op_open(mnt, ops[++i]);
 		else if (strcmp(op, "release") == 0 && left >= 1)
-			rc = op_release(c, ops[++i]);
+			rc = op_release(*c, ops[++i]);
 		else if (strcmp(op, "let-go") == 0) {
-			client_close(c);
+			strata_disconnect(*c);
+			*c = NULL;
 			puts("let go");
 			rc = 0;
 		} else if (strcmp(op, "hold") == 0)
@@ -282,30 +316,30 @@ int main(int argc, char **argv)
 {
 	struct tool_args a;
 	struct strata_idmap idmap;
-	struct client c;
-	struct err e;
+	struct strata_client *c;
+	struct strata_error e;
 	parse_args(argc, argv, &a);
 	if (a.idmap && strata_idmap_parse(a.idmap, &idmap, &e) < 0) {
-		fprintf(stderr, "mountfd: %s\n", e.msg);
+		fprintf(stderr, "mountfd: %s\n", e.message);
 		return EXIT_USAGE;
 	}
 	struct strata_mount_opts o = {
 	    .read_only = a.read_only, .idmap = a.idmap ? &idmap : NULL, .attach_path = a.attach};
 	struct strata_mount_info info = {0};
-	cleanup_free char *native = xasprintf("%s.fd", a.address);
-	if (client_connect(&c, native, &e) < 0) {
-		fprintf(stderr, "mountfd: %s\n", e.msg);
+	if (!(c = strata_connect(a.address, &e))) {
+		fprintf(stderr, "mountfd: %s\n", e.message);
 		return EXIT_SETUP;
 	}
-	int mnt = strcmp(a.key, "-") ? strata_mount_fd(&c, a.key, &o, &info, &e) : AT_FDCWD;
+	int mnt = strcmp(a.key, "-") ? strata_mount_fd(c, a.key, &o, &info, &e) : AT_FDCWD;
 	if (mnt < 0 && mnt != AT_FDCWD) {
-		fprintf(stderr, "mountfd: mount `%s`: %s: %s\n", a.key, status_name(e.code), e.msg);
+		fprintf(stderr, "mountfd: mount `%s`: %s: %s\n", a.key, strata_status_name(e.code),
+			e.message);
 		return EXIT_SETUP;
 	}
 	drop_privilege(a.user);
 	int rc = run_ops(&c, mnt, &info, a.ops, a.nops);
 	if (mnt >= 0)
 		close(mnt);
-	client_close(&c);
+	strata_disconnect(c);
 	return rc;
 }

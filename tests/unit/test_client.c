@@ -443,13 +443,13 @@ START_TEST(idmap_specs)
 {
 	struct strata_idmap m;
 	struct err e = {0};
-	ck_assert_int_eq(strata_idmap_parse("uids=0:100000:65536,gids=0:100000:65536", &m, &e), 0);
+	ck_assert_int_eq(mountfd_idmap_parse("uids=0:100000:65536,gids=0:100000:65536", &m, &e), 0);
 	ck_assert_uint_eq(m.nuids, 1);
 	ck_assert_uint_eq(m.ngids, 1);
 	ck_assert_uint_eq(m.uids[0].inside, 0);
 	ck_assert_uint_eq(m.uids[0].outside, 100000);
 	ck_assert_uint_eq(m.uids[0].count, 65536);
-	ck_assert_int_eq(strata_idmap_parse("gids=0:200:10;10:300:5,uids=0:100:1", &m, &e), 0);
+	ck_assert_int_eq(mountfd_idmap_parse("gids=0:200:10;10:300:5,uids=0:100:1", &m, &e), 0);
 	ck_assert_uint_eq(m.ngids, 2);
 	ck_assert_uint_eq(m.gids[1].inside, 10);
 	ck_assert_uint_eq(m.gids[1].outside, 300);
@@ -467,7 +467,7 @@ START_TEST(idmap_specs)
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		memset(&e, 0, sizeof e);
-		ck_assert_msg(strata_idmap_parse(bad[i], &m, &e) == -1, "accepted `%s`", bad[i]);
+		ck_assert_msg(mountfd_idmap_parse(bad[i], &m, &e) == -1, "accepted `%s`", bad[i]);
 		ck_assert_int_eq(e.code, ST_INVALID_ARGUMENT);
 	}
 }
