@@ -531,6 +531,7 @@ void spawner_main(const struct spawner_args *a)
 {
 	S.a = a;
 	log_init("stratad-spawner", a->cfg->log_level);
+	log_set_format(a->cfg->log_format);
 	/* The parent's death ends the spawner, and with it every worker. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(1);

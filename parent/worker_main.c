@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	if (!p.role || strcmp(p.role, "worker"))
 		return fprintf(stderr, "stratad-worker: started by stratad-spawner only\n"), 2;
 	log_init("stratad-worker", c.log_level);
+	log_set_format(c.log_format);
 	read_job(&j);
 	/* OpenSSL reads its configuration when first used: here, on the
 	 * host's files, so that no confined role needs a file outside its
