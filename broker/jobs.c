@@ -17,6 +17,7 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "../proto/ipc.h"
 #include "broker.h"
 #include "durable.h"
@@ -458,8 +459,9 @@ static void job_explain_full(const struct job *j, struct err *e)
 }
 
 /* Turns the worker's exit status and its result record into the outcome. */
-static int job_outcome(struct job *j, int wstatus, struct job_result *res, struct err *e)
+static int job_outcome(struct job *j, const struct ipc_job_exit *x, struct job_result *res, struct err *e)
 {
+	int wstatus = x->wstatus;
 	const char *role = job_role_name(j);
 	struct ipc_msg m = {0};
 	struct err rerr = {0};
@@ -483,6 +485,14 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	}
 	if (WIFSIGNALED(wstatus)) {
 		int sig = WTERMSIG(wstatus);
+		char name[64];
+		if (sig == SIGSYS && x->denied)
+			return err_set(e, ST_INTERNAL,
+				       "worker killed by seccomp policy violation (SIGSYS) in role `%s`: it "
+				       "called %s (syscall %d)",
+				       role,
+				       policy_syscall_name(x->denied_nr, x->denied_arch, name, sizeof name),
+				       (int)x->denied_nr);
 		if (sig == SIGSYS)
 			return err_set(e, ST_INTERNAL,
 				       "worker killed by seccomp policy violation (SIGSYS) in role `%s`",
@@ -643,11 +653,11 @@ static void job_spawn_failed(const struct ipc_spawn_failed *f)
 	start_queued();
 }
 
-static void job_exited(uint64_t job_id, int wstatus)
+static void job_exited(const struct ipc_job_exit *x)
 {
-	struct job **pp = job_find(job_id), *j = *pp;
+	struct job **pp = job_find(x->job_id), *j = *pp;
 	if (!j) {
-		log_warn("exit of unknown job %llu", (unsigned long long)job_id);
+		log_warn("exit of unknown job %llu", (unsigned long long)x->job_id);
 		return;
 	}
 	*pp = j->next;
@@ -657,7 +667,7 @@ static void job_exited(uint64_t job_id, int wstatus)
 				 .ran = j->spec.role != ROLE_EXTRACT || j->go_sent,
 				 .target_empty = !!(j->spawned_flags & IPC_SPAWNED_TARGET_EMPTY)};
 	struct err e = {0};
-	int rc = job_outcome(j, wstatus, &res, &e);
+	int rc = job_outcome(j, x, &res, &e);
 	if (j->aborted.code) {
 		/* Given up: whatever the worker managed is not the answer. */
 		if (rc == 0 && res.mount_fd >= 0)
@@ -704,7 +714,7 @@ static void on_spawn_failed(struct ipc_msg *m)
 
 static void on_job_exit(struct ipc_msg *m)
 {
-	job_exited(m->body.job_exit.job_id, m->body.job_exit.wstatus);
+	job_exited(&m->body.job_exit);
 }
 
 static void on_removed(struct ipc_msg *m)

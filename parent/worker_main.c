@@ -89,5 +89,6 @@ int main(int argc, char **argv)
 	if (prepare_role(&c, r->role, &e) < 0)
 		fail(&e);
 	sandbox_run(&c, prepare_confinement(r->role), xasprintf("%s/snapshots", c.root), WORKER_FD_JOB,
-		    j.has_input ? WORKER_FD_INPUT : -1, &j.req.spawn, (pid_t)j.spawner, runs);
+		    j.has_input ? WORKER_FD_INPUT : -1, WORKER_FD_REPORT, &j.req.spawn, (pid_t)j.spawner,
+		    runs);
 }

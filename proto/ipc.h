@@ -69,7 +69,10 @@ enum ipc_type {
 	 * value, and a message naming the operation. */
 	IPC_REPLY = 8,
 	/* evt, spawner -> broker.  A worker was reaped.  The broker then reads the
-	 * worker's result from the job socket (written before the exit). */
+	 * worker's result from the job socket (written before the exit).  A
+	 * worker killed by its seccomp filter may have reported the call it
+	 * was denied: that number comes along, for the error text.  Safe:
+	 * numbers only, which the broker prints. */
 	IPC_JOB_EXIT = 9,
 	/* job, worker -> broker: the result, exactly one of these four.  The
 	 * broker treats them as untrusted: a wrong type or length fails the job,
@@ -383,7 +386,12 @@ struct ipc_reply {
 struct ipc_job_exit {
 	uint64_t job_id;
 	int32_t wstatus; /* as from waitpid */
-	uint32_t pad;
+	/* 1: the worker, killed by SIGSYS, reported the call its filter denied
+	 * (policy/policy.c); numbers the broker only prints, as the worker's
+	 * word. */
+	uint32_t denied;
+	int32_t denied_nr;    /* that call's number */
+	uint32_t denied_arch; /* and its AUDIT_ARCH_* */
 };
 
 struct ipc_job_usage {
