@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/status.h"
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "../proto/ipc.h"
 #include "broker.h"
 #include "durable.h"
 #include "loop.h"
+#include "meta.h"
 #include "parentlink.h"
 #include "services.h"
 #include "space.h"
@@ -220,8 +222,31 @@ static int job_spawn(struct job *j, struct err *e)
 	return 0;
 }
 
+/* Every failed job is logged at info, with its role, its snapshot's key
+ * (as stored: in its tenant's keyspace), the status and the reason; the
+ * caller's error says the same to the client. */
+static void job_log_failure(const struct job *j, const struct err *e)
+{
+	struct snap_info s = {0};
+	char job[24], snap[24];
+	int named =
+	    j->spec.target && broker.meta && meta_get_by_id(broker.meta, j->spec.target, &s, NULL) == 0;
+	snprintf(job, sizeof job, "%llu", (unsigned long long)j->id);
+	snprintf(snap, sizeof snap, "%llu", (unsigned long long)j->spec.target);
+	struct log_field f[] = {{"job", job},
+				{"job_role", worker_role_name(j->spec.role)},
+				{"status", status_name(e->code)},
+				{"snapshot", snap},
+				{"key", s.name}};
+	size_t n = ARRAY_SIZE(f) - (named ? 0 : 1) - (j->spec.target ? 0 : 1);
+	log_fields(LOG_INFO_, f, n, "job failed: %s", e->msg);
+	if (named)
+		snap_info_free(&s);
+}
+
 static void job_fail_async(struct job *j, const struct err *e)
 {
+	job_log_failure(j, e);
 	struct job_result res = {.mount_fd = -1};
 	job_done_fn done = j->done;
 	void *ctx = j->ctx;
@@ -675,6 +700,8 @@ static void job_exited(const struct ipc_job_exit *x)
 		e = j->aborted;
 		rc = -1;
 	}
+	if (rc < 0)
+		job_log_failure(j, &e);
 	job_done_fn done = j->done;
 	void *ctx = j->ctx;
 	job_free(j);

@@ -13,6 +13,7 @@ order="
 	probe-broker
 	unit
 	recovery
+	logs
 	fsck
 	crash
 	full-disk
