@@ -16,12 +16,15 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/status.h"
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "../proto/ipc.h"
 #include "broker.h"
 #include "durable.h"
 #include "loop.h"
 #include "metrics.h"
+#include "meta.h"
 #include "parentlink.h"
 #include "services.h"
 #include "space.h"
@@ -248,8 +251,31 @@ static int job_spawn(struct job *j, struct err *e)
 	return 0;
 }
 
+/* Every failed job is logged at info, with its role, its snapshot's key
+ * (as stored: in its tenant's keyspace), the status and the reason; the
+ * caller's error says the same to the client. */
+static void job_log_failure(const struct job *j, const struct err *e)
+{
+	struct snap_info s = {0};
+	char job[24], snap[24];
+	int named =
+	    j->spec.target && broker.meta && meta_get_by_id(broker.meta, j->spec.target, &s, NULL) == 0;
+	snprintf(job, sizeof job, "%llu", (unsigned long long)j->id);
+	snprintf(snap, sizeof snap, "%llu", (unsigned long long)j->spec.target);
+	struct log_field f[] = {{"job", job},
+				{"job_role", worker_role_name(j->spec.role)},
+				{"status", status_name(e->code)},
+				{"snapshot", snap},
+				{"key", s.name}};
+	size_t n = ARRAY_SIZE(f) - (named ? 0 : 1) - (j->spec.target ? 0 : 1);
+	log_fields(LOG_INFO_, f, n, "job failed: %s", e->msg);
+	if (named)
+		snap_info_free(&s);
+}
+
 static void job_fail_async(struct job *j, const struct err *e)
 {
+	job_log_failure(j, e);
 	struct job_result res = {.mount_fd = -1};
 	job_done_fn done = j->done;
 	void *ctx = j->ctx;
@@ -500,8 +526,9 @@ static void job_explain_full(const struct job *j, struct err *e)
 }
 
 /* Turns the worker's exit status and its result record into the outcome. */
-static int job_outcome(struct job *j, int wstatus, struct job_result *res, struct err *e)
+static int job_outcome(struct job *j, const struct ipc_job_exit *x, struct job_result *res, struct err *e)
 {
+	int wstatus = x->wstatus;
 	const char *role = job_role_name(j);
 	struct ipc_msg m = {0};
 	struct err rerr = {0};
@@ -525,6 +552,14 @@ static int job_outcome(struct job *j, int wstatus, struct job_result *res, struc
 	}
 	if (WIFSIGNALED(wstatus)) {
 		int sig = WTERMSIG(wstatus);
+		char name[64];
+		if (sig == SIGSYS && x->denied)
+			return err_set(e, ST_INTERNAL,
+				       "worker killed by seccomp policy violation (SIGSYS) in role `%s`: it "
+				       "called %s (syscall %d)",
+				       role,
+				       policy_syscall_name(x->denied_nr, x->denied_arch, name, sizeof name),
+				       (int)x->denied_nr);
 		if (sig == SIGSYS)
 			return err_set(e, ST_INTERNAL,
 				       "worker killed by seccomp policy violation (SIGSYS) in role `%s`",
@@ -689,11 +724,9 @@ static void job_spawn_failed(const struct ipc_spawn_failed *f)
 
 static void job_exited(const struct ipc_job_exit *x)
 {
-	uint64_t job_id = x->job_id;
-	int wstatus = x->wstatus;
-	struct job **pp = job_find(job_id), *j = *pp;
+	struct job **pp = job_find(x->job_id), *j = *pp;
 	if (!j) {
-		log_warn("exit of unknown job %llu", (unsigned long long)job_id);
+		log_warn("exit of unknown job %llu", (unsigned long long)x->job_id);
 		return;
 	}
 	*pp = j->next;
@@ -703,9 +736,9 @@ static void job_exited(const struct ipc_job_exit *x)
 				 .ran = j->spec.role != ROLE_EXTRACT || j->go_sent,
 				 .target_empty = !!(j->spawned_flags & IPC_SPAWNED_TARGET_EMPTY)};
 	struct err e = {0};
-	int rc = job_outcome(j, wstatus, &res, &e);
+	int rc = job_outcome(j, x, &res, &e);
 	int role = job_metric_role(j);
-	metrics_job(role, job_outcome_kind(j, rc, wstatus), job_age_ns(j));
+	metrics_job(role, job_outcome_kind(j, rc, x->wstatus), job_age_ns(j));
 	metrics_worker(role, x->peak_rss_kib * 1024, x->cpu_us);
 	if (rc == 0 && j->spec.role == ROLE_EXTRACT)
 		metrics_layer_bytes(ROLE_EXTRACT, res.applied.compressed_size, res.applied.uncompressed_size);
@@ -718,6 +751,8 @@ static void job_exited(const struct ipc_job_exit *x)
 		e = j->aborted;
 		rc = -1;
 	}
+	if (rc < 0)
+		job_log_failure(j, &e);
 	job_done_fn done = j->done;
 	void *ctx = j->ctx;
 	job_free(j);

@@ -74,6 +74,7 @@ int broker_main(const struct broker_opts *o)
 	struct err e;
 	static int sigfd;
 	log_init("stratad-broker", o->cfg.log_level);
+	log_set_format(o->cfg.log_format);
 	/* Request and reply buffers of 128 KiB and more get pages of their own,
 	 * which go back to the system when freed and which realloc moves
 	 * without copying: the broker's resident memory follows what it holds

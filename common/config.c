@@ -9,6 +9,8 @@
 
 /* By enum log_level. */
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+/* By enum log_format. */
+static const char *const log_formats[] = {"text", "json", NULL};
 
 #define FIELD(f) .off = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
 
@@ -40,6 +42,9 @@ const struct setting config_settings[] = {
      .help = "serve Prometheus metrics at a socket PATH or HOST:PORT; none: off"},
     {"log_level", SETTING_ENUM, FIELD(log_level), .names = log_levels, .def = "info", .value_name = "LEVEL",
      .help = "how much to log"},
+    /* json: one object per line, for log shippers (common/log.h). */
+    {"log_format", SETTING_ENUM, FIELD(log_format), .names = log_formats, .def = "text",
+     .value_name = "FORMAT", .help = "log lines as text or json"},
     {"seccomp_log", SETTING_BOOL, FIELD(seccomp_log), .def = "false",
      .help = "log a denied system call, not kill its caller"},
     {"enable_probe", SETTING_BOOL, FIELD(enable_probe), .def = "false",
@@ -136,7 +141,7 @@ static int set_uint(const struct setting *s, void *field, const char *value, str
 }
 
 /* Strict octal, as chmod(1) spells a mode: 660 or 0660. */
-static int set_mode(const struct setting *s, uint64_t *field, const char *value, struct err *e)
+static int set_mode(const struct setting *s, uint32_t *field, const char *value, struct err *e)
 {
 	uint64_t v = 0;
 	size_t n = strlen(value);
@@ -147,7 +152,7 @@ static int set_mode(const struct setting *s, uint64_t *field, const char *value,
 		return err_set(e, ST_INVALID_ARGUMENT,
 			       "`%s` takes octal %04llo..%04llo with no execute bit, not `%s`", s->key,
 			       (unsigned long long)s->lo, (unsigned long long)s->hi, value);
-	*field = v;
+	*field = (uint32_t)v;
 	return 0;
 }
 
@@ -255,7 +260,7 @@ char *config_get(const struct config *c, const struct setting *s)
 			return xasprintf("%u", v);
 		}
 	case SETTING_MODE: {
-		uint64_t v;
+		uint32_t v;
 		memcpy(&v, field, sizeof v);
 		return xasprintf("%04llo", (unsigned long long)v);
 	}

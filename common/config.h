@@ -26,6 +26,11 @@ struct config {
 	char *audit_log;       /* the audit trail's file (broker/audit.h); empty: the log alone */
 	char *metrics_address; /* HTTP /metrics: a unix socket path or HOST:PORT; empty: none */
 	int log_level;	       /* enum log_level */
+	int log_format;	       /* enum log_format */
+	/* The sockets' permission bits.  32 bits, though 9 would do: the
+	 * 4-byte fields are then an even number, and struct config has no
+	 * padding. */
+	uint32_t socket_mode;
 	int seccomp_log, enable_probe, strip_caps;
 	uint32_t max_message, max_conns, max_jobs, max_queued_jobs;
 	uint32_t job_timeout, job_idle_timeout;
@@ -41,9 +46,6 @@ struct config {
 	/* Applies of layers ahead of their lowers (a parallel unpack) running
 	 * at once; 0: one per core. */
 	uint64_t max_parallel_applies;
-	/* The sockets' permission bits.  64 bits, though 9 would do: a
-	 * 32-bit field here would leave padding in struct config. */
-	uint64_t socket_mode;
 };
 
 enum setting_kind {
@@ -54,7 +56,7 @@ enum setting_kind {
 	SETTING_BOOL,		  /* int: true|yes|on|1 or false|no|off|0 */
 	SETTING_ENUM,		  /* int: the index of one of names */
 	SETTING_UINT,		  /* uint32_t or uint64_t, lo..hi */
-	SETTING_MODE,		  /* uint64_t: octal permission bits lo..hi, no execute bit */
+	SETTING_MODE,		  /* uint32_t: octal permission bits lo..hi, no execute bit */
 	SETTING_ADDRESS_OR_EMPTY, /* an absolute path (a unix socket), HOST:PORT, or empty */
 };
 

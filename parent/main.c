@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 				       "[tenant NAME] sections of the --config file\n"),
 		       2;
 	log_init("stratad", c.log_level);
+	log_set_format(c.log_format);
 	rc = parent_main(&c, &t);
 	tenants_free(&t);
 	config_free(&c);

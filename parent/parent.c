@@ -67,6 +67,7 @@ static struct {
 	char *spawner_path, *broker_path, *worker_path;
 	struct content_ingests ingests; /* those the broker has open */
 	int stopping;
+	int pair_killed; /* the survivor of the pair dies of our SIGKILL: no news */
 	uint64_t stop_deadline_ns;
 } P = {
     .snapdir = -1, .grpc_fd = -1, .native_fd = -1, .audit_fd = -1, .metrics_fd = -1, .sigfd = -1, .ctl = -1};
@@ -198,7 +199,8 @@ static int broker_start(void)
 	P.spawner = spawner;
 	P.ready_seen = 0;
 	P.started_ns = now_ns_monotonic();
-	log_debug("broker started, pid %d, spawner pid %d", (int)pid, (int)spawner);
+	P.pair_killed = 0;
+	log_info("broker started, pid %d, spawner pid %d", (int)pid, (int)spawner);
 	return 0;
 }
 
@@ -257,8 +259,11 @@ static void pair_gone(void)
 static void child_gone(pid_t pid, int wstatus)
 {
 	const char *who = pid == P.broker ? "broker" : "spawner";
-	int quiet = P.stopping || (pid == P.spawner && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
-	int level = quiet ? LOG_INFO_ : LOG_ERR_, sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	/* A spawner exits 0 when the broker's channel closes. */
+	int broker_closed = pid == P.spawner && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+	int quiet = P.stopping || broker_closed;
+	int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	int level = P.pair_killed && sig == SIGKILL ? LOG_DEBUG_ : quiet ? LOG_INFO_ : LOG_ERR_;
 	const char *name = sig ? sigabbrev_np(sig) : NULL;
 	if (sig)
 		log_msg(level, "%s (pid %d) killed by signal %d (SIG%s)%s", who, (int)pid, sig,
@@ -269,6 +274,11 @@ static void child_gone(pid_t pid, int wstatus)
 		P.broker = 0;
 	else
 		P.spawner = 0;
+	/* pair_gone kills the survivor, whose SIGKILL is then ours and logged
+	 * at debug; but a spawner that exited 0 saw the broker's channel
+	 * close: the broker is dying of its own, and how is news. */
+	if (!broker_closed)
+		P.pair_killed = 1;
 	pair_gone();
 }
 

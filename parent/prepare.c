@@ -13,6 +13,7 @@
 #include "../common/util.h"
 #include "../policy/policy.h"
 #include "../proto/roles.h"
+#include "../worker/roles.h"
 
 /* Each role's confinement, indexed by role; policy NULL for a role without
  * one (the probe takes its probed role's) or prepared elsewhere.  Prepared
@@ -122,7 +123,10 @@ int prepare_role(const struct config *cfg, int role, struct err *e)
 		return err_set(e, ST_INTERNAL, "role %d has no policy", role);
 	struct prepared *p = &prepared[r->role];
 	p->policy = policy_for_role(r->name, e);
-	if (!p->policy || policy_compile(p->policy, cfg->seccomp_log, &p->bpf, e) < 0)
+	/* Every worker and the publisher have the spawner's report pipe on
+	 * WORKER_FD_REPORT; the feeder has none, and dies of SIGSYS unheard. */
+	int report = role == ROLE_FEED ? -1 : WORKER_FD_REPORT;
+	if (!p->policy || policy_compile_reporting(p->policy, cfg->seccomp_log, report, &p->bpf, e) < 0)
 		return -1;
 	p->conf = (struct sandbox_confinement){.role = r, .policy = p->policy, .bpf = &p->bpf};
 	return 0;

@@ -150,7 +150,7 @@ int publish_finish(struct publish *p, unsigned char got[32], uint64_t *got_size,
 
 _Noreturn void publish_run(const char *root, int job_fd, const struct ipc_publish *req, pid_t parent_pid)
 {
-	sandbox_keep_only(job_fd, -1, parent_pid);
+	sandbox_keep_only(job_fd, -1, WORKER_FD_REPORT, parent_pid);
 	struct publish p;
 	struct err e = {0};
 	unsigned char got[32];

@@ -30,6 +30,7 @@
 #include "publish.h"
 #include "../worker/roles.h"
 #include "../worker/sandbox.h"
+#include "../policy/policy.h"
 #include "prepare.h"
 #include "spawncheck.h"
 #include "snapdir.h"
@@ -40,6 +41,8 @@ struct worker {
 	pid_t pid;
 	uint64_t job_id;
 	int role;
+	int confined;	  /* the role whose confinement it has (a probe's probed role) */
+	int report;	  /* read end of its report pipe (policy/policy.c), or -1 */
 	pid_t feeder;	  /* ROLE_EXTRACT: the feeder of its input pipe, until reaped; or 0 */
 	uint64_t *rm_ids; /* ROLE_REMOVE: the rm-ID directories it empties */
 	size_t nrm;
@@ -64,6 +67,7 @@ static struct {
 	size_t nworkers, capworkers;
 	struct evt_msg *pending;
 	size_t npending, cappending;
+	int report_w; /* in a child of fork_job: the write end of its report pipe */
 } S;
 
 _Noreturn static void finish(int status)
@@ -123,12 +127,18 @@ static struct worker *worker_by_job(uint64_t job_id)
 	return NULL;
 }
 
-static struct worker *worker_add(pid_t pid, uint64_t job_id, int role, uint64_t *rm_ids, size_t nrm)
+static struct worker *worker_add(pid_t pid, uint64_t job_id, int role, int confined, int report,
+				 uint64_t *rm_ids, size_t nrm)
 {
 	if (S.nworkers == S.capworkers)
 		S.workers = xrealloc(S.workers, (S.capworkers = S.capworkers * 2 + 8) * sizeof *S.workers);
-	S.workers[S.nworkers] =
-	    (struct worker){.pid = pid, .job_id = job_id, .role = role, .rm_ids = rm_ids, .nrm = nrm};
+	S.workers[S.nworkers] = (struct worker){.pid = pid,
+						.job_id = job_id,
+						.role = role,
+						.confined = confined,
+						.report = report,
+						.rm_ids = rm_ids,
+						.nrm = nrm};
 	return &S.workers[S.nworkers++];
 }
 
@@ -249,16 +259,25 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 }
 
 /* Forks the process of a job: child(job socket, this pid, arg) runs in it
- * and never returns.  On success queues SPAWNED (with the broker's end of the
- * job socket) and returns the pid; else queues SPAWN_FAILED and returns -1. */
+ * and never returns, with S.report_w the write end of its report pipe.  On
+ * success queues SPAWNED (with the broker's end of the job socket) and
+ * returns the pid, *report the pipe's read end (non-blocking); else queues
+ * SPAWN_FAILED and returns -1. */
 static pid_t fork_job(uint64_t job_id, uint32_t spawned_flags,
-		      void (*child)(int job_fd, pid_t parent, const void *arg), const void *arg)
+		      void (*child)(int job_fd, pid_t parent, const void *arg), const void *arg, int *report)
 {
-	int sp[2];
+	int sp[2], rp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		spawn_failed(job_id, errno, "start worker: socketpair");
 		return -1;
 	}
+	if (pipe2(rp, O_CLOEXEC) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		spawn_failed(job_id, errno, "start worker: pipe");
+		return -1;
+	}
+	S.report_w = rp[1];
 	pid_t me = getpid(), pid = fork();
 	if (pid == 0) {
 		child(sp[1], me, arg); /* never returns */
@@ -266,11 +285,16 @@ static pid_t fork_job(uint64_t job_id, uint32_t spawned_flags,
 	}
 	int saved = errno;
 	close(sp[1]);
-	if (pid < 0) {
+	close(rp[1]);
+	if (pid < 0 || set_nonblock(rp[0], 1) < 0) {
 		close(sp[0]);
+		close(rp[0]);
+		if (pid > 0)
+			kill(pid, SIGKILL);
 		spawn_failed(job_id, saved, "start worker: fork");
 		return -1;
 	}
+	*report = rp[0];
 	struct ipc_spawned r = {.job_id = job_id, .pid = pid, .flags = spawned_flags};
 	queue_evt(IPC_SPAWNED, &r, sizeof r, sp[0]);
 	return pid;
@@ -301,7 +325,7 @@ _Noreturn static void worker_child(int job_fd, pid_t parent, const void *arg)
 	const struct role_info *conf = role_confinement(w->s);
 	prepare_join_namespaces();
 	sandbox_run(S.a->cfg, conf ? prepare_confinement(conf->role) : NULL, S.a->snap_path, job_fd,
-		    w->input_fd, w->s, parent, forked_runs);
+		    w->input_fd, S.report_w, w->s, parent, forked_runs);
 }
 
 /* The image could not be started: the job fails as a sandbox step would. */
@@ -314,7 +338,7 @@ _Noreturn static void exec_fail(int job_fd, const char *what)
 }
 
 /* Where the child keeps the image until the exec closes it. */
-#define WORKER_FD_IMAGE (WORKER_FD_SPEC + 1)
+#define WORKER_FD_IMAGE (WORKER_FD_REPORT + 1)
 
 /* stratad-worker's process (fork_job's child): the job written to a memfd,
  * the fds where spawner.h puts them, every other fd closed, then the image
@@ -341,11 +365,12 @@ _Noreturn static void exec_child(int job_fd, pid_t parent, const void *arg)
 	int job = fcntl(job_fd, F_DUPFD_CLOEXEC, 16);
 	int input = x->input_fd >= 0 ? fcntl(x->input_fd, F_DUPFD_CLOEXEC, 16) : -1;
 	int sp = fcntl(spec, F_DUPFD_CLOEXEC, 16);
+	int report = fcntl(S.report_w, F_DUPFD_CLOEXEC, 16);
 	int image = fcntl(S.a->worker, F_DUPFD_CLOEXEC, 16);
-	if (job < 0 || (x->input_fd >= 0 && input < 0) || sp < 0 || image < 0)
+	if (job < 0 || (x->input_fd >= 0 && input < 0) || sp < 0 || report < 0 || image < 0)
 		exec_fail(job_fd, "stage the fds of stratad-worker");
 	if (dup2(job, WORKER_FD_JOB) < 0 || dup2(sp, WORKER_FD_SPEC) < 0 ||
-	    dup3(image, WORKER_FD_IMAGE, O_CLOEXEC) < 0)
+	    dup2(report, WORKER_FD_REPORT) < 0 || dup3(image, WORKER_FD_IMAGE, O_CLOEXEC) < 0)
 		exec_fail(job, "place the fds of stratad-worker");
 	if (input >= 0 ? dup2(input, WORKER_FD_INPUT) < 0 : close(WORKER_FD_INPUT) < 0 && errno != EBADF)
 		exec_fail(job, "place the input of stratad-worker");
@@ -357,10 +382,11 @@ _Noreturn static void exec_child(int job_fd, pid_t parent, const void *arg)
 
 /* Starts the job in stratad-worker; as fork_job.  input_fd: the job's
  * input, or -1. */
-static pid_t exec_job(const struct worker_job *job, uint64_t job_id, uint32_t spawned_flags, int input_fd)
+static pid_t exec_job(const struct worker_job *job, uint64_t job_id, uint32_t spawned_flags, int input_fd,
+		      int *report)
 {
 	struct exec_child x = {job, input_fd};
-	return fork_job(job_id, spawned_flags, exec_child, &x);
+	return fork_job(job_id, spawned_flags, exec_child, &x, report);
 }
 
 /* Forks the worker of s (input_fd its fd 4, or -1), or starts it in
@@ -374,13 +400,14 @@ static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint3
 	const struct role_info *conf = role_confinement(s);
 	struct worker_child w = {s, input_fd};
 	pid_t pid;
+	int report = -1;
 	if (conf && !forked_runs[conf->role]) {
 		job = (struct worker_job){
 		    .kind = WORKER_JOB_SPAWN, .spawner = (int32_t)getpid(), .has_input = input_fd >= 0};
 		job.req.spawn = *s;
-		pid = exec_job(&job, s->job_id, spawned_flags, input_fd);
+		pid = exec_job(&job, s->job_id, spawned_flags, input_fd, &report);
 	} else {
-		pid = fork_job(s->job_id, spawned_flags, worker_child, &w);
+		pid = fork_job(s->job_id, spawned_flags, worker_child, &w, &report);
 	}
 	if (pid < 0) {
 		free(rm_ids);
@@ -388,7 +415,8 @@ static struct worker *fork_worker(const struct ipc_spawn *s, int input_fd, uint3
 	}
 	log_debug("worker %d: job %llu, role %s, target %llu", (int)pid, (unsigned long long)s->job_id,
 		  worker_role_name((int)s->role), (unsigned long long)s->target);
-	return worker_add(pid, s->job_id, (int)s->role, rm_ids, nrm);
+	return worker_add(pid, s->job_id, (int)s->role, conf ? conf->role : (int)s->role, report, rm_ids,
+			  nrm);
 }
 
 /* A Diff's blob: a publisher, started in stratad-worker (it hashes with
@@ -407,9 +435,10 @@ static void serve_publish(const struct ipc_publish *p)
 	static struct worker_job job;
 	job = (struct worker_job){.kind = WORKER_JOB_PUBLISH, .spawner = (int32_t)getpid()};
 	job.req.publish = *p;
-	pid_t pid = exec_job(&job, p->job_id, 0, -1);
+	int report = -1;
+	pid_t pid = exec_job(&job, p->job_id, 0, -1, &report);
 	if (pid > 0)
-		worker_add(pid, p->job_id, ROLE_PUBLISH, NULL, 0);
+		worker_add(pid, p->job_id, ROLE_PUBLISH, ROLE_PUBLISH, report, NULL, 0);
 }
 
 /* A job the broker gave up on (proto/ipc.h IPC_JOB_KILL).  Its exit is
@@ -488,6 +517,40 @@ static void serve_requests(void)
 	}
 }
 
+/* A worker killed by its seccomp filter: the call it reported, if it did
+ * (policy/policy.c), is logged and goes to the broker with the exit.  The
+ * report is the worker's own word, eight bytes read once: its number is
+ * only printed and resolved to a name, never acted on. */
+static void worker_denied(const struct worker *w, struct ipc_job_exit *x)
+{
+	struct policy_denied d;
+	char name[64], nr[16], pid[16], job[24];
+	if (w->report >= 0 && read(w->report, &d, sizeof d) == (ssize_t)sizeof d) {
+		x->denied = 1;
+		x->denied_nr = d.nr;
+		x->denied_arch = d.arch;
+	}
+	snprintf(pid, sizeof pid, "%d", (int)w->pid);
+	snprintf(job, sizeof job, "%llu", (unsigned long long)w->job_id);
+	if (!x->denied) {
+		struct log_field f[] = {
+		    {"worker", pid}, {"job", job}, {"job_role", worker_role_name(w->confined)}};
+		log_fields(LOG_ERR_, f, ARRAY_SIZE(f),
+			   "worker killed by seccomp (SIGSYS) without saying which call");
+		return;
+	}
+	policy_syscall_name(d.nr, d.arch, name, sizeof name);
+	snprintf(nr, sizeof nr, "%d", (int)d.nr);
+	struct log_field f[] = {{"worker", pid},
+				{"job", job},
+				{"job_role", worker_role_name(w->confined)},
+				{"syscall", name},
+				{"nr", nr}};
+	log_fields(LOG_ERR_, f, ARRAY_SIZE(f),
+		   "worker killed by seccomp: it called %s (syscall %d), which the %s policy does not allow",
+		   name, (int)d.nr, worker_role_name(w->confined));
+}
+
 static void worker_gone(size_t i, int wstatus, const struct rusage *ru)
 {
 	struct worker w = S.workers[i];
@@ -511,6 +574,10 @@ static void worker_gone(size_t i, int wstatus, const struct rusage *ru)
 				 .peak_rss_kib = (uint64_t)(ru->ru_maxrss > 0 ? ru->ru_maxrss : 0),
 				 .cpu_us = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000u +
 					   (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec)};
+	if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGSYS)
+		worker_denied(&w, &x);
+	if (w.report >= 0)
+		close(w.report);
 	queue_evt(IPC_JOB_EXIT, &x, sizeof x, -1);
 }
 
@@ -544,6 +611,7 @@ void spawner_main(const struct spawner_args *a)
 {
 	S.a = a;
 	log_init("stratad-spawner", a->cfg->log_level);
+	log_set_format(a->cfg->log_format);
 	/* The parent's death ends the spawner, and with it every worker. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(1);

@@ -25,6 +25,7 @@ int main(int argc, char **argv)
 	if (!p.role || strcmp(p.role, "spawner"))
 		return fprintf(stderr, "stratad-spawner: started by stratad only\n"), 2;
 	log_init("stratad-spawner", c.log_level);
+	log_set_format(c.log_format);
 	/* The policies of the roles it forks parsed and compiled, the
 	 * workers' shared namespaces made: once here, before any worker is
 	 * forked. */

@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	if (!p.role || strcmp(p.role, "worker"))
 		return fprintf(stderr, "stratad-worker: started by stratad-spawner only\n"), 2;
 	log_init("stratad-worker", c.log_level);
+	log_set_format(c.log_format);
 	read_job(&j);
 	/* OpenSSL reads its configuration when first used: here, on the
 	 * host's files, so that no confined role needs a file outside its
@@ -88,5 +89,6 @@ int main(int argc, char **argv)
 	if (prepare_role(&c, r->role, &e) < 0)
 		fail(&e);
 	sandbox_run(&c, prepare_confinement(r->role), xasprintf("%s/snapshots", c.root), WORKER_FD_JOB,
-		    j.has_input ? WORKER_FD_INPUT : -1, &j.req.spawn, (pid_t)j.spawner, runs);
+		    j.has_input ? WORKER_FD_INPUT : -1, WORKER_FD_REPORT, &j.req.spawn, (pid_t)j.spawner,
+		    runs);
 }

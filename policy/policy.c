@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -409,25 +411,146 @@ static int export_bpf(scmp_filter_ctx ctx, const char *name, struct policy_bpf *
 	return 0;
 }
 
-int policy_compile(const struct policy *p, int log_denied, struct policy_bpf *out, struct err *e)
+/* ---- a denied call ----------------------------------------------------------
+ * Every filter's default action is SECCOMP_RET_TRAP, not KILL_PROCESS, so
+ * that the operator learns which call a process lacked: the kernel does not
+ * execute the call, and forces SIGSYS on the calling thread with the call's
+ * number and architecture in siginfo.  A process confined with a reporting
+ * filter has this handler (installed by trusted code before the filter is
+ * loaded): it writes those two numbers to its report fd, whose reader (the
+ * spawner) keeps the other end, and then makes the one call every filter
+ * kills, rt_sigaction(SIGSYS): the process dies of SIGSYS, as with
+ * KILL_PROCESS, all its threads with it.
+ *
+ * Why TRAP grants nothing KILL_PROCESS did not:
+ * - the denied call is never executed, under either action;
+ * - the process cannot keep running past a denied call: it cannot install
+ *   a handler of its own or ignore SIGSYS (rt_sigaction of SIGSYS kills,
+ *   below); when SIGSYS is blocked, or a second denied call comes while the
+ *   handler runs (SIGSYS is blocked in it), the kernel resets SIGSYS to its
+ *   default action and unblocks it (force_sig_seccomp), which kills; a
+ *   process without the handler (the broker, the import parser, the
+ *   feeder) gets that default action, death by SIGSYS, at once;
+ * - even a compromised process that got control of the handler would hold
+ *   no more than SECCOMP_RET_ERRNO gives: a failed call;
+ * - the only call a reporting filter adds is write(2) to the report fd, a
+ *   pipe whose reader only reads eight bytes as untrusted numbers; the
+ *   process may write lies there, never more than a pipe's worth.
+ * Other architectures' calls (x32, i386) are still killed outright. */
+
+static int denied_fd = -1;
+
+/* si_code of a seccomp trap (asm-generic/siginfo.h; glibc 2.36 names it
+ * not). */
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1
+#endif
+
+static void on_denied(int sig, siginfo_t *si, void *uc)
+{
+	/* Only the kernel's seccomp trap has a call to report; a SIGSYS sent
+	 * with kill(2) kills all the same, unreported. */
+	if (si->si_code == SYS_SECCOMP) {
+		struct policy_denied d = {.nr = si->si_syscall, .arch = si->si_arch};
+		ssize_t w = write(denied_fd, &d, sizeof d);
+		(void)w;
+	}
+	/* Killed by every filter (policy_compile): death by SIGSYS. */
+	syscall(SYS_rt_sigaction, SIGSYS, NULL, NULL, sizeof(uint64_t));
+	_exit(128 + SIGSYS); /* not reached */
+}
+
+static int install_denied_handler(int fd, struct err *e)
+{
+	struct sigaction sa = {.sa_sigaction = on_denied, .sa_flags = SA_SIGINFO};
+	sigset_t sys;
+	sigfillset(&sa.sa_mask);
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	denied_fd = fd;
+	if (sigaction(SIGSYS, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "install the SIGSYS handler");
+	return 0;
+}
+
+/* An allowed rt_sigaction never covers SIGSYS: libseccomp lets an
+ * unconditional rule of a call supersede the call's conditional ones, so
+ * the kill of rt_sigaction(SIGSYS) holds only if each allow rule leaves it
+ * out (arg0 != SIGSYS).  A rule that names arg0 already is refused unless
+ * it names another signal. */
+static int sigaction_rule_spares_sigsys(const struct policy *p, struct policy_rule *r, struct err *e)
+{
+	if (r->nr != SCMP_SYS(rt_sigaction) || r->errnum)
+		return 0;
+	for (unsigned i = 0; i < r->ncond; i++)
+		if (r->cond[i].arg == 0) {
+			if (r->cond[i].op == POLICY_EQ && r->cond[i].value != SIGSYS)
+				return 0;
+			return err_set(e, ST_INVALID_ARGUMENT,
+				       "policy `%s.policy` line %d: rt_sigaction may name arg0 only as == a "
+				       "signal other than SIGSYS",
+				       p->name, r->line);
+		}
+	if (r->ncond == POLICY_MAX_COND)
+		return err_set(e, ST_INVALID_ARGUMENT, "policy `%s.policy` line %d: too many conditions",
+			       p->name, r->line);
+	r->cond[r->ncond++] = (struct policy_cond){.arg = 0, .op = POLICY_NE, .value = SIGSYS};
+	return 0;
+}
+
+int policy_compile_reporting(const struct policy *p, int log_denied, int report_fd, struct policy_bpf *out,
+			     struct err *e)
 {
 	memset(out, 0, sizeof *out);
-	scmp_filter_ctx ctx = seccomp_init(log_denied ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	out->report_fd = -1;
+	scmp_filter_ctx ctx = seccomp_init(log_denied ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
 	if (!ctx)
 		return err_set(e, ST_INTERNAL, "policy `%s`: seccomp_init failed", p->name);
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	for (size_t i = 0; rc == 0 && i < p->nrules; i++)
-		if (add_seccomp_rule(ctx, p, &p->rules[i], e) < 0) {
+	/* No handler of SIGSYS but the one installed before the filter:
+	 * rt_sigaction of SIGSYS, even a query, kills (on_denied relies on
+	 * it).  With seccomp_log nothing traps, and nothing is killed. */
+	if (rc == 0 && !log_denied)
+		rc = seccomp_rule_add_exact(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigaction), 1,
+					    SCMP_A0(SCMP_CMP_EQ, SIGSYS));
+	/* The report of a denied call (on_denied): a write to the report fd,
+	 * a pipe only the spawner reads. */
+	if (rc == 0 && report_fd >= 0)
+		rc = seccomp_rule_add_exact(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
+					    SCMP_A0(SCMP_CMP_EQ, (uint64_t)report_fd));
+	if (rc < 0) {
+		seccomp_release(ctx);
+		return err_errno(e, ST_INTERNAL, -rc, "policy `%s`: seccomp attribute or rule", p->name);
+	}
+	for (size_t i = 0; i < p->nrules; i++) {
+		struct policy_rule r = p->rules[i];
+		if (!log_denied && sigaction_rule_spares_sigsys(p, &r, e) < 0) {
 			seccomp_release(ctx);
 			return -1;
 		}
-	if (rc < 0) {
-		seccomp_release(ctx);
-		return err_errno(e, ST_INTERNAL, -rc, "policy `%s`: seccomp attribute", p->name);
+		if (add_seccomp_rule(ctx, p, &r, e) < 0) {
+			seccomp_release(ctx);
+			return -1;
+		}
 	}
 	rc = export_bpf(ctx, p->name, out, e);
 	seccomp_release(ctx);
+	if (rc == 0)
+		out->report_fd = report_fd;
 	return rc;
+}
+
+int policy_compile(const struct policy *p, int log_denied, struct policy_bpf *out, struct err *e)
+{
+	return policy_compile_reporting(p, log_denied, -1, out, e);
+}
+
+const char *policy_syscall_name(int nr, uint32_t arch, char *buf, size_t len)
+{
+	char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+	snprintf(buf, len, "%s", name ? name : "?");
+	free(name);
+	return buf;
 }
 
 void policy_bpf_free(struct policy_bpf *b)
@@ -455,6 +578,8 @@ int policy_apply_caps(const struct policy *p, struct err *e)
 int policy_load_bpf(const struct policy_bpf *b, struct err *e)
 {
 	struct sock_fprog prog = {.len = b->len, .filter = b->insns};
+	if (b->report_fd >= 0 && install_denied_handler(b->report_fd, e) < 0)
+		return -1;
 	/* TSYNC: every thread of the process gets the filter (the broker's
 	 * metadata committer starts before it), or none does and this fails. */
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0)

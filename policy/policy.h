@@ -61,6 +61,15 @@ struct policy {
 struct policy_bpf {
 	void *insns; /* struct sock_filter[] */
 	unsigned short len;
+	int report_fd; /* where the process reports a denied call; -1: nowhere */
+};
+
+/* What a confined process writes to its report fd, once, when its filter
+ * denies a call (policy.c says how and why it is safe).  Written by the
+ * confined process itself: the reader treats it as that process's word. */
+struct policy_denied {
+	int32_t nr;    /* the call's number (siginfo si_syscall) */
+	uint32_t arch; /* its AUDIT_ARCH_* (si_arch) */
 };
 
 struct policy *policy_parse(const char *name, const char *text, struct err *e);
@@ -72,16 +81,22 @@ void policy_free(struct policy *p);
 /* Whether the policy allows the syscall unconditionally or with conditions. */
 int policy_mentions(const struct policy *p, int nr);
 
-/* Kill-process default action (or log when log_denied), other architectures
- * killed too. */
+/* Denied calls trap (or are logged when log_denied), other architectures
+ * are killed; a trapped process dies of SIGSYS (policy.c). */
 int policy_compile(const struct policy *p, int log_denied, struct policy_bpf *out, struct err *e);
+/* The same, for a process that reports its denied call on report_fd (a
+ * fixed fd number in the confined process): the filter also allows a
+ * write to that fd. */
+int policy_compile_reporting(const struct policy *p, int log_denied, int report_fd, struct policy_bpf *out,
+			     struct err *e);
 void policy_bpf_free(struct policy_bpf *b);
 
 /* Keeps exactly the policy's capabilities (effective, permitted, bounding;
  * inheritable and ambient emptied).  Needs CAP_SETPCAP to shrink the
  * bounding set when anything is dropped from it. */
 int policy_apply_caps(const struct policy *p, struct err *e);
-/* seccomp(SECCOMP_SET_MODE_FILTER); NO_NEW_PRIVS must be set already. */
+/* seccomp(SECCOMP_SET_MODE_FILTER); NO_NEW_PRIVS must be set already.  A
+ * reporting filter's SIGSYS handler is installed first. */
 int policy_load_bpf(const struct policy_bpf *b, struct err *e);
 /* A worker's last confinement step: caps, NO_NEW_PRIVS, filter. */
 int policy_enter(const struct policy *p, const struct policy_bpf *b, struct err *e);
@@ -92,5 +107,7 @@ int policy_confine_self(const char *role, int log_denied, struct err *e);
 
 /* Syscall number for a name on this architecture, -1 when unknown. */
 int policy_syscall_number(const char *name);
+/* The name of syscall nr of AUDIT_ARCH_* arch ("?" when unknown), in buf. */
+const char *policy_syscall_name(int nr, uint32_t arch, char *buf, size_t len);
 
 #endif

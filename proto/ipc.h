@@ -70,8 +70,11 @@ enum ipc_type {
 	IPC_REPLY = 8,
 	/* evt, spawner -> broker.  A worker was reaped.  The broker then reads the
 	 * worker's result from the job socket (written before the exit).  It
-	 * carries the worker's peak memory and CPU time for the metrics: numbers
-	 * the spawner read from the kernel (wait4), nothing the worker wrote. */
+	 * carries the worker's peak memory and CPU time for the metrics,
+	 * numbers the spawner read from the kernel (wait4); and a worker
+	 * killed by its seccomp filter may have reported the call it was
+	 * denied: that number comes along, for the error text.  Safe: numbers
+	 * only, which the broker counts and prints. */
 	IPC_JOB_EXIT = 9,
 	/* job, worker -> broker: the result, exactly one of these four.  The
 	 * broker treats them as untrusted: a wrong type or length fails the job,
@@ -397,7 +400,12 @@ struct ipc_reply {
 struct ipc_job_exit {
 	uint64_t job_id;
 	int32_t wstatus; /* as from waitpid */
-	uint32_t pad;
+	/* 1: the worker, killed by SIGSYS, reported the call its filter denied
+	 * (policy/policy.c); numbers the broker only prints, as the worker's
+	 * word. */
+	uint32_t denied;
+	int32_t denied_nr;     /* that call's number */
+	uint32_t denied_arch;  /* and its AUDIT_ARCH_* */
 	uint64_t peak_rss_kib; /* the worker's, from wait4's rusage (0: no worker) */
 	uint64_t cpu_us;       /* its user and system time */
 };

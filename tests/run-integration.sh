@@ -15,6 +15,7 @@ order="
 	install
 	deb
 	recovery
+	logs
 	fsck
 	crash
 	full-disk

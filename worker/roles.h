@@ -12,6 +12,10 @@
 
 #define WORKER_FD_JOB	3
 #define WORKER_FD_INPUT 4 /* extract: the layer to read; diff: where to write it */
+/* The write end of a pipe the spawner reads after reaping the worker: where
+ * the worker's SIGSYS handler reports the call its filter denied
+ * (policy/policy.c), the one write the worker makes to it. */
+#define WORKER_FD_REPORT 6
 
 /* usage: size and inodes as containerd's fs.DiskUsage counts them. */
 int role_usage_count(int top, int64_t *size, int64_t *inodes, struct err *e);

@@ -60,7 +60,7 @@ __attribute__((format(printf, 1, 2))) _Noreturn static void setup_fail(const cha
 	_exit(1);
 }
 
-void sandbox_keep_only(int job_fd, int input_fd, pid_t parent_pid)
+void sandbox_keep_only(int job_fd, int input_fd, int report_fd, pid_t parent_pid)
 {
 	sigset_t all;
 	sigfillset(&all);
@@ -70,11 +70,16 @@ void sandbox_keep_only(int job_fd, int input_fd, pid_t parent_pid)
 	/* Staged above both targets first, so neither source is overwritten. */
 	int job = fcntl(job_fd, F_DUPFD, 16);
 	int input = input_fd >= 0 ? fcntl(input_fd, F_DUPFD, 16) : -1;
-	if (job < 0 || (input_fd >= 0 && input < 0) || dup2(job, WORKER_FD_JOB) < 0 ||
-	    (input >= 0 && dup2(input, WORKER_FD_INPUT) < 0))
+	int report = report_fd >= 0 ? fcntl(report_fd, F_DUPFD, 16) : -1;
+	if (job < 0 || (input_fd >= 0 && input < 0) || (report_fd >= 0 && report < 0) ||
+	    dup2(job, WORKER_FD_JOB) < 0 || (input >= 0 && dup2(input, WORKER_FD_INPUT) < 0) ||
+	    (report >= 0 && dup2(report, WORKER_FD_REPORT) < 0))
 		_exit(1);
 	int last = input >= 0 ? WORKER_FD_INPUT : WORKER_FD_JOB;
-	if (close_range(0, WORKER_FD_JOB - 1, 0) < 0 || close_range(last + 1, ~0U, 0) < 0)
+	if (close_range(0, WORKER_FD_JOB - 1, 0) < 0 ||
+	    (report >= 0 ? close_range(last + 1, WORKER_FD_REPORT - 1, 0) < 0 ||
+			       close_range(WORKER_FD_REPORT + 1, ~0U, 0) < 0
+			 : close_range(last + 1, ~0U, 0) < 0))
 		setup_fail("close_range");
 	/* stderr is gone: nothing to log to, and die() must make no call the
 	 * policy lacks. */
@@ -377,12 +382,12 @@ const struct config *sandbox_config(void)
 }
 
 void sandbox_run(const struct config *cfg, const struct sandbox_confinement *conf, const char *snapshots_dir,
-		 int job_fd, int input_fd, const struct ipc_spawn *req, pid_t parent_pid,
+		 int job_fd, int input_fd, int report_fd, const struct ipc_spawn *req, pid_t parent_pid,
 		 const sandbox_role_fn runs[ROLE_MAX + 1])
 {
 	const struct role_info *role = role_info((int)req->role);
 	sandbox_cfg = cfg;
-	sandbox_keep_only(job_fd, input_fd, parent_pid);
+	sandbox_keep_only(job_fd, input_fd, report_fd, parent_pid);
 	if (!role || role->process != PROC_WORKER || !runs[role->role] || !conf ||
 	    conf->role != role_confinement(req) || !runs[conf->role->role])
 		setup_fail("no confinement prepared for role %u", req->role);

@@ -30,10 +30,11 @@ struct sandbox_confinement {
 const struct config *sandbox_config(void);
 
 /* In a forked child: signals back to their defaults, the job socket on
- * WORKER_FD_JOB and input_fd (unless -1) on WORKER_FD_INPUT, every other fd
- * closed (it holds nothing of the spawner's: broker channels, other jobs'
- * sockets), and death with parent_pid, which would reap it. */
-void sandbox_keep_only(int job_fd, int input_fd, pid_t parent_pid);
+ * WORKER_FD_JOB, input_fd (unless -1) on WORKER_FD_INPUT and report_fd
+ * (unless -1) on WORKER_FD_REPORT, every other fd closed (it holds nothing
+ * of the spawner's: broker channels, other jobs' sockets), and death with
+ * parent_pid, which would reap it. */
+void sandbox_keep_only(int job_fd, int input_fd, int report_fd, pid_t parent_pid);
 
 /* What a worker does once confined, by role: each of the two images that
  * run workers links only the roles it runs (parent/spawner.h says which), so
@@ -49,7 +50,8 @@ typedef int (*sandbox_role_fn)(int job_fd, const struct ipc_spawn *req);
  * that runs its probed role.  Failures before the role runs are reported to
  * the broker as JOB_FAIL. */
 _Noreturn void sandbox_run(const struct config *cfg, const struct sandbox_confinement *conf,
-			   const char *snapshots_dir, int job_fd, int input_fd, const struct ipc_spawn *req,
-			   pid_t parent_pid, const sandbox_role_fn runs[ROLE_MAX + 1]);
+			   const char *snapshots_dir, int job_fd, int input_fd, int report_fd,
+			   const struct ipc_spawn *req, pid_t parent_pid,
+			   const sandbox_role_fn runs[ROLE_MAX + 1]);
 
 #endif

@@ -120,7 +120,7 @@ START_TEST(table_is_consistent)
 			ck_assert_uint_eq(s->size, sizeof(char *));
 			break;
 		case SETTING_MODE:
-			ck_assert_uint_eq(s->size, sizeof(uint64_t));
+			ck_assert_uint_eq(s->size, sizeof(uint32_t));
 			ck_assert_msg(s->lo <= s->hi && s->hi <= 0777, "`%s` range", s->key);
 			break;
 		case SETTING_BOOL:

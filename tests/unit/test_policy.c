@@ -6,6 +6,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
@@ -703,6 +704,76 @@ START_TEST(dying_makes_no_forbidden_call)
 }
 END_TEST
 
+/* A denied call is reported on the report fd, by number and architecture,
+ * and the process still dies of SIGSYS; a handler of SIGSYS cannot be
+ * replaced (rt_sigaction of SIGSYS kills with no report), though other
+ * signals' handlers may be set where the policy allows rt_sigaction. */
+#define REPORT_FD 9
+static int try_sigaction_sigsys(void *arg)
+{
+	return syscall(SYS_rt_sigaction, SIGSYS, NULL, NULL, sizeof(uint64_t)) == 0 ? 0 : 1;
+}
+static int try_sigaction_sigusr1(void *arg)
+{
+	return syscall(SYS_rt_sigaction, SIGUSR1, NULL, NULL, sizeof(uint64_t)) == 0 ? 0 : 1;
+}
+
+/* Runs fn confined as role with a reporting filter; returns the wait status
+ * and what the child reported (nr -1: nothing). */
+static int run_reporting(const char *role, child_fn fn, struct policy_denied *d)
+{
+	struct policy *p = policy_for_role(role, &e);
+	ck_assert_ptr_nonnull(p);
+	struct policy_bpf b;
+	ck_assert_int_eq(policy_compile_reporting(p, 0, REPORT_FD, &b, &e), 0);
+	int pipefd[2];
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct err ce;
+		if (dup2(pipefd[1], REPORT_FD) < 0 || policy_enter(p, &b, &ce) < 0)
+			_exit(100);
+		_exit(fn(NULL));
+	}
+	close(pipefd[1]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	*d = (struct policy_denied){.nr = -1};
+	ssize_t n = read(pipefd[0], d, sizeof *d);
+	ck_assert(n == 0 || n == (ssize_t)sizeof *d);
+	if (n == 0)
+		d->nr = -1;
+	close(pipefd[0]);
+	policy_bpf_free(&b);
+	policy_free(p);
+	return st;
+}
+
+START_TEST(denied_calls_are_reported)
+{
+	const char *role = role_policies[_i];
+	struct policy_denied d;
+	char name[64];
+	int st = run_reporting(role, try_ptrace, &d);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "%s: ptrace: status %#x", role, st);
+	ck_assert_msg(d.nr == SYS_ptrace && d.arch == AUDIT_ARCH_X86_64, "%s: reported %d arch %#x", role,
+		      d.nr, d.arch);
+	ck_assert_str_eq(policy_syscall_name(d.nr, d.arch, name, sizeof name), "ptrace");
+	st = run_reporting(role, try_sigaction_sigsys, &d);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS && d.nr == -1,
+		      "%s: rt_sigaction(SIGSYS): status %#x, reported %d", role, st, d.nr);
+	struct policy *p = policy_for_role(role, &e);
+	ck_assert_ptr_nonnull(p);
+	if (policy_mentions(p, SYS_rt_sigaction)) {
+		st = run_reporting(role, try_sigaction_sigusr1, &d);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: rt_sigaction(SIGUSR1): %#x", role,
+			      st);
+	}
+	policy_free(p);
+}
+END_TEST
+
 /* A wait with a timeout, stopped and continued, resumes as restart_syscall:
  * extract's pipeline waits on a condition with a timeout, extract and diff
  * may sleep, the feeder polls a FIFO.  Under SIGSTOP and SIGCONT, as a
@@ -1010,6 +1081,7 @@ int main(void)
 	tcase_add_loop_test(conf, roles_keep_only_their_caps, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, waits_survive_a_stop, 0, (int)nrole_policies);
 	tcase_add_loop_test(conf, probe_reports_or_dies, 0, (int)nprobed_roles);
+	tcase_add_loop_test(conf, denied_calls_are_reported, 0, (int)nrole_policies);
 	suite_add_tcase(s, conf);
 	/* Unchecked fixtures run in the runner, so the tree goes even when a
 	 * test fails; one tree per case. */
