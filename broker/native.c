@@ -91,7 +91,7 @@ struct nconn {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	const struct tenant *tenant; /* NULL: no tenant's, every call refused */
+	const struct tenant *tenant; /* NULL: no tenant's, every call but Version refused */
 	struct outrec *head, **tail;
 	size_t queued;
 	struct ncall *calls;

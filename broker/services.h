@@ -62,6 +62,8 @@ void svc_release(struct call *c);
 void svc_fsck(struct call *c);
 /* strata --tenant: root's native connection acts as a tenant (broker/tenancy.c). */
 void svc_act_as(struct call *c);
+/* strata version (broker/version.c). */
+void svc_version(struct call *c);
 
 /* Mount holds (broker/holds.c): snapshots handed out as mount fds.  A
  * held snapshot cannot be removed, nor committed while a hold is

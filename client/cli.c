@@ -2,10 +2,12 @@
  * connection, error reporting, label map entries and List. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oci_archive.h"
 #include "../common/layer.h"
@@ -20,28 +22,130 @@ void cli_print_help(const struct cli_cmd *cmd)
 		printf("\n%s", cmd->help);
 }
 
+/* One error as a JSON object on a line of stderr. */
+static void json_error(const char *code, const char *msg, const char *cmd, const char *obj)
+{
+	struct jw w;
+	jw_init(&w, stderr);
+	jw_obj_begin(&w, NULL);
+	jw_str(&w, "code", code);
+	jw_str(&w, "message", msg);
+	if (cmd)
+		jw_str(&w, "command", cmd);
+	if (obj)
+		jw_str(&w, "object", obj);
+	jw_obj_end(&w);
+	jw_finish(&w);
+}
+
+int cli_usage_error(int json, const char *cmd, const char *msg)
+{
+	if (json) {
+		json_error("usage", msg, cmd, NULL);
+		return CLI_USAGE;
+	}
+	fputs("strata: ", stderr);
+	if (cmd)
+		fprintf(stderr, "%s: ", cmd);
+	out_text(stderr, msg);
+	if (cmd)
+		fprintf(stderr, "\nTry 'strata help %s'.\n", cmd);
+	else
+		fputs("\nTry 'strata --help'.\n", stderr);
+	return CLI_USAGE;
+}
+
 int cli_usage(struct cli *cli, const char *fmt, ...)
 {
+	char msg[ERR_MSG_MAX];
 	va_list ap;
-	fprintf(stderr, "strata: %s: ", cli->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'strata help %s'.\n", cli->cmd);
-	return CLI_USAGE;
+	return cli_usage_error(cli->json, cli->cmd, msg);
+}
+
+static char interrupted[1024];
+static size_t interrupted_len;
+static const int interrupt_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_interrupt(int sig)
+{
+	ssize_t unused = write(STDERR_FILENO, interrupted, interrupted_len);
+	(void)unused;
+	_exit(128 + sig);
+}
+
+void cli_interrupt_catch(struct sigaction old[3], const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = (size_t)snprintf(interrupted, sizeof interrupted,
+				    "%sstrata: ", isatty(STDERR_FILENO) ? "\r\033[K" : "");
+	va_start(ap, fmt);
+	vsnprintf(interrupted + n, sizeof interrupted - n - 1, fmt, ap);
+	va_end(ap);
+	strcat(interrupted, "\n");
+	interrupted_len = strlen(interrupted);
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++)
+		if (sigaction(interrupt_sigs[i], &sa, &old[i]) == 0 && old[i].sa_handler == SIG_IGN)
+			sigaction(interrupt_sigs[i], &old[i], NULL);
+}
+
+void cli_interrupt_release(const struct sigaction old[3])
+{
+	for (int i = 0; i < 3; i++)
+		sigaction(interrupt_sigs[i], &old[i], NULL);
+}
+
+int cli_exit_code(int status)
+{
+	switch (status) {
+	case ST_OK:
+		return CLI_OK;
+	case ST_NOT_FOUND:
+		return CLI_NOT_FOUND;
+	case ST_UNAVAILABLE:
+		return CLI_UNREACHABLE;
+	case ST_PERMISSION_DENIED:
+		return CLI_DENIED;
+	default:
+		return CLI_FAIL;
+	}
+}
+
+const char *cli_status_key(int status)
+{
+	static const char *keys[] = {
+	    "ok",	 "cancelled",	   "unknown",		"invalid_argument",   "deadline_exceeded",
+	    "not_found", "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
+	    "aborted",	 "out_of_range",   "unimplemented",	"internal",	      "unavailable",
+	};
+	return status >= 0 && status < (int)ARRAY_SIZE(keys) ? keys[status] : "unknown";
 }
 
 int cli_fail(struct cli *cli, const char *obj, const struct err *e)
 {
-	fprintf(stderr, "strata: %s", cli->cmd);
-	if (obj) {
-		fputc(' ', stderr);
-		out_text(stderr, obj);
+	/* A failed connect says all there is (which socket, what to do):
+	 * no command or object before it. */
+	int bare = cli->connect_failed;
+	if (cli->json) {
+		json_error(cli_status_key(e->code), e->msg, cli->cmd, bare ? NULL : obj);
+		return cli_exit_code(e->code);
 	}
-	fprintf(stderr, ": %s: ", status_name(e->code));
+	fputs("strata: ", stderr);
+	if (!bare) {
+		fputs(cli->cmd, stderr);
+		if (obj) {
+			fputc(' ', stderr);
+			out_text(stderr, obj);
+		}
+		fprintf(stderr, ": %s: ", status_name(e->code));
+	}
 	out_text(stderr, e->msg);
 	fputc('\n', stderr);
-	return CLI_FAIL;
+	return cli_exit_code(e->code);
 }
 
 int cli_split_label(const char *s, struct cli_label *l)
@@ -95,6 +199,12 @@ static int set_name(struct cli *cli, struct cli_args *a, const char *s)
 	return CLI_OK;
 }
 
+static int set_format(struct cli *cli, struct cli_args *a, const char *s)
+{
+	a->format = s;
+	return CLI_OK;
+}
+
 static int set_jobs(struct cli *cli, struct cli_args *a, const char *s)
 {
 	uint64_t v;
@@ -114,7 +224,8 @@ static int parse_option(struct cli *cli, unsigned opts, int argc, char **argv, i
 		int (*set)(struct cli *, struct cli_args *, const char *);
 	} table[] = {{"--label", CLI_OPT_LABEL, add_label},    {"--hold", CLI_OPT_HOLD, set_hold},
 		     {"--digest", CLI_OPT_DIGEST, set_digest}, {"--platform", CLI_OPT_PLATFORM, set_platform},
-		     {"--name", CLI_OPT_NAME, set_name},       {"--jobs", CLI_OPT_JOBS, set_jobs}};
+		     {"--name", CLI_OPT_NAME, set_name},       {"--jobs", CLI_OPT_JOBS, set_jobs},
+		     {"--format", CLI_OPT_FORMAT, set_format}};
 	for (size_t t = 0; t < ARRAY_SIZE(table); t++) {
 		size_t n = strlen(table[t].name);
 		if (!(opts & table[t].opt) || strncmp(arg, table[t].name, n) != 0)
@@ -146,6 +257,9 @@ int cli_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 			cli_print_help(cmd);
 			a->help = 1;
 			return CLI_OK;
+		} else if ((opts & CLI_OPT_QUIET) &&
+			   (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0)) {
+			a->quiet = 1;
 		} else if (parse_option(cli, opts, argc, argv, &i, a) != CLI_OK) {
 			return CLI_USAGE;
 		}
@@ -166,13 +280,51 @@ void cli_args_free(struct cli_args *a)
 	memset(a, 0, sizeof *a);
 }
 
+char *cli_native_path(const char *address)
+{
+	size_t n = strlen(address);
+	if (n > 3 && strcmp(address + n - 3, ".fd") == 0)
+		return xstrdup(address);
+	return xasprintf("%s.fd", address);
+}
+
+/* Says why the daemon at path cannot be reached, and what to do. */
+static int connect_error(const char *path, int errnum, struct err *e)
+{
+	switch (errnum) {
+	case ENOENT:
+	case ECONNREFUSED:
+		/* No socket, or one nothing listens on (a daemon that stopped). */
+		return err_set(e, ST_UNAVAILABLE,
+			       "cannot connect to stratad at `%s`: %s: is it running? (start it with "
+			       "`systemctl start strata` or `stratad --config FILE`; --address or "
+			       "$STRATA_ADDRESS names another daemon)",
+			       path, strerror(errnum));
+	case EACCES:
+	case EPERM:
+		return err_set(e, ST_PERMISSION_DENIED,
+			       "cannot connect to stratad at `%s`: %s: only root and the members of the "
+			       "daemon's socket_group (stratad.conf) may connect",
+			       path, strerror(errnum));
+	default:
+		return err_set(e, ST_UNAVAILABLE, "cannot connect to stratad at `%s`: %s", path,
+			       strerror(errnum));
+	}
+}
+
 int cli_connect(struct cli *cli, struct err *e)
 {
 	if (cli->conn.fd >= 0)
 		return 0;
-	cleanup_free char *path = xasprintf("%s.fd", cli->address);
-	if (client_connect(&cli->conn, path, e) < 0)
-		return -1;
+	cleanup_free char *path = cli_native_path(cli->address);
+	cli->connect_failed = 0;
+	if (client_connect(&cli->conn, path, e) < 0) {
+		int errnum = errno;
+		if (e->code != ST_UNAVAILABLE) /* not a connect(): e.g. a path too long */
+			return -1;
+		cli->connect_failed = 1;
+		return connect_error(path, errnum, e);
+	}
 	if (!cli->tenant)
 		return 0;
 	/* Every call on this connection acts as the tenant (root only). */
@@ -225,6 +377,113 @@ int cli_unary(struct cli *cli, uint32_t method, const ProtobufCMessage *req,
 	if (cli_connect(cli, e) < 0)
 		return -1;
 	return client_unary(&cli->conn, method, req, resp, out, e);
+}
+
+/* The end of the quoted text that starts at s (a quote), escapes skipped. */
+static const char *skip_quoted(const char *s)
+{
+	char q = *s++;
+	while (*s && *s != q)
+		s += (*s == '\\' && s[1]) ? 2 : 1;
+	return *s ? s + 1 : s;
+}
+
+/* Quotes as broker/filter.c reads them: `"` anywhere, `/` and `|` (for
+ * regular expressions) only where a value starts. */
+static int is_quote(char c)
+{
+	return c == '"' || c == '/' || c == '|';
+}
+
+/* The next position after p in filter: past a quoted run when one starts. */
+static const char *filter_next(const char *filter, const char *p)
+{
+	const char *q = p;
+	if (*p == '"')
+		return skip_quoted(p);
+	if (*p != '/' && *p != '|')
+		return p + 1;
+	while (q > filter && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	return q - filter >= 2 && q[-1] == '=' && strchr("=!~", q[-2]) ? skip_quoted(p) : p + 1;
+}
+
+/* [a, b) without surrounding spaces and, when quoted, without its quotes. */
+static void trim(const char **a, const char **b)
+{
+	while (*a < *b && (**a == ' ' || **a == '\t'))
+		++*a;
+	while (*b > *a && ((*b)[-1] == ' ' || (*b)[-1] == '\t'))
+		--*b;
+	if (*b - *a >= 2 && is_quote(**a) && (*b)[-1] == **a) {
+		++*a;
+		--*b;
+	}
+}
+
+static int span_is(const char *a, const char *b, const char *word)
+{
+	return (size_t)(b - a) == strlen(word) && strncmp(a, word, (size_t)(b - a)) == 0;
+}
+
+/* One selector [s, end): FIELD[.MORE] [OP VALUE]. */
+static int check_selector(const char *s, const char *end, char *err, size_t errlen)
+{
+	const char *op = s;
+	while (op < end && !(op + 1 < end && (op[0] == '=' || op[0] == '!' || op[0] == '~') && op[1] == '='))
+		op = *op == '"' ? skip_quoted(op) : op + 1;
+	if (op > end)
+		op = end;
+	const char *f = s, *fend = op, *dot;
+	trim(&f, &fend);
+	if (f == fend)
+		return 0; /* empty: the daemon judges the syntax */
+	/* The first component, up to a dot outside quotes. */
+	dot = f;
+	while (dot < fend && *dot != '.')
+		dot = *dot == '"' ? skip_quoted(dot) : dot + 1;
+	if (dot > fend)
+		dot = fend;
+	const char *c = f, *cend = dot;
+	trim(&c, &cend);
+	int more = dot < fend;
+	int ok = span_is(c, cend, "labels")
+		     ? more
+		     : !more && (span_is(c, cend, "name") || span_is(c, cend, "parent") ||
+				 span_is(c, cend, "kind"));
+	if (!ok) {
+		snprintf(err, errlen,
+			 "no snapshot has the field `%.*s` (fields: name, parent, kind, labels.KEY)",
+			 (int)(fend - f > 80 ? 80 : fend - f), f);
+		return -1;
+	}
+	if (span_is(c, cend, "kind") && op < end && op[0] != '~') {
+		const char *v = op + 2, *vend = end;
+		trim(&v, &vend);
+		if (!span_is(v, vend, "active") && !span_is(v, vend, "view") &&
+		    !span_is(v, vend, "committed")) {
+			snprintf(err, errlen, "kind `%.*s` is none of active, view, committed",
+				 (int)(vend - v > 80 ? 80 : vend - v), v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cli_check_filter(const char *filter, char *err, size_t errlen)
+{
+	const char *s = filter, *p = filter;
+	for (;;) {
+		if (*p == 0 || *p == ',') {
+			if (check_selector(s, p, err, errlen) < 0)
+				return -1;
+			if (*p == 0)
+				return 0;
+			s = ++p;
+		} else {
+			p = filter_next(filter, p);
+		}
+	}
 }
 
 static int by_name(const void *a, const void *b)

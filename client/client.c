@@ -30,8 +30,12 @@ int client_connect(struct client *c, const char *path, struct err *e)
 	int sz = CLIENT_SNDBUF;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		if (errno != EINTR)
-			return err_errno(e, ST_UNAVAILABLE, errno, "connect `%s`", path);
+		if (errno != EINTR) {
+			int errnum = errno;
+			err_errno(e, ST_UNAVAILABLE, errnum, "connect `%s`", path);
+			errno = errnum; /* for callers that explain it */
+			return -1;
+		}
 	}
 	c->fd = steal_fd(&fd);
 	return 0;

@@ -32,7 +32,8 @@ struct client_record {
 	size_t nfds;
 };
 
-/* Connects to the native socket at path.  Failure: Unavailable. */
+/* Connects to the native socket at path.  Failure: Unavailable, errno
+ * from connect(). */
 int client_connect(struct client *c, const char *path, struct err *e);
 void client_close(struct client *c);
 

@@ -66,44 +66,6 @@ static int await_apply(struct cli *cli, uint32_t id, struct progress *p, struct 
 	}
 }
 
-/* Interrupted (Ctrl-C, or killed politely) while the daemon applies: the
- * connection closes with this process, and the daemon cancels the job and
- * undoes what it wrote.  Said on the way out instead of dying silently;
- * the text is made before the wait, so the handler only writes it. */
-static char interrupted[600];
-static size_t interrupted_len;
-
-static void on_interrupt(int sig)
-{
-	ssize_t unused = write(STDERR_FILENO, interrupted, interrupted_len);
-	(void)unused;
-	_exit(128 + sig);
-}
-
-static void interrupt_catch(const char *key, struct sigaction old[3])
-{
-	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-	snprintf(interrupted, sizeof interrupted,
-		 "%sstrata: apply to `%.200s` interrupted: the daemon stops it; a snapshot that was empty "
-		 "before is emptied again, one that had content is marked failed (remove it)\n",
-		 isatty(STDERR_FILENO) ? "\r\033[K" : "", key);
-	interrupted_len = strlen(interrupted);
-	struct sigaction sa = {.sa_handler = on_interrupt};
-	sigemptyset(&sa.sa_mask);
-	/* A signal ignored on entry (nohup, a background job of a script)
-	 * stays ignored. */
-	for (int i = 0; i < 3; i++)
-		if (sigaction(sigs[i], &sa, &old[i]) == 0 && old[i].sa_handler == SIG_IGN)
-			sigaction(sigs[i], &old[i], NULL);
-}
-
-static void interrupt_release(const struct sigaction old[3])
-{
-	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-	for (int i = 0; i < 3; i++)
-		sigaction(sigs[i], &old[i], NULL);
-}
-
 int cli_apply_fd(struct cli *cli, const char *key, int fd, const char *expected_digest, int64_t expected_size,
 		 const char *what, struct cli_applied *out, struct err *e)
 {
@@ -128,10 +90,22 @@ int cli_apply_fd(struct cli *cli, const char *key, int fd, const char *expected_
 	if (rc < 0)
 		return -1;
 	progress_init(&p, what, expected_size);
+	/* Interrupted while the daemon applies: the connection closes with
+	 * this process, and the daemon cancels the job and undoes what it
+	 * can.  What is left and what to do (a command that applies several,
+	 * import, says it for all of them instead). */
 	struct sigaction old[3];
-	interrupt_catch(key, old);
+	int caught = !cli->interrupt_said;
+	if (caught)
+		cli_interrupt_catch(old,
+				    "apply interrupted: active snapshot `%.200s` is left behind, partly "
+				    "applied until the daemon has cancelled the apply.  If it was empty "
+				    "before, the daemon empties it again: re-run the apply.  Otherwise it is "
+				    "marked failed: remove it with `strata rm %.200s`.",
+				    key, key);
 	rc = await_apply(cli, id, &p, out, e);
-	interrupt_release(old);
+	if (caught)
+		cli_interrupt_release(old);
 	progress_clear(&p);
 	if (rc < 0)
 		cli_applied_free(out);
@@ -223,7 +197,10 @@ const struct cli_cmd cli_cmd_apply = {
     .summary = "unpack a layer (tar, gzip or zstd) into active snapshot KEY",
     .help = "FILE (or standard input for `-`) is opened here and handed to the daemon.\n"
 	    "Prints the diff ID (sha256 of the uncompressed tar).  On a terminal,\n"
-	    "stderr shows progress: bytes read of the total, rate, entries.\n"
+	    "stderr shows progress fitted to its width: bytes read of the total, rate,\n"
+	    "time left (ETA, when the size is known: FILE, not a pipe), entries.\n"
+	    "Ctrl-C stops the apply (exit 130) and says what is left of KEY: emptied\n"
+	    "again when it was empty (re-run), else marked failed (`strata rm KEY`).\n"
 	    "--digest: the layer's expected sha256 as stored (compressed); a\n"
 	    "mismatch fails the apply.\n"
 	    "--json: {\"diff_id\",\"digest\",\"compressed_size\",\"uncompressed_size\",\"entries\"}\n",

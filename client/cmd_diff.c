@@ -196,7 +196,7 @@ static void print_descriptor(struct cli *cli, FILE *f, const diff_resp *m)
 		struct jw w;
 		jw_init(&w, f);
 		jw_obj_begin(&w, NULL);
-		jw_str(&w, "mediaType", m->media_type);
+		jw_str(&w, "media_type", m->media_type);
 		jw_str(&w, "digest", m->digest);
 		jw_int(&w, "size", m->size);
 		if (compressed) {
@@ -292,7 +292,7 @@ const struct cli_cmd cli_cmd_diff = {
 	    "media type, digest, size and, when compressed, the diff ID as the\n"
 	    "`containerd.io/uncompressed` label, and the number of entries.  On a\n"
 	    "terminal, stderr shows progress: tar bytes written, rate, entries.\n"
-	    "--json: {\"mediaType\",\"digest\",\"size\",\"annotations\":{\"containerd.io/uncompressed\"},\n"
+	    "--json: {\"media_type\",\"digest\",\"size\",\"annotations\":{\"containerd.io/uncompressed\"},\n"
 	    "\"entries\"} (no annotations for tar).\n",
     .run = run_diff,
 };

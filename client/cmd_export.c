@@ -148,7 +148,7 @@ static int walk_chain(struct cli *cli, const char *key, struct export *ex, struc
 		if (kind != CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__COMMITTED) {
 			free(parent);
 			err_set(e, ST_FAILED_PRECONDITION, "`%s` is %s, not committed", name,
-				kind_human_name(kind));
+				kind_name(kind));
 			free(name);
 			return -1;
 		}

@@ -1,7 +1,7 @@
 /* fsck [--repair]: the daemon compares its metadata with the snapshot
  * directories and the mount holds (native NM_FSCK, broker/fsck.c) and,
  * with --repair, fixes what it safely can.  Exit 0 clean, 1 disagreements
- * (left after --repair), 2 error. */
+ * (left after --repair), 2 error (4 and 5 as for every command). */
 #include <stdio.h>
 #include <string.h>
 
@@ -49,12 +49,14 @@ static int run_check(struct cli *cli, int repair)
 	if (cli_connect(cli, &e) < 0 ||
 	    client_collect(&cli->conn, NM_FSCK, &req.base, &strata__v1__fsck_response__descriptor, &msgs, &n,
 			   &e) < 0) {
-		cli_fail(cli, NULL, &e);
-		return FSCK_ERROR;
+		/* Unreachable (4) and permission denied (5) as for every
+		 * command; 1 means disagreements here, so other errors are 2. */
+		int rc = cli_fail(cli, NULL, &e);
+		return rc == CLI_UNREACHABLE || rc == CLI_DENIED ? rc : FSCK_ERROR;
 	}
 	const fsck_resp *last = n ? (const fsck_resp *)msgs[n - 1] : NULL;
 	if (!last || !last->done) {
-		fprintf(stderr, "strata: fsck: the daemon's answer ended early\n");
+		cli_fail(cli, NULL, &(struct err){ST_INTERNAL, "the daemon's answer ended early"});
 		client_free_msgs(msgs, n);
 		return FSCK_ERROR;
 	}
@@ -154,6 +156,7 @@ const struct cli_cmd cli_cmd_fsck = {
 	    "holds and disagreements; --json: {\"problems\":[{\"kind\",\"name\",\"id\",\n"
 	    "\"detail\",\"repaired\",\"note\"}],\"snapshots\",\"directories\",\"holds\",\n"
 	    "\"disagreements\",\"left\"}.\n"
-	    "Exit status: 0 clean, 1 disagreements found (or left after --repair), 2 error.\n",
+	    "Exit status: 0 clean, 1 disagreements found (or left after --repair), 2 error\n"
+	    "(4: the daemon is unreachable, 5: permission denied, as for every command).\n",
     .run = run_fsck,
 };

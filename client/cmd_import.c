@@ -137,11 +137,8 @@ static void remove_quietly(struct cli *cli, const char *key)
 		nanosleep(&ts, NULL);
 	}
 	if (rc < 0) {
-		fprintf(stderr, "strata: import: cannot remove temporary snapshot ");
-		out_text(stderr, key);
-		fprintf(stderr, ": %s: ", status_name(e.code));
-		out_text(stderr, e.msg);
-		fputc('\n', stderr);
+		err_wrap(&e, "cannot remove temporary snapshot");
+		cli_fail(cli, key, &e);
 	} else if (out) {
 		protobuf_c_message_free_unpacked(out, NULL);
 	}
@@ -254,6 +251,14 @@ static _Noreturn void apply_child(struct import *im, size_t i, const char *key, 
 	struct err e = {0};
 	close(im->cli->conn.fd);
 	im->cli->conn.fd = -1;
+	/* The parent says what an interrupt leaves behind, once (a signal
+	 * ignored from the start stays ignored). */
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t k = 0; k < ARRAY_SIZE(sigs); k++) {
+		struct sigaction cur;
+		if (sigaction(sigs[k], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+			signal(sigs[k], SIG_DFL);
+	}
 	/* Several children: no progress lines over each other. */
 	int null = isatty(STDERR_FILENO) ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
 	if (null >= 0)
@@ -434,6 +439,16 @@ static int import_image(struct cli *cli, struct import_parser *parser, const str
 		return cli_fail(cli, path, &e);
 	im.img = &img;
 	random_tag(im.tag);
+	/* Ctrl-C: the applies stop with this process (the children too: the
+	 * same process group), but the temporary snapshots stay. */
+	struct sigaction old[3];
+	cli_interrupt_catch(
+	    old,
+	    "import interrupted: its temporary snapshots `import-%s-N` are left behind (`strata ls "
+	    "-q 'name~=^import-%s-'` lists them): remove them with `strata rm`, then re-run the "
+	    "import; the layers committed before stay and are reused.",
+	    im.tag, im.tag);
+	cli->interrupt_said = 1;
 	char(*chains)[OCI_DIGEST_LEN] = xcalloc(img.nlayers, sizeof *chains);
 	int *reused = xcalloc(img.nlayers, sizeof *reused);
 	int rc = CLI_OK;
@@ -450,6 +465,8 @@ static int import_image(struct cli *cli, struct import_parser *parser, const str
 	}
 	if (rc == CLI_OK && jobs > 1 && unpack_parallel(&im, chains, reused, jobs, &e) < 0)
 		rc = cli_fail(cli, path, &e);
+	cli_interrupt_release(old);
+	cli->interrupt_said = 0;
 	if (rc == CLI_OK)
 		print_result(cli, &img, chains, reused);
 	free(chains);

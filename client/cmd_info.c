@@ -24,10 +24,25 @@ static void print_info(struct cli *cli, const snap_info_msg *i)
 	}
 }
 
+/* --format of ls and stat: compiled into *f; CLI_USAGE when it is bad. */
+static int take_format(struct cli *cli, const struct cli_args *a, struct info_format *f)
+{
+	char msg[256];
+	memset(f, 0, sizeof *f);
+	if (a->format && a->quiet)
+		return cli_usage(cli, "-q and --format exclude each other");
+	if (a->format && info_format_parse(a->format, f, msg, sizeof msg) < 0)
+		return cli_usage(cli, "%s", msg);
+	return CLI_OK;
+}
+
 static int run_stat(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
-	int rc = cli_parse(cli, &cli_cmd_stat, argc, argv, 0, 1, 1, &a);
+	struct info_format f = {0};
+	int rc = cli_parse(cli, &cli_cmd_stat, argc, argv, CLI_OPT_FORMAT, 1, 1, &a);
+	if (rc == CLI_OK && !a.help)
+		rc = take_format(cli, &a, &f);
 	if (rc == CLI_OK && !a.help) {
 		stat_req req = CONTAINERD__SERVICES__SNAPSHOTS__V1__STAT_SNAPSHOT_REQUEST__INIT;
 		struct err e;
@@ -40,11 +55,14 @@ static int run_stat(struct cli *cli, int argc, char **argv)
 			rc = cli_fail(cli, a.pos[0], &e);
 		else if (!out || !((stat_resp *)out)->info)
 			rc = cli_fail(cli, a.pos[0], &(struct err){ST_INTERNAL, "the daemon sent no info"});
+		else if (a.format)
+			info_format_print(stdout, &f, ((stat_resp *)out)->info);
 		else
 			print_info(cli, ((stat_resp *)out)->info);
 		if (out)
 			protobuf_c_message_free_unpacked(out, NULL);
 	}
+	info_format_free(&f);
 	cli_args_free(&a);
 	return rc;
 }
@@ -149,19 +167,47 @@ out:
 	return rc;
 }
 
+/* A field no snapshot has or a kind that does not exist would list
+ * nothing, without saying why (the daemon refuses syntax errors itself). */
+static int check_filters(const struct cli_args *a, struct err *e)
+{
+	for (int i = 0; i < a->npos; i++)
+		if (cli_check_filter(a->pos[i], e->msg, sizeof e->msg) < 0)
+			return -1;
+	return 0;
+}
+
 static int run_ls(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
 	struct cli_infos l;
+	struct info_format f = {0};
 	struct err e;
-	int rc = cli_parse(cli, &cli_cmd_ls, argc, argv, 0, 0, -1, &a);
-	if (rc != CLI_OK || a.help)
+	int rc = cli_parse(cli, &cli_cmd_ls, argc, argv, CLI_OPT_QUIET | CLI_OPT_FORMAT, 0, -1, &a);
+	if (rc != CLI_OK || a.help || (rc = take_format(cli, &a, &f)) != CLI_OK)
 		goto out;
-	if (cli_list(cli, a.pos, (size_t)a.npos, &l, &e) < 0) {
-		rc = cli_fail(cli, NULL, &e);
+	if (check_filters(&a, &e) < 0) {
+		rc = cli_usage(cli, "bad filter: %s", e.msg);
 		goto out;
 	}
-	if (cli->json) {
+	if (cli_list(cli, a.pos, (size_t)a.npos, &l, &e) < 0) {
+		/* The filters are all the request says: the daemon refusing
+		 * them (a regular expression past its limits) is a usage error. */
+		if (e.code == ST_INVALID_ARGUMENT && !cli->connect_failed)
+			rc = cli_usage(cli, "bad filter: %s", e.msg);
+		else
+			rc = cli_fail(cli, NULL, &e);
+		goto out;
+	}
+	if (a.quiet) {
+		for (size_t i = 0; i < l.n; i++) {
+			out_text(stdout, l.v[i]->name);
+			fputc('\n', stdout);
+		}
+	} else if (a.format) {
+		for (size_t i = 0; i < l.n; i++)
+			info_format_print(stdout, &f, l.v[i]);
+	} else if (cli->json) {
 		struct jw w;
 		jw_init(&w, stdout);
 		jw_obj_begin(&w, NULL);
@@ -185,12 +231,12 @@ static int run_ls(struct cli *cli, int argc, char **argv)
 			out_text(stdout, l.v[i]->name);
 			printf("%*s  ", wn - out_text_width(l.v[i]->name), "");
 			out_text(stdout, *p ? p : "-");
-			printf("%*s  %s\n", wp - out_text_width(*p ? p : "-"), "",
-			       kind_human_name(l.v[i]->kind));
+			printf("%*s  %s\n", wp - out_text_width(*p ? p : "-"), "", kind_name(l.v[i]->kind));
 		}
 	}
 	cli_infos_free(&l);
 out:
+	info_format_free(&f);
 	cli_args_free(&a);
 	return rc;
 }
@@ -252,12 +298,12 @@ static void tree_print(const struct cli_infos *l, const struct forest *f, size_t
 	if (w) {
 		jw_obj_begin(w, NULL);
 		jw_str(w, "name", l->v[i]->name);
-		jw_str(w, "kind", kind_json_name(l->v[i]->kind));
+		jw_str(w, "kind", kind_name(l->v[i]->kind));
 		jw_arr_begin(w, "children");
 	} else {
 		printf("%*s", 2 * depth, "");
 		out_text(stdout, l->v[i]->name);
-		printf(" (%s)\n", kind_human_name(l->v[i]->kind));
+		printf(" (%s)\n", kind_name(l->v[i]->kind));
 	}
 	for (size_t k = f->first[i]; k < f->first[i + 1]; k++)
 		tree_print(l, f, f->kids[k], depth + 1, w);
@@ -304,11 +350,12 @@ out:
 
 const struct cli_cmd cli_cmd_stat = {
     .name = "stat",
-    .synopsis = "KEY",
+    .synopsis = "KEY [--format TEMPLATE]",
     .summary = "show a snapshot's name, parent, kind, times and labels",
     .help = "--json: the Info message with containerd's field names: {\"name\",\"parent\",\n"
-	    "\"kind\":\"ACTIVE\"|\"VIEW\"|\"COMMITTED\",\"created_at\",\"updated_at\" (RFC "
-	    "3339),\"labels\":{}}\n",
+	    "\"kind\":\"active\"|\"view\"|\"committed\",\"created_at\",\"updated_at\" (RFC "
+	    "3339),\"labels\":{}}\n"
+	    "--format TEMPLATE: as `strata ls --format`.\n",
     .run = run_stat,
 };
 
@@ -336,11 +383,17 @@ const struct cli_cmd cli_cmd_share = {
 
 const struct cli_cmd cli_cmd_ls = {
     .name = "ls",
-    .synopsis = "[FILTER...]",
+    .synopsis = "[-q] [--format TEMPLATE] [FILTER...]",
     .summary = "list snapshots (table NAME PARENT KIND)",
     .help = "FILTERs are containerd filter expressions (e.g. 'parent==base'), passed\n"
-	    "to List as they are.  --json: {\"info\":[Info...]} (ListSnapshotsResponse's shape,\n"
-	    "each Info as `stat --json`), sorted by name.\n",
+	    "to List as they are; one the daemon refuses is a usage error (exit 2).\n"
+	    "-q, --quiet: the names only, one per line.\n"
+	    "--format TEMPLATE: one line per snapshot from a Go-style template, as in\n"
+	    "docker, nerdctl and podman: {{.Name}} {{.Parent}} {{.Kind}} {{.Created}}\n"
+	    "{{.Updated}} {{.Labels}} (K=V,...), {{json .}} or {{json .Labels}}; \\t and\n"
+	    "\\n in the text are a tab and a newline.  E.g. --format '{{.Name}}\\t{{.Kind}}'.\n"
+	    "--json: {\"info\":[Info...]} (ListSnapshotsResponse's shape, each Info as\n"
+	    "`stat --json`), sorted by name.\n",
     .run = run_ls,
 };
 
@@ -348,6 +401,7 @@ const struct cli_cmd cli_cmd_tree = {
     .name = "tree",
     .synopsis = "",
     .summary = "show the snapshot forest, children indented under their parent",
-    .help = "--json: {\"tree\":[{\"name\",\"kind\",\"children\":[...]}]}\n",
+    .help = "--json: {\"tree\":[{\"name\",\"kind\",\"children\":[...]}]}\n"
+	    "(For the names alone, `strata ls -q`.)\n",
     .run = run_tree,
 };

@@ -151,7 +151,7 @@ static void print_mounted(struct cli *cli, const struct mount_args *a, const cha
 		jw_str(&w, "key", a->key);
 		jw_str(&w, "target", target);
 		jw_str(&w, "type", info->type);
-		jw_bool(&w, "readOnly", info->read_only);
+		jw_bool(&w, "read_only", info->read_only);
 		jw_int(&w, "layers", info->layers);
 		jw_bool(&w, "idmapped", info->idmapped);
 		jw_obj_end(&w);
@@ -173,11 +173,8 @@ static void release_after_failure(struct cli *cli, const char *target)
 {
 	struct err e;
 	if (mountfd_release(&cli->conn, target, NULL, &e) < 0) {
-		fprintf(stderr, "strata: mount: releasing the hold on `");
-		out_text(stderr, target);
-		fprintf(stderr, "` failed too (`strata umount` it): %s: ", status_name(e.code));
-		out_text(stderr, e.msg);
-		fputc('\n', stderr);
+		err_wrap(&e, "releasing the hold failed too (`strata umount` it)");
+		cli_fail(cli, target, &e);
 	}
 }
 
@@ -413,7 +410,7 @@ const struct cli_cmd cli_cmd_mount = {
 	    "uids=0:100000:65536,gids=0:100000:65536 for a container whose user\n"
 	    "namespace maps its root to 100000.  Nothing on disk is chowned.\n"
 	    "Prints `KEY mounted at DIR: TYPE, N layers, read-write|read-only[, idmapped]`;\n"
-	    "--json: {\"key\",\"target\",\"type\",\"readOnly\",\"layers\",\"idmapped\"}.\n",
+	    "--json: {\"key\",\"target\",\"type\",\"read_only\",\"layers\",\"idmapped\"}.\n",
     .run = run_mount,
 };
 

@@ -240,8 +240,9 @@ const struct cli_cmd cli_cmd_commit = {
 const struct cli_cmd cli_cmd_rm = {
     .name = "rm",
     .synopsis = "KEY...",
-    .summary = "remove snapshots (each on its own; exit 1 if any failed)",
-    .help = "A snapshot with children cannot be removed (FailedPrecondition).\n"
+    .summary = "remove snapshots (each on its own; fails if any failed)",
+    .help = "A snapshot with children cannot be removed (FailedPrecondition).  The exit\n"
+	    "status is that of the last failure (3 for a key that does not exist).\n"
 	    "--json: {\"removed\":[KEY...]}; failures go to stderr.\n",
     .run = run_rm,
 };

@@ -55,7 +55,7 @@ static void row(const char *name, int width, int64_t size, int64_t inodes)
 	printf("%*s  %10s  %10lld\n", width - out_text_width(name), "", human, (long long)inodes);
 }
 
-static int usage_all(struct cli *cli)
+static int usage_all(struct cli *cli, int quiet)
 {
 	struct cli_infos l;
 	struct err e;
@@ -64,6 +64,14 @@ static int usage_all(struct cli *cli)
 	int64_t total_size = 0, total_inodes = 0;
 	if (cli_list(cli, NULL, 0, &l, &e) < 0)
 		return cli_fail(cli, NULL, &e);
+	if (quiet) { /* the keys, as `ls -q`: no Usage call */
+		for (size_t i = 0; i < l.n; i++) {
+			out_text(stdout, l.v[i]->name);
+			fputc('\n', stdout);
+		}
+		cli_infos_free(&l);
+		return CLI_OK;
+	}
 	for (size_t i = 0; i < l.n; i++)
 		if (out_text_width(l.v[i]->name) > width)
 			width = out_text_width(l.v[i]->name);
@@ -112,19 +120,22 @@ static int usage_all(struct cli *cli)
 static int run_usage(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
-	int rc = cli_parse(cli, &cli_cmd_usage, argc, argv, 0, 0, 1, &a);
-	if (rc == CLI_OK && !a.help)
-		rc = a.npos ? usage_one(cli, a.pos[0]) : usage_all(cli);
+	int rc = cli_parse(cli, &cli_cmd_usage, argc, argv, CLI_OPT_QUIET, 0, 1, &a);
+	if (rc == CLI_OK && !a.help && a.quiet && a.npos)
+		rc = cli_usage(cli, "-q lists every snapshot's key: give no KEY");
+	else if (rc == CLI_OK && !a.help)
+		rc = a.npos ? usage_one(cli, a.pos[0]) : usage_all(cli, a.quiet);
 	cli_args_free(&a);
 	return rc;
 }
 
 const struct cli_cmd cli_cmd_usage = {
     .name = "usage",
-    .synopsis = "[KEY]",
+    .synopsis = "[-q] [KEY]",
     .summary = "disk usage (size, inodes) of KEY, or of every snapshot and the total",
     .help = "Committed snapshots report the usage measured at commit; active ones are\n"
-	    "measured now.  --json: {\"name\",\"size\",\"inodes\"} for KEY, else\n"
+	    "measured now.  -q, --quiet: the keys of the table only, one per line.  --json: "
+	    "{\"name\",\"size\",\"inodes\"} for KEY, else\n"
 	    "{\"usage\":[{\"name\",\"size\",\"inodes\"}...],\"total\":{\"size\",\"inodes\"}}.\n",
     .run = run_usage,
 };

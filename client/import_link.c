@@ -19,16 +19,61 @@
 #include "../common/util.h"
 #include "../proto/import.h"
 
+/* `-`: standard input as the archive.  A regular file (`< FILE`) is used
+ * as it is; a pipe is copied, unread, into an unnamed temporary file first,
+ * as a parser seeks in the archive and reads it more than once. */
+static int open_stdin(struct import_parser *p, struct err *e)
+{
+	struct stat st;
+	if (fstat(STDIN_FILENO, &st) < 0)
+		return err_errno(e, ST_INVALID_ARGUMENT, errno, "image archive on standard input");
+	if (S_ISREG(st.st_mode)) {
+		p->archive_fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+		return p->archive_fd < 0 ? err_errno(e, ST_INTERNAL, errno, "dup standard input") : 0;
+	}
+	if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
+		return err_set(e, ST_INVALID_ARGUMENT,
+			       "standard input is not a file or a pipe: give the image archive with `< FILE` "
+			       "or a pipe");
+	const char *dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/var/tmp";
+	cleanup_fd int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_errno(e, ST_INTERNAL, errno,
+				 "temporary file in `%s` for the archive on standard input", dir);
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_errno(e, ST_INVALID_ARGUMENT, errno, "read the archive on standard input");
+		if (n == 0)
+			break;
+		if (write_all(fd, buf, (size_t)n) < 0)
+			return err_errno(e, 0, errno, "copy the archive on standard input into `%s`", dir);
+	}
+	p->archive_fd = steal_fd(&fd);
+	return 0;
+}
+
 int import_parser_open(struct import_parser *p, const char *path, struct err *e)
 {
 	memset(p, 0, sizeof *p);
 	p->path = path;
 	struct stat st;
-	/* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer
-	 * (it changes nothing for a regular file). */
-	p->archive_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (strcmp(path, "-") == 0) {
+		p->path = "standard input";
+		if (open_stdin(p, e) < 0)
+			return -1;
+	} else {
+		/* O_NONBLOCK: a FIFO is refused below instead of waiting for a
+		 * writer (it changes nothing for a regular file). */
+		p->archive_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	}
 	if (p->archive_fd < 0)
-		return err_errno(e, ST_INVALID_ARGUMENT, errno, "open image archive `%s`", path);
+		return err_errno(e, 0, errno, "open image archive `%s`", path);
 	if (fstat(p->archive_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(steal_fd(&p->archive_fd));
 		return err_set(e, ST_INVALID_ARGUMENT,

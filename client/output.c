@@ -219,21 +219,7 @@ void format_time(char *buf, size_t len, int64_t sec, int32_t nsec)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
-const char *kind_json_name(int kind)
-{
-	switch (kind) {
-	case CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__VIEW:
-		return "VIEW";
-	case CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__ACTIVE:
-		return "ACTIVE";
-	case CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__COMMITTED:
-		return "COMMITTED";
-	default:
-		return "UNKNOWN";
-	}
-}
-
-const char *kind_human_name(int kind)
+const char *kind_name(int kind)
 {
 	switch (kind) {
 	case CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__VIEW:
@@ -300,8 +286,7 @@ void print_info_human(FILE *f, const snap_info_msg *i)
 	out_text(f, i->name);
 	fputs("\nparent:  ", f);
 	out_text(f, i->parent && *i->parent ? i->parent : "-");
-	fprintf(f, "\nkind:    %s\ncreated: %s\nupdated: %s\nlabels:", kind_human_name(i->kind), created,
-		updated);
+	fprintf(f, "\nkind:    %s\ncreated: %s\nupdated: %s\nlabels:", kind_name(i->kind), created, updated);
 	if (i->n_labels == 0)
 		fputs("  -", f);
 	for (size_t j = 0; j < i->n_labels; j++) {
@@ -319,7 +304,7 @@ void jw_info(struct jw *w, const char *key, const snap_info_msg *i)
 	jw_obj_begin(w, key);
 	jw_str(w, "name", i->name);
 	jw_str(w, "parent", i->parent);
-	jw_str(w, "kind", kind_json_name(i->kind));
+	jw_str(w, "kind", kind_name(i->kind));
 	if (i->created_at) {
 		format_ts(ts, sizeof ts, i->created_at);
 		jw_str(w, "created_at", ts);
@@ -333,4 +318,144 @@ void jw_info(struct jw *w, const char *key, const snap_info_msg *i)
 		jw_str(w, i->labels[j]->key, i->labels[j]->value);
 	jw_obj_end(w);
 	jw_obj_end(w);
+}
+
+static void add_part(struct info_format *f, enum info_field field, const char *text, size_t len)
+{
+	if (field == IF_TEXT && len == 0)
+		return;
+	f->parts = xrealloc(f->parts, (f->n + 1) * sizeof *f->parts);
+	f->parts[f->n].field = field;
+	f->parts[f->n].text = NULL;
+	if (field == IF_TEXT) {
+		/* docker's formatter turns the two characters \t and \n into
+		 * a tab and a newline. */
+		char *t = xmalloc(len + 1), *o = t;
+		for (size_t k = 0; k < len; k++) {
+			if (text[k] == '\\' && k + 1 < len && (text[k + 1] == 't' || text[k + 1] == 'n')) {
+				*o++ = text[k + 1] == 't' ? '\t' : '\n';
+				k++;
+			} else {
+				*o++ = text[k];
+			}
+		}
+		*o = 0;
+		f->parts[f->n].text = t;
+	}
+	f->n++;
+}
+
+int info_format_parse(const char *tmpl, struct info_format *f, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		enum info_field field;
+	} fields[] = {{".Name", IF_NAME},	{".Parent", IF_PARENT},		 {".Kind", IF_KIND},
+		      {".Created", IF_CREATED}, {".Updated", IF_UPDATED},	 {".Labels", IF_LABELS},
+		      {"json .", IF_JSON},	{"json .Labels", IF_JSON_LABELS}};
+	memset(f, 0, sizeof *f);
+	const char *p = tmpl;
+	for (;;) {
+		const char *open = strstr(p, "{{");
+		if (!open) {
+			add_part(f, IF_TEXT, p, strlen(p));
+			return 0;
+		}
+		add_part(f, IF_TEXT, p, (size_t)(open - p));
+		const char *close = strstr(open + 2, "}}");
+		if (!close) {
+			snprintf(err, errlen, "--format: `{{` without `}}`");
+			break;
+		}
+		/* {{ .Name }} as well as {{.Name}} */
+		const char *a = open + 2, *b = close;
+		while (a < b && *a == ' ')
+			a++;
+		while (b > a && b[-1] == ' ')
+			b--;
+		size_t k, len = (size_t)(b - a);
+		for (k = 0; k < ARRAY_SIZE(fields); k++)
+			if (strlen(fields[k].name) == len && strncmp(fields[k].name, a, len) == 0)
+				break;
+		if (k == ARRAY_SIZE(fields)) {
+			snprintf(
+			    err, errlen,
+			    "--format: unknown field `%.*s` (known: .Name .Parent .Kind .Created .Updated "
+			    ".Labels, json ., json .Labels)",
+			    (int)(len > 64 ? 64 : len), a);
+			break;
+		}
+		add_part(f, fields[k].field, NULL, 0);
+		p = close + 2;
+	}
+	info_format_free(f);
+	return -1;
+}
+
+static void labels_json(FILE *out, const snap_info_msg *i)
+{
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj_begin(&w, NULL);
+	for (size_t j = 0; j < i->n_labels; j++)
+		jw_str(&w, i->labels[j]->key, i->labels[j]->value);
+	jw_obj_end(&w);
+	free(w.first); /* no newline: the template goes on */
+}
+
+void info_format_print(FILE *out, const struct info_format *f, const snap_info_msg *i)
+{
+	char ts[64];
+	for (size_t k = 0; k < f->n; k++) {
+		switch (f->parts[k].field) {
+		case IF_TEXT:
+			fputs(f->parts[k].text, out);
+			break;
+		case IF_NAME:
+			out_text(out, i->name);
+			break;
+		case IF_PARENT:
+			out_text(out, i->parent);
+			break;
+		case IF_KIND:
+			fputs(kind_name(i->kind), out);
+			break;
+		case IF_CREATED:
+		case IF_UPDATED: {
+			const Google__Protobuf__Timestamp *t =
+			    f->parts[k].field == IF_CREATED ? i->created_at : i->updated_at;
+			format_ts(ts, sizeof ts, t);
+			fputs(ts, out);
+			break;
+		}
+		case IF_LABELS:
+			for (size_t j = 0; j < i->n_labels; j++) {
+				if (j)
+					fputc(',', out);
+				out_text(out, i->labels[j]->key);
+				fputc('=', out);
+				out_text(out, i->labels[j]->value);
+			}
+			break;
+		case IF_JSON: {
+			struct jw w;
+			jw_init(&w, out);
+			jw_info(&w, NULL, i);
+			free(w.first);
+			break;
+		}
+		case IF_JSON_LABELS:
+			labels_json(out, i);
+			break;
+		}
+	}
+	fputc('\n', out);
+}
+
+void info_format_free(struct info_format *f)
+{
+	for (size_t k = 0; k < f->n; k++)
+		free(f->parts[k].text);
+	free(f->parts);
+	memset(f, 0, sizeof *f);
 }

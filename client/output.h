@@ -44,9 +44,8 @@ void format_size(char *buf, size_t len, int64_t bytes);
 /* RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf's JSON. */
 void format_time(char *buf, size_t len, int64_t sec, int32_t nsec);
 
-/* "ACTIVE" (protobuf JSON enum name) and "active" (human). */
-const char *kind_json_name(int kind);
-const char *kind_human_name(int kind);
+/* "active", "view", "committed": human and JSON output alike. */
+const char *kind_name(int kind);
 
 /* One line per mount: `type source options` (options comma-separated). */
 void print_mounts_human(FILE *f, mount_msg *const *m, size_t n);
@@ -54,7 +53,36 @@ void print_mounts_human(FILE *f, mount_msg *const *m, size_t n);
 void print_mounts_json(FILE *f, mount_msg *const *m, size_t n);
 
 void print_info_human(FILE *f, const snap_info_msg *i);
-/* The Info message's fields under containerd's names. */
+/* The Info message's fields under containerd's names (snake_case), kind
+ * in lower case. */
 void jw_info(struct jw *w, const char *key, const snap_info_msg *i);
+
+/* --format: a template in the style of docker's, nerdctl's and podman's
+ * Go templates, the subset a snapshot needs: text with `{{.Name}}`,
+ * `{{.Parent}}`, `{{.Kind}}`, `{{.Created}}`, `{{.Updated}}`, `{{.Labels}}`
+ * (K=V,K=V) and `{{json .}}` or `{{json .Labels}}`; `\t` and `\n` in the text
+ * are a tab and a newline, as docker reads them.  One line per snapshot. */
+enum info_field {
+	IF_TEXT,
+	IF_NAME,
+	IF_PARENT,
+	IF_KIND,
+	IF_CREATED,
+	IF_UPDATED,
+	IF_LABELS,
+	IF_JSON,
+	IF_JSON_LABELS,
+};
+struct info_format {
+	struct info_part {
+		enum info_field field;
+		char *text; /* IF_TEXT */
+	} * parts;
+	size_t n;
+};
+/* Compiles tmpl; -1 with a message in err (for a usage error). */
+int info_format_parse(const char *tmpl, struct info_format *f, char *err, size_t errlen);
+void info_format_print(FILE *out, const struct info_format *f, const snap_info_msg *i);
+void info_format_free(struct info_format *f);
 
 #endif

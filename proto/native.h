@@ -37,6 +37,7 @@ enum native_method {
 	NM_RELEASE = 104,     /* strata.v1 ReleaseRequest: ends an attached mount's hold */
 	NM_FSCK = 105,	      /* strata.v1 FsckRequest: metadata against the tree (broker/fsck.c) */
 	NM_ACT_AS = 106,      /* strata.v1 ActAsRequest: root's connection acts as a tenant */
+	NM_VERSION = 107,     /* strata.v1 VersionRequest: the daemon's version and features */
 	NM_METRICS = 108,     /* strata.v1 MetricsRequest: the Prometheus exposition (broker/metrics.h) */
 	NM_HEALTH = 109,      /* strata.v1 HealthRequest: the health check (broker/health.c) */
 };

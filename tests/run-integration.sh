@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # another do not touch the same line.
 order="
 	cli
+	cli-conventions
 	privsep
 	boundaries
 	probe-broker

@@ -93,13 +93,13 @@ for args in "apply" "apply k" "apply k f g" "apply k f --digest" "apply k f --di
 	expect_rc "'strata $args' is a usage error" 2
 done
 run st apply js "$T/missing.tar"
-expect_rc "apply of a missing file fails" 1
+expect_rc "apply of a missing file fails" 3
 err_has "missing file: NotFound naming it" "NotFound: open layer \`$T/missing.tar\`"
 run st apply js "$T"
 expect_rc "apply of a directory fails" 1
 err_has "directory: InvalidArgument" "InvalidArgument"
 run st apply no-such-key "$T/l.tar"
-expect_rc "apply to a missing snapshot fails" 1
+expect_rc "apply to a missing snapshot fails" 3
 err_has "missing snapshot: error names the key" "strata: apply no-such-key: "
 printf 'not a tar archive at all, just some words\n' >"$T/junk"
 st prepare junk >/dev/null
@@ -139,7 +139,7 @@ if sh "$REPO/tests/fixtures/make-busybox-oci.sh" "$T/bb.tar" >/dev/null; then
 		fail "second import creates no snapshot"
 	no_temp_snapshots "import leaves no temporary snapshot"
 	run st import "$T/bb.tar" --platform linux/s390x
-	expect_rc "import for an absent platform fails" 1
+	expect_rc "import for an absent platform fails" 3
 	err_has "absent platform: NotFound" "NotFound: image archive"
 else
 	fail "make-busybox-oci.sh builds the fixture"
@@ -220,7 +220,7 @@ expect_rc "a layer whose diff ID differs from the config fails" 1
 err_has "diff ID mismatch is named" "the image config says \`$bad2\`"
 no_temp_snapshots "diff ID mismatch: the temporary snapshot is removed"
 run st stat "$badtop"
-expect_rc "diff ID mismatch: nothing committed under the claimed chain ID" 1
+expect_rc "diff ID mismatch: nothing committed under the claimed chain ID" 3
 
 # Cut inside the gzip layer (the last and largest entry): a truncated tar,
 # noticed while the layer streams.

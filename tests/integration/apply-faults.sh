@@ -163,7 +163,7 @@ wait "$applier"
 rc=$?
 exec 9>&-
 same "Ctrl-C ends strata apply (130)" "$rc" 130
-check "... and it says the apply was interrupted" grep -q "apply to \`ctrlc\` interrupted" "$T/ctrlc.err"
+check "... and it says what is left behind and what to do" grep -q "apply interrupted: active snapshot \`ctrlc\` is left behind.*strata rm ctrlc" "$T/ctrlc.err"
 emptied "client killed mid-stream" ctrlc
 check "... and the daemon logs that the client went away" logged "apply to \`ctrlc\` (snapshot"
 

@@ -28,7 +28,7 @@ expect_rc "strata --help exits 0" 0
 out_has "strata --help lists the commands" "Commands:"
 run "$STRATA"
 expect_rc "strata without a command is a usage error" 2
-for c in prepare view mounts commit rm stat ls usage label tree cleanup debug; do
+for c in prepare view mounts commit rm stat ls usage label tree cleanup debug version; do
 	run "$STRATA" "$c" --help
 	expect_rc "$c --help exits 0" 0
 	out_has "$c --help shows its usage" "Usage: strata [--address PATH] [--json] $c"
@@ -86,12 +86,12 @@ run st commit base-c base --label strata.test/b=2
 expect_rc "commit base as base-c" 0
 out_lacks "commit prints nothing" "base"
 run st stat base
-expect_rc "the committed key is gone" 1
+expect_rc "the committed key is gone (not found: 3)" 3
 err_has "stat of a missing key: NotFound on stderr" "strata: stat base: NotFound: "
 run st --json stat base-c
 expect_rc "stat --json base-c" 0
 out_has "stat --json: name" '"name":"base-c"'
-out_has "stat --json: kind as protobuf's enum name" '"kind":"COMMITTED"'
+out_has "stat --json: kind in lower case" '"kind":"committed"'
 out_has "stat --json: labels object" '"strata.test/b":"2"'
 out_match "stat --json: created_at RFC 3339" '"created_at":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(\.[0-9]+)?Z"'
 out_has "stat --json: updated_at" '"updated_at":"'
@@ -99,7 +99,7 @@ json_ok "stat --json"
 run st stat base-c --json
 out_has "--json after the command and its args" '"name":"base-c"'
 run env STRATA_ADDRESS="$ADDR" "$STRATA" stat --json base-c
-out_has "STRATA_ADDRESS names the daemon" '"kind":"COMMITTED"'
+out_has "STRATA_ADDRESS names the daemon" '"kind":"committed"'
 
 # ---- children, views, mounts ----
 run st prepare child base-c
@@ -116,7 +116,7 @@ out_match "a view of one layer is a read-only bind" "^bind $base_fs .*ro"
 run st --json view v2 base-c
 out_has "view --json" '"type":"bind"'
 run st view v3 nosuch
-expect_rc "view of a missing parent fails" 1
+expect_rc "view of a missing parent fails (not found: 3)" 3
 err_has "missing parent: NotFound" "strata: view v3: NotFound: "
 
 # ---- ls, tree ----
@@ -128,7 +128,7 @@ out_match "ls shows the active child" '^child +base-c +active$'
 out_match "ls shows the view" '^v1 +base-c +view$'
 run st ls --json
 out_has "ls --json is {\"info\":[...]}" '{"info":[{"name":"base-c"'
-out_has "ls --json has the child's parent" '"name":"child","parent":"base-c","kind":"ACTIVE"'
+out_has "ls --json has the child's parent" '"name":"child","parent":"base-c","kind":"active"'
 json_ok "ls --json"
 run st tree
 expect_rc "tree" 0
@@ -136,7 +136,7 @@ out_match "tree: root at the left" '^base-c \(committed\)$'
 out_match "tree: children indented" '^  child \(active\)$'
 out_match "tree: views indented" '^  v1 \(view\)$'
 run st tree --json
-out_has "tree --json nests children" '{"tree":[{"name":"base-c","kind":"COMMITTED","children":[{"name":"child"'
+out_has "tree --json nests children" '{"tree":[{"name":"base-c","kind":"committed","children":[{"name":"child"'
 json_ok "tree --json"
 
 # ---- usage of everything ----
@@ -160,7 +160,7 @@ run st --json stat base-c
 out_lacks "K= removed the label" '"strata.test/b"'
 out_has "other labels stay" '"strata.test/c":"3"'
 run st label nosuch a=b
-expect_rc "label of a missing key fails" 1
+expect_rc "label of a missing key fails (not found: 3)" 3
 err_has "label of a missing key: NotFound" "strata: label nosuch: NotFound: "
 
 # ---- debug probe ----
@@ -210,12 +210,12 @@ run st rm base-c
 expect_rc "rm of a parent fails" 1
 err_has "rm of a parent: FailedPrecondition" "strata: rm base-c: FailedPrecondition: "
 run st rm child nosuch v1
-expect_rc "rm with one missing key exits 1" 1
+expect_rc "rm with one missing key exits 3 (not found)" 3
 err_has "rm names the missing key" "strata: rm nosuch: NotFound: "
 run st stat child
-expect_rc "rm went past the failure (child gone)" 1
+expect_rc "rm went past the failure (child gone)" 3
 run st stat v1
-expect_rc "rm went past the failure (v1 gone)" 1
+expect_rc "rm went past the failure (v1 gone)" 3
 run st --json rm v2 base-c
 expect_rc "rm --json" 0
 out_has "rm --json lists what it removed" '{"removed":["v2","base-c"]}'
@@ -270,7 +270,7 @@ if chattr +i "$stuck_fs/f" 2>/dev/null; then
 	check "the undeletable one stays, as rm-ID" test -e "$T/root/snapshots/rm-$stuck_id/fs/f"
 	check "the daemon logs why" grep -q "removing .*rm-.*Operation not permitted" "$T/stratad.log"
 	run st stat freed
-	expect_rc "both are gone from the metadata" 1
+	expect_rc "both are gone from the metadata" 3
 	chattr -i "$T/root/snapshots/rm-$stuck_id/fs/f"
 	run st cleanup
 	expect_rc "cleanup after the flag is gone" 0
@@ -282,7 +282,7 @@ fi
 
 # ---- no daemon ----
 run "$STRATA" --address "$T/none.sock" stat x
-expect_rc "no daemon: exit 1" 1
-err_has "no daemon: Unavailable" "strata: stat x: Unavailable: connect "
+expect_rc "no daemon: exit 4" 4
+err_has "no daemon: says so, naming the socket" "strata: cannot connect to stratad at \`$T/none.sock.fd\`: No such file or directory: is it running?"
 
 summary

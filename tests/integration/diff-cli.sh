@@ -108,7 +108,7 @@ for t in tar gzip zstd; do
 	tar) mt=application/vnd.oci.image.layer.v1.tar ;;
 	*) mt=application/vnd.oci.image.layer.v1.tar+$t ;;
 	esac
-	same "$t: media type" "$(json_get "$T/out" mediaType)" "$mt"
+	same "$t: media type" "$(json_get "$T/out" media_type)" "$mt"
 	same "$t: the digest is sha256sum of the file" "$(json_get "$T/out" digest)" "$(sha "$f")"
 	same "$t: the size is the file's" "$(json_get "$T/out" size)" "$(wc -c <"$f" | tr -d ' ')"
 	did=$(decompress "$f" "$t" | sha_in)
@@ -258,8 +258,8 @@ else
 fi
 st prepare big-redo base >/dev/null
 on_tty "$STRATA --address $ADDR apply big-redo $T/big.gz" >"$T/tty.out" 2>&1
-if grep -q ' of .*/s, [0-9]* entries' "$T/tty.out" && grep -q 'sha256:' "$T/tty.out"; then
-	pass "apply on a terminal shows progress (bytes of the total, entries), then the diff ID"
+if grep -q ' of .*/s, ETA [0-9]*:[0-9][0-9], [0-9]* entries' "$T/tty.out" && grep -q 'sha256:' "$T/tty.out"; then
+	pass "apply on a terminal shows progress (bytes of the total, ETA, entries), then the diff ID"
 else
 	fail "apply on a terminal shows progress" "$(tr '\r' '\n' <"$T/tty.out" | tail -n 5)"
 fi
@@ -271,11 +271,11 @@ st rm big-redo big-child >/dev/null
 
 # ---- errors ----
 run st diff no-such-key -o "$T/missing.gz"
-expect_rc "diff of a missing snapshot fails" 1
+expect_rc "diff of a missing snapshot fails" 3
 err_has "missing snapshot: NotFound" "strata: diff no-such-key: NotFound:"
 if [ -e "$T/missing.gz" ]; then fail "a failed diff leaves no output file"; else pass "a failed diff leaves no output file"; fi
 run st diff child2 --parent no-such-parent -o "$T/x.gz"
-expect_rc "diff against a missing parent fails" 1
+expect_rc "diff against a missing parent fails" 3
 err_has "missing parent: NotFound" "NotFound:"
 run st diff base -o "$T/committed.gz"
 cp "$T/err" "$T/committed.err"
@@ -295,7 +295,7 @@ else
 	err_has "committed snapshot: the error names it" "strata: diff base: "
 fi
 run st diff child2 -o "$T/no/such/dir/f"
-expect_rc "an output in a missing directory fails" 1
+expect_rc "an output in a missing directory fails" 3
 err_has "missing directory: the output is named" "open output \`$T/no/such/dir/f\`"
 for args in "diff" "diff a b" "diff a --media-type" "diff a --media-type bzip2" \
 	"diff a --media-type application/vnd.oci.image.layer.v1.tar+bzip2" "diff a -o" "diff a -o ''" \

@@ -39,13 +39,15 @@ sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p' "$T/strata.help" >"$T/co
 for f in settings stratad.flags globals commands; do
 	if [ -s "$T/$f" ]; then pass "the help names $f"; else fail "the help names $f" "none parsed"; fi
 done
-# $T/opts.CMD: the options CMD's help names that are not global.
+# $T/opts.CMD: the options CMD's help names that are not global, on its
+# Usage line and the lines that start with an option (`-q, --quiet: ...`);
+# prose may name other commands' options.
 while read -r c; do
 	if [ "$c" = help ]; then
 		: >"$T/opts.$c"
 		continue
 	fi
-	"$STRATA" "$c" --help 2>&1 | option_words | grep -vxF -f "$T/globals" >"$T/opts.$c"
+	"$STRATA" "$c" --help 2>&1 | grep -E '^(Usage:|-)' | option_words | grep -vxF -f "$T/globals" >"$T/opts.$c"
 done <"$T/commands"
 
 # ---- the pages render without a warning ------------------------------------------

@@ -124,12 +124,12 @@ run st export act "$T/bad.tar"
 expect_rc "export an active snapshot fails" 1
 err_has "... saying it is not committed" "not committed"
 run st export nosuch "$T/bad.tar"
-expect_rc "export an unknown snapshot fails" 1
+expect_rc "export an unknown snapshot fails" 3
 if ls "$T" | grep -q '^bad\.tar'; then fail "no archive left after a failure" "$(ls "$T")"; else pass "no archive left after a failure"; fi
 run st export c2
 expect_rc "export without ARCHIVE is a usage error" 2
 run st export c2 "$T/nodir/x.tar"
-expect_rc "export into a missing directory fails" 1
+expect_rc "export into a missing directory fails" 3
 
 # ---- the merged tree, then import into a second daemon ----
 st view va c2 >/dev/null 2>&1

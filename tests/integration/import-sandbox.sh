@@ -90,7 +90,7 @@ if [ -n "$parser" ]; then
 	err_has "... saying the parser was killed by SIGSYS" "was killed by SIGSYS"
 	no_temp_snapshots "... leaving no temporary snapshot"
 	run st stat "$chain"
-	expect_rc "... and committing nothing" 1
+	expect_rc "... and committing nothing" 3
 else
 	fail "a parser to kill" "$(cat "$T/err")"
 fi

@@ -118,7 +118,7 @@ ln -s "$M" "$T/mlink"
 run st --json mount work "$T/mlink/work"
 expect_rc "mount --json through a symlinked leading component" 0
 same "mount --json: the fields" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
-print(d["key"], d["target"], d["type"], d["readOnly"], d["layers"], d["idmapped"])' "$T/out" 2>&1)" \
+print(d["key"], d["target"], d["type"], d["read_only"], d["layers"], d["idmapped"])' "$T/out" 2>&1)" \
 	"work $M/work overlay False 3 False"
 run st --json umount "$M/work"
 expect_rc "umount --json by the real path" 0
@@ -178,11 +178,11 @@ run st mount l1 "$M/no"
 expect_rc "mount of a committed snapshot fails" 1
 err_has "... with FailedPrecondition" FailedPrecondition
 run st mount missing "$M/no"
-expect_rc "mount of a missing snapshot fails" 1
+expect_rc "mount of a missing snapshot fails" 3
 err_has "... with NotFound" NotFound
 check "nothing was mounted" not_mounted "$M/no"
 run st mount work "$T/nonexistent"
-expect_rc "mount at a missing directory fails" 1
+expect_rc "mount at a missing directory fails" 3
 
 # ---- DIR renamed and replaced by a symlink while strata mount runs ----
 # strace stops the CLI at the entry of move_mount (429, the same on every
@@ -222,7 +222,7 @@ umount "$R/victim/dir" "$R/moved/dir" 2>/dev/null
 # ---- without the privilege to mount: a clear error, and no hold left ----
 st prepare noperm l2 >/dev/null
 run setpriv --bounding-set=-sys_admin "$STRATA" --address "$ADDR" mount noperm "$M/no"
-expect_rc "mount without CAP_SYS_ADMIN fails" 1
+expect_rc "mount without CAP_SYS_ADMIN fails" 5
 err_has "... saying that mounting needs privilege" "mounting needs privilege"
 check "... nothing is mounted" not_mounted "$M/no"
 check "... and the hold was released (rm succeeds)" st rm noperm

@@ -63,11 +63,11 @@ sn() { setpriv --reuid=65534 --regid=65534 --clear-groups timeout $CALL_TIMEOUT 
 start_stratad "$ROOT" "$ADDR" || { fail "daemon starts"; summary; exit 1; }
 st prepare old-w >/dev/null && st commit old old-w
 run sn ls
-expect_rc "without tenants, a non-root peer cannot connect (the sockets are 0660 root:root)" 1
+expect_rc "without tenants, a non-root peer cannot connect (the sockets are 0660 root:root)" 5
 err_has "... Permission denied" "Permission denied"
 chmod 0666 "$ADDR.fd" # as if an operator opened the socket by mistake
 run sn ls
-expect_rc "... nor be served through a socket opened to it" 1
+expect_rc "... nor be served through a socket opened to it" 5
 err_has "... PermissionDenied naming its uid and the setting" \
 	"PermissionDenied: uid 65534 may not use strata: only root may, as no tenant is configured"
 stop_stratad
@@ -87,11 +87,15 @@ start_stratad "$ROOT" "$ADDR" --config "$T/stratad.conf" || { fail "daemon start
 same "the sockets' mode is socket_mode" "$(stat -c %a "$ADDR") $(stat -c %a "$ADDR.fd")" "666 666"
 
 run sn ls
-expect_rc "a peer that is no tenant's is refused (native)" 1
+expect_rc "a peer that is no tenant's is refused (native)" 5
 err_has "... PermissionDenied, naming its uid and the setting" \
 	"PermissionDenied: uid 65534 (gid 65534) is no tenant's: add it to the \`uids\` (or its group to the \`gids\`) of a [tenant NAME] section in stratad.conf"
 run st ls
 out_has "root acts as containerd: it sees the snapshot made before tenants" "old"
+run sa version
+expect_rc "a tenant may ask the daemon's version" 0
+out_match "... which names the tenant" '^tenant: +alice$'
+out_match "... and lists the tenants and audit features" '^features: audit .*tenants$'
 
 # ---- keyspaces ----------------------------------------------------------------------
 run sa prepare k
@@ -101,16 +105,16 @@ expect_rc "bob prepares k too: the same key in another keyspace" 0
 run sb stat k
 out_has "bob's k is bob's" "k"
 run sa stat old
-expect_rc "alice cannot see containerd's old" 1
+expect_rc "alice cannot see containerd's old" 3
 err_has "... NotFound, as a key that does not exist" "NotFound"
 sa prepare only-alice >/dev/null
 run sb stat only-alice
-expect_rc "bob cannot see alice's only-alice" 1
+expect_rc "bob cannot see alice's only-alice" 3
 run sb stat no-such-key
 same "... with the very message of a key that does not exist" \
 	"$(sb stat only-alice 2>&1 | sed 's/only-alice/KEY/g')" "$(sb stat no-such-key 2>&1 | sed 's/no-such-key/KEY/g')"
 run sb rm only-alice
-expect_rc "bob cannot remove alice's snapshot" 1
+expect_rc "bob cannot remove alice's snapshot" 3
 check "... it is still there" sa stat only-alice
 run sa ls
 same "alice's List is her keyspace" "$(awk 'NR > 1 { print $1 }' "$T/out" | sort | tr '\n' ' ')" "k only-alice "
@@ -119,10 +123,10 @@ out_lacks "containerd's List lacks alice's" "only-alice"
 run st --tenant alice ls
 out_has "root acts as alice with --tenant" "only-alice"
 run sa --tenant bob ls
-expect_rc "a non-root --tenant is refused" 1
+expect_rc "a non-root --tenant is refused" 5
 err_has "... PermissionDenied" "PermissionDenied: --tenant bob: only root may act as another tenant"
 run st --tenant nobody-here ls
-expect_rc "--tenant of a tenant that does not exist is refused" 1
+expect_rc "--tenant of a tenant that does not exist is refused" 3
 err_has "... NotFound" "no tenant \`nobody-here\`"
 run sa ls 'name==k'
 same "a filter sees keys, not the store's names" "$(awk 'NR > 1 { print $1 }' "$T/out")" "k"
@@ -160,17 +164,17 @@ chmod 0644 "$T/layer.tar"
 run sa apply k "$T/layer.tar"
 expect_rc "alice applies a layer to her k" 0
 run sb apply only-alice "$T/layer.tar"
-expect_rc "bob cannot apply to alice's snapshot" 1
+expect_rc "bob cannot apply to alice's snapshot" 3
 err_has "... NotFound" "NotFound"
 run sb mounts only-alice
-expect_rc "bob cannot have alice's mounts" 1
+expect_rc "bob cannot have alice's mounts" 3
 run sa commit base k
 expect_rc "alice commits her k" 0
 run sb prepare child base
-expect_rc "bob cannot build on alice's committed base" 1
+expect_rc "bob cannot build on alice's committed base" 3
 err_has "... NotFound" "NotFound"
 run sb diff base
-expect_rc "bob cannot diff alice's base" 1
+expect_rc "bob cannot diff alice's base" 3
 run sa prepare child base
 expect_rc "alice builds on her base" 0
 run sa stat child
@@ -180,7 +184,7 @@ out_has "... and its parent is named by her key" "base"
 # alice's base holds `file` (alice) and has her child `child`.
 SHARE=strata.io/shared-with
 run sb prepare bchild base
-expect_rc "not shared: bob cannot build on alice's base" 1
+expect_rc "not shared: bob cannot build on alice's base" 3
 err_has "... NotFound" "NotFound"
 run sa share base bob
 expect_rc "alice shares base with bob" 0
@@ -190,10 +194,10 @@ expect_rc "bob builds on alice's base shared with him" 0
 run sb view bview base
 expect_rc "... and views it" 0
 run st prepare cchild base
-expect_rc "containerd, not named, cannot build on it" 1
+expect_rc "containerd, not named, cannot build on it" 3
 err_has "... NotFound, as a key that does not exist" "NotFound"
 run st stat base
-expect_rc "... nor Stat it" 1
+expect_rc "... nor Stat it" 3
 run sb stat base
 expect_rc "bob Stats the shared base" 0
 out_has "... by alice's key" "name:    base"
@@ -239,10 +243,10 @@ run sa share base --none
 expect_rc "alice unshares base" 0
 out_lacks "... the label is gone" "$SHARE"
 run sb prepare bchild2 base
-expect_rc "unshared: bob cannot build on it any more" 1
+expect_rc "unshared: bob cannot build on it any more" 3
 err_has "... NotFound" "NotFound"
 run sb stat base
-expect_rc "... nor Stat it" 1
+expect_rc "... nor Stat it" 3
 run sb mounts bchild
 expect_rc "bob's child built before still has its mounts" 0
 mkdir -p "$T/bmnt"

@@ -17,9 +17,11 @@
 #include "broker/connpool.h"
 #include "broker/loop.h"
 #include "broker/native.h"
+#include "client/cli.h"
 #include "client/client.h"
 #include "client/mountfd.h"
 #include "client/output.h"
+#include "client/progress.h"
 #include "common/util.h"
 #include "proto/api.h"
 #include "tests/rawsend.h"
@@ -437,6 +439,108 @@ START_TEST(sizes_and_times)
 }
 END_TEST
 
+/* The progress line fits every width (at most width - 1 columns), keeps
+ * the ETA when the total is known, and drops parts in order. */
+START_TEST(progress_fits_the_width)
+{
+	char b[512];
+	const char *what = "a-rather-long-snapshot-key-for-a-narrow-terminal";
+	for (int w = 1; w <= 200; w++) {
+		size_t n = progress_line(b, sizeof b, w, what, 12582912, 41943040, 1234, 1.5);
+		ck_assert_msg((int)n <= (w > 1 ? w - 1 : 1), "width %d: `%s` (%zu)", w, b, n);
+		if (w >= 20)
+			ck_assert_msg(strstr(b, "ETA 0:04") != NULL, "width %d: no ETA in `%s`", w, b);
+	}
+	progress_line(b, sizeof b, 200, what, 12582912, 41943040, 1234, 1.5);
+	ck_assert_str_eq(b, "a-rather-long-snapshot-key-for-a-narrow-terminal: 12.0 MiB of 40.0 MiB (30%), "
+			    "8.0 MiB/s, ETA 0:04, 1234 entries");
+	progress_line(b, sizeof b, 40, what, 12582912, 41943040, 1234, 1.5);
+	ck_assert_str_eq(b, "a-rather-long-snapshot..: 30%, ETA 0:04");
+	progress_line(b, sizeof b, 40, "k", 12582912, -1, 1234, 1.5);
+	ck_assert_str_eq(b, "k: 12.0 MiB, 8.0 MiB/s, 1234 entries");
+	progress_line(b, sizeof b, 80, "k", 0, 100, 0, 0);
+	ck_assert_str_eq(b, "k: 0 B of 100 B (0%), 0 B/s, ETA -:--, 0 entries");
+	progress_line(b, sizeof b, 80, "k\x1b[2J", 50, 100, 1, 1);
+	ck_assert_msg(strchr(b, 0x1b) == NULL, "a control byte of WHAT reached the terminal: `%s`", b);
+}
+END_TEST
+
+START_TEST(format_templates)
+{
+	Containerd__Services__Snapshots__V1__Info info = CONTAINERD__SERVICES__SNAPSHOTS__V1__INFO__INIT;
+	Containerd__Services__Snapshots__V1__Info__LabelsEntry l1 =
+	    CONTAINERD__SERVICES__SNAPSHOTS__V1__INFO__LABELS_ENTRY__INIT;
+	Containerd__Services__Snapshots__V1__Info__LabelsEntry *ls[] = {&l1};
+	struct info_format f;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	info.name = "kid";
+	info.parent = "base";
+	info.kind = CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__ACTIVE;
+	l1.key = "a";
+	l1.value = "1";
+	info.labels = ls;
+	info.n_labels = 1;
+	ck_assert_int_eq(info_format_parse("{{.Name}}\\t{{ .Parent }} {{.Kind}} {{.Labels}} {{json .Labels}}",
+					   &f, err, sizeof err),
+			 0);
+	FILE *o = open_memstream(&buf, &len);
+	info_format_print(o, &f, &info);
+	fclose(o);
+	ck_assert_str_eq(buf, "kid\tbase active a=1 {\"a\":\"1\"}\n");
+	free(buf);
+	info_format_free(&f);
+	ck_assert_int_eq(info_format_parse("{{.Nope}}", &f, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "`.Nope`"));
+	ck_assert_int_eq(info_format_parse("{{.Name", &f, err, sizeof err), -1);
+	ck_assert_int_eq(info_format_parse("plain", &f, err, sizeof err), 0);
+	info_format_free(&f);
+}
+END_TEST
+
+/* Exit codes, error keys, the socket's path and the filters ls refuses. */
+START_TEST(exit_codes_by_class)
+{
+	ck_assert_int_eq(cli_exit_code(ST_OK), 0);
+	ck_assert_int_eq(cli_exit_code(ST_FAILED_PRECONDITION), CLI_FAIL);
+	ck_assert_int_eq(cli_exit_code(ST_INVALID_ARGUMENT), CLI_FAIL);
+	ck_assert_int_eq(cli_exit_code(ST_NOT_FOUND), 3);
+	ck_assert_int_eq(cli_exit_code(ST_UNAVAILABLE), 4);
+	ck_assert_int_eq(cli_exit_code(ST_PERMISSION_DENIED), 5);
+	ck_assert_str_eq(cli_status_key(ST_NOT_FOUND), "not_found");
+	ck_assert_str_eq(cli_status_key(ST_FAILED_PRECONDITION), "failed_precondition");
+	ck_assert_str_eq(cli_status_key(99), "unknown");
+	static const char *good[] = {"name==a",
+				     "parent!=b",
+				     "kind==committed,kind!=view",
+				     "labels.x.y==1",
+				     "labels.\"a b\"",
+				     "name~=^a",
+				     "kind~=act",
+				     " kind == \"active\" ",
+				     "name~=/a,b/,kind==view",
+				     "labels.x==a/b,name==c",
+				     "name=="};
+	static const char *bad[] = {
+	    "bogus",	 "foo==bar",	       "kind==weird", "kind!=Active",	    "labels",
+	    "name.x==a", "name==a,kind==nope", "\"nam\"==a",  "labels.x==a/b,kinds"};
+	char err[256];
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		ck_assert_msg(cli_check_filter(good[i], err, sizeof err) == 0, "`%s` refused: %s", good[i],
+			      err);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		ck_assert_msg(cli_check_filter(bad[i], err, sizeof err) == -1, "`%s` passed", bad[i]);
+	cli_check_filter("name==a,kind==nope", err, sizeof err);
+	ck_assert_str_eq(err, "kind `nope` is none of active, view, committed");
+	char *p = cli_native_path("/run/strata/strata.sock");
+	ck_assert_str_eq(p, "/run/strata/strata.sock.fd");
+	free(p);
+	p = cli_native_path("/run/strata/strata.sock.fd");
+	ck_assert_str_eq(p, "/run/strata/strata.sock.fd");
+	free(p);
+}
+END_TEST
+
 /* strata mount --idmap: both parts, either order, several ranges, and the
  * errors a user makes. */
 START_TEST(idmap_specs)
@@ -496,6 +600,9 @@ static Suite *client_suite(void)
 	tcase_add_test(out, json_writer_commas);
 	tcase_add_test(out, sizes_and_times);
 	tcase_add_test(out, idmap_specs);
+	tcase_add_test(out, progress_fits_the_width);
+	tcase_add_test(out, format_templates);
+	tcase_add_test(out, exit_codes_by_class);
 	suite_add_tcase(s, out);
 	return s;
 }
