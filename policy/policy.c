@@ -512,12 +512,12 @@ int policy_compile_reporting(const struct policy *p, int log_denied, int report_
 	 * it).  With seccomp_log nothing traps, and nothing is killed. */
 	if (rc == 0 && !log_denied)
 		rc = seccomp_rule_add_exact(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigaction), 1,
-					    SCMP_A0(SCMP_CMP_EQ, SIGSYS));
+					    SCMP_A0(SCMP_CMP_EQ, SIGSYS, 0));
 	/* The report of a denied call (on_denied): a write to the report fd,
 	 * a pipe only the spawner reads. */
 	if (rc == 0 && report_fd >= 0)
 		rc = seccomp_rule_add_exact(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-					    SCMP_A0(SCMP_CMP_EQ, (uint64_t)report_fd));
+					    SCMP_A0(SCMP_CMP_EQ, (uint64_t)report_fd, 0));
 	if (rc < 0) {
 		seccomp_release(ctx);
 		return err_errno(e, ST_INTERNAL, -rc, "policy `%s`: seccomp attribute or rule", p->name);
