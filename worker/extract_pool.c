@@ -68,6 +68,11 @@ struct xpool {
 	pthread_cond_t done; /* the parser: a job finished */
 	unsigned idle;	     /* writers waiting on work */
 	int parser_waits;    /* the parser waits on done */
+	/* ... until the jobs in flight are at most these (or one failed):
+	 * waiting for room, it waits for half the pool, so that it queues
+	 * jobs in bursts instead of one per job finished. */
+	unsigned wake_busy;
+	size_t wake_bytes;
 	struct job jobs[POOL_JOBS];
 	struct job spare;	   /* the parser's: the next job, filled */
 	unsigned queue[POOL_JOBS]; /* slots in FIFO order */
@@ -259,7 +264,7 @@ static void *writer_main(void *arg)
 		j->state = JOB_FREE;
 		p->busy--;
 		p->bytes -= j->cost;
-		if (p->parser_waits)
+		if (p->parser_waits && (p->failed || (p->busy <= p->wake_busy && p->bytes <= p->wake_bytes)))
 			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -310,10 +315,13 @@ static void wake_writers(struct xpool *p)
 		pthread_cond_signal(&p->work);
 }
 
-/* Called with mu held, by the parser: until a job finishes. */
-static void wait_done(struct xpool *p)
+/* Called with mu held, by the parser: until a job finishes that leaves at
+ * most busy jobs of at most bytes in flight. */
+static void wait_done(struct xpool *p, unsigned busy, size_t bytes)
 {
 	wake_writers(p);
+	p->wake_busy = busy;
+	p->wake_bytes = bytes;
 	p->parser_waits = 1;
 	pthread_cond_wait(&p->done, &p->mu);
 	p->parser_waits = 0;
@@ -323,7 +331,7 @@ static void wait_done(struct xpool *p)
 static void wait_clear(struct xpool *p, const struct xentry *x, const char *other)
 {
 	while (!p->failed && (in_flight(p, x->path) || in_flight(p, other)))
-		wait_done(p);
+		wait_done(p, POOL_JOBS, SIZE_MAX);
 }
 
 static int pool_failed(struct xpool *p, struct err *e)
@@ -358,7 +366,7 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	if (rc < 0) {
 		/* In order, a failure of an entry before this one comes first. */
 		while (p->busy && !p->failed)
-			wait_done(p);
+			wait_done(p, 0, 0);
 		if (p->failed)
 			return pool_failed(p, e);
 		pthread_mutex_unlock(&p->mu);
@@ -366,7 +374,7 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	}
 	wait_clear(p, x, other);
 	while (!p->failed && (p->busy == POOL_JOBS || (p->busy && p->bytes + f->len > POOL_BYTES)))
-		wait_done(p);
+		wait_done(p, POOL_JOBS / 2, POOL_BYTES / 2);
 	if (p->failed)
 		return pool_failed(p, e);
 	unsigned slot = 0;
@@ -397,7 +405,7 @@ int xpool_finish(struct xpool *p, struct err *e)
 	if (p->threads) {
 		pthread_mutex_lock(&p->mu);
 		while (p->busy)
-			wait_done(p);
+			wait_done(p, 0, 0);
 		if (p->failed)
 			return pool_failed(p, e);
 		pthread_mutex_unlock(&p->mu);
@@ -415,7 +423,7 @@ void xpool_free(struct xpool *p)
 		 * entry leaves. */
 		pthread_mutex_lock(&p->mu);
 		while (p->busy)
-			wait_done(p);
+			wait_done(p, 0, 0);
 		p->stop = 1;
 		pthread_cond_broadcast(&p->work);
 		pthread_mutex_unlock(&p->mu);
