@@ -10,7 +10,11 @@
  * hasher) hashes what the ring holds, the uncompressed stream; the calling
  * thread (the consumer) parses tar and writes.  A slot is refilled once
  * both the hasher and the consumer are done with it.  An uncompressed layer
- * is read straight into the ring and hashed once, by the hasher.  The ring
+ * has no producer: the consumer reads it straight into the ring, and the
+ * hasher hashes it once.  (A read beside the consumer's writes costs the
+ * reader several times what the same read costs between them, and the
+ * bytes are the consumer's next anyway: the hasher, the longest part,
+ * keeps a core to itself.)  The ring
  * and the decoder's buffers are all the memory the stream uses (about
  * 2.2 MiB, plus zstd's window, which ZSTD_WINDOW_LOG_MAX bounds), whatever
  * the layer. */
@@ -70,6 +74,7 @@ struct xstream {
 	/* consumed, hashed, produced: head, hashed <= tail <= RING_N + both */
 	uint64_t head, hashed, tail;
 	int held;	    /* the consumer holds ring[head] */
+	int self_fill;	    /* no producer: the consumer reads into ring[tail] */
 	int started;	    /* the producer thread runs */
 	int hasher_started; /* the hasher thread runs */
 	int prod_done, prod_rc, cancel, hash_failed;
@@ -424,6 +429,48 @@ static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
 	return n;
 }
 
+/* A plain layer's next block, read by the consumer into ring[tail] once
+ * the hasher is done with that slot; the block before it, which the
+ * consumer held, may still be being hashed.  The reader's own progress
+ * (bytes moved) is reported from here too. */
+static ssize_t ring_fill(struct xstream *s, const void **buf, struct err *e)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->tail - s->hashed == RING_N && !s->prod_done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->prod_done) {
+		int rc = s->prod_rc;
+		if (rc < 0 && e)
+			*e = s->prod_err;
+		pthread_mutex_unlock(&s->mu);
+		return rc;
+	}
+	unsigned slot = (unsigned)(s->tail % RING_N);
+	pthread_mutex_unlock(&s->mu);
+	struct err fe = {0};
+	ssize_t n = decode(&s->d, s->ring[slot], RING_BUF, &fe);
+	pthread_mutex_lock(&s->mu);
+	if (n > 0) {
+		s->len[slot] = (size_t)n;
+		s->tail++;
+	} else {
+		s->prod_done = 1;
+		s->prod_rc = (int)n;
+		s->prod_err = fe;
+	}
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (n < 0) {
+		if (e)
+			*e = fe;
+		return -1;
+	}
+	*buf = s->ring[slot];
+	if (n > 0 && s->waiting)
+		s->waiting(s->waiting_ctx);
+	return n;
+}
+
 /* The diff ID: every slot the producer fills, hashed in order beside the
  * consumer, which writes (the kernel's copy into the page cache is the
  * largest cost of a layer of large files: it must not wait for SHA-256). */
@@ -450,6 +497,8 @@ static void *hasher_main(void *arg)
 
 ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e)
 {
+	if (s->self_fill)
+		return ring_fill(s, buf, e);
 	if (s->threaded)
 		return ring_next(s, buf, e);
 	ssize_t n = decode(&s->d, s->buf, RING_BUF, e);
@@ -481,11 +530,13 @@ static int stream_start(struct xstream *s, struct err *e)
 	int rc = pthread_create(&s->hasher, &attr, hasher_main, s);
 	if (rc == 0) {
 		s->hasher_started = 1;
-		rc = pthread_create(&s->thread, &attr, producer_main, s);
+		s->self_fill = s->d.codec == CODEC_NONE;
+		if (!s->self_fill)
+			rc = pthread_create(&s->thread, &attr, producer_main, s);
 	}
 	pthread_attr_destroy(&attr);
 	if (rc == 0) {
-		s->started = 1;
+		s->started = !s->self_fill;
 	} else if (s->hasher_started) {
 		return err_set(e, ST_RESOURCE_EXHAUSTED, "extract: cannot start the producer thread");
 	} else {

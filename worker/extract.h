@@ -83,7 +83,8 @@ ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e);
 /* Bytes of the layer (compressed) read so far. */
 uint64_t xstream_bytes_in(struct xstream *s);
 /* fn(ctx) runs in the consumer, about every 100 ms while it waits for the
- * input: the caller can report progress on a layer that trickles in. */
+ * producer, and after each block of a plain layer it reads itself: the
+ * caller can report progress on a layer that trickles in. */
 void xstream_on_wait(struct xstream *s, void (*fn)(void *ctx), void *ctx);
 
 enum xentry_type { XE_REG = 1, XE_DIR, XE_SYMLINK, XE_HARDLINK, XE_CHR, XE_BLK, XE_FIFO };

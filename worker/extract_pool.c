@@ -20,8 +20,8 @@
  * cached parent, which may be a directory that is gone.
  *
  * Memory: a job carries its entry and data, copied out of the stream; the
- * jobs in flight hold at most POOL_BYTES (plus one job), and a file above
- * JOB_MAX bytes is never queued. */
+ * jobs in flight hold at most POOL_BYTES (plus one job, and the one the
+ * parser fills next), and a file above JOB_MAX bytes is never queued. */
 #include "extract.h"
 
 #include <pthread.h>
@@ -35,6 +35,9 @@
 #define JOB_MAX	     (256 * 1024) /* the largest file a job takes */
 #define POOL_BYTES   (4u << 20)
 #define JOB_KEEP     (16 * 1024)
+/* Jobs queued before a sleeping writer is woken, unless the parser stops
+ * queueing first (it waits, writes an entry itself, or ends). */
+#define WAKE_BATCH 4
 
 #define WHITEOUT_PREFIX ".wh."
 
@@ -65,7 +68,13 @@ struct xpool {
 	pthread_cond_t done; /* the parser: a job finished */
 	unsigned idle;	     /* writers waiting on work */
 	int parser_waits;    /* the parser waits on done */
+	/* ... until the jobs in flight are at most these (or one failed):
+	 * waiting for room, it waits for half the pool, so that it queues
+	 * jobs in bursts instead of one per job finished. */
+	unsigned wake_busy;
+	size_t wake_bytes;
 	struct job jobs[POOL_JOBS];
+	struct job spare;	   /* the parser's: the next job, filled */
 	unsigned queue[POOL_JOBS]; /* slots in FIFO order */
 	unsigned q_head, q_len, busy;
 	size_t bytes; /* cost of the jobs in flight */
@@ -255,7 +264,7 @@ static void *writer_main(void *arg)
 		j->state = JOB_FREE;
 		p->busy--;
 		p->bytes -= j->cost;
-		if (p->parser_waits)
+		if (p->parser_waits && (p->failed || (p->busy <= p->wake_busy && p->bytes <= p->wake_bytes)))
 			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -294,9 +303,25 @@ struct xpool *xpool_new(struct xwriter *main, int target_fd, const int *lower_fd
 	return p;
 }
 
-/* Called with mu held, by the parser: until a job finishes. */
-static void wait_done(struct xpool *p)
+/* Called with mu held, by the parser: sleeping writers get the jobs
+ * queued. */
+static void wake_writers(struct xpool *p)
 {
+	if (!p->idle || !p->q_len)
+		return;
+	if (p->q_len > 1)
+		pthread_cond_broadcast(&p->work);
+	else
+		pthread_cond_signal(&p->work);
+}
+
+/* Called with mu held, by the parser: until a job finishes that leaves at
+ * most busy jobs of at most bytes in flight. */
+static void wait_done(struct xpool *p, unsigned busy, size_t bytes)
+{
+	wake_writers(p);
+	p->wake_busy = busy;
+	p->wake_bytes = bytes;
 	p->parser_waits = 1;
 	pthread_cond_wait(&p->done, &p->mu);
 	p->parser_waits = 0;
@@ -306,7 +331,7 @@ static void wait_done(struct xpool *p)
 static void wait_clear(struct xpool *p, const struct xentry *x, const char *other)
 {
 	while (!p->failed && (in_flight(p, x->path) || in_flight(p, other)))
-		wait_done(p);
+		wait_done(p, POOL_JOBS, SIZE_MAX);
 }
 
 static int pool_failed(struct xpool *p, struct err *e)
@@ -324,39 +349,53 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	const char *slash = strrchr(x->path, '/');
 	int marker = !strncmp(slash ? slash + 1 : x->path, WHITEOUT_PREFIX, 4);
 	int queue = x->type == XE_REG && !marker && x->size <= JOB_MAX;
-	pthread_mutex_lock(&p->mu);
-	wait_clear(p, x, other);
-	if (p->failed)
-		return pool_failed(p, e);
 	if (!queue) {
+		pthread_mutex_lock(&p->mu);
+		wait_clear(p, x, other);
+		if (p->failed)
+			return pool_failed(p, e);
+		wake_writers(p);
 		pthread_mutex_unlock(&p->mu);
 		return xw_entry(p->main, x, data, e);
 	}
-	while (!p->failed && (p->busy == POOL_JOBS || (p->busy && p->bytes + x->size > POOL_BYTES)))
-		wait_done(p);
+	/* Filled before the lock is taken (it reads only the stream): the
+	 * parser holds mu once per job, where the writers want it too. */
+	struct job *f = &p->spare;
+	int rc = job_fill(f, x, data, e);
+	pthread_mutex_lock(&p->mu);
+	if (rc < 0) {
+		/* In order, a failure of an entry before this one comes first. */
+		while (p->busy && !p->failed)
+			wait_done(p, 0, 0);
+		if (p->failed)
+			return pool_failed(p, e);
+		pthread_mutex_unlock(&p->mu);
+		return -1;
+	}
+	wait_clear(p, x, other);
+	while (!p->failed && (p->busy == POOL_JOBS || (p->busy && p->bytes + f->len > POOL_BYTES)))
+		wait_done(p, POOL_JOBS / 2, POOL_BYTES / 2);
 	if (p->failed)
 		return pool_failed(p, e);
 	unsigned slot = 0;
 	while (p->jobs[slot].state != JOB_FREE)
 		slot++;
+	/* The slot takes the filled buffer (the entry's pointers into it stay
+	 * valid) and the spare the slot's. */
 	struct job *j = &p->jobs[slot];
-	j->state = JOB_QUEUED; /* reserved: the slot is ours while we fill it */
-	p->busy++;
-	pthread_mutex_unlock(&p->mu);
-	int rc = job_fill(j, x, data, e);
-	pthread_mutex_lock(&p->mu);
-	if (rc < 0) {
-		j->state = JOB_FREE;
-		p->busy--;
-		pthread_mutex_unlock(&p->mu);
-		return -1;
-	}
+	unsigned char *buf = j->buf;
+	size_t cap = j->cap;
+	*j = *f;
+	f->buf = buf;
+	f->cap = cap;
+	j->state = JOB_QUEUED;
 	j->cost = j->len;
+	p->busy++;
 	p->bytes += j->cost;
 	p->queue[(p->q_head + p->q_len) % POOL_JOBS] = slot;
 	p->q_len++;
-	if (p->idle)
-		pthread_cond_signal(&p->work);
+	if (p->q_len >= WAKE_BATCH)
+		wake_writers(p);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
@@ -366,7 +405,7 @@ int xpool_finish(struct xpool *p, struct err *e)
 	if (p->threads) {
 		pthread_mutex_lock(&p->mu);
 		while (p->busy)
-			wait_done(p);
+			wait_done(p, 0, 0);
 		if (p->failed)
 			return pool_failed(p, e);
 		pthread_mutex_unlock(&p->mu);
@@ -384,7 +423,7 @@ void xpool_free(struct xpool *p)
 		 * entry leaves. */
 		pthread_mutex_lock(&p->mu);
 		while (p->busy)
-			wait_done(p);
+			wait_done(p, 0, 0);
 		p->stop = 1;
 		pthread_cond_broadcast(&p->work);
 		pthread_mutex_unlock(&p->mu);
@@ -395,6 +434,7 @@ void xpool_free(struct xpool *p)
 		xw_free(p->w[i]);
 	for (unsigned i = 0; i < POOL_JOBS; i++)
 		free(p->jobs[i].buf);
+	free(p->spare.buf);
 	free(p->victim);
 	if (p->threads) {
 		pthread_mutex_destroy(&p->mu);

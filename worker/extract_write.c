@@ -11,7 +11,8 @@
  *    unlinkat, linkat without AT_SYMLINK_FOLLOW (a hardlink to a symlink
  *    links the symlink), chmod never on a symlink;
  *  - metadata in containerd's order: create, chown, xattrs, chmod (after
- *    chown, which clears setuid and security.capability), times;
+ *    chown, which clears setuid and security.capability), times; chown
+ *    and chmod left out where a new entry already is as they would make it;
  *    directories' times once more at the end, as containerd does.
  *
  * Lower layers are only read, with RESOLVE_IN_ROOT: the kernel resolves
@@ -230,6 +231,27 @@ static int set_owner(int pfd, const char *base, const struct xentry *x, struct e
 	if (fchownat(pfd, base, x->uid, x->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "chown `%s` to %u:%u", x->path, x->uid, x->gid);
 	return 0;
+}
+
+/* What chown and chmod would change on an entry just created, as st (its
+ * fstat right after creation) shows it: chown nothing when it already has
+ * the entry's owner (the kernel gives it this process's ids, or a setgid
+ * parent's group; a new entry has no setuid bit or capability for chown to
+ * clear); chmod nothing when it has the entry's mode (umask 0: the bits it
+ * was made with, unless a setgid parent, a default ACL or a setuid bit
+ * says otherwise) and the entry carries no ACL of its own, which the
+ * xattrs set after this would change the mode with. */
+static int owner_is(const struct stat *st, const struct xentry *x)
+{
+	return st->st_uid == x->uid && st->st_gid == x->gid;
+}
+
+static int mode_is(const struct stat *st, const struct xentry *x)
+{
+	for (size_t i = 0; i < x->nxattrs; i++)
+		if (!strncmp(x->xattrs[i].name, "system.posix_acl_", 17))
+			return 0;
+	return (st->st_mode & 07777) == x->mode;
 }
 
 static int set_times(int pfd, const char *base, const struct xentry *x, struct err *e)
@@ -638,17 +660,16 @@ static int create_file(struct xwriter *w, int pfd, const char *base, const struc
 			return -1;
 		fd = openat(pfd, base, flags, x->mode & 0777);
 	}
-	if (fd < 0)
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "create file `%s`", x->path);
 	if (write_data(fd, x, data, e) < 0)
 		return -1;
-	if (fchown(fd, x->uid, x->gid) < 0)
+	if (!owner_is(&st, x) && fchown(fd, x->uid, x->gid) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "chown `%s` to %u:%u", x->path, x->uid, x->gid);
 	if (apply_xattrs(w, fd, -1, NULL, x, e) < 0)
 		return -1;
-	/* Created with the permission bits (umask 0); chown cleared only setuid
-	 * and setgid, which chmod now sets. */
-	if ((x->mode & 07000) && fchmod(fd, x->mode) < 0)
+	if (!mode_is(&st, x) && fchmod(fd, x->mode) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "chmod `%s`", x->path);
 	struct timespec ts[2] = {{x->atime.sec, x->atime.nsec}, {x->mtime.sec, x->mtime.nsec}};
 	if (futimens(fd, ts) < 0)
@@ -682,10 +703,11 @@ static int dirtime_add(struct xwriter *w, const struct xentry *x, struct err *e)
 
 static int create_dir(struct xwriter *w, int pfd, const char *base, const struct xentry *x, struct err *e)
 {
+	struct stat st;
+	int made = 1; /* by this call: st says what chown and chmod would change */
 	if (mkdirat(pfd, base, x->mode & 0777) < 0) {
 		if (errno != EEXIST)
 			return err_errno(e, ST_INTERNAL, errno, "create directory `%s`", x->path);
-		struct stat st;
 		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return err_errno(e, ST_INTERNAL, errno, "stat `%s`", x->path);
 		if (!S_ISDIR(st.st_mode)) { /* a directory over a directory is merged */
@@ -695,9 +717,13 @@ static int create_dir(struct xwriter *w, int pfd, const char *base, const struct
 				return err_errno(e, ST_INTERNAL, errno, "create directory `%s`", x->path);
 		} else if (parent_merged(w, pfd, base, x, e) < 0) {
 			return -1;
+		} else {
+			made = 0;
 		}
 	}
-	if (set_owner(pfd, base, x, e) < 0)
+	if (made && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "stat `%s`", x->path);
+	if (!(made && owner_is(&st, x)) && set_owner(pfd, base, x, e) < 0)
 		return -1;
 	if (x->nxattrs) {
 		cleanup_fd int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -706,7 +732,7 @@ static int create_dir(struct xwriter *w, int pfd, const char *base, const struct
 		if (apply_xattrs(w, fd, -1, NULL, x, e) < 0)
 			return -1;
 	}
-	if (chmod_at(w, pfd, base, x->mode) < 0)
+	if (!(made && mode_is(&st, x)) && chmod_at(w, pfd, base, x->mode) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "chmod `%s`", x->path);
 	return dirtime_add(w, x, e);
 }

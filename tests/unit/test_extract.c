@@ -220,6 +220,20 @@ static void must_apply(struct env *v, int fd)
 	ck_assert_msg(rc == 0, "apply failed: %s", e.msg);
 }
 
+/* Applies the layer fd (from its start) to a new env without lowers, in
+ * the calling thread only or with the pool. */
+static void apply_alone(struct env *v, int fd, int single)
+{
+	env_init(v);
+	struct extract_limits lim;
+	extract_limits_default(&lim);
+	lim.single_thread = single;
+	struct extract_result r;
+	struct err e = {0};
+	lseek(fd, 0, SEEK_SET);
+	ck_assert_msg(extract_layer(fd, v->target, NULL, 0, &lim, NULL, NULL, &r, &e) == 0, "%s", e.msg);
+}
+
 static void must_fail(struct env *v, int fd, int code, const char *needle)
 {
 	struct err e = {0};
@@ -739,6 +753,68 @@ START_TEST(replacing_entries)
 }
 END_TEST
 
+/* chown and chmod are skipped only where they would change nothing: a
+ * setgid parent gives new entries its group and new directories S_ISGID,
+ * a default ACL masks the mode an entry is created with, and an entry's
+ * own ACL changes its mode after it is created. */
+START_TEST(owners_and_modes_as_the_entries_say)
+{
+	/* ACL_USER_OBJ rwx, ACL_GROUP_OBJ r-x, ACL_MASK r-x, ACL_OTHER r-x */
+	static const unsigned char acl[] = {
+	    2,	  0,	0,    0, 1, 0, 7,    0,	   0xff, 0xff, 0xff, 0xff, 4, 0, 5,    0,    0xff, 0xff,
+	    0xff, 0xff, 0x10, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, 0x20, 0,	   5, 0, 0xff, 0xff, 0xff, 0xff};
+	struct tb t;
+	struct archive_entry *e;
+	tb_init(&t, 0);
+	put(&t, ent("g/", AE_IFDIR | 02775, 0, 5, 1500000000), NULL);
+	put(&t, ent("g/f", AE_IFREG | 0644, 0, 0, 1600000000), "f");
+	put(&t, ent("g/h", AE_IFREG | 0644, 0, 5, 1600000000), "h");
+	put(&t, ent("g/sub/", AE_IFDIR | 0755, 0, 0, 1500000000), NULL);
+	put(&t, ent("g/sub5/", AE_IFDIR | 0755, 0, 5, 1500000000), NULL);
+	e = ent("g/sym", AE_IFLNK | 0777, 0, 0, 1600000000);
+	archive_entry_copy_symlink(e, "f");
+	put(&t, e, NULL);
+	put(&t, ent("a/", AE_IFDIR | 0755, 0, 0, 1500000000), NULL);
+	put(&t, ent("a/f1", AE_IFREG | 0644, 0, 0, 1600000000), "1");
+	put(&t, ent("a/", AE_IFDIR | 02755, 0, 5, 1500000000), NULL);
+	put(&t, ent("a/f2", AE_IFREG | 0644, 0, 0, 1600000000), "2");
+	e = ent("acl/", AE_IFDIR | 0755, 0, 0, 1500000000);
+	archive_entry_xattr_add_entry(e, "system.posix_acl_default", acl, sizeof acl);
+	put(&t, e, NULL);
+	put(&t, ent("acl/f", AE_IFREG | 0777, 0, 0, 1600000000), "x");
+	put(&t, ent("acl/d/", AE_IFDIR | 0777, 0, 0, 1500000000), NULL);
+	e = ent("own", AE_IFREG | 0777, 0, 0, 1600000000);
+	archive_entry_xattr_add_entry(e, "system.posix_acl_access", acl, sizeof acl);
+	put(&t, e, "o");
+	int fd = tb_done(&t);
+	for (int single = 0; single < 2; single++) {
+		struct env v;
+		apply_alone(&v, fd, single);
+		ck_assert_uint_eq(lst(&v, "g").st_mode, S_IFDIR | 02775);
+		ck_assert_uint_eq(lst(&v, "g/f").st_gid, 0);
+		ck_assert_uint_eq(lst(&v, "g/h").st_gid, 5);
+		struct stat st = lst(&v, "g/sub");
+		ck_assert_uint_eq(st.st_mode, S_IFDIR | 0755);
+		ck_assert_uint_eq(st.st_gid, 0);
+		st = lst(&v, "g/sub5");
+		ck_assert_uint_eq(st.st_mode, S_IFDIR | 0755);
+		ck_assert_uint_eq(st.st_gid, 5);
+		ck_assert_uint_eq(lst(&v, "g/sym").st_gid, 0);
+		ck_assert_uint_eq(lst(&v, "a").st_mode, S_IFDIR | 02755);
+		ck_assert_uint_eq(lst(&v, "a/f1").st_gid, 0);
+		ck_assert_uint_eq(lst(&v, "a/f2").st_gid, 0);
+		char buf[64];
+		ck_assert_int_eq(xattr_of(&v, "acl", "system.posix_acl_default", buf, sizeof buf),
+				 (ssize_t)sizeof acl);
+		ck_assert_uint_eq(lst(&v, "acl/f").st_mode, S_IFREG | 0777);
+		ck_assert_uint_eq(lst(&v, "acl/d").st_mode, S_IFDIR | 0777);
+		ck_assert_uint_eq(lst(&v, "own").st_mode, S_IFREG | 0777);
+		env_check_canary(&v);
+	}
+	close(fd);
+}
+END_TEST
+
 START_TEST(sparse_file_has_holes)
 {
 	struct env v;
@@ -1012,15 +1088,7 @@ START_TEST(removed_parent_comes_again)
 	int fd = tb_done(&t);
 	for (int single = 0; single < 2; single++) {
 		struct env v;
-		env_init(&v);
-		struct extract_limits lim;
-		extract_limits_default(&lim);
-		lim.single_thread = single;
-		struct extract_result r;
-		struct err e = {0};
-		lseek(fd, 0, SEEK_SET);
-		ck_assert_msg(extract_layer(fd, v.target, NULL, 0, &lim, NULL, NULL, &r, &e) == 0, "%s",
-			      e.msg);
+		apply_alone(&v, fd, single);
 		ck_assert_int_eq(exists(&v, "d/f"), 0);
 		file_is(&v, "d/g", "2");
 		ck_assert_int_eq(exists(&v, "e/f"), 0);
@@ -1361,6 +1429,7 @@ int main(void)
 	tcase_add_test(tc, hardlink_chains);
 	tcase_add_test(tc, long_pax_names_and_xattrs);
 	tcase_add_test(tc, replacing_entries);
+	tcase_add_test(tc, owners_and_modes_as_the_entries_say);
 	tcase_add_test(tc, sparse_file_has_holes);
 	tcase_add_test(tc, pool_equals_sequential);
 	tcase_add_test(tc, removed_parent_comes_again);
