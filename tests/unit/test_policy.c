@@ -713,6 +713,15 @@ static int try_sigaction_sigsys(void *arg)
 {
 	return syscall(SYS_rt_sigaction, SIGSYS, NULL, NULL, sizeof(uint64_t)) == 0 ? 0 : 1;
 }
+/* A compromised worker that blocks SIGSYS to live through a denied call:
+ * the kernel unblocks it for the trap, and the process dies all the same. */
+static int try_ptrace_sigsys_blocked(void *arg)
+{
+	uint64_t set = 1ull << (SIGSYS - 1);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, NULL, sizeof set);
+	syscall(SYS_ptrace, PTRACE_TRACEME, 0, NULL, NULL);
+	return 0; /* lived on past the call */
+}
 static int try_sigaction_sigusr1(void *arg)
 {
 	return syscall(SYS_rt_sigaction, SIGUSR1, NULL, NULL, sizeof(uint64_t)) == 0 ? 0 : 1;
@@ -763,6 +772,9 @@ START_TEST(denied_calls_are_reported)
 	st = run_reporting(role, try_sigaction_sigsys, &d);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS && d.nr == -1,
 		      "%s: rt_sigaction(SIGSYS): status %#x, reported %d", role, st, d.nr);
+	st = run_reporting(role, try_ptrace_sigsys_blocked, &d);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "%s: ptrace with SIGSYS blocked: status %#x",
+		      role, st);
 	struct policy *p = policy_for_role(role, &e);
 	ck_assert_ptr_nonnull(p);
 	if (policy_mentions(p, SYS_rt_sigaction)) {
