@@ -140,8 +140,8 @@ static int tenant_busy(const struct job *j)
 
 /* ---- jobs ----------------------------------------------------------------- */
 
-/* The role a job is counted under: a probe's worker is confined as the
- * role it probes. */
+/* The role a job is counted and named under: a probe's worker is confined
+ * as the role it probes. */
 static int job_metric_role(const struct job *j)
 {
 	return j->spec.role == ROLE_PROBE ? (int)j->spec.probe_role : (int)j->spec.role;
@@ -505,7 +505,7 @@ unsigned job_queued(void)
 
 static const char *job_role_name(const struct job *j)
 {
-	return worker_role_name(j->spec.role == ROLE_PROBE ? j->spec.probe_role : j->spec.role);
+	return worker_role_name(job_metric_role(j));
 }
 
 /* A worker that ran out of space says so; this adds which file system and

@@ -164,7 +164,6 @@ static void on_conn(void *ctx, uint32_t events)
 		if (strstr(c->head, "\r\n\r\n") || strstr(c->head, "\n\n"))
 			return serve(c);
 	}
-	(void)events;
 }
 
 static void sweep(void *unused)
@@ -205,8 +204,6 @@ static void on_accept(void *ctx, uint32_t events)
 		H.open++;
 		loop_timer_arm(H.sweep, HTTP_SWEEP_MS);
 	}
-	(void)ctx;
-	(void)events;
 }
 
 int metrics_http_start(int listen_fd, struct err *e)
