@@ -99,7 +99,7 @@ void svc_apply_layer(struct call *c)
 	Strata__V1__ApplyLayerRequest *r = (Strata__V1__ApplyLayerRequest *)c->req;
 	struct snap_info s = {0};
 	struct err e;
-	if (fd_kind(c->fds[0], &e) < 0)
+	if (fd_kind(c->fds[0], &e) < 0 || fd_access(c->fds[0], 0, &e) < 0)
 		return call_fail(c, e.code, "apply to `%s`: %s", r->key, e.msg);
 	if (meta_get(broker.meta, r->key, &s, &e) < 0)
 		return call_fail_err(c, &e);

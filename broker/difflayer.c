@@ -72,7 +72,7 @@ void svc_diff_layer(struct call *c)
 	int compression = layer_create_compression(r->media_type);
 	if (compression < 0)
 		return call_fail(c, ST_UNIMPLEMENTED, "diff: unsupported media type `%s`", r->media_type);
-	if (fd_kind(c->fds[0], &e) < 0)
+	if (fd_kind(c->fds[0], &e) < 0 || fd_access(c->fds[0], 1, &e) < 0)
 		return call_fail(c, e.code, "diff `%s`: the output: %s", r->key, e.msg);
 	cleanup_free uint64_t *right = NULL, *left = NULL;
 	size_t nr = 0, nl = 0;

@@ -1,6 +1,7 @@
 #include "fdkind.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -23,4 +24,16 @@ int fd_kind(int fd, struct err *e)
 			       : "an fd of no file system (an event, timer or signal fd...)";
 	return err_set(e, ST_INVALID_ARGUMENT, "a layer travels in a regular file or a pipe, not in %s",
 		       what);
+}
+
+int fd_access(int fd, int for_write, struct err *e)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return err_errno(e, ST_INVALID_ARGUMENT, errno, "the layer's fd");
+	int mode = fl & O_ACCMODE;
+	if ((fl & O_PATH) || (for_write ? mode == O_RDONLY : mode == O_WRONLY))
+		return err_set(e, ST_INVALID_ARGUMENT, "the layer's fd is not open for %s%s",
+			       for_write ? "writing" : "reading", (fl & O_PATH) ? " (O_PATH)" : "");
+	return 0;
 }

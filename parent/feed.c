@@ -4,7 +4,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "../proto/roles.h"
@@ -81,4 +85,36 @@ int feed_start(int fd, pid_t *pid, struct err *e)
 		return err_errno(e, ST_INTERNAL, saved, "feed the layer: fork");
 	}
 	return p[0];
+}
+
+int feed_reopen(int fd, struct err *e)
+{
+	struct stat st, st2;
+	struct statvfs sv;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+		return err_set(e, ST_INVALID_ARGUMENT, "reopen the layer: not open for reading");
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_set(e, ST_INVALID_ARGUMENT, "reopen the layer: not a regular file");
+	cleanup_fd int tree = open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return err_errno(e, ST_INTERNAL, errno, "reopen the layer: clone its mount");
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					      MOUNT_ATTR_NOEXEC};
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "reopen the layer: make the clone read-only");
+	char path[40];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", tree);
+	cleanup_fd int ro = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (ro < 0)
+		return err_errno(e, ST_INTERNAL, errno, "reopen the layer: open the clone");
+	/* Where the client's fd is, as a feeder would start. */
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	if (at < 0 || lseek(ro, at, SEEK_SET) < 0)
+		return err_errno(e, ST_INTERNAL, errno, "reopen the layer: seek to where the client was");
+	/* What the worker gets must be that file, on that read-only mount. */
+	if (fstat(ro, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino ||
+	    fstatvfs(ro, &sv) < 0 || !(sv.f_flag & ST_RDONLY) || !(sv.f_flag & ST_NOSUID))
+		return err_set(e, ST_INTERNAL, "reopen the layer: the clone is not the file, read-only");
+	return steal_fd(&ro);
 }

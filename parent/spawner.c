@@ -208,6 +208,14 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	int kind = input_fd >= 0 ? fd_kind(input_fd, &e) : 0;
 	if (kind < 0)
 		violation("SPAWN_INPUT of an fd that is neither a regular file nor a pipe");
+	/* The broker also refuses a client's fd that cannot be read (an
+	 * apply's layer) or written (a diff's output).  Another here is its
+	 * doing, and reopened read-only as root (feed_reopen), an O_PATH or
+	 * write-only fd would give a worker what the client could not read. */
+	if (kind > 0 && fd_access(input_fd, s->role == ROLE_DIFF, &e) < 0)
+		violation(
+		    "SPAWN_INPUT of an fd not open for reading (an extract's layer) or writing (a diff's "
+		    "output)");
 	if (S.nworkers >= S.a->cfg->max_jobs)
 		return spawn_failed(s->job_id, EAGAIN, "start worker: too many workers running");
 	char name[64];
@@ -235,16 +243,24 @@ static void serve_spawn(uint32_t type, const struct ipc_spawn *s, int input_fd)
 	cleanup_fd int userns = -1;
 	if ((s->flags & IPC_SPAWN_MOUNT_IDMAP) && (input_fd = userns = idmap_userns(s, &e)) < 0)
 		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
-	/* An extract worker reads a pipe, never the layer file itself
+	/* An extract worker never gets the layer file as the client opened
+	 * it: a read-only reopen of it, or a pipe a feeder fills
 	 * (parent/feed.h). */
 	pid_t feeder = 0;
 	cleanup_fd int fed = -1;
-	if (s->role == ROLE_EXTRACT && kind == FD_FILE &&
-	    (input_fd = fed = feed_start(input_fd, &feeder, &e)) < 0)
-		return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
-	if (feeder > 0)
-		log_debug("feeder %d: job %llu, the layer is a file", (int)feeder,
-			  (unsigned long long)s->job_id);
+	if (s->role == ROLE_EXTRACT && kind == FD_FILE) {
+		struct err re = {0};
+		if ((fed = feed_reopen(input_fd, &re)) >= 0) {
+			input_fd = fed;
+			log_debug("job %llu: the layer is a file, reopened read-only",
+				  (unsigned long long)s->job_id);
+		} else if ((input_fd = fed = feed_start(input_fd, &feeder, &e)) < 0) {
+			return spawn_failed(s->job_id, errno_from_status(e.code), e.msg);
+		} else {
+			log_debug("feeder %d: job %llu, the layer is a file (%s)", (int)feeder,
+				  (unsigned long long)s->job_id, re.msg);
+		}
+	}
 	/* Whether the target is empty, looked at before the worker exists:
 	 * a failed apply into an empty target is undone (IPC_SNAP_RESET),
 	 * one into a target with content only marked. */

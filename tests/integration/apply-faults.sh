@@ -4,7 +4,7 @@
 # owner and mode, and takes the layer again: after a hostile entry at the
 # end of a layer, a limit (extract_max_entries), a corrupt gzip stream, a
 # client killed mid-stream (Ctrl-C: the CLI says so), a worker killed, a
-# full disk (the daemon's root on a small tmpfs), a digest that does not
+# layer file truncated while the worker maps it (SIGBUS), a full disk (the daemon's root on a small tmpfs), a digest that does not
 # match; through the CLI and gRPC Apply (tests/go/.../snapguard).  When the
 # target had content (an apply succeeded before, or a client has it
 # mounted), the snapshot is marked failed: Commit refuses it, also after a
@@ -178,6 +178,56 @@ exec 9>&-
 wait "$applier"
 check "... the apply fails saying so" grep -q "killed by signal SIGKILL" "$T/killed.err"
 emptied "worker killed" killed
+
+# A layer file that shrinks while the worker maps it (worker/extract.c):
+# the worker is stopped once it has mapped the file, the file is truncated,
+# and the pages past its new end fault the worker (SIGBUS) when it goes on.
+head -c $((128 << 20)) /dev/zero >"$T/zeros"
+tar -C "$T" -cf "$T/shrink.tar" zeros
+rm -f "$T/zeros"
+st prepare shrink >/dev/null
+# The catcher follows the daemon's log from its end: the next extract
+# worker the spawner logs is caught before it maps anything.
+timeout 60 python3 - "$T/shrink.tar" "$T/stratad.log" "$T/catcher.ready" >"$T/out" 2>&1 <<'EOF' &
+import os, re, signal, sys, time
+layer, log, ready = sys.argv[1:4]
+ino, end, pid, text = os.stat(layer).st_ino, time.time() + 30, None, ""
+with open(log) as f:
+    f.seek(0, os.SEEK_END)
+    open(ready, "w").close()
+    while pid is None and time.time() < end:
+        text += f.read()
+        found = re.search(r"worker (\d+): job \d+, role extract", text)
+        pid = int(found.group(1)) if found else None
+while pid and time.time() < end:
+    try:
+        maps = open("/proc/%d/maps" % pid).read().splitlines()
+    except OSError:
+        sys.exit("the worker %d ended before it was seen mapping the layer" % pid)
+    if any(len(l.split()) > 4 and l.split()[4] == str(ino) for l in maps):
+        os.kill(pid, signal.SIGSTOP)
+        # Every thread stopped first: one still running would fault at once.
+        tasks = "/proc/%d/task" % pid
+        while time.time() < end and not all(
+                open("%s/%s/stat" % (tasks, t)).read().rsplit(")", 1)[1].split()[0] in "Tt"
+                for t in os.listdir(tasks)):
+            time.sleep(0.001)
+        os.truncate(layer, 0)
+        os.kill(pid, signal.SIGCONT)
+        print("truncated under worker", pid)
+        sys.exit(0)
+sys.exit("no extract worker mapping the layer was seen")
+EOF
+catcher=$!
+i=0
+while [ ! -e "$T/catcher.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+st apply shrink "$T/shrink.tar" >"$T/shrink.out" 2>"$T/shrink.err"
+rc=$?
+wait "$catcher"
+out_match "an extract worker is seen mapping the layer, and the file truncated under it" "^truncated under worker"
+same "... the apply fails" "$rc" 1
+check "... saying the layer file shrank while it was read" grep -q "the layer file shrank while it was read" "$T/shrink.err"
+emptied "layer file truncated" shrink
 
 # gRPC Apply (the diff v1 service), by containerd's own client.
 st prepare grpc-hostile >/dev/null

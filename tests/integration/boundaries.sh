@@ -7,13 +7,17 @@
 #     so a view stays read-only (EROFS) and a layer's device nodes stay
 #     unopenable;
 #   - an extract worker holds no host file its capabilities act on: a layer
-#     given as a file (here a FIFO owned by another user, so that the worker
-#     waits) reaches it through a pipe a feeder fills, and what the worker's
+#     given as a FIFO (owned by another user, so that the worker waits)
+#     reaches it through a pipe a feeder fills, and what the worker's
 #     capabilities would do to its fd 4 (chown, chmod 4755, file
-#     capabilities) leaves the layer's file as it was;
-#   - the daemon takes a layer only in a regular file or a pipe: a
-#     directory, a character device (/dev/zero), a socket or an eventfd as
-#     the layer gets InvalidArgument, and the daemon serves on.
+#     capabilities) leaves the layer's file as it was; a regular file is
+#     reopened read-only for it (probe-broker.sh attacks that fd), unless
+#     the client's file is on a mount of a mount namespace of its own, which
+#     a feeder then reads;
+#   - the daemon takes a layer only in a regular file or a pipe it can read
+#     through the client's fd: a directory, a character device (/dev/zero),
+#     a socket, an eventfd, an O_PATH or a write-only fd as the layer gets
+#     InvalidArgument, and the daemon serves on.
 # lib.sh stops the daemon by pid, unmounts everything under $T and removes
 # it on exit.
 set -u
@@ -98,7 +102,17 @@ tar -C "$T/layer" -cf "$T/layer.tar" .
 st prepare x2 >/dev/null
 run st apply x2 "$T/layer.tar"
 expect_rc "a layer in a regular file applies" 0
-check "... read by a feeder, not by the worker" grep -q "feeder [0-9]*: job" "$T/stratad.log"
+check "... reopened read-only for the worker, with no feeder" \
+	grep -q "job [0-9]*: the layer is a file, reopened read-only" "$T/stratad.log"
+# A client in a mount namespace of its own, its layer on a tmpfs only it
+# sees: the spawner cannot clone that mount, and a feeder reads the file.
+st prepare x4 >/dev/null
+run unshare -m sh -c 'mount --make-rprivate / && mkdir -p "$1/ns" && mount -t tmpfs strata-test "$1/ns" &&
+	cp "$1/layer.tar" "$1/ns/" && "$2" --address "$3" apply x4 "$1/ns/layer.tar"' sh "$T" "$STRATA" "$ADDR"
+expect_rc "a layer on a mount of the client's own mount namespace applies" 0
+check "... read by a feeder" grep -q "feeder [0-9]*: job [0-9]*, the layer is a file (reopen the layer" \
+	"$T/stratad.log"
+check "... and it is the whole layer" test "$(find "$(upper_of x4)" -type f | wc -l)" = 1
 
 # ---- a layer travels in a regular file or a pipe only ----
 # Straight on the native socket, as any client could send them (the CLI
@@ -107,6 +121,12 @@ st prepare x3 >/dev/null
 for kind in dir chardev socket eventfd; do
 	run timeout 30 python3 "$REPO/tests/tools/rawapply.py" "$ADDR.fd" x3 $kind
 	out_match "a $kind as the layer is refused with InvalidArgument (3)" "^3 .*a regular file or a pipe, not"
+done
+for kind in opath wronly; do
+	run timeout 30 python3 "$REPO/tests/tools/rawapply.py" "$ADDR.fd" x3 $kind
+	what=$([ $kind = opath ] && echo "an O_PATH" || echo "a write-only")
+	out_match "$what fd of a file as the layer is refused with InvalidArgument (3)" \
+		"^3 .*the layer's fd is not open for reading"
 done
 for kind in file pipe; do
 	st rm x3 >/dev/null 2>&1

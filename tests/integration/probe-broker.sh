@@ -14,10 +14,14 @@
 #     INGEST_OPEN of it is refused, INGEST_ABORT of it gets the broker
 #     killed, PUBLISH of it neither tells the broker what it holds nor
 #     publishes it;
-#   - an extract worker given another user's regular file reads a pipe: the
-#     file is unchanged by what the worker's capabilities do to its fd 4;
-#   - SPAWN_INPUT of a directory or a socket, and PUBLISH of a malformed
-#     name, are violations: the spawner exits 3, the pair restarts;
+#   - an extract worker given another user's regular file gets it reopened
+#     read-only through a read-only, nosuid mount: the file is unchanged by
+#     what the worker's capabilities do to its fd 4 (the very open file,
+#     taken with pidfd_getfd, and its /proc path);
+#   - SPAWN_INPUT of a directory or a socket, or of an O_PATH or write-only
+#     fd of the layer (a reopen as root would read what it cannot), and
+#     PUBLISH of a malformed name, are violations: the spawner exits 3, the
+#     pair restarts;
 #   - SNAP_RESET swaps a live snapshot's fs and nothing else: a snapshot
 #     directory or fs that is a link, an rm-ID that exists, a parent whose
 #     fs is a link are refused with nothing changed; id 0 is a violation.
@@ -150,27 +154,29 @@ check "... no blob of it appears" test ! -e "$B256/$foreign_digest"
 check "containerd's ingest is as it was" test "$(foreign_state)" = "$foreign_before"
 
 # ---- the spawner's input ----
-verdict extract-worker-input-is-a-pipe "an extract worker given another user's regular file reads a pipe"
-verdict extract-worker-holds-no-layer-file "... and holds no fd of that file"
+verdict extract-worker-input-read-only "an extract worker given another user's regular file holds it on a read-only, nosuid mount"
+verdict extract-worker-holds-no-other-layer-fd "... and no other fd of that file"
+verdict extract-worker-input-changes-nothing "... on which fchown, fchmod, fsetxattr, futimens, write, ftruncate, fallocate and a writable shared map all fail"
 check "... which chown, chmod and a capability through the worker's fd 4 leave as it was" \
 	test "$(stat -c '%u:%g %a' "$P/layer.tar")" = "65534:65534 644"
 check "... with no xattr" test "$(python3 -c 'import os, sys; print(os.listxattr(sys.argv[1]))' "$P/layer.tar")" = "[]"
 verdict extract-from-file "... and the job completes"
 check "... with every entry of the layer" \
 	test "$(find "$T/root/snapshots/$(info extract-target)/fs" -mindepth 1 | wc -l)" = 3000
-n=1
-for kind in dir socket; do
-	what=$([ $kind = dir ] && echo "a directory" || echo "a socket")
-	check "SPAWN_INPUT of $what: a violation" in_section $n \
-		"broker violated the spawn protocol: SPAWN_INPUT of an fd that is neither a regular file nor a pipe"
-	check "... the spawner exits 3" in_section $n "spawner \(pid [0-9]+\) exited with status 3"
+# input_violation N KIND WHAT WHY: generation N's SPAWN_INPUT of WHAT.
+input_violation()
+{
+	check "SPAWN_INPUT of $3: a violation" in_section "$1" "broker violated the spawn protocol: SPAWN_INPUT of $4"
+	check "... the spawner exits 3" in_section "$1" "spawner \(pid [0-9]+\) exited with status 3"
 	check "... and nothing is extracted" \
-		test -z "$(find "$T/root/snapshots/$(info "$kind-target")/fs" -mindepth 1)"
-	if grep -q "^FAIL spawn-input-$kind-violation:" "$R"; then
-		verdict "spawn-input-$kind-violation" "... the spawner hangs up"
+		test -z "$(find "$T/root/snapshots/$(info "$2-target")/fs" -mindepth 1)"
+	if grep -q "^FAIL spawn-input-$2-violation:" "$R"; then
+		verdict "spawn-input-$2-violation" "... the spawner hangs up"
 	fi
-	n=$((n + 1))
-done
+}
+kind_msg="an fd that is neither a regular file nor a pipe"
+input_violation 1 dir "a directory" "$kind_msg"
+input_violation 2 socket "a socket" "$kind_msg"
 check "PUBLISH of a malformed name: a violation" in_section 3 \
 	"broker violated the spawn protocol: PUBLISH with a malformed name or digest"
 check "... the spawner exits 3" in_section 3 "spawner \(pid [0-9]+\) exited with status 3"
@@ -178,7 +184,9 @@ check "... publishing nothing" test ! -e "$B256/$(info traversal)"
 if grep -q '^FAIL publish-malformed-violation:' "$R"; then
 	verdict publish-malformed-violation "... the spawner hangs up"
 fi
-check "the pair restarts after each violation" in_section 4 "generation 4: started"
+input_violation 5 opath "an O_PATH fd of the layer" "an fd not open for reading"
+input_violation 6 wronly "a write-only fd of the layer" "an fd not open for reading"
+check "the pair restarts after each violation" in_section 7 "generation 7: started"
 
 # ---- SNAP_RESET ----
 verdict reset-own-snapshot "SNAP_RESET of a snapshot it created: done"

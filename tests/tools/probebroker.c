@@ -22,6 +22,8 @@
  *   1  SPAWN_INPUT of a directory       2  SPAWN_INPUT of a socket
  *   3  PUBLISH of a malformed name       4  PUBLISH of containerd's ingest,
  *                                          then SNAP_RESET of id 0
+ *   5  SPAWN_INPUT of an O_PATH fd       6  SPAWN_INPUT of a write-only fd
+ *      of the layer                         of the layer
  * and then it waits, idle, until the daemon stops.  When the root side lets
  * such an attack pass, the probe says so and exits: the next one runs all
  * the same.
@@ -43,8 +45,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -451,7 +456,7 @@ static int catch_worker(pid_t pid)
 	return r == 1 ? 0 : -1;
 }
 
-/* The worker's fd that is the layer file itself, or -1. */
+/* The worker's fd other than 4 that is the layer file itself, or -1. */
 static int fd_of_file(pid_t pid, const struct stat *file, int *nfds)
 {
 	char dir[64], path[64 + 256];
@@ -465,7 +470,8 @@ static int fd_of_file(pid_t pid, const struct stat *file, int *nfds)
 			continue;
 		(*nfds)++;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == 0 && st.st_dev == file->st_dev && st.st_ino == file->st_ino)
+		if (stat(path, &st) == 0 && st.st_dev == file->st_dev && st.st_ino == file->st_ino &&
+		    atoi(de->d_name) != 4)
 			found = atoi(de->d_name);
 	}
 	if (d)
@@ -473,24 +479,64 @@ static int fd_of_file(pid_t pid, const struct stat *file, int *nfds)
 	return found;
 }
 
-/* The worker must not hold the layer's file: its fd 4 is a pipe a feeder
- * fills.  What the worker's capabilities (CAP_CHOWN, CAP_FOWNER, CAP_FSETID,
- * CAP_SETFCAP) would do to its fd 4 is done to it here, from outside; the
- * test checks that the file is as it was. */
+/* Each call, from `what`, a worker's capabilities could make on its fd:
+ * those that succeeded go into `done`. */
+static void try_call(char *done, size_t cap, const char *what, int ok)
+{
+	if (ok)
+		snprintf(done + strlen(done), cap - strlen(done), " %s", what);
+}
+
+/* The worker's fd 4 must be the layer's file reopened read-only through a
+ * read-only, nosuid mount (parent/feed.h), and it must hold no other fd of
+ * the file.  What the worker's capabilities (CAP_CHOWN, CAP_FOWNER,
+ * CAP_FSETID, CAP_SETFCAP, CAP_SYS_ADMIN) would let it do to that fd is done
+ * here, as root, to the very open file (pidfd_getfd), and through its
+ * /proc path; every call must fail, and the test checks that the file is as
+ * it was. */
 static void inspect_worker(pid_t pid, const struct stat *layer)
 {
-	char fd4[64], target[128] = "";
+	char fd4[64];
+	struct stat st;
+	struct statvfs sv;
 	int nfds;
 	snprintf(fd4, sizeof fd4, "/proc/%d/fd/4", (int)pid);
-	ssize_t n = readlink(fd4, target, sizeof target - 1);
-	if (n > 0)
-		target[n] = '\0';
-	verdict(n > 0 && !strncmp(target, "pipe:", 5), "extract-worker-input-is-a-pipe", "its fd 4 is `%s`",
-		target);
+	int same = stat(fd4, &st) == 0 && st.st_dev == layer->st_dev && st.st_ino == layer->st_ino;
+	int ro = statvfs(fd4, &sv) == 0 && (sv.f_flag & ST_RDONLY) && (sv.f_flag & ST_NOSUID);
+	verdict(same && ro, "extract-worker-input-read-only",
+		"its fd 4 is %sthe layer, on a mount with flags %#lx", same ? "" : "not ",
+		(unsigned long)sv.f_flag);
 	int held = fd_of_file(pid, layer, &nfds);
-	verdict(held < 0 && nfds > 0, "extract-worker-holds-no-layer-file", "its fd %d is the layer (%d fds)",
-		held, nfds);
+	verdict(held < 0 && nfds > 0, "extract-worker-holds-no-other-layer-fd",
+		"its fd %d is the layer (%d fds)", held, nfds);
 	static const unsigned char cap[20] = {1, 0, 0, 2, 0x20};
+	char done[256] = "";
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int fd = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, 4, 0) : -1;
+	if (fd < 0) {
+		say("FAIL extract-worker-input-changes-nothing: pidfd_getfd of its fd 4: %s",
+		    strerror(errno));
+	} else {
+		int fl = fcntl(fd, F_GETFL);
+		try_call(done, sizeof done, "opened-for-writing", fl < 0 || (fl & O_ACCMODE) != O_RDONLY);
+		try_call(done, sizeof done, "fchown", fchown(fd, 0, 0) == 0);
+		try_call(done, sizeof done, "fchmod", fchmod(fd, 04755) == 0);
+		try_call(done, sizeof done, "fsetxattr",
+			 fsetxattr(fd, "security.capability", cap, sizeof cap, 0) == 0);
+		try_call(done, sizeof done, "futimens", futimens(fd, NULL) == 0);
+		try_call(done, sizeof done, "write", write(fd, "x", 1) >= 0);
+		try_call(done, sizeof done, "ftruncate", ftruncate(fd, 1) == 0);
+		try_call(done, sizeof done, "fallocate", fallocate(fd, 0, 0, 1 << 20) == 0);
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		try_call(done, sizeof done, "mmap-shared-writable", m != MAP_FAILED);
+		if (m != MAP_FAILED)
+			munmap(m, 4096);
+		close(fd);
+		verdict(!done[0], "extract-worker-input-changes-nothing", "these succeeded on its fd 4:%s",
+			done);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
 	if (chown(fd4, 0, 0) < 0 || chmod(fd4, 04755) < 0)
 		say("info chown or chmod of the worker's fd 4: %s", strerror(errno));
 	setxattr(fd4, "security.capability", cap, sizeof cap, 0);
@@ -585,7 +631,8 @@ _Noreturn static void attack_reset_zero(void)
 }
 
 /* SPAWN_INPUT of an extract job with an fd that is neither a regular file
- * nor a pipe: the spawner hangs up (exits 3); nothing is extracted. */
+ * nor a pipe, or one not open for reading: the spawner hangs up (exits 3);
+ * nothing is extracted. */
 _Noreturn static void attack_input_kind(const char *kind, int fd)
 {
 	uint64_t target = EXTRACT_TARGET + R.gen;
@@ -723,6 +770,12 @@ int main(int argc, char **argv)
 	case 4:
 		attack_publish_foreign();
 		attack_reset_zero();
+	case 5:
+		/* Reopened read-only as root, either would let the worker read
+		 * what the fd cannot. */
+		attack_input_kind("opath", open(getenv("PROBE_LAYER"), O_PATH | O_CLOEXEC));
+	case 6:
+		attack_input_kind("wronly", open(getenv("PROBE_LAYER"), O_WRONLY | O_APPEND | O_CLOEXEC));
 	}
 	say("idle");
 	idle();

@@ -6,7 +6,8 @@ with an fd of a kind the strata CLI would never pass.
 
 KIND: dir (/), chardev (/dev/zero), socket (one end of a socketpair),
 eventfd, file (a regular file holding an empty tar), pipe (an anonymous
-pipe holding an empty tar).  Sends NM_APPLY_LAYER (proto/native.h) with
+pipe holding an empty tar), opath and wronly (an O_PATH and a write-only
+fd of a regular file holding an empty tar: neither can read it).  Sends NM_APPLY_LAYER (proto/native.h) with
 ApplyLayerRequest{key} and that fd, reads the records of the answer and
 prints `CODE TEXT` of its status (0 for OK).  Exit 0 once a status came."""
 import os
@@ -36,6 +37,13 @@ def layer_fd(kind):
         f.write(EMPTY_TAR)
         f.seek(0)
         return os.dup(f.fileno())
+    if kind in ("opath", "wronly"):
+        f = tempfile.NamedTemporaryFile()
+        f.write(EMPTY_TAR)
+        f.flush()
+        fd = os.open(f.name, os.O_PATH if kind == "opath" else os.O_WRONLY | os.O_APPEND)
+        f.close()
+        return fd
     if kind == "pipe":
         r, w = os.pipe()
         os.write(w, EMPTY_TAR)

@@ -5,6 +5,10 @@
  *                                     a layer whose lowers come later
  *   xapply --fixup TARGET LOWER...    then give TARGET what its lowers
  *                                     (nearest first) would have given
+ *   xapply --apply TARGET LAYER       apply LAYER (- for standard input)
+ *                                     to TARGET as a layer without lowers,
+ *                                     printing the diff ID: the engine
+ *                                     alone, for profiling
  *
  * Unconfined, as root: a test tool only, run on the test's own trees. */
 #include <fcntl.h>
@@ -26,9 +30,10 @@ static int open_dir(const char *p)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || (strcmp(argv[1], "--rebase") && strcmp(argv[1], "--fixup")) ||
-	    (!strcmp(argv[1], "--rebase") && argc != 4) || argc - 3 > MAX_LOWER) {
-		fprintf(stderr, "usage: xapply --rebase TARGET LAYER | --fixup TARGET LOWER...\n");
+	int fixup = argc >= 2 && !strcmp(argv[1], "--fixup");
+	if (argc < 4 || (!fixup && strcmp(argv[1], "--rebase") && strcmp(argv[1], "--apply")) ||
+	    (!fixup && argc != 4) || argc - 3 > MAX_LOWER) {
+		fprintf(stderr, "usage: xapply --rebase|--apply TARGET LAYER | --fixup TARGET LOWER...\n");
 		return 2;
 	}
 	int target = open_dir(argv[2]);
@@ -36,11 +41,11 @@ int main(int argc, char **argv)
 		return 1;
 	struct extract_limits lim;
 	extract_limits_default(&lim);
-	lim.rebase = 1;
+	lim.rebase = !strcmp(argv[1], "--rebase");
 	struct err e = {0};
 	int rc;
-	if (!strcmp(argv[1], "--rebase")) {
-		int in = open(argv[3], O_RDONLY | O_CLOEXEC);
+	if (!fixup) {
+		int in = !strcmp(argv[3], "-") ? 0 : open(argv[3], O_RDONLY | O_CLOEXEC);
 		if (in < 0) {
 			perror(argv[3]);
 			return 1;
@@ -48,6 +53,12 @@ int main(int argc, char **argv)
 		struct extract_result res;
 		extract_preload();
 		rc = extract_layer(in, target, NULL, 0, &lim, NULL, NULL, &res, &e);
+		if (rc == 0 && !lim.rebase) {
+			printf("sha256:");
+			for (int i = 0; i < 32; i++)
+				printf("%02x", res.diff_id[i]);
+			printf("\n");
+		}
 	} else {
 		int lowers[MAX_LOWER];
 		for (int i = 3; i < argc; i++)

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -1071,6 +1072,142 @@ START_TEST(pool_equals_sequential)
 }
 END_TEST
 
+/* a's tree equals b's, entry by entry (same_entry), and has more than
+ * `min` entries. */
+static void trees_equal(int a, int b, size_t min)
+{
+	int cwd = open(".", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(fchdir(a), 0);
+	g_cmp_b = b;
+	g_cmp_n = count_one = 0;
+	nftw(".", same_entry, 16, FTW_PHYS);
+	ck_assert_int_eq(fchdir(b), 0);
+	nftw(".", count_entry, 16, FTW_PHYS);
+	ck_assert_int_eq(fchdir(cwd), 0);
+	close(cwd);
+	ck_assert_msg(g_cmp_n == count_one, "%zu entries against %zu", g_cmp_n, count_one);
+	ck_assert_uint_gt(g_cmp_n, min);
+}
+
+/* in, from where it is, to out: 0, or -1. */
+static int copy_fd(int in, int out)
+{
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write_all(out, buf, (size_t)n) < 0)
+			return -1;
+	return n < 0 ? -1 : 0;
+}
+
+/* A layer of several mapping windows: small files, and files that cross
+ * the windows' boundaries. */
+static int windows_layer(void)
+{
+	struct tb t;
+	tb_init(&t, 0);
+	put_dir(&t, "d", 0755);
+	char name[64];
+	size_t big = (3u << 20) + 1000;
+	char *data = xmalloc(big + 1);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < big; i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (char)('a' + (x >> 16) % 26);
+	}
+	data[big] = '\0';
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof name, "d/f%03d", i);
+		data[(size_t)i * 37 + 100] = '\0';
+		put_file(&t, name, 0644, data + i);
+		data[(size_t)i * 37 + 100] = 'q';
+	}
+	put_file(&t, "d/big", 0600, data);
+	data[(900u << 10) + 7] = '\0';
+	put_file(&t, "d/mid", 0644, data + 3);
+	free(data);
+	return tb_done(&t);
+}
+
+/* A layer that is a file is mapped (worker/extract.c); read instead, in
+ * part, from another offset or from a pipe, it gives the same tree, diff
+ * ID, digest and sizes, plain and compressed. */
+START_TEST(mapped_read_and_piped_agree)
+{
+	static const char *filters[] = {NULL, "gzip -c", "zstd -q -c"};
+	/* all mapped; read; the first 3 MiB and a page and a bit mapped; read
+	 * from offset 512 (garbage before); from a pipe */
+	static const int64_t modes[] = {-1, 0, (3 << 20) + 4097, -2, -3};
+	int tar = windows_layer();
+	unsigned char want[32], wantc[32];
+	sha256_fd(tar, want);
+	struct stat tst, cst;
+	fstat(tar, &tst);
+	for (size_t f = 0; f < ARRAY_SIZE(filters); f++) {
+		int in = filters[f] ? filter_fd(tar, filters[f]) : tar;
+		sha256_fd(in, wantc);
+		fstat(in, &cst);
+		struct env first = {0};
+		for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+			struct env v;
+			env_init(&v);
+			struct extract_limits lim;
+			extract_limits_default(&lim);
+			lim.map_bytes = modes[m] >= -1 ? modes[m] : -1;
+			int fd = in;
+			pid_t child = -1;
+			if (modes[m] == -2) {
+				/* the same bytes after 512 of garbage, read from 512 */
+				fd = memfd_create("offset", MFD_CLOEXEC);
+				char junk[512];
+				memset(junk, 0x5a, sizeof junk);
+				ck_assert_int_eq(write(fd, junk, sizeof junk), 512);
+				lseek(in, 0, SEEK_SET);
+				ck_assert_int_eq(copy_fd(in, fd), 0);
+				lseek(fd, 512, SEEK_SET);
+			} else if (modes[m] == -3) {
+				int p[2];
+				ck_assert_int_eq(pipe(p), 0);
+				child = fork();
+				if (child == 0) {
+					close(p[0]);
+					lseek(in, 0, SEEK_SET);
+					_exit(copy_fd(in, p[1]) == 0 ? 0 : 1);
+				}
+				close(p[1]);
+				fd = p[0];
+			} else {
+				lseek(in, 0, SEEK_SET);
+			}
+			struct extract_result res;
+			struct err e = {0};
+			ck_assert_msg(extract_layer(fd, v.target, NULL, 0, &lim, NULL, NULL, &res, &e) == 0,
+				      "%s, mode %zu: %s", filters[f] ? filters[f] : "plain", m, e.msg);
+			if (child > 0) {
+				int status;
+				ck_assert_int_eq(waitpid(child, &status, 0), child);
+				ck_assert_int_eq(status, 0);
+			}
+			if (fd != in)
+				close(fd);
+			ck_assert_msg(!memcmp(res.diff_id, want, 32), "%s, mode %zu: diff ID",
+				      filters[f] ? filters[f] : "plain", m);
+			ck_assert_msg(!memcmp(res.compressed_digest, wantc, 32), "%s, mode %zu: digest",
+				      filters[f] ? filters[f] : "plain", m);
+			ck_assert_uint_eq(res.uncompressed_size, (uint64_t)tst.st_size);
+			ck_assert_uint_eq(res.compressed_size, (uint64_t)cst.st_size);
+			ck_assert_uint_eq(res.entries, 303);
+			if (m == 0)
+				first = v;
+			else
+				trees_equal(first.target, v.target, 300);
+		}
+		if (in != tar)
+			close(in);
+	}
+}
+END_TEST
+
 /* A parent the writer resolved before is removed (a whiteout without
  * lowers, a file over a directory), then comes again: entries below it go
  * into the new one, not into the removed one. */
@@ -1432,6 +1569,7 @@ int main(void)
 	tcase_add_test(tc, owners_and_modes_as_the_entries_say);
 	tcase_add_test(tc, sparse_file_has_holes);
 	tcase_add_test(tc, pool_equals_sequential);
+	tcase_add_test(tc, mapped_read_and_piped_agree);
 	tcase_add_test(tc, removed_parent_comes_again);
 	tcase_add_test(tc, limits_are_named);
 	tcase_add_test(tc, deep_tree_refused);
