@@ -26,8 +26,9 @@
  * is unmapped when the slot is refilled, so at most RING_N windows are
  * mapped and the worker's resident memory stays bounded as with reads.  The
  * windows cover the size the file had when the apply began; what a file
- * that grows has beyond it is read.  (A file that shrinks under the worker
- * faults it with SIGBUS: the job fails, see broker/jobs.c.) */
+ * that grows has beyond it is read, and so is a file that cannot be mapped
+ * (a pseudo file system's).  (A file that shrinks under the worker faults it
+ * with SIGBUS: the job fails, see broker/jobs.c.) */
 #include "extract.h"
 
 #include <errno.h>
@@ -187,6 +188,12 @@ static void *map_next(struct decoder *d, size_t max, size_t *len, struct err *e)
 	}
 	size_t n = d->map_size - d->map_off < max ? (size_t)(d->map_size - d->map_off) : max;
 	void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, d->fd, (off_t)d->map_off);
+	if (p == MAP_FAILED && d->map_off == 0) {
+		/* A file that cannot be mapped (a pseudo file system's, ENODEV):
+		 * read all of it, from its start (nothing was read yet). */
+		d->mapped = 0;
+		return NULL;
+	}
 	if (p == MAP_FAILED) {
 		err_errno(e, ST_INTERNAL, errno, "map layer");
 		return MAP_FAILED;

@@ -1208,6 +1208,30 @@ START_TEST(mapped_read_and_piped_agree)
 }
 END_TEST
 
+/* A regular file that cannot be mapped (sysfs: ENODEV) is read: what it
+ * holds is no tar, and the error says so, not that mapping failed. */
+START_TEST(a_file_that_cannot_be_mapped_is_read)
+{
+	static const char *files[] = {"/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/profiling",
+				      "/sys/power/state", "/sys/kernel/uevent_seqnum"};
+	int fd = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(files) && fd < 0; i++)
+		fd = open(files[i], O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "no sysfs file to read");
+	struct stat st;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert(S_ISREG(st.st_mode) && st.st_size > 0);
+	ck_assert(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED);
+	struct env v;
+	env_init(&v);
+	struct extract_result res;
+	struct err e = {0};
+	ck_assert_int_eq(extract_layer(fd, v.target, NULL, 0, NULL, NULL, NULL, &res, &e), -1);
+	ck_assert_msg(e.code == ST_INVALID_ARGUMENT && !strstr(e.msg, "map"), "%d: %s", e.code, e.msg);
+	close(fd);
+}
+END_TEST
+
 /* A parent the writer resolved before is removed (a whiteout without
  * lowers, a file over a directory), then comes again: entries below it go
  * into the new one, not into the removed one. */
@@ -1570,6 +1594,7 @@ int main(void)
 	tcase_add_test(tc, sparse_file_has_holes);
 	tcase_add_test(tc, pool_equals_sequential);
 	tcase_add_test(tc, mapped_read_and_piped_agree);
+	tcase_add_test(tc, a_file_that_cannot_be_mapped_is_read);
 	tcase_add_test(tc, removed_parent_comes_again);
 	tcase_add_test(tc, limits_are_named);
 	tcase_add_test(tc, deep_tree_refused);
