@@ -91,9 +91,8 @@ int feed_reopen(int fd, struct err *e)
 {
 	struct stat st, st2;
 	struct statvfs sv;
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
-		return err_set(e, ST_INVALID_ARGUMENT, "reopen the layer: not open for reading");
+	if (fd_access(fd, 0, e) < 0)
+		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return err_set(e, ST_INVALID_ARGUMENT, "reopen the layer: not a regular file");
 	cleanup_fd int tree = open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);

@@ -48,9 +48,7 @@
 
 #define IN_BUF	 (128 * 1024)
 #define RING_BUF (256 * 1024)
-#ifndef RING_N
-#define RING_N 8
-#endif
+#define RING_N	 8
 /* A mapped window: the plain layer's ring slot, the compressed input. */
 #define MAP_WIN (1024 * 1024)
 /* 16 MiB: every zstd level up to 19 and --long=24 fit; a frame asking for
@@ -70,7 +68,7 @@ struct decoder {
 	int map_windows; /* a plain layer's blocks are the windows themselves */
 	uint64_t map_off, map_size;
 	void *win; /* the compressed input's window, or the window decode_none
-		    * returned last (the caller takes it: take_window) */
+		    * returned last (ring_fill takes it into its slot) */
 	size_t win_len;
 	int in_eof, done;
 	struct inflate_state *gz;
@@ -360,7 +358,7 @@ static ssize_t decode_none(struct decoder *d, unsigned char *out, size_t cap, st
 		return 0;
 	ssize_t r;
 	if (d->map_windows) {
-		/* The window is the block: the caller takes it (take_window). */
+		/* The window is the block: ring_fill takes it into its slot. */
 		void *w = map_next(d, MAP_WIN, &d->win_len, e);
 		if (w == MAP_FAILED)
 			return -1;
@@ -443,7 +441,7 @@ static ssize_t decode_zstd(struct decoder *d, unsigned char *out, size_t cap, st
 
 /* Fills out with up to cap uncompressed bytes: > 0, 0 at the end, -1.
  * With map_windows the bytes may instead be a window, d->win, which the
- * caller then owns (take_window): *blk says where they are. */
+ * caller then owns (ring_fill): *blk says where they are. */
 static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, const unsigned char **blk,
 		      struct err *e)
 {
