@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/layer.h"
 #include "../common/log.h"
 #include "../common/status.h"
 #include "../common/util.h"
@@ -567,10 +568,7 @@ static int job_outcome(struct job *j, const struct ipc_job_exit *x, struct job_r
 		/* An extract worker maps a layer given as a file (worker/extract.c):
 		 * a page past the file's end, once it shrank, faults. */
 		if (sig == SIGBUS && j->spec.role == ROLE_EXTRACT)
-			return err_set(
-			    e, ST_ABORTED,
-			    "the layer file shrank while it was read (SIGBUS): it was truncated or "
-			    "rewritten during the apply");
+			return err_set(e, ST_ABORTED, "%s (SIGBUS)", LAYER_SHRANK);
 		return err_set(e, ST_INTERNAL, "worker in role `%s` killed by signal SIG%s", role,
 			       sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
 	}

@@ -17,4 +17,10 @@ int digest_valid(const char *d);
 /* "sha256:HEX" of a raw digest. */
 void digest_format(char out[DIGEST_LEN + 1], const unsigned char raw[32]);
 
+/* How a failed apply says that its layer file shrank under the extract
+ * worker, which maps a layer given as a file (worker/extract.c): a read
+ * of a page past the new end kills the worker with SIGBUS (broker/jobs.c),
+ * a write from one fails with EFAULT (worker/extract_write.c). */
+#define LAYER_SHRANK "the layer file shrank while it was read: it was truncated or rewritten during the apply"
+
 #endif
