@@ -186,6 +186,12 @@ $(B)/tests/xapply: tests/tools/xapply.c $(B)/libstrata.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
 
+# tests/bench/apply.sh's reference points: how fast this machine creates a
+# layer's tree from memory (no parsing, decompression or hashing), and hashes it.
+$(B)/tests/createfloor: tests/tools/createfloor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libcrypto)
+
 # tests/fixtures/stratad-as-unit.sh's set-up of the unit's read-only system,
 # writable paths, /proc and namespace restriction.
 $(B)/tests/unit-confine: tests/tools/unit-confine.c
@@ -316,7 +322,7 @@ soak: deps all
 	DURATION=300 sh tests/integration/load.sh
 	ROUNDS=200 sh tests/integration/crash.sh
 
-bench: deps all
+bench: deps all $(B)/tests/createfloor
 	sh tests/bench/run.sh
 	sh tests/bench/apply.sh
 	sh tests/bench/diff.sh

@@ -19,21 +19,33 @@
 #               containerd 1.6's DecompressStream (unpigz on the PATH) +
 #               archive.Apply + the diff ID over the uncompressed stream, as
 #               its differ applies a layer to a snapshot without parents.
+# and two reference points, what any extractor that computes the diff ID
+# spends on this machine (tests/tools/createfloor.c, each timing itself):
+#   create      this round's tar tree recreated from memory by one thread
+#               per CPU: only the kernel's work (creating, writing, owners,
+#               modes, times), no parsing, decompression or hashing.
+#   sha256      SHA-256 of the uncompressed layer, mapped beforehand, on one
+#               core: the diff ID alone.
+# strata runs both at once on the same cores, so strata/tar can come near
+# create/tar (and sha256/tar on a layer of large files) but not below.
 # Only the apply command is timed (wall clock); preparing the target is not.
 # Every run starts after `sync`, so no run pays for an earlier run's
 # writeback. Extracted trees are never deleted between timed runs (ext4
 # without a journal creates files slowly right after large deletes); they go
 # with the temp dir at the end, so a second run started within about five
 # minutes of the first (or of `make check`) times npm's many small files on
-# a file system that still skips the freed inodes: wait. stratad runs with --log-level debug: its
-# spawner logs each extract worker's peak resident memory and CPU time.
+# a file system that still skips the freed inodes: wait (ext4's
+# recently_deleted in a profile says so).  stratad runs with --log-level
+# debug: its spawner logs each extract worker's peak resident memory and CPU
+# time.
 #
 # Environment: B (build dir, default build), STRATAD, STRATA (default
-# $B/strata), STRATA_USER, BENCH_DATA, ROUNDS (timed rounds, default 3, at
-# least 3), WARMUP (untimed rounds first, default 1), LAYERS (default
-# "distro npm big"), FORMATS (default "tar.gz tar.zst tar"), KEEP=1, BASE_B
-# (another build directory: its daemon runs as a fourth side, `base`, and
-# the summary adds strata/base).
+# $B/strata), CREATEFLOOR (default $B/tests/createfloor), STRATA_USER,
+# BENCH_DATA, ROUNDS (timed rounds, default 3, at least 3), WARMUP (untimed
+# rounds first, default 1), LAYERS (default "distro npm big"), FORMATS
+# (default "tar.gz tar.zst tar"), KEEP=1, BASE_B (another build directory:
+# its daemon runs as a side of its own, `base`, and the summary adds
+# strata/base).
 # shellcheck disable=SC2317 # the run_SIDE functions are called as "run_$s"
 set -u
 . "$(dirname -- "$0")/lib-bench.sh"
@@ -47,7 +59,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: must run as root (stratad, debootstrap, tar keeping owners)" >&2
 	exit 1
 fi
-for _b in "$STRATAD" "$STRATA"; do
+CREATEFLOOR=${CREATEFLOOR:-$B/tests/createfloor}
+for _b in "$STRATAD" "$STRATA" "$CREATEFLOOR"; do
 	[ -x "$_b" ] || { echo "bench: no $_b (make all, or set STRATAD/STRATA)" >&2; exit 1; }
 done
 
@@ -117,9 +130,9 @@ UNPIGZ=$(command -v unpigz) || { echo "bench: no unpigz on the PATH" >&2; exit 1
 
 # ---- disk space --------------------------------------------------------------------
 # Every run leaves its tree until the end: check that they fit (a tree per
-# side: strata, tar, containerd, and base with BASE_B).
-nsides=3
-[ -z "${BASE_B:-}" ] || nsides=4
+# side: strata, tar, containerd, create, and base with BASE_B).
+nsides=4
+[ -z "${BASE_B:-}" ] || nsides=5
 need_kb=0
 for l in $LAYERS; do
 	[ -d "$BENCH_DATA/src/$l" ] || { echo "bench: no layer $l in $BENCH_DATA" >&2; exit 2; }
@@ -191,14 +204,30 @@ run_ctrd()
 		{ echo "bench: ctrdapply $2 printed $(cat "$T/out"), want $WANT" >&2; exit 1; }
 }
 
+# The reference points (see the top); create recreates this round's tar
+# tree, so it runs after tar.
+run_create()
+{
+	mkdir "$T/trees/$1"
+	MS=$("$CREATEFLOOR" "$T/trees/tar-${1#create-}" "$T/trees/$1" 2>"$T/err") ||
+		{ echo "bench: createfloor $1 failed: $(cat "$T/err")" >&2; exit 1; }
+}
+
+run_sha256()
+{
+	MS=$("$CREATEFLOOR" --sha256 "$BENCH_DATA/$l.tar" 2>"$T/err") ||
+		{ echo "bench: createfloor --sha256 $l.tar failed: $(cat "$T/err")" >&2; exit 1; }
+}
+
 # ---- timed rounds ----------------------------------------------------------------------
-SIDES='strata tar ctrd'
-[ -z "$BASE_B" ] || SIDES='strata base tar ctrd'
+SIDES='strata tar ctrd create sha256'
+[ -z "$BASE_B" ] || SIDES='strata base tar ctrd create sha256'
 R=$T/res
 mkdir -p "$R"
 echo "== layer apply: $(nproc) cpus, $(uname -r), data in $BENCH_DATA, unpigz at $UNPIGZ"
 echo "   command: make bench (ROUNDS=$ROUNDS WARMUP=$WARMUP LAYERS='$LAYERS' FORMATS='$FORMATS')"
 echo "   wall ms per run: strata (apply via daemon) / GNU tar / containerd (ctrdapply -mode bind)"
+echo "   and the reference points: create (the tree from memory, no parsing or hashing) / sha256"
 [ -z "$BASE_B" ] || echo "   base: the same apply through the daemon built in $BASE_B"
 for l in $LAYERS; do
 	WANT=sha256:$(awk -v f="$l.tar" '{ n = split($2, p, "/") } p[n] == f { print $1 }' "$BENCH_DATA/STATS")
@@ -230,7 +259,8 @@ done
 
 echo
 echo "== medians of $ROUNDS interleaved rounds (wall seconds); ratios are paired (median of"
-echo "   each round's ratio); worker: the extract workers' max peak RSS and median CPU time"
+echo "   each round's ratio); worker: the extract workers' max peak RSS and median CPU time;"
+echo "   create/tar and sha256/tar: the reference points over tar (the top of $0 says what)"
 # Goals: strata at most GOAL_TAR of GNU tar's time and GOAL_CTRD of
 # containerd's, its worker under 32 MiB; a ratio above its goal gets a `!`.
 GOAL_TAR=0.60
@@ -246,7 +276,8 @@ mark()
 		printf '%s ' "$1"
 	fi
 }
-printf '%-14s %8s %8s %8s %11s %12s %11s %9s\n' layer strata tar ctrd strata/tar strata/ctrd 'worker MiB' 'cpu s'
+printf '%-14s %8s %8s %8s %11s %12s %11s %9s %11s %11s\n' layer strata tar ctrd strata/tar strata/ctrd \
+	'worker MiB' 'cpu s' create/tar sha256/tar
 max_rss=0
 for l in $LAYERS; do
 	for f in $FORMATS; do
@@ -258,9 +289,10 @@ for l in $LAYERS; do
 		case $rt in *!) over=$((over + 1)) ;; esac
 		rc=$(mark "$(paired strata ctrd "$L")" $GOAL_CTRD)
 		case $rc in *!) over=$((over + 1)) ;; esac
-		printf '%-14s %8s %8s %8s %12s %13s %10s %9s\n' "$L" "$(secs "$L.strata")" "$(secs "$L.tar")" \
-			"$(secs "$L.ctrd")" "$rt" "$rc" \
-			"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$cpu"
+		printf '%-14s %8s %8s %8s %12s %13s %10s %9s %11s %11s\n' "$L" "$(secs "$L.strata")" \
+			"$(secs "$L.tar")" "$(secs "$L.ctrd")" "$rt" "$rc" \
+			"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$cpu" \
+			"$(paired create tar "$L")" "$(paired sha256 tar "$L")"
 		[ -z "$BASE_B" ] || printf '%-14s %8s strata/base %s\n' '' "$(secs "$L.base")" "$(paired strata base "$L")"
 	done
 done
