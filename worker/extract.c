@@ -99,6 +99,10 @@ struct xstream {
 	size_t win_len[RING_N];
 	/* consumed, hashed, produced: head, hashed <= tail <= RING_N + both */
 	uint64_t head, hashed, tail;
+	/* Writer jobs that write a slot's bytes in place (xstream_pin): the
+	 * slot is not refilled until they are done. */
+	unsigned pins[RING_N];
+	int cur;	    /* the slot of the block xstream_next returned last, or -1 */
 	int held;	    /* the consumer holds ring[head] */
 	int self_fill;	    /* no producer: the consumer reads into ring[tail] */
 	int started;	    /* the producer thread runs */
@@ -494,7 +498,9 @@ static void *producer_main(void *arg)
 	int rc = 0;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (s->tail - (s->head < s->hashed ? s->head : s->hashed) == RING_N && !s->cancel)
+		while ((s->tail - (s->head < s->hashed ? s->head : s->hashed) == RING_N ||
+			s->pins[s->tail % RING_N]) &&
+		       !s->cancel)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (s->cancel)
 			break;
@@ -529,11 +535,13 @@ static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
 	while (s->tail == s->head && !s->prod_done)
 		ring_wait(s);
 	ssize_t n;
+	s->cur = -1;
 	if (s->tail != s->head) {
 		unsigned slot = (unsigned)(s->head % RING_N);
 		*buf = s->blk[slot];
 		n = (ssize_t)s->len[slot];
 		s->held = 1;
+		s->cur = (int)slot;
 	} else if (s->prod_rc < 0) {
 		if (e)
 			*e = s->prod_err;
@@ -552,7 +560,8 @@ static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
 static ssize_t ring_fill(struct xstream *s, const void **buf, struct err *e)
 {
 	pthread_mutex_lock(&s->mu);
-	while (s->tail - s->hashed == RING_N && !s->prod_done)
+	s->cur = -1;
+	while ((s->tail - s->hashed == RING_N || s->pins[s->tail % RING_N]) && !s->prod_done)
 		pthread_cond_wait(&s->cv, &s->mu);
 	if (s->prod_done) {
 		int rc = s->prod_rc;
@@ -576,6 +585,7 @@ static ssize_t ring_fill(struct xstream *s, const void **buf, struct err *e)
 	if (n > 0) {
 		s->len[slot] = (size_t)n;
 		s->tail++;
+		s->cur = (int)slot;
 	} else {
 		s->prod_done = 1;
 		s->prod_rc = (int)n;
@@ -638,8 +648,36 @@ uint64_t xstream_bytes_in(struct xstream *s)
 	return atomic_load(&s->d.bytes_in);
 }
 
+/* Called by the consumer: the slot of the block xstream_next returned last,
+ * pinned, if the len bytes at p are in it; else -1 (one thread: its one
+ * buffer is reused at once; or bytes the tar reader copied). */
+int xstream_pin(struct xstream *s, const void *p, size_t len)
+{
+	if (!s->threaded || !len)
+		return -1;
+	const unsigned char *b = p;
+	pthread_mutex_lock(&s->mu);
+	int slot = s->cur;
+	if (slot >= 0 &&
+	    !(b >= s->blk[slot] && len <= s->len[slot] && (size_t)(b - s->blk[slot]) <= s->len[slot] - len))
+		slot = -1;
+	if (slot >= 0)
+		s->pins[slot]++;
+	pthread_mutex_unlock(&s->mu);
+	return slot;
+}
+
+void xstream_unpin(struct xstream *s, int slot)
+{
+	pthread_mutex_lock(&s->mu);
+	if (--s->pins[slot] == 0)
+		pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 static int stream_start(struct xstream *s, struct err *e)
 {
+	s->cur = -1;
 	if (!s->threaded) {
 		s->buf = xmalloc(RING_BUF);
 		return 0;
@@ -756,7 +794,7 @@ int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
 		rc = stream_start(s, e);
 	if (rc == 0) {
 		w = xw_new(target_fd, lower_fds, nlower, lim);
-		pool = xpool_new(w, target_fd, lower_fds, nlower, lim);
+		pool = xpool_new(w, s, target_fd, lower_fds, nlower, lim);
 		rc = xtar_apply(s, pool, lim, progress, ctx, &entries, e);
 	}
 	if (rc == 0)

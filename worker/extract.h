@@ -86,6 +86,13 @@ struct xstream;
 ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e);
 /* Bytes of the layer (compressed) read so far. */
 uint64_t xstream_bytes_in(struct xstream *s);
+/* Called by the consumer, for len bytes at p of the block xstream_next
+ * returned last: pins that block and returns its slot, or -1 when p is not
+ * in it (the tar reader copied those bytes) or the stream has one thread.
+ * A pinned block stays valid, whatever the consumer reads next, until
+ * xstream_unpin(slot), which any thread may call. */
+int xstream_pin(struct xstream *s, const void *p, size_t len);
+void xstream_unpin(struct xstream *s, int slot);
 /* fn(ctx) runs in the consumer, about every 100 ms while it waits for the
  * producer, and after each block of a plain layer it reads itself: the
  * caller can report progress on a layer that trickles in. */
@@ -147,8 +154,8 @@ void xw_share_gen(struct xwriter *w, _Atomic unsigned *gen);
  * files written by threads of their own, the rest by main, with the result
  * of applying them in order. */
 struct xpool;
-struct xpool *xpool_new(struct xwriter *main, int target_fd, const int *lower_fds, size_t nlower,
-			const struct extract_limits *lim);
+struct xpool *xpool_new(struct xwriter *main, struct xstream *stream, int target_fd, const int *lower_fds,
+			size_t nlower, const struct extract_limits *lim);
 int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, struct err *e);
 /* Waits for the jobs in flight, then xw_finish(main). */
 int xpool_finish(struct xpool *p, struct err *e);

@@ -19,9 +19,16 @@
  * any writer bumps a shared generation that makes the others drop their
  * cached parent, which may be a directory that is gone.
  *
- * Memory: a job carries its entry and data, copied out of the stream; the
- * jobs in flight hold at most POOL_BYTES (plus one job, and the one the
- * parser fills next), and a file above JOB_MAX bytes is never queued. */
+ * Data: a job writes its file from the stream's blocks in place when the
+ * file lies in at most JOB_PINS blocks in a row, the block the parser reads
+ * and the one before; the job pins them (xstream_pin), so that the stream
+ * refills neither until the job is done, and the writers are woken for it
+ * at once (the parser may next wait for the stream to refill one).  Other
+ * files, and bytes the tar reader copied, are copied into the job.
+ *
+ * Memory: besides the stream's blocks, the jobs in flight hold at most
+ * POOL_BYTES of copies (plus one job, and the one the parser fills next),
+ * and a file above JOB_MAX bytes is never queued. */
 #include "extract.h"
 
 #include <pthread.h>
@@ -41,24 +48,35 @@
 
 #define WHITEOUT_PREFIX ".wh."
 
-/* One data block of a job: header, then len bytes. */
+/* One data block of a job: header, then len bytes, or (ext) none: the
+ * bytes are in a block of the stream that the job pinned. */
 struct seg {
 	uint64_t off, len;
+	const unsigned char *ext;
 };
+
+/* The stream blocks a job may pin: its data then spans at most two blocks
+ * in a row, the consumer's and the one before (a job spanning more copies
+ * its data), so the block the producer refills next is never one that the
+ * job the parser is filling holds. */
+#define JOB_PINS 2
 
 struct job {
 	int state; /* JOB_FREE, JOB_QUEUED, JOB_RUNNING */
 	struct xentry x;
 	unsigned char *buf; /* path, xattr names and values, then segments */
 	size_t len, cap, data_at, cost;
-	size_t next_seg; /* replay position */
+	size_t next_seg;   /* replay position */
+	int pin[JOB_PINS]; /* the stream slots pinned, npins of them */
+	unsigned npins;
 };
 
 enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING };
 
 struct xpool {
-	struct xwriter *main; /* the parser's writer (borrowed) */
-	int threads;	      /* 0: every entry goes to main */
+	struct xwriter *main;	/* the parser's writer (borrowed) */
+	struct xstream *stream; /* the blocks jobs pin (borrowed) */
+	int threads;		/* 0: every entry goes to main */
 	pthread_t tid[POOL_THREADS];
 	struct xwriter *w[POOL_THREADS];
 	pthread_mutex_t mu;
@@ -142,11 +160,36 @@ static void *job_put(struct job *j, const void *src, size_t n)
 	return at;
 }
 
+static void job_unpin(struct xpool *p, struct job *j)
+{
+	while (j->npins)
+		xstream_unpin(p->stream, j->pin[--j->npins]);
+}
+
+/* The job's pinned segments (all its data so far, when it has any) become
+ * copies, and their blocks are unpinned. */
+static void job_inline(struct xpool *p, struct job *j)
+{
+	if (!j->npins)
+		return;
+	struct seg ext[JOB_PINS];
+	size_t k = (j->len - j->data_at) / sizeof(struct seg);
+	memcpy(ext, j->buf + j->data_at, k * sizeof(struct seg));
+	j->len = j->data_at;
+	for (size_t i = 0; i < k; i++) {
+		job_put(j, &(struct seg){ext[i].off, ext[i].len, NULL}, sizeof(struct seg));
+		job_put(j, ext[i].ext, ext[i].len);
+		job_put(j, NULL, (size_t)(-(ssize_t)j->len & 7));
+	}
+	job_unpin(p, j);
+}
+
 /* Copies the entry and reads its data into j, checking the blocks as
  * write_data does (the same errors, before anything is queued).  Offsets
  * into buf, turned into pointers once buf no longer moves. */
-static int job_fill(struct job *j, const struct xentry *x, struct xdata *data, struct err *e)
+static int job_fill(struct xpool *p, struct job *j, const struct xentry *x, struct xdata *data, struct err *e)
 {
+	job_unpin(p, j);
 	j->len = 0;
 	j->next_seg = 0;
 	j->x = *x;
@@ -175,18 +218,27 @@ static int job_fill(struct job *j, const struct xentry *x, struct xdata *data, s
 	int r;
 	while ((r = data->next(data->ctx, &b, &n, &off, e)) > 0) {
 		if (off < pos || off > x->size || n > x->size - off) {
-			free(name_at);
-			return err_set(e, ST_INVALID_ARGUMENT, "file `%s`: data outside its size", x->path);
+			r = err_set(e, ST_INVALID_ARGUMENT, "file `%s`: data outside its size", x->path);
+			break;
 		}
 		if (!n)
 			continue;
-		struct seg s = {off, n};
-		job_put(j, &s, sizeof s);
+		pos = off + n;
+		int slot = j->npins == JOB_PINS || j->len > j->data_at + j->npins * sizeof(struct seg)
+			       ? -1
+			       : xstream_pin(p->stream, b, n);
+		if (slot >= 0) {
+			j->pin[j->npins++] = slot;
+			job_put(j, &(struct seg){off, n, b}, sizeof(struct seg));
+			continue;
+		}
+		job_inline(p, j);
+		job_put(j, &(struct seg){off, n, NULL}, sizeof(struct seg));
 		job_put(j, b, n);
 		job_put(j, NULL, (size_t)(-(ssize_t)j->len & 7));
-		pos = off + n;
 	}
 	if (r < 0) {
+		job_unpin(p, j);
 		free(name_at);
 		return -1;
 	}
@@ -213,10 +265,15 @@ static int job_next(void *ctx, const void **buf, size_t *len, uint64_t *off, str
 		return 0;
 	struct seg s;
 	memcpy(&s, j->buf + at, sizeof s);
-	*buf = j->buf + at + sizeof s;
 	*len = (size_t)s.len;
 	*off = s.off;
-	j->next_seg = (at + sizeof s + (size_t)s.len + 7) & ~(size_t)7;
+	if (s.ext) {
+		*buf = s.ext;
+		j->next_seg = at + sizeof s;
+	} else {
+		*buf = j->buf + at + sizeof s;
+		j->next_seg = (at + sizeof s + (size_t)s.len + 7) & ~(size_t)7;
+	}
 	return 1;
 }
 
@@ -250,6 +307,7 @@ static void *writer_main(void *arg)
 		struct err e = {0};
 		struct xdata data = {job_next, j};
 		int rc = skip ? 0 : xw_entry(w, &j->x, &data, &e);
+		job_unpin(p, j);
 		pthread_mutex_lock(&p->mu);
 		if (rc < 0 && !p->failed) {
 			p->failed = 1;
@@ -271,11 +329,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-struct xpool *xpool_new(struct xwriter *main, int target_fd, const int *lower_fds, size_t nlower,
-			const struct extract_limits *lim)
+struct xpool *xpool_new(struct xwriter *main, struct xstream *stream, int target_fd, const int *lower_fds,
+			size_t nlower, const struct extract_limits *lim)
 {
 	struct xpool *p = xcalloc(1, sizeof *p);
 	p->main = main;
+	p->stream = stream;
 	p->victim = xmalloc((size_t)lim->max_name + 1);
 	if (lim->single_thread)
 		return p;
@@ -361,7 +420,7 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	/* Filled before the lock is taken (it reads only the stream): the
 	 * parser holds mu once per job, where the writers want it too. */
 	struct job *f = &p->spare;
-	int rc = job_fill(f, x, data, e);
+	int rc = job_fill(p, f, x, data, e);
 	pthread_mutex_lock(&p->mu);
 	if (rc < 0) {
 		/* In order, a failure of an entry before this one comes first. */
@@ -375,8 +434,10 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	wait_clear(p, x, other);
 	while (!p->failed && (p->busy == POOL_JOBS || (p->busy && p->bytes + f->len > POOL_BYTES)))
 		wait_done(p, POOL_JOBS / 2, POOL_BYTES / 2);
-	if (p->failed)
+	if (p->failed) {
+		job_unpin(p, f);
 		return pool_failed(p, e);
+	}
 	unsigned slot = 0;
 	while (p->jobs[slot].state != JOB_FREE)
 		slot++;
@@ -388,13 +449,17 @@ int xpool_entry(struct xpool *p, const struct xentry *x, struct xdata *data, str
 	*j = *f;
 	f->buf = buf;
 	f->cap = cap;
+	f->npins = 0; /* the job's now */
 	j->state = JOB_QUEUED;
 	j->cost = j->len;
 	p->busy++;
 	p->bytes += j->cost;
 	p->queue[(p->q_head + p->q_len) % POOL_JOBS] = slot;
 	p->q_len++;
-	if (p->q_len >= WAKE_BATCH)
+	/* A job that pins stream blocks is started at once: the parser may
+	 * next wait for the stream to refill one of them
+	 * (jobs_pinning_blocks_of_a_trickling_pipe). */
+	if (p->q_len >= WAKE_BATCH || j->npins)
 		wake_writers(p);
 	pthread_mutex_unlock(&p->mu);
 	return 0;

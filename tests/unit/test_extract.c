@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -1208,6 +1209,77 @@ START_TEST(mapped_read_and_piped_agree)
 }
 END_TEST
 
+/* Writer jobs write small files from the stream's blocks in place, and a
+ * block they pin is not refilled until they are done.  Through a pipe that
+ * a client fills a kilobyte at a time, every block is that small: the
+ * first files' jobs pin blocks, and the next file's data runs through the
+ * whole ring of blocks before its own job is queued.  The jobs queued
+ * before must have been started (not left for a batch of more jobs), or the
+ * apply waits forever for blocks they hold. */
+START_TEST(jobs_pinning_blocks_of_a_trickling_pipe)
+{
+	struct tb t;
+	tb_init(&t, 0);
+	put_dir(&t, "d", 0755);
+	size_t big = 100 * 1024;
+	char *data = xmalloc(big + 1);
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)('a' + i % 23);
+	data[big] = '\0';
+	put_file(&t, "d/a", 0644, "the first small file");
+	put_file(&t, "d/b", 0644, "the second small file");
+	put_file(&t, "d/c", 0644, data);
+	put_file(&t, "d/e", 0644, "a small file after");
+	free(data);
+	int tar = tb_done(&t);
+	unsigned char want[32];
+	sha256_fd(tar, want);
+
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		/* a kilobyte, then nothing until the reader took it */
+		close(p[0]);
+		char buf[1024];
+		ssize_t n;
+		lseek(tar, 0, SEEK_SET);
+		while ((n = read(tar, buf, sizeof buf)) > 0) {
+			if (write_all(p[1], buf, (size_t)n) < 0)
+				_exit(1);
+			int left;
+			while (ioctl(p[1], FIONREAD, &left) == 0 && left > 0)
+				usleep(50);
+		}
+		_exit(n == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	struct env v;
+	env_init(&v);
+	struct extract_limits lim;
+	extract_limits_default(&lim);
+	struct extract_result res;
+	struct err e = {0};
+	ck_assert_msg(extract_layer(p[0], v.target, NULL, 0, &lim, NULL, NULL, &res, &e) == 0, "%s", e.msg);
+	close(p[0]);
+	int status;
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(status, 0);
+	ck_assert(!memcmp(res.diff_id, want, 32));
+	ck_assert_uint_eq(res.entries, 5);
+	char got[64] = {0};
+	int fd = openat(v.target, "d/b", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, got, sizeof got - 1), 21);
+	close(fd);
+	ck_assert_str_eq(got, "the second small file");
+	struct stat st;
+	ck_assert_int_eq(fstatat(v.target, "d/c", &st, 0), 0);
+	ck_assert_int_eq(st.st_size, (off_t)big);
+	close(tar);
+}
+END_TEST
+
 /* A regular file that cannot be mapped (sysfs: ENODEV) is read: what it
  * holds is no tar, and the error says so, not that mapping failed. */
 START_TEST(a_file_that_cannot_be_mapped_is_read)
@@ -1595,6 +1667,7 @@ int main(void)
 	tcase_add_test(tc, pool_equals_sequential);
 	tcase_add_test(tc, mapped_read_and_piped_agree);
 	tcase_add_test(tc, a_file_that_cannot_be_mapped_is_read);
+	tcase_add_test(tc, jobs_pinning_blocks_of_a_trickling_pipe);
 	tcase_add_test(tc, removed_parent_comes_again);
 	tcase_add_test(tc, limits_are_named);
 	tcase_add_test(tc, deep_tree_refused);
