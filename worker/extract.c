@@ -655,11 +655,11 @@ int xstream_pin(struct xstream *s, const void *p, size_t len)
 {
 	if (!s->threaded || !len)
 		return -1;
-	const unsigned char *b = p;
+	uintptr_t b = (uintptr_t)p;
 	pthread_mutex_lock(&s->mu);
 	int slot = s->cur;
-	if (slot >= 0 &&
-	    !(b >= s->blk[slot] && len <= s->len[slot] && (size_t)(b - s->blk[slot]) <= s->len[slot] - len))
+	uintptr_t at = slot >= 0 ? (uintptr_t)s->blk[slot] : 0;
+	if (slot >= 0 && !(b >= at && len <= s->len[slot] && b - at <= s->len[slot] - len))
 		slot = -1;
 	if (slot >= 0)
 		s->pins[slot]++;
