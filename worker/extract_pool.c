@@ -224,9 +224,10 @@ static int job_fill(struct xpool *p, struct job *j, const struct xentry *x, stru
 		if (!n)
 			continue;
 		pos = off + n;
-		int slot = j->npins == JOB_PINS || j->len > j->data_at + j->npins * sizeof(struct seg)
-			       ? -1
-			       : xstream_pin(p->stream, b, n);
+		/* In place while every segment so far is (the data area holds
+		 * only their headers), for at most JOB_PINS blocks. */
+		int in_place = j->len == j->data_at + j->npins * sizeof(struct seg);
+		int slot = in_place && j->npins < JOB_PINS ? xstream_pin(p->stream, b, n) : -1;
 		if (slot >= 0) {
 			j->pin[j->npins++] = slot;
 			job_put(j, &(struct seg){off, n, b}, sizeof(struct seg));

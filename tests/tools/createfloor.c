@@ -88,10 +88,15 @@ static int visit(const char *path, const struct stat *st, int flag, struct FTW *
 	return 0;
 }
 
+/* Owned by someone other than this process: a chown is needed. */
+static int foreign(const struct node *n)
+{
+	return n->st.st_uid != geteuid() || n->st.st_gid != getegid();
+}
+
 static void own(const struct node *n)
 {
-	if ((n->st.st_uid != geteuid() || n->st.st_gid != getegid()) &&
-	    fchownat(dst_fd, n->path, n->st.st_uid, n->st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (foreign(n) && fchownat(dst_fd, n->path, n->st.st_uid, n->st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
 		die("chown", n->path);
 }
 
@@ -117,8 +122,7 @@ static void create(const struct node *n)
 			die("write", n->path);
 		at += (size_t)w;
 	}
-	if ((n->st.st_uid != geteuid() || n->st.st_gid != getegid()) &&
-	    fchown(fd, n->st.st_uid, n->st.st_gid) < 0)
+	if (foreign(n) && fchown(fd, n->st.st_uid, n->st.st_gid) < 0)
 		die("chown", n->path);
 	/* chown cleared the setuid and setgid bits */
 	if ((n->st.st_mode & 07000) && fchmod(fd, n->st.st_mode & 07777) < 0)
