@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common/layer.h"
 #include "../common/log.h"
 #include "../common/status.h"
 #include "../common/util.h"
@@ -565,10 +564,6 @@ static int job_outcome(struct job *j, const struct ipc_job_exit *x, struct job_r
 			return err_set(e, ST_INTERNAL,
 				       "worker killed by seccomp policy violation (SIGSYS) in role `%s`",
 				       role);
-		/* An extract worker maps a layer given as a file (worker/extract.c):
-		 * a page past the file's end, once it shrank, faults. */
-		if (sig == SIGBUS && j->spec.role == ROLE_EXTRACT)
-			return err_set(e, ST_ABORTED, "%s (SIGBUS)", LAYER_SHRANK);
 		return err_set(e, ST_INTERNAL, "worker in role `%s` killed by signal SIG%s", role,
 			       sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
 	}

@@ -18,9 +18,8 @@ int digest_valid(const char *d);
 void digest_format(char out[DIGEST_LEN + 1], const unsigned char raw[32]);
 
 /* How a failed apply says that its layer file shrank under the extract
- * worker, which maps a layer given as a file (worker/extract.c): a read
- * of a page past the new end kills the worker with SIGBUS (broker/jobs.c),
- * a write from one fails with EFAULT (worker/extract_write.c). */
+ * worker: the file ended before the size it had when the apply began
+ * (worker/extract.c). */
 #define LAYER_SHRANK "the layer file shrank while it was read: it was truncated or rewritten during the apply"
 
 #endif

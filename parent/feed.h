@@ -18,8 +18,7 @@
  *     which this one is not; a hard link across mounts is EXDEV.  What
  *     could lift the flag, mount_setattr or a remount, is a call no
  *     worker's policy allows (they would give CAP_SYS_ADMIN the host
- *     already).  The worker maps the file and hashes and writes straight
- *     from the page cache.
+ *     already).
  *   - An anonymous pipe, which a feeder forked by the spawner for the job
  *     fills from the file (feed_start): for a named FIFO, a file whose
  *     mount is not in the spawner's mount namespace (open_tree clones only

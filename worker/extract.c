@@ -19,16 +19,16 @@
  * 2.2 MiB, plus zstd's window, which ZSTD_WINDOW_LOG_MAX bounds), whatever
  * the layer.
  *
- * A layer that is a regular file is not read but mapped, a window at a
- * time: the decoder inflates straight from the page cache, and a plain
- * layer's ring slots are windows of the file, which the hasher hashes and
- * the writer writes from without a copy into the worker.  A slot's window
- * is unmapped when the slot is refilled, so at most RING_N windows are
- * mapped and the worker's resident memory stays bounded as with reads.  The
- * windows cover the size the file had when the apply began; what a file
- * that grows has beyond it is read, and so is a file that cannot be mapped
- * (a pseudo file system's).  (A file that shrinks under the worker faults it
- * with SIGBUS: the job fails, see broker/jobs.c.) */
+ * The layer is read, never mapped.  A read copies from the page cache into
+ * buffers the worker reuses, which stay mapped and cached; a mapped window
+ * of the file is a fresh mapping for every MiB, set up and torn down again
+ * across the worker's threads, and the copies and the hash reading from it
+ * ran at half the speed.  On the 2-core virtual machines the project
+ * measures on, mapping cost plain layers a quarter more wall time than
+ * reading (README, Performance).  A regular file that ends before the size
+ * it had when the apply began has shrunk under the worker (truncated or
+ * rewritten): the apply fails saying so, with Aborted, not as a corrupt
+ * layer. */
 #include "extract.h"
 
 #include <errno.h>
@@ -38,19 +38,17 @@
 #include <time.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "../common/layer.h"
 #include "../common/util.h"
 
 #define IN_BUF	 (128 * 1024)
 #define RING_BUF (256 * 1024)
 #define RING_N	 8
-/* A mapped window: the plain layer's ring slot, the compressed input. */
-#define MAP_WIN (1024 * 1024)
 /* 16 MiB: every zstd level up to 19 and --long=24 fit; a frame asking for
  * more is refused instead of growing the worker past its memory budget. */
 #define ZSTD_WINDOW_LOG_MAX 24
@@ -60,16 +58,12 @@ enum codec { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD };
 struct decoder {
 	int fd;
 	enum codec codec;
-	unsigned char *in;	  /* the read buffer */
-	const unsigned char *cur; /* the input block: in, or a mapped window */
+	unsigned char *in; /* the read buffer */
 	size_t in_pos, in_len;
-	/* A regular file: mapped (map_off < map_size) a window at a time. */
-	int mapped;
-	int map_windows; /* a plain layer's blocks are the windows themselves */
-	uint64_t map_off, map_size;
-	void *win; /* the compressed input's window, or the window decode_none
-		    * returned last (ring_fill takes it into its slot) */
-	size_t win_len;
+	/* A regular file's size when the apply began (-1: not a regular
+	 * file) and the offset it is read from: ending before that size, the
+	 * file shrank. */
+	off_t size_at_start, start;
 	int in_eof, done;
 	struct inflate_state *gz;
 	ZSTD_DCtx *zs;
@@ -92,11 +86,7 @@ struct xstream {
 	pthread_cond_t cv;
 	pthread_t hasher;
 	unsigned char *ring[RING_N];
-	/* A slot's bytes: ring[i], or (map_windows) the window win[i]. */
-	const unsigned char *blk[RING_N];
 	size_t len[RING_N];
-	void *win[RING_N];
-	size_t win_len[RING_N];
 	/* consumed, hashed, produced: head, hashed <= tail <= RING_N + both */
 	uint64_t head, hashed, tail;
 	/* Writer jobs that write a slot's bytes in place (xstream_pin): the
@@ -157,7 +147,6 @@ void extract_limits_default(struct extract_limits *l)
 	    .max_ratio = 200,
 	    .strip_caps = 0,
 	    .single_thread = 0,
-	    .map_bytes = -1,
 	};
 }
 
@@ -172,77 +161,41 @@ void extract_preload(void)
 
 /* ---- decoder (producer side) -------------------------------------------- */
 
-/* The next window of a mapped file, at most max bytes: NULL (and *len 0)
- * past the size it was mapped for, where reading takes over at the fd's
- * offset. */
-static void *map_next(struct decoder *d, size_t max, size_t *len, struct err *e)
+/* One read of the layer into buf: > 0, 0 at its end, -1.  The end of a
+ * regular file before the size it had at the start is an error: the file
+ * shrank (a pseudo file system's file, whose size is no promise, keeps its
+ * size and ends where its contents do). */
+static ssize_t read_layer(struct decoder *d, unsigned char *buf, size_t cap, struct err *e)
 {
-	*len = 0;
-	if (!d->mapped)
-		return NULL;
-	if (d->map_off >= d->map_size) {
-		d->mapped = 0;
-		if (lseek(d->fd, (off_t)d->map_size, SEEK_SET) < 0) {
-			err_errno(e, ST_INTERNAL, errno, "read layer: seek past the mapped part");
-			return MAP_FAILED;
-		}
-		return NULL;
+	ssize_t n;
+	do
+		n = read(d->fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_errno(e, ST_INTERNAL, errno, "read layer");
+	if (n == 0) {
+		d->in_eof = 1;
+		struct stat st;
+		if (d->size_at_start >= 0 &&
+		    (uint64_t)d->size_at_start > (uint64_t)d->start + atomic_load(&d->bytes_in) &&
+		    fstat(d->fd, &st) == 0 && st.st_size < d->size_at_start)
+			return err_set(e, ST_ABORTED, "%s", LAYER_SHRANK);
 	}
-	size_t n = d->map_size - d->map_off < max ? (size_t)(d->map_size - d->map_off) : max;
-	void *p = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, d->fd, (off_t)d->map_off);
-	if (p == MAP_FAILED && d->map_off == 0) {
-		/* A file that cannot be mapped (a pseudo file system's, ENODEV):
-		 * read all of it, from its start (nothing was read yet). */
-		d->mapped = 0;
-		return NULL;
-	}
-	if (p == MAP_FAILED) {
-		err_errno(e, ST_INTERNAL, errno, "map layer");
-		return MAP_FAILED;
-	}
-	d->map_off += n;
-	*len = n;
-	return p;
-}
-
-static void unmap(void **win, size_t *len)
-{
-	if (*win)
-		munmap(*win, *len);
-	*win = NULL;
-	*len = 0;
+	atomic_fetch_add(&d->bytes_in, (uint64_t)n);
+	return n;
 }
 
 static int refill(struct decoder *d, struct err *e)
 {
 	if (d->in_pos < d->in_len || d->in_eof)
 		return 0;
-	unmap(&d->win, &d->win_len);
-	ssize_t n;
-	void *w = map_next(d, MAP_WIN, &d->win_len, e);
-	if (w == MAP_FAILED)
+	ssize_t n = read_layer(d, d->in, IN_BUF, e);
+	if (n < 0)
 		return -1;
-	if (w) {
-		d->win = w;
-		d->cur = w;
-		n = (ssize_t)d->win_len;
-	} else {
-		do
-			n = read(d->fd, d->in, IN_BUF);
-		while (n < 0 && errno == EINTR);
-		if (n < 0)
-			return err_errno(e, ST_INTERNAL, errno, "read layer");
-		d->cur = d->in;
-	}
 	d->in_pos = 0;
 	d->in_len = (size_t)n;
-	if (n == 0) {
-		d->in_eof = 1;
-		return 0;
-	}
-	if (d->hash_in && EVP_DigestUpdate(d->h_in, d->cur, (size_t)n) != 1)
+	if (n > 0 && d->hash_in && EVP_DigestUpdate(d->h_in, d->in, (size_t)n) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
-	atomic_fetch_add(&d->bytes_in, (uint64_t)n);
 	return 0;
 }
 
@@ -251,33 +204,18 @@ static int refill(struct decoder *d, struct err *e)
 static int detect(struct decoder *d, void (*progress)(void *ctx, uint64_t in, uint64_t entries), void *ctx,
 		  struct err *e)
 {
-	/* A mapped file is only peeked at: its first window starts at 0. */
-	unsigned char peek[6];
-	ssize_t got = 0;
-	if (d->mapped) {
-		do
-			got = pread(d->fd, peek, sizeof peek, 0);
-		while (got < 0 && errno == EINTR);
-		if (got < 0)
-			return err_errno(e, ST_INTERNAL, errno, "read layer");
-	}
-	while (!d->mapped && d->in_len < 6 && !d->in_eof) {
-		ssize_t n = read(d->fd, d->in + d->in_len, IN_BUF - d->in_len);
-		if (n < 0 && errno == EINTR)
-			continue;
+	while (d->in_len < 6 && !d->in_eof) {
+		ssize_t n = read_layer(d, d->in + d->in_len, IN_BUF - d->in_len, e);
 		if (n < 0)
-			return err_errno(e, ST_INTERNAL, errno, "read layer");
-		if (n == 0)
-			d->in_eof = 1;
-		else if (EVP_DigestUpdate(d->h_in, d->in + d->in_len, (size_t)n) != 1)
+			return -1;
+		if (n > 0 && EVP_DigestUpdate(d->h_in, d->in + d->in_len, (size_t)n) != 1)
 			return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
 		d->in_len += (size_t)n;
-		atomic_fetch_add(&d->bytes_in, (uint64_t)n);
 		if (progress)
 			progress(ctx, d->in_len, 0);
 	}
-	const unsigned char *m = d->mapped ? peek : d->in;
-	size_t n = d->mapped ? (size_t)got : d->in_len;
+	const unsigned char *m = d->in;
+	size_t n = d->in_len;
 	if (n >= 3 && m[0] == 0x1f && m[1] == 0x8b && m[2] == 0x08)
 		d->codec = CODEC_GZIP;
 	else if (n >= 4 && ((m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) ||
@@ -304,15 +242,9 @@ static int decoder_init(struct decoder *d, int fd, const struct extract_limits *
 {
 	*d = (struct decoder){.fd = fd, .max_bytes = lim->max_bytes, .max_ratio = lim->max_ratio};
 	d->in = xmalloc(IN_BUF);
-	d->cur = d->in;
+	d->start = lseek(fd, 0, SEEK_CUR);
 	struct stat st;
-	off_t at = lseek(fd, 0, SEEK_CUR);
-	if (lim->map_bytes && at == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		d->mapped = 1;
-		d->map_size = (uint64_t)st.st_size;
-		if (lim->map_bytes > 0 && (uint64_t)lim->map_bytes < d->map_size)
-			d->map_size = (uint64_t)lim->map_bytes;
-	}
+	d->size_at_start = d->start >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
 	d->h_in = EVP_MD_CTX_new();
 	d->h_out = EVP_MD_CTX_new();
 	if (!d->h_in || !d->h_out || EVP_DigestInit_ex(d->h_in, EVP_sha256(), NULL) != 1 ||
@@ -337,7 +269,6 @@ static int decoder_init(struct decoder *d, int fd, const struct extract_limits *
 
 static void decoder_free(struct decoder *d)
 {
-	unmap(&d->win, &d->win_len);
 	free(d->in);
 	free(d->gz);
 	ZSTD_freeDCtx(d->zs);
@@ -354,33 +285,13 @@ static ssize_t decode_none(struct decoder *d, unsigned char *out, size_t cap, st
 	if (n) {
 		if (n > cap)
 			n = cap;
-		memcpy(out, d->cur + d->in_pos, n);
+		memcpy(out, d->in + d->in_pos, n);
 		d->in_pos += n;
 		return (ssize_t)n;
 	}
 	if (d->in_eof)
 		return 0;
-	ssize_t r;
-	if (d->map_windows) {
-		/* The window is the block: ring_fill takes it into its slot. */
-		void *w = map_next(d, MAP_WIN, &d->win_len, e);
-		if (w == MAP_FAILED)
-			return -1;
-		if (w) {
-			d->win = w;
-			atomic_fetch_add(&d->bytes_in, (uint64_t)d->win_len);
-			return (ssize_t)d->win_len;
-		}
-	}
-	do
-		r = read(d->fd, out, cap);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return err_errno(e, ST_INTERNAL, errno, "read layer");
-	if (r == 0)
-		d->in_eof = 1;
-	atomic_fetch_add(&d->bytes_in, (uint64_t)r);
-	return r;
+	return read_layer(d, out, cap, e);
 }
 
 /* One gzip member after another; anything after a member that is not
@@ -398,7 +309,7 @@ static ssize_t decode_gzip(struct decoder *d, unsigned char *out, size_t cap, st
 			isal_inflate_reset(s);
 			s->crc_flag = ISAL_GZIP;
 		}
-		s->next_in = (unsigned char *)d->cur + d->in_pos;
+		s->next_in = (unsigned char *)d->in + d->in_pos;
 		s->avail_in = (uint32_t)(d->in_len - d->in_pos);
 		s->next_out = out + got;
 		s->avail_out = (uint32_t)(cap - got);
@@ -422,7 +333,7 @@ static ssize_t decode_zstd(struct decoder *d, unsigned char *out, size_t cap, st
 	while (ob.pos < cap) {
 		if (refill(d, e) < 0)
 			return -1;
-		ZSTD_inBuffer ib = {d->cur + d->in_pos, d->in_len - d->in_pos, 0};
+		ZSTD_inBuffer ib = {d->in + d->in_pos, d->in_len - d->in_pos, 0};
 		if (ib.size == 0 && d->zs_hint == 0 && d->in_eof)
 			break; /* input ended at a frame boundary */
 		size_t before = ob.pos;
@@ -443,13 +354,9 @@ static ssize_t decode_zstd(struct decoder *d, unsigned char *out, size_t cap, st
 	return (ssize_t)ob.pos;
 }
 
-/* Fills out with up to cap uncompressed bytes: > 0, 0 at the end, -1.
- * With map_windows the bytes may instead be a window, d->win, which the
- * caller then owns (ring_fill): *blk says where they are. */
-static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, const unsigned char **blk,
-		      struct err *e)
+/* Fills out with up to cap uncompressed bytes: > 0, 0 at the end, -1. */
+static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, struct err *e)
 {
-	*blk = out;
 	if (d->done)
 		return 0;
 	ssize_t n;
@@ -470,8 +377,6 @@ static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, const u
 		d->done = 1;
 		return 0;
 	}
-	if (d->map_windows && d->win)
-		*blk = d->win;
 	if ((uint64_t)n > d->max_bytes - d->bytes_out)
 		return err_set(e, ST_RESOURCE_EXHAUSTED,
 			       "layer exceeds the uncompressed size limit (max_bytes %llu)",
@@ -506,7 +411,7 @@ static void *producer_main(void *arg)
 			break;
 		unsigned slot = (unsigned)(s->tail % RING_N);
 		pthread_mutex_unlock(&s->mu);
-		ssize_t n = decode(&s->d, s->ring[slot], RING_BUF, &s->blk[slot], &e);
+		ssize_t n = decode(&s->d, s->ring[slot], RING_BUF, &e);
 		pthread_mutex_lock(&s->mu);
 		if (n <= 0) {
 			rc = (int)n;
@@ -538,7 +443,7 @@ static ssize_t ring_next(struct xstream *s, const void **buf, struct err *e)
 	s->cur = -1;
 	if (s->tail != s->head) {
 		unsigned slot = (unsigned)(s->head % RING_N);
-		*buf = s->blk[slot];
+		*buf = s->ring[slot];
 		n = (ssize_t)s->len[slot];
 		s->held = 1;
 		s->cur = (int)slot;
@@ -573,14 +478,7 @@ static ssize_t ring_fill(struct xstream *s, const void **buf, struct err *e)
 	unsigned slot = (unsigned)(s->tail % RING_N);
 	pthread_mutex_unlock(&s->mu);
 	struct err fe = {0};
-	/* Hashed, and not the consumer's (it holds the slot before): the
-	 * slot's old window goes. */
-	unmap(&s->win[slot], &s->win_len[slot]);
-	ssize_t n = decode(&s->d, s->ring[slot], RING_BUF, &s->blk[slot], &fe);
-	if (s->d.win && s->d.map_windows) {
-		s->win[slot] = steal_pointer(&s->d.win);
-		s->win_len[slot] = s->d.win_len;
-	}
+	ssize_t n = decode(&s->d, s->ring[slot], RING_BUF, &fe);
 	pthread_mutex_lock(&s->mu);
 	if (n > 0) {
 		s->len[slot] = (size_t)n;
@@ -598,7 +496,7 @@ static ssize_t ring_fill(struct xstream *s, const void **buf, struct err *e)
 			*e = fe;
 		return -1;
 	}
-	*buf = s->blk[slot];
+	*buf = s->ring[slot];
 	if (n > 0 && s->waiting)
 		s->waiting(s->waiting_ctx);
 	return n;
@@ -618,7 +516,7 @@ static void *hasher_main(void *arg)
 			break;
 		unsigned slot = (unsigned)(s->hashed % RING_N);
 		pthread_mutex_unlock(&s->mu);
-		int ok = s->hash_failed || EVP_DigestUpdate(s->d.h_out, s->blk[slot], s->len[slot]) == 1;
+		int ok = s->hash_failed || EVP_DigestUpdate(s->d.h_out, s->ring[slot], s->len[slot]) == 1;
 		pthread_mutex_lock(&s->mu);
 		s->hash_failed |= !ok;
 		s->hashed++;
@@ -634,10 +532,9 @@ ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e)
 		return ring_fill(s, buf, e);
 	if (s->threaded)
 		return ring_next(s, buf, e);
-	const unsigned char *blk;
-	ssize_t n = decode(&s->d, s->buf, RING_BUF, &blk, e);
+	ssize_t n = decode(&s->d, s->buf, RING_BUF, e);
 	if (n > 0)
-		*buf = blk;
+		*buf = s->buf;
 	if (n > 0 && EVP_DigestUpdate(s->d.h_out, *buf, (size_t)n) != 1)
 		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
 	return n;
@@ -658,7 +555,7 @@ int xstream_pin(struct xstream *s, const void *p, size_t len)
 	uintptr_t b = (uintptr_t)p;
 	pthread_mutex_lock(&s->mu);
 	int slot = s->cur;
-	uintptr_t at = slot >= 0 ? (uintptr_t)s->blk[slot] : 0;
+	uintptr_t at = slot >= 0 ? (uintptr_t)s->ring[slot] : 0;
 	if (slot >= 0 && !(b >= at && len <= s->len[slot] && b - at <= s->len[slot] - len))
 		slot = -1;
 	if (slot >= 0)
@@ -693,7 +590,6 @@ static int stream_start(struct xstream *s, struct err *e)
 	if (rc == 0) {
 		s->hasher_started = 1;
 		s->self_fill = s->d.codec == CODEC_NONE;
-		s->d.map_windows = s->self_fill && s->d.mapped;
 		if (!s->self_fill)
 			rc = pthread_create(&s->thread, &attr, producer_main, s);
 	}
@@ -724,10 +620,8 @@ static void stream_stop(struct xstream *s)
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->cv);
 	}
-	for (int i = 0; i < RING_N; i++) {
+	for (int i = 0; i < RING_N; i++)
 		free(s->ring[i]);
-		unmap(&s->win[i], &s->win_len[i]);
-	}
 	free(s->buf);
 	decoder_free(&s->d);
 }

@@ -34,10 +34,6 @@ struct extract_limits {
 	int strip_caps;	      /* drop security.capability and setuid/setgid bits */
 	int single_thread;    /* decompress in the calling thread (no pipeline) */
 	int no_digest;	      /* compressed_digest not wanted (left zero) */
-	/* Of a layer that is a regular file (read from its start), the bytes
-	 * mapped instead of read: -1 all (the default), 0 none, N the first N
-	 * (the rest is read, as what a growing file has past its size is). */
-	int64_t map_bytes;
 	/* The lowers come at commit (a layer unpacked beside its lowers, then
 	 * rebased onto them): whiteouts and opaque markers convert as over
 	 * lowers, and what the lowers would give is left to extract_rebase. */

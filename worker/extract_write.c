@@ -32,7 +32,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "../common/layer.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -639,14 +638,8 @@ static int write_data(int fd, const struct xentry *x, struct xdata *data, struct
 			return err_set(e, ST_INVALID_ARGUMENT, "file `%s`: data outside its size", x->path);
 		if (off != pos && lseek(fd, (off_t)off, SEEK_SET) < 0) /* a hole */
 			return err_errno(e, ST_INTERNAL, errno, "file `%s`: seek", x->path);
-		if (write_all(fd, buf, len) < 0) {
-			/* The bytes are the layer's, maybe in a window of its file:
-			 * a page of it gone (the file truncated) faults the copy. */
-			if (errno == EFAULT)
-				return err_set(e, ST_ABORTED, "file `%s`: %s (EFAULT)", x->path,
-					       LAYER_SHRANK);
+		if (write_all(fd, buf, len) < 0)
 			return err_errno(e, 0, errno, "write `%s`", x->path);
-		}
 		pos = off + len;
 	}
 	if (r < 0)

@@ -24,8 +24,8 @@
 #   create      this round's tar tree recreated from memory by one thread
 #               per CPU: only the kernel's work (creating, writing, owners,
 #               modes, times), no parsing, decompression or hashing.
-#   sha256      SHA-256 of the uncompressed layer, mapped beforehand, on one
-#               core: the diff ID alone.
+#   sha256      SHA-256 of the uncompressed layer on one core, 256 KiB
+#               blocks just read, only the hashing timed: the diff ID alone.
 # strata runs both at once on the same cores, so strata/tar can come near
 # create/tar (and sha256/tar on a layer of large files) but not below.
 # Only the apply command is timed (wall clock); preparing the target is not.

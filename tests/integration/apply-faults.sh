@@ -4,7 +4,7 @@
 # owner and mode, and takes the layer again: after a hostile entry at the
 # end of a layer, a limit (extract_max_entries), a corrupt gzip stream, a
 # client killed mid-stream (Ctrl-C: the CLI says so), a worker killed, a
-# layer file truncated while the worker maps it (SIGBUS), a full disk (the daemon's root on a small tmpfs), a digest that does not
+# layer file truncated while the worker reads it, a full disk (the daemon's root on a small tmpfs), a digest that does not
 # match; through the CLI and gRPC Apply (tests/go/.../snapguard).  When the
 # target had content (an apply succeeded before, or a client has it
 # mounted), the snapshot is marked failed: Commit refuses it, also after a
@@ -179,15 +179,15 @@ wait "$applier"
 check "... the apply fails saying so" grep -q "killed by signal SIGKILL" "$T/killed.err"
 emptied "worker killed" killed
 
-# A layer file that shrinks while the worker maps it (worker/extract.c):
-# the worker is stopped once it has mapped the file, the file is truncated,
-# and the pages past its new end fault the worker (SIGBUS) when it goes on.
+# A layer file that shrinks while the worker reads it (worker/extract.c):
+# the worker is stopped once it has read part of the file, the file is
+# truncated, and the worker, going on, finds its end before the size it had.
 head -c $((128 << 20)) /dev/zero >"$T/zeros"
 tar -C "$T" -cf "$T/shrink.tar" zeros
 rm -f "$T/zeros"
 st prepare shrink >/dev/null
 # The catcher follows the daemon's log from its end: the next extract
-# worker the spawner logs is caught before it maps anything.
+# worker the spawner logs is caught before it has read all of the layer.
 timeout 60 python3 - "$T/shrink.tar" "$T/stratad.log" "$T/catcher.ready" >"$T/out" 2>&1 <<'EOF' &
 import os, re, signal, sys, time
 layer, log, ready = sys.argv[1:4]
@@ -199,12 +199,21 @@ with open(log) as f:
         text += f.read()
         found = re.search(r"worker (\d+): job \d+, role extract", text)
         pid = int(found.group(1)) if found else None
+def offset(pid):
+    """The worker's read offset in the layer file, or None."""
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.stat("/proc/%d/fd/%s" % (pid, fd)).st_ino == ino:
+                return int(open("/proc/%d/fdinfo/%s" % (pid, fd)).readline().split()[1])
+        except OSError:
+            pass
+    return None
 while pid and time.time() < end:
     try:
-        maps = open("/proc/%d/maps" % pid).read().splitlines()
+        at = offset(pid)
     except OSError:
-        sys.exit("the worker %d ended before it was seen mapping the layer" % pid)
-    if any(len(l.split()) > 4 and l.split()[4] == str(ino) for l in maps):
+        sys.exit("the worker %d ended before it was seen reading the layer" % pid)
+    if at:
         os.kill(pid, signal.SIGSTOP)
         # Every thread stopped first: one still running would fault at once.
         tasks = "/proc/%d/task" % pid
@@ -212,11 +221,14 @@ while pid and time.time() < end:
                 open("%s/%s/stat" % (tasks, t)).read().rsplit(")", 1)[1].split()[0] in "Tt"
                 for t in os.listdir(tasks)):
             time.sleep(0.001)
-        os.truncate(layer, 0)
+        at = offset(pid)
+        if at is None or at >= os.stat(layer).st_size:
+            sys.exit("the worker %d had read all of the layer when it was stopped" % pid)
+        os.truncate(layer, at)
         os.kill(pid, signal.SIGCONT)
         print("truncated under worker", pid)
         sys.exit(0)
-sys.exit("no extract worker mapping the layer was seen")
+sys.exit("no extract worker reading the layer was seen")
 EOF
 catcher=$!
 i=0
@@ -224,7 +236,7 @@ while [ ! -e "$T/catcher.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1));
 st apply shrink "$T/shrink.tar" >"$T/shrink.out" 2>"$T/shrink.err"
 rc=$?
 wait "$catcher"
-out_match "an extract worker is seen mapping the layer, and the file truncated under it" "^truncated under worker"
+out_match "an extract worker is seen reading the layer, and the file truncated under it" "^truncated under worker"
 same "... the apply fails" "$rc" 1
 if grep -q "the layer file shrank while it was read" "$T/shrink.err"; then
 	pass "... saying the layer file shrank while it was read"

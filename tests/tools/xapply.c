@@ -10,10 +10,6 @@
  *                                     printing the diff ID: the engine
  *                                     alone, for profiling
  *
- * XAPPLY_MAP_BYTES=N maps at most the first N bytes of a layer file (0:
- * reads it all; unset: maps it all, as the worker does), to compare the
- * two ways in.
- *
  * Unconfined, as root: a test tool only, run on the test's own trees. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,9 +43,6 @@ int main(int argc, char **argv)
 	struct extract_limits lim;
 	extract_limits_default(&lim);
 	lim.rebase = !strcmp(argv[1], "--rebase");
-	const char *mb = getenv("XAPPLY_MAP_BYTES");
-	if (mb)
-		lim.map_bytes = strtoll(mb, NULL, 10);
 	struct err e = {0};
 	int rc;
 	if (!fixup) {

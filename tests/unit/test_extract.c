@@ -1130,15 +1130,14 @@ static int windows_layer(void)
 	return tb_done(&t);
 }
 
-/* A layer that is a file is mapped (worker/extract.c); read instead, in
- * part, from another offset or from a pipe, it gives the same tree, diff
- * ID, digest and sizes, plain and compressed. */
-START_TEST(mapped_read_and_piped_agree)
+/* A layer read from a file, from a file at another offset, or from a pipe
+ * gives the same tree, diff ID, digest and sizes, plain and compressed. */
+START_TEST(file_offset_and_pipe_agree)
 {
 	static const char *filters[] = {NULL, "gzip -c", "zstd -q -c"};
-	/* all mapped; read; the first 3 MiB and a page and a bit mapped; read
-	 * from offset 512 (garbage before); from a pipe */
-	static const int64_t modes[] = {-1, 0, (3 << 20) + 4097, -2, -3};
+	/* a file from its start; from offset 512 (garbage before); a pipe */
+	enum { FROM_START, FROM_512, PIPE };
+	static const int modes[] = {FROM_START, FROM_512, PIPE};
 	int tar = windows_layer();
 	unsigned char want[32], wantc[32];
 	sha256_fd(tar, want);
@@ -1154,10 +1153,9 @@ START_TEST(mapped_read_and_piped_agree)
 			env_init(&v);
 			struct extract_limits lim;
 			extract_limits_default(&lim);
-			lim.map_bytes = modes[m] >= -1 ? modes[m] : -1;
 			int fd = in;
 			pid_t child = -1;
-			if (modes[m] == -2) {
+			if (modes[m] == FROM_512) {
 				/* the same bytes after 512 of garbage, read from 512 */
 				fd = memfd_create("offset", MFD_CLOEXEC);
 				char junk[512];
@@ -1166,7 +1164,7 @@ START_TEST(mapped_read_and_piped_agree)
 				lseek(in, 0, SEEK_SET);
 				ck_assert_int_eq(copy_fd(in, fd), 0);
 				lseek(fd, 512, SEEK_SET);
-			} else if (modes[m] == -3) {
+			} else if (modes[m] == PIPE) {
 				int p[2];
 				ck_assert_int_eq(pipe(p), 0);
 				child = fork();
@@ -1280,9 +1278,10 @@ START_TEST(jobs_pinning_blocks_of_a_trickling_pipe)
 }
 END_TEST
 
-/* A regular file that cannot be mapped (sysfs: ENODEV) is read: what it
- * holds is no tar, and the error says so, not that mapping failed. */
-START_TEST(a_file_that_cannot_be_mapped_is_read)
+/* A pseudo file system's file ends before its size (sysfs says 4096 for a
+ * line): that is no file that shrank, and the error says that what it
+ * holds is no tar. */
+START_TEST(a_pseudo_file_is_no_shrunk_layer)
 {
 	static const char *files[] = {"/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/profiling",
 				      "/sys/power/state", "/sys/kernel/uevent_seqnum"};
@@ -1293,14 +1292,63 @@ START_TEST(a_file_that_cannot_be_mapped_is_read)
 	struct stat st;
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert(S_ISREG(st.st_mode) && st.st_size > 0);
-	ck_assert(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED);
+	char line[8192];
+	ck_assert_int_lt(pread(fd, line, sizeof line, 0), st.st_size);
 	struct env v;
 	env_init(&v);
 	struct extract_result res;
 	struct err e = {0};
 	ck_assert_int_eq(extract_layer(fd, v.target, NULL, 0, NULL, NULL, NULL, &res, &e), -1);
-	ck_assert_msg(e.code == ST_INVALID_ARGUMENT && !strstr(e.msg, "map"), "%d: %s", e.code, e.msg);
+	ck_assert_msg(e.code == ST_INVALID_ARGUMENT && !strstr(e.msg, "shrank"), "%d: %s", e.code, e.msg);
 	close(fd);
+}
+END_TEST
+
+/* Truncates the layer file (ctx) at the first progress report, which comes
+ * after the first read: the rest of the apply reads a file that shrank. */
+static void truncate_at_first_report(void *ctx, uint64_t in, uint64_t entries)
+{
+	int *fd = ctx;
+	if (*fd >= 0)
+		ck_assert_int_eq(ftruncate(*fd, 200 << 10), 0);
+	*fd = -1;
+}
+
+/* A layer file truncated while it is read (another process rewrote it)
+ * fails the apply with Aborted, saying so, plain and compressed, in one
+ * thread and in the pipeline; not as a corrupt layer. */
+START_TEST(a_layer_file_that_shrinks_fails_saying_so)
+{
+	static const char *filters[] = {NULL, "gzip -1 -c", "zstd -q -1 -c"};
+	int tar = windows_layer();
+	for (size_t f = 0; f < ARRAY_SIZE(filters); f++) {
+		for (int single = 0; single < 2; single++) {
+			lseek(tar, 0, SEEK_SET);
+			int in = filters[f] ? filter_fd(tar, filters[f]) : memfd_create("plain", MFD_CLOEXEC);
+			if (!filters[f])
+				ck_assert_int_eq(copy_fd(tar, in), 0);
+			struct stat st;
+			ck_assert_int_eq(fstat(in, &st), 0);
+			ck_assert_int_gt(st.st_size, 400 << 10);
+			lseek(in, 0, SEEK_SET);
+			struct env v;
+			env_init(&v);
+			struct extract_limits lim;
+			extract_limits_default(&lim);
+			lim.single_thread = single;
+			struct extract_result res;
+			struct err e = {0};
+			int victim = in;
+			ck_assert_int_eq(extract_layer(in, v.target, NULL, 0, &lim, truncate_at_first_report,
+						       &victim, &res, &e),
+					 -1);
+			ck_assert_msg(e.code == ST_ABORTED && strstr(e.msg, "shrank"),
+				      "%s, single %d: %d: %s", filters[f] ? filters[f] : "plain", single,
+				      e.code, e.msg);
+			close(in);
+		}
+	}
+	close(tar);
 }
 END_TEST
 
@@ -1665,8 +1713,9 @@ int main(void)
 	tcase_add_test(tc, owners_and_modes_as_the_entries_say);
 	tcase_add_test(tc, sparse_file_has_holes);
 	tcase_add_test(tc, pool_equals_sequential);
-	tcase_add_test(tc, mapped_read_and_piped_agree);
-	tcase_add_test(tc, a_file_that_cannot_be_mapped_is_read);
+	tcase_add_test(tc, file_offset_and_pipe_agree);
+	tcase_add_test(tc, a_pseudo_file_is_no_shrunk_layer);
+	tcase_add_test(tc, a_layer_file_that_shrinks_fails_saying_so);
 	tcase_add_test(tc, jobs_pinning_blocks_of_a_trickling_pipe);
 	tcase_add_test(tc, removed_parent_comes_again);
 	tcase_add_test(tc, limits_are_named);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -502,6 +503,45 @@ START_TEST(extract_threads_fall_back_to_clone)
 	st = run_confined("extract", 0, try_thread, NULL);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "extract: a thread could not start (status %#x)",
 		      st);
+}
+END_TEST
+
+/* extract reads its layer and maps no file (worker/extract.c): a read-only
+ * shared map of a file it holds dies, and so does a private one; an
+ * anonymous map, malloc's large blocks and a thread's stack live. */
+static int try_map_file(void *arg)
+{
+	int fd = *(int *)arg;
+	void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	void *n = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	return m == MAP_FAILED && n == MAP_FAILED ? 0 : 1;
+}
+
+static int try_map_anonymous(void *arg)
+{
+	void *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 1;
+	memset(m, 1, 1 << 20);
+	char *big = malloc(64 << 20); /* above malloc's map threshold */
+	if (!big)
+		return 1;
+	big[(64 << 20) - 1] = 1;
+	free(big);
+	return try_thread(NULL);
+}
+
+START_TEST(extract_maps_no_file)
+{
+	int fd = memfd_create("layer", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4096), 0);
+	int st = run_confined("extract", 0, try_map_file, &fd);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "extract: a map of a file not killed (%#x)",
+		      st);
+	st = run_confined("extract", 0, try_map_anonymous, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "extract: anonymous memory refused (%#x)", st);
+	close(fd);
 }
 END_TEST
 
@@ -1083,6 +1123,7 @@ int main(void)
 	tcase_set_timeout(conf, 30); /* stopped_waits_resume waits 3 s */
 	tcase_add_loop_test(conf, roles_die_on_forbidden_calls, 0, (int)nrole_policies);
 	tcase_add_test(conf, extract_threads_fall_back_to_clone);
+	tcase_add_test(conf, extract_maps_no_file);
 	tcase_add_test(conf, threads_get_no_namespace_flags);
 	tcase_add_test(conf, import_role_reads_only_what_it_is_given);
 	tcase_add_test(conf, diff_changes_no_file);
