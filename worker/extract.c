@@ -24,7 +24,7 @@
  * of the file is a fresh mapping for every MiB, set up and torn down again
  * across the worker's threads, and the copies and the hash reading from it
  * ran at half the speed.  On the 2-core virtual machines the project
- * measures on, mapping cost plain layers a quarter more wall time than
+ * measures on, mapping cost plain layers a third more wall time than
  * reading (README, Performance).  A regular file that ends before the size
  * it had when the apply began has shrunk under the worker (truncated or
  * rewritten): the apply fails saying so, with Aborted, not as a corrupt

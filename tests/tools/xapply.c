@@ -13,7 +13,6 @@
  * Unconfined, as root: a test tool only, run on the test's own trees. */
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
