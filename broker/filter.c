@@ -26,7 +26,7 @@ enum op { OP_PRESENT, OP_EQUAL, OP_NOT_EQUAL, OP_MATCHES };
 
 struct selector {
 	char **path; /* npath strings, NUL-terminated */
-	size_t npath;
+	size_t npath, pathcap;
 	size_t pathlen; /* their bytes, with a separator each */
 	bool path_nul;	/* a quoted field held a NUL: no object has such a field */
 	enum op op;
@@ -38,7 +38,7 @@ struct selector {
 /* All selectors of one filter string must match; an empty string matches. */
 struct conj {
 	struct selector *sel;
-	size_t n;
+	size_t n, cap;
 };
 
 struct filter {
@@ -481,7 +481,7 @@ static int field(struct parser *p, struct selector *sel)
 	}
 	if (strlen(f) != len)
 		sel->path_nul = true;
-	sel->path = xrealloc(sel->path, (sel->npath + 1) * sizeof *sel->path);
+	sel->path = xgrow(sel->path, &sel->pathcap, sel->npath, sizeof *sel->path);
 	sel->path[sel->npath++] = f;
 	sel->pathlen += len + 1;
 	return 0;
@@ -580,7 +580,7 @@ static void conj_free(struct conj *c)
 
 static struct selector *conj_add(struct conj *c)
 {
-	c->sel = xrealloc(c->sel, (c->n + 1) * sizeof *c->sel);
+	c->sel = xgrow(c->sel, &c->cap, c->n, sizeof *c->sel);
 	memset(&c->sel[c->n], 0, sizeof c->sel[c->n]);
 	return &c->sel[c->n++];
 }

@@ -33,6 +33,19 @@ void *xrealloc(void *p, size_t n)
 	return p;
 }
 
+void *xgrow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	size_t c = *cap ? *cap * 2 : 8;
+	if (c <= n)
+		c = n + 1;
+	if (c > SIZE_MAX / size)
+		die("out of memory");
+	*cap = c;
+	return xrealloc(p, c * size);
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -80,7 +80,7 @@ struct link {
 	ino_t ino;
 	char *src; /* its first written name, or NULL */
 	char **refs;
-	size_t nrefs;
+	size_t nrefs, refcap;
 	struct link *next;
 };
 
@@ -465,7 +465,7 @@ static int write_entry(struct dwalk *w, int dirfd, const char *name, const struc
 	if (st->st_nlink > 1) {
 		l = link_find(w, st);
 		if (!l->src && unmodified) {
-			l->refs = xrealloc(l->refs, (l->nrefs + 1) * sizeof *l->refs);
+			l->refs = xgrow(l->refs, &l->refcap, l->nrefs, sizeof *l->refs);
 			l->refs[l->nrefs++] = xstrdup(w->path);
 			return 0;
 		}
