@@ -37,11 +37,12 @@ void *xgrow(void *p, size_t *cap, size_t n, size_t size)
 {
 	if (n < *cap)
 		return p;
-	size_t c = *cap ? *cap * 2 : 8;
+	size_t c = *cap ? *cap : 4;
+	if (n >= SIZE_MAX / 2 / size || c > SIZE_MAX / 2 / size)
+		die("out of memory");
+	c *= 2;
 	if (c <= n)
 		c = n + 1;
-	if (c > SIZE_MAX / size)
-		die("out of memory");
 	*cap = c;
 	return xrealloc(p, c * size);
 }
