@@ -334,13 +334,23 @@ struct update_args {
 	struct snap_info *out;
 };
 
-/* The value `in` gives key (the last one when repeated), "" when none: what
- * reading a Go map gives. */
-static const char *in_label(const struct snap_info *in, const char *key)
+/* The value `in` gives key, "" when none: what reading a Go map gives.  l
+ * is in's labels normalised (sorted, the last of a repeated key kept, empty
+ * values dropped), n of them: a mask of many labels.KEY paths costs a
+ * binary search each, not a pass over in's labels. */
+static const char *in_label(const struct label_ref *l, size_t n, const char *key)
 {
-	for (size_t i = in->nlabels; i-- > 0;)
-		if (strcmp(in->labels[i].key ? in->labels[i].key : "", key) == 0)
-			return in->labels[i].value ? in->labels[i].value : "";
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(l[mid].key, key);
+		if (c == 0)
+			return l[mid].value;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return "";
 }
 
@@ -360,6 +370,8 @@ static int update_labels(const struct update_args *a, const Record *rec, struct 
 	const struct snap_info *in = a->in;
 	size_t nl = 0, cap = rec->n_labels + in->nlabels + a->npaths + 1;
 	struct label_ref *l = xcalloc(cap, sizeof *l);
+	cleanup_free struct label_ref *given = label_refs_of(in->labels, in->nlabels);
+	size_t ngiven = labels_normalize(given, in->nlabels);
 	for (size_t i = 0; i < rec->n_labels; i++)
 		l[nl++] = (struct label_ref){.key = rec->labels[i]->key, .value = rec->labels[i]->value};
 	if (a->npaths == 0)
@@ -367,7 +379,8 @@ static int update_labels(const struct update_args *a, const Record *rec, struct 
 	for (size_t p = 0; p < a->npaths; p++) {
 		const char *path = a->paths[p] ? a->paths[p] : "";
 		if (strncmp(path, "labels.", 7) == 0) {
-			l[nl++] = (struct label_ref){.key = path + 7, .value = in_label(in, path + 7)};
+			l[nl++] =
+			    (struct label_ref){.key = path + 7, .value = in_label(given, ngiven, path + 7)};
 		} else if (strcmp(path, "labels") == 0) {
 			labels_assign_all(l, &nl, in);
 		} else {

@@ -7,7 +7,8 @@
 # process, and each call's answer is checked.
 #   - labels: Prepare and Update with 1024 labels (the most allowed) through
 #     the CLI, and at 4096 bytes each through gRPC (tests/go/.../maxcalls);
-#     one label or one byte more is InvalidArgument;
+#     one label or one byte more is InvalidArgument; an Update whose mask
+#     names 400000 labels that none of the 1023 it carries has;
 #   - keys of 4096 bytes (the longest), two sharing all but their last byte;
 #   - 2000 snapshots, then List and Walk with thousands of filters, a
 #     conjunction of thousands of selectors, regular expressions at each
@@ -105,11 +106,14 @@ grpc_is "1025 labels are InvalidArgument" "InvalidArgument: info.Labels: 1025 la
 grpc_is "a label of 4097 bytes is InvalidArgument" \
 	"InvalidArgument: info.Labels: label key and value greater than maximum size (4096 bytes), key: strata.tes" \
 	prepare lg3 1 4097
+st prepare lw >/dev/null
+grpc_is "an Update masking 400000 labels absent from its 1023 sets just the one named" \
+	"OK 1 labels" wideupdate lw 400000
 run st ls
 expect_rc "List with every snapshot at the label limits" 0
 out_has "... lists them" "lg1"
 steady "labels"
-st rm lg lg1
+st rm lg lg1 lw
 
 # ---- the longest keys ----
 k4096=$(printf "%04096d" 0)

@@ -659,13 +659,14 @@ START_TEST(update_follows_field_paths)
 	ck_assert(u >= u1 && u <= u2);
 	snap_info_free(&out);
 
-	/* labels.KEY: l1 takes the new value, l2 (absent from in) is deleted,
-	 * l4 (not named) is ignored. */
-	struct label l2[] = {{"l1", "updated"}, {"l4", "v4"}};
-	in = (struct snap_info){.name = "a", .labels = l2, .nlabels = 2};
-	const char *paths[] = {"labels.l1", "labels.l2"};
-	ck_assert_int_eq(meta_update(m, &in, paths, 2, &out, &e), 0);
-	assert_labels(&out, (const char *[]){"l1", "updated", "l3", "v3", "root", "r"}, 3);
+	/* labels.KEY: l1 takes the new value (the last given, as a Go map
+	 * keeps it), l2 (absent from in) and l3 (given empty) are deleted, l4
+	 * (not named) is ignored. */
+	struct label l2[] = {{"l4", "v4"}, {"l1", "first"}, {"l3", ""}, {"l1", "updated"}};
+	in = (struct snap_info){.name = "a", .labels = l2, .nlabels = 4};
+	const char *paths[] = {"labels.l3", "labels.l1", "labels.l2"};
+	ck_assert_int_eq(meta_update(m, &in, paths, 3, &out, &e), 0);
+	assert_labels(&out, (const char *[]){"l1", "updated", "root", "r"}, 2);
 	snap_info_free(&out);
 
 	/* "labels": replace them all. */

@@ -7,6 +7,11 @@
 //	                      and value), Stat it, then Update every value and
 //	                      Stat again: OK when each answer has exactly them
 //	  prepare KEY N SIZE  only that Prepare (prints OK or the status)
+//	  wideupdate KEY N    Update KEY (which exists) with 1023 labels in its
+//	                      info and a mask of N paths labels.K for keys they
+//	                      lack, then one that sets strata.test/wide: OK when
+//	                      the answer adds just that label (every path looked
+//	                      up in vain among the most labels allowed)
 //	  many PREFIX N       Prepare PREFIX-00000 .. PREFIX-(N-1), 16 at a time,
 //	                      labelled strata.test/i=I and strata.test/mod=I%7
 //	  chain PREFIX N      N committed layers PREFIX-0 .. PREFIX-(N-1), each
@@ -118,6 +123,34 @@ func labels(ctx context.Context, key string, n, size int) {
 		return
 	}
 	fmt.Printf("OK %d labels\n", len(want))
+}
+
+func wideUpdate(ctx context.Context, key string, n int) {
+	st, err := client.Stat(ctx, &snapshotsapi.StatSnapshotRequest{Snapshotter: snapshotter, Key: key})
+	if failed(err) {
+		return
+	}
+	want := map[string]string{}
+	for k, v := range st.Info.Labels {
+		want[k] = v
+	}
+	want["strata.test/wide"] = "yes"
+	info := map[string]string{"strata.test/wide": "yes"}
+	paths := make([]string, 0, n+1)
+	for i := 0; i < 1023; i++ {
+		info[fmt.Sprintf("strata.test/in/%07d", i)] = "v"
+	}
+	for i := 0; i < n; i++ {
+		paths = append(paths, fmt.Sprintf("labels.strata.test/absent/%07d", i))
+	}
+	paths = append(paths, "labels.strata.test/wide")
+	up, err := client.Update(ctx, &snapshotsapi.UpdateSnapshotRequest{Snapshotter: snapshotter,
+		Info:       snapshotsapi.Info{Name: key, Labels: info},
+		UpdateMask: &protobuftypes.FieldMask{Paths: paths}})
+	if failed(err) || !sameLabels("Update", up.Info.Labels, want) {
+		return
+	}
+	fmt.Printf("OK %d labels\n", len(up.Info.Labels))
 }
 
 func many(ctx context.Context, prefix string, n int) {
@@ -265,6 +298,8 @@ func main() {
 		if !failed(prepare(ctx, args[1], "", labelSet(number(args[2]), number(args[3]), 0))) {
 			fmt.Println("OK")
 		}
+	case args[0] == "wideupdate" && len(args) == 3:
+		wideUpdate(ctx, args[1], number(args[2]))
 	case args[0] == "many" && len(args) == 3:
 		many(ctx, args[1], number(args[2]))
 	case args[0] == "chain" && len(args) == 3:
