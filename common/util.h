@@ -50,10 +50,10 @@ static inline int steal_fd(int *fd)
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
-/* p, an array of *cap elements of size bytes, with room for one more at
- * index n: it doubles when full, so n appends copy O(n) bytes in all.  For
- * arrays whose length a peer or a layer decides, where growing by one would
- * copy O(n^2). */
+/* Returns p, an array of *cap elements of size bytes, with room for the
+ * element at index n, doubling *cap when it is full: n appends copy O(n)
+ * bytes in all.  For arrays whose length a peer or a layer decides, where
+ * growing by one element would copy O(n^2). */
 void *xgrow(void *p, size_t *cap, size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
