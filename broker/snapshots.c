@@ -25,6 +25,7 @@
 #include "broker.h"
 #include "convert.h"
 #include "durable.h"
+#include "idset.h"
 #include "loop.h"
 #include "meta.h"
 #include "mounts.h"
@@ -33,37 +34,6 @@
 #include "services.h"
 #include "space.h"
 #include "tenancy.h"
-
-/* A set of snapshot ids, small: the directories in flight. */
-struct idset {
-	uint64_t *v;
-	size_t n;
-};
-
-static int idset_has(const struct idset *s, uint64_t id)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i] == id)
-			return 1;
-	return 0;
-}
-
-static void idset_add(struct idset *s, uint64_t id)
-{
-	if (idset_has(s, id))
-		return;
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof *s->v);
-	s->v[s->n++] = id;
-}
-
-static void idset_del(struct idset *s, uint64_t id)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i] == id) {
-			s->v[i] = s->v[--s->n];
-			return;
-		}
-}
 
 /* Ids whose directory a remove worker is deleting, so that a sweep running
  * meanwhile does not start a second one; and ids of a Prepare or View whose
