@@ -22,8 +22,7 @@ struct waiters {
 
 static void waiters_add(struct waiters *w, durable_fn fn, void *ctx)
 {
-	if (w->n == w->cap)
-		w->v = xrealloc(w->v, (w->cap = w->cap * 2 + 16) * sizeof *w->v);
+	w->v = xgrow(w->v, &w->cap, w->n, sizeof *w->v);
 	w->v[w->n++] = (struct waiter){fn, ctx};
 }
 

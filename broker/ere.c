@@ -148,10 +148,7 @@ static int node_new(struct parser *p, int kind)
 {
 	if (p->nnodes >= MAX_NODES)
 		return fail(p, "Regular expression too big");
-	if (p->nnodes == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 64;
-		p->nodes = xrealloc(p->nodes, p->cap * sizeof *p->nodes);
-	}
+	p->nodes = xgrow(p->nodes, &p->cap, p->nnodes, sizeof *p->nodes);
 	p->nodes[p->nnodes] = (struct node){.kind = (uint8_t)kind, .child = NONE, .next = NONE, .set = NONE};
 	return (int)p->nnodes++;
 }
@@ -161,10 +158,7 @@ static int set_node(struct parser *p, const struct byteset *s)
 	int n = node_new(p, N_SET);
 	if (n == NONE)
 		return NONE;
-	if (p->nsets == p->setcap) {
-		p->setcap = p->setcap ? p->setcap * 2 : 64;
-		p->sets = xrealloc(p->sets, p->setcap * sizeof *p->sets);
-	}
+	p->sets = xgrow(p->sets, &p->setcap, p->nsets, sizeof *p->sets);
 	p->sets[p->nsets] = *s;
 	p->nodes[n].set = (int)p->nsets++;
 	return n;

@@ -82,8 +82,7 @@ static struct problem *problem_add(struct fsck *f, const char *kind, const char 
 static struct problem *problem_add(struct fsck *f, const char *kind, const char *name, uint64_t id, int note,
 				   const char *fmt, ...)
 {
-	if (f->n == f->cap)
-		f->v = xrealloc(f->v, (f->cap = f->cap * 2 + 16) * sizeof *f->v);
+	f->v = xgrow(f->v, &f->cap, f->n, sizeof *f->v);
 	struct problem *p = &f->v[f->n++];
 	*p = (struct problem){.kind = kind, .name = name ? xstrdup(name) : NULL, .id = id, .note = note};
 	va_list ap;
@@ -103,8 +102,7 @@ static void problem_say(struct problem *p, const char *what)
 static int collect(const struct snap_info *s, void *ctx)
 {
 	struct recs *r = ctx;
-	if (r->n == r->cap)
-		r->v = xrealloc(r->v, (r->cap = r->cap * 2 + 64) * sizeof *r->v);
+	r->v = xgrow(r->v, &r->cap, r->n, sizeof *r->v);
 	r->v[r->n++] =
 	    (struct rec){xstrdup(s->name), s->parent ? xstrdup(s->parent) : NULL, s->id, s->kind, s->size};
 	return 0;

@@ -78,8 +78,7 @@ void mountinfo_parse(struct mountinfo *mi, char *text)
 		struct mnt_entry m;
 		if (parse_line(line, &m) < 0)
 			continue;
-		if (mi->n == cap)
-			mi->v = xrealloc(mi->v, (cap = cap * 2 + 64) * sizeof *mi->v);
+		mi->v = xgrow(mi->v, &cap, mi->n, sizeof *mi->v);
 		mi->v[mi->n++] = m;
 	}
 }
