@@ -144,7 +144,7 @@ $(B)/stratad-worker: $(call obj,$(WORKER_MAIN)) $(B)/libstrata.a
 $(B)/strata: $(call obj,$(CLIENT_MAIN)) $(CLIENT_OBJ) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libstrata.a $(CLIENT_OBJ)
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libstrata.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a \
 		$(LIBS) $(shell pkg-config --libs check)

@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "proto/api.h"
 #include "tests/rawsend.h"
+#include "run_suite.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
 typedef Containerd__Services__Snapshots__V1__StatSnapshotResponse stat_resp;
@@ -609,9 +610,5 @@ static Suite *client_suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(client_suite());
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(client_suite());
 }

@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/sort.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 static int argc_of(char **v)
 {
@@ -730,9 +731,5 @@ int main(void)
 	tcase_add_test(tc, shipped_conf_says_the_defaults);
 	tcase_add_test(tc, metrics_address_forms);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -24,6 +24,7 @@
 #include "policy/policy.h"
 #include "parent/content.h"
 #include "parent/publish.h"
+#include "run_suite.h"
 
 static char root[] = "/tmp/strata-test-content-XXXXXX";
 static const char *NAME = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -385,9 +386,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(suite());
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }

@@ -6,6 +6,7 @@
 
 #include "parent/ctlcheck.h"
 #include "proto/roles.h"
+#include "run_suite.h"
 
 static struct ipc_msg m;
 
@@ -114,9 +115,5 @@ int main(void)
 	tcase_add_test(tc, snapshot_directories);
 	tcase_add_test(tc, content_names);
 	suite_add_tcase(su, tc);
-	SRunner *r = srunner_create(su);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(su);
 }

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "worker/diff.h"
 #include "worker/extract.h"
+#include "run_suite.h"
 
 static char g_root[] = "/tmp/strata-test-diff-XXXXXX";
 static int g_seq;
@@ -622,9 +623,5 @@ static Suite *diff_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(diff_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(diff_suite());
 }

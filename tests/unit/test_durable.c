@@ -16,6 +16,7 @@
 #include "broker/loop.h"
 #include "broker/meta.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 /* One base directory for the run, made and removed by the unchecked
  * fixture in the runner process, so that it goes even when a test fails;
@@ -213,9 +214,5 @@ int main(void)
 	tcase_add_test(tc, waiters_run_after_their_commit);
 	tcase_add_test(tc, a_flush_between_batches);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -13,6 +13,7 @@
 
 #include "broker/ere.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 /* 1 compiled and matched, 0 compiled and did not, -1 refused. */
 static int glibc_match(const char *pattern, const char *subject)
@@ -424,9 +425,5 @@ int main(void)
 	tcase_add_test(tc, exponential_patterns_run_in_linear_time);
 	tcase_add_test(tc, steps_bound_a_match);
 	suite_add_tcase(s, tc);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

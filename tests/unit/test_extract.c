@@ -23,6 +23,7 @@
 
 #include "common/util.h"
 #include "worker/extract.h"
+#include "run_suite.h"
 
 static char g_root[] = "/tmp/strata-test-extract-XXXXXX";
 static int g_seq;
@@ -1730,9 +1731,5 @@ int main(void)
 	tcase_add_test(tc, hostile_devices_kept_as_containerd);
 	tcase_add_test(tc, progress_reports_the_end);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

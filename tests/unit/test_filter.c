@@ -10,6 +10,7 @@
 #include "broker/filter.h"
 #include "broker/meta.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 #define GC "containerd.io/gc.root"
 
@@ -306,9 +307,5 @@ int main(void)
 	tcase_add_test(tc, regular_expressions_run_a_bounded_number_of_steps);
 	tcase_add_test(tc, plain_selectors_run_a_bounded_number_of_steps);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/api.h"
+#include "run_suite.h"
 
 /* ---- wire helpers ----------------------------------------------------------- */
 
@@ -1212,9 +1213,5 @@ int main(int argc, char **argv)
 		log_init("fake-grpc", LOG_INFO_);
 		return serve(argv[2], &lim);
 	}
-	SRunner *sr = srunner_create(grpc_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(grpc_suite());
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "broker/idset.h"
+#include "run_suite.h"
 
 #define RANGE 5000
 
@@ -100,9 +101,5 @@ int main(void)
 	tcase_add_test(tc, ids_in_sequence_come_and_go);
 	tcase_add_test(tc, the_empty_set_and_id_zero);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

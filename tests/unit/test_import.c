@@ -23,6 +23,7 @@
 #include "client/import_parser.h"
 #include "client/oci_json.h"
 #include "oci_fixture.h"
+#include "run_suite.h"
 
 #define GZ	 "application/vnd.oci.image.layer.v1.tar+gzip"
 #define NLAYERS	 300
@@ -600,9 +601,5 @@ static Suite *import_suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(import_suite());
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(import_suite());
 }

@@ -8,6 +8,7 @@
 
 #include "proto/ipc.h"
 #include "tests/rawsend.h"
+#include "run_suite.h"
 
 static int sp[2] = {-1, -1};
 
@@ -265,9 +266,5 @@ int main(void)
 	tcase_add_test(tc, text_is_terminated_and_eof_seen);
 	tcase_add_test(tc, nonblocking_empty_is_eagain);
 	suite_add_tcase(s, tc);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

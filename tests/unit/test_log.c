@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "run_suite.h"
 
 /* stderr goes to a memfd; captured() reads what was logged since. */
 static int out = -1;
@@ -151,9 +152,5 @@ int main(void)
 	tcase_add_test(tc, json_escapes_every_string);
 	tcase_add_test(tc, json_cut_line_still_parses);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include "broker/meta.h"
 #include "proto/native.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 /* One base directory for the whole run, made and removed by the unchecked
  * fixture in the runner process, so it goes even when a test fails. */
@@ -1132,9 +1133,5 @@ int main(void)
 	tcase_add_test(tc, full_map_refuses_additions_but_not_removals);
 	tcase_add_test(tc, children_are_listed_by_parent);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -21,6 +21,7 @@
 
 #include "broker/broker.h"
 #include "broker/mountcheck.h"
+#include "run_suite.h"
 
 static char dir[] = "/tmp/strata-mountcheck-XXXXXX";
 
@@ -157,9 +158,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }

@@ -9,6 +9,7 @@
 
 #include "broker/mountinfo.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 /* A table like the broker's under systemd: its own /tmp (PrivateTmp, a bind
  * with another root), a strata overlay under a path with a space, two mounts
@@ -107,9 +108,5 @@ int main(void)
 	tcase_add_test(tc, mounted_at_matches_whole_paths_and_devices);
 	tcase_add_test(tc, reads_its_own_table);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

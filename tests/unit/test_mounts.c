@@ -5,6 +5,7 @@
 #include "broker/meta.h"
 #include "broker/mounts.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 static const struct mount_opts mo = {.snapshots_dir = "/r/snapshots", .index_off = 1};
 
@@ -104,9 +105,5 @@ int main(void)
 	tcase_add_test(tc, view_of_several_is_readonly_overlay);
 	tcase_add_test(tc, deep_chain_lists_every_layer);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include "client/oci_json.h"
 #include "common/util.h"
 #include "oci_fixture.h"
+#include "run_suite.h"
 
 /* ---- JSON ------------------------------------------------------------------ */
 
@@ -468,9 +469,5 @@ static Suite *oci_suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(oci_suite());
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(oci_suite());
 }

@@ -32,6 +32,7 @@
 #include "proto/ipc.h"
 #include "proto/roles.h"
 #include "worker/roles.h"
+#include "run_suite.h"
 
 /* The confined processes that are not roles of the table: the broker
  * confines itself, the CLI's import parser is confined by the CLI. */
@@ -1151,9 +1152,5 @@ int main(void)
 	tcase_add_unchecked_fixture(rm, tree_setup, tree_teardown);
 	tcase_add_test(rm, remove_role_deletes_under_its_filter);
 	suite_add_tcase(s, rm);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include "common/hex.h"
 #include "common/layer.h"
 #include "common/sha256.h"
+#include "run_suite.h"
 
 START_TEST(fips_examples)
 {
@@ -128,9 +129,5 @@ int main(void)
 	tcase_add_test(th, hex_check_takes_only_64_lowercase_digits);
 	tcase_add_test(th, digest_is_sha256_and_its_hex);
 	suite_add_tcase(s, th);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "parent/snapdir.h"
+#include "run_suite.h"
 
 static char root[] = "/tmp/strata-test-snapdir-XXXXXX";
 static int dfd = -1;
@@ -203,9 +204,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }

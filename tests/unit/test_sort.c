@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/sort.h"
+#include "run_suite.h"
 
 /* An element of `size` bytes: its key in the first 4 bytes (or the first
  * byte for size 1), the rest a pattern that must travel with the key. */
@@ -128,9 +129,5 @@ int main(void)
 	tcase_add_test(tc, sorts_like_insertion_sort);
 	tcase_add_test(tc, strings_in_byte_order);
 	suite_add_tcase(s, tc);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "parent/spawncheck.h"
 #include "proto/roles.h"
+#include "run_suite.h"
 
 static struct ipc_spawn s;
 
@@ -351,9 +352,5 @@ int main(void)
 	tcase_add_test(tc, role_table_answers);
 	tcase_add_test(tc, publish_names);
 	suite_add_tcase(su, tc);
-	SRunner *r = srunner_create(su);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(su);
 }

@@ -5,6 +5,7 @@
 
 #include "common/tenant.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 /* A table: ci (uid 1001 and 1003, group 100), web (group 200 and uid 1003,
  * which ci matches first by uid), and limits for the default tenant. */
@@ -271,9 +272,5 @@ int main(void)
 	tcase_add_test(tc, share_values);
 	tcase_add_test(tc, share_names_whom);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

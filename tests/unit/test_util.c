@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "run_suite.h"
 
 START_TEST(appends_keep_their_elements_and_grow_by_doubling)
 {
@@ -64,9 +65,5 @@ int main(void)
 	tcase_add_test(tc, room_already_there_is_left_alone);
 	tcase_add_exit_test(tc, a_size_past_the_address_space_dies, 1);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }
