@@ -370,8 +370,10 @@ static int update_labels(const struct update_args *a, const Record *rec, struct 
 	const struct snap_info *in = a->in;
 	size_t nl = 0, cap = rec->n_labels + in->nlabels + a->npaths + 1;
 	struct label_ref *l = xcalloc(cap, sizeof *l);
-	cleanup_free struct label_ref *given = label_refs_of(in->labels, in->nlabels);
-	size_t ngiven = labels_normalize(given, in->nlabels);
+	/* The labels given, normalised for in_label's binary search at the
+	 * first labels.KEY path: a mask without one never needs them. */
+	cleanup_free struct label_ref *given = NULL;
+	size_t ngiven = 0;
 	for (size_t i = 0; i < rec->n_labels; i++)
 		l[nl++] = (struct label_ref){.key = rec->labels[i]->key, .value = rec->labels[i]->value};
 	if (a->npaths == 0)
@@ -379,6 +381,10 @@ static int update_labels(const struct update_args *a, const Record *rec, struct 
 	for (size_t p = 0; p < a->npaths; p++) {
 		const char *path = a->paths[p] ? a->paths[p] : "";
 		if (strncmp(path, "labels.", 7) == 0) {
+			if (!given) {
+				given = label_refs_of(in->labels, in->nlabels);
+				ngiven = labels_normalize(given, in->nlabels);
+			}
 			l[nl++] =
 			    (struct label_ref){.key = path + 7, .value = in_label(given, ngiven, path + 7)};
 		} else if (strcmp(path, "labels") == 0) {
