@@ -58,6 +58,16 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>
 # none of the broker's or the workers').
 LDFLAGS += -Wl,-z,now -Wl,-z,relro -Wl,--as-needed
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The worker links libarchive statically: only the tar reader it calls
+# (the linker takes those objects alone, none of which needs another
+# library), where libarchive.so would map every format it writes and reads
+# and, through them, libxml2, ICU and libstdc++.  The worker is exec'd for
+# every job, and loading that chain was about 10 ms of each job's CPU
+# (README, Performance); none of it is code the worker needs in the address
+# space it parses hostile layers in.  The price: an updated libarchive
+# reaches the worker when strata is rebuilt (debian/control's Built-Using
+# says which version it holds).
+WORKER_LIBS = -Wl,-Bstatic -larchive -Wl,-Bdynamic $(filter-out -larchive,$(LIBS))
 
 # ---- generated protocol code -------------------------------------------------
 PROTOS := $(shell cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
@@ -139,7 +149,7 @@ $(B)/stratad-spawner: $(call obj,$(SPAWNER_MAIN)) $(B)/libstrata.a
 # Only stratad-worker, which the spawner execs for the layer roles, maps
 # libarchive, the decompressors and libcrypto (tests/structure.sh).
 $(B)/stratad-worker: $(call obj,$(WORKER_MAIN)) $(B)/libstrata.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
 
 $(B)/strata: $(call obj,$(CLIENT_MAIN)) $(CLIENT_OBJ) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -184,7 +194,7 @@ $(B)/tests/probebroker: tests/tools/probebroker.c $(B)/libstrata.a
 # daemon: a layer applied before its lowers exist, then rebased onto them.
 $(B)/tests/xapply: tests/tools/xapply.c $(B)/libstrata.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(WORKER_LIBS)
 
 # tests/bench/apply.sh's reference points: how fast this machine creates a
 # layer's tree from memory (no parsing, decompression or hashing), and hashes it.

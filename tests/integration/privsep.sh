@@ -137,10 +137,17 @@ if [ -n "$w" ]; then
 	# Not a copy of the spawner: its child exec'ed stratad-worker, the one
 	# binary with the layer code (parent/spawner.h).
 	check "extract worker runs the stratad-worker image" grep -q 'stratad-worker' "/proc/$w/maps"
-	check "... which maps libarchive" grep -q 'libarchive\.so' "/proc/$w/maps"
+	# It holds libarchive's tar reader, linked statically (Makefile:
+	# ARCHIVE_STATIC): a message of that reader is in its image, and
+	# libarchive.so is not mapped.
+	wimg=$(awk '$6 ~ /stratad-worker$/ { print $6; exit }' "/proc/$w/maps")
+	check "... which holds libarchive's tar reader" grep -q 'Damaged tar archive' "$wimg"
+	check "... and maps the codecs, not libarchive.so" \
+		sh -c "grep -q 'libzstd\.so' /proc/$w/maps && ! grep -q 'libarchive\.so' /proc/$w/maps"
 	spawner=$(pgrep -P "$STRATAD_PID" -f -- '--role=spawner' | head -n 1)
+	simg=$(awk '$6 ~ /stratad-spawner$/ { print $6; exit }' "/proc/$spawner/maps" 2>/dev/null)
 	check "the spawner maps none of the layer code" \
-		sh -c "[ -n '$spawner' ] && ! grep -qE 'lib(archive|crypto|zstd|isal|deflate)\.so' /proc/$spawner/maps"
+		sh -c "[ -n '$spawner' ] && [ -n '$simg' ] && ! grep -qE 'lib(archive|crypto|zstd|isal|deflate)\.so' /proc/$spawner/maps && ! grep -q 'Damaged tar archive' '$simg'"
 else
 	fail "extract worker caught mid-job" "$(cat "$T/apply.out")"
 fi
