@@ -20,6 +20,7 @@
 #include "../proto/roles.h"
 #include "../worker/diff.h"
 #include "../worker/extract.h"
+#include "../worker/layer_hash.h"
 #include "../worker/roles.h"
 #include "../worker/sandbox.h"
 #include "prepare.h"
@@ -71,11 +72,8 @@ int main(int argc, char **argv)
 	log_init("stratad-worker", c.log_level);
 	log_set_format(c.log_format);
 	read_job(&j);
-	/* OpenSSL reads its configuration when first used: here, on the
-	 * host's files, so that no confined role needs a file outside its
-	 * view. */
-	extract_preload();
-	diff_preload();
+	/* OpenSSL's SHA-256, fetched before confinement (layer_hash.c). */
+	layer_hash_preload();
 	if (j.kind == WORKER_JOB_PUBLISH) {
 		if (prepare_role(&c, ROLE_PUBLISH, &e) < 0)
 			fail(&e);

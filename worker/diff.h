@@ -57,10 +57,6 @@ struct diff_result {
 int diff_layer(int lower_fd, int upper_fd, int out_fd, const struct diff_opts *o, struct diff_result *res,
 	       struct err *e);
 
-/* Loads what the engine would otherwise load lazily (OpenSSL's digest
- * implementation): call it before chroot.  Idempotent. */
-void diff_preload(void);
-
 /* ---- internal to worker/diff*.c (and their tests) ----------------------- */
 
 /* The output stream: compression and both digests.  sink_write() takes

@@ -29,6 +29,7 @@
 #include <zstd.h>
 
 #include "../common/util.h"
+#include "layer_hash.h"
 
 #define GZ_BLOCK	(2u << 20)
 #define GZ_LEVEL	7
@@ -63,15 +64,6 @@ struct dsink {
 	size_t cur_len;
 	uint64_t started;
 };
-
-void diff_preload(void)
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (c) {
-		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-		EVP_MD_CTX_free(c);
-	}
-}
 
 static int emit(struct dsink *s, const void *buf, size_t len, struct err *e)
 {
@@ -287,10 +279,9 @@ int dsink_new(struct dsink **out, int out_fd, const struct diff_opts *o, struct 
 	*out = s;
 	s->fd = out_fd;
 	s->codec = o->compression;
-	s->h_tar = EVP_MD_CTX_new();
-	s->h_out = EVP_MD_CTX_new();
-	if (!s->h_tar || !s->h_out || EVP_DigestInit_ex(s->h_tar, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestInit_ex(s->h_out, EVP_sha256(), NULL) != 1)
+	s->h_tar = layer_hash_new();
+	s->h_out = layer_hash_new();
+	if (!s->h_tar || !s->h_out)
 		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
 	switch (s->codec) {
 	case DIFF_TAR:

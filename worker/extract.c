@@ -45,6 +45,7 @@
 
 #include "../common/layer.h"
 #include "../common/util.h"
+#include "layer_hash.h"
 
 #define IN_BUF	 (128 * 1024)
 #define RING_BUF (256 * 1024)
@@ -150,15 +151,6 @@ void extract_limits_default(struct extract_limits *l)
 	};
 }
 
-void extract_preload(void)
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (c) {
-		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-		EVP_MD_CTX_free(c);
-	}
-}
-
 /* ---- decoder (producer side) -------------------------------------------- */
 
 /* One read of the layer into buf: > 0, 0 at its end, -1.  The end of a
@@ -245,10 +237,9 @@ static int decoder_init(struct decoder *d, int fd, const struct extract_limits *
 	d->start = lseek(fd, 0, SEEK_CUR);
 	struct stat st;
 	d->size_at_start = d->start >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
-	d->h_in = EVP_MD_CTX_new();
-	d->h_out = EVP_MD_CTX_new();
-	if (!d->h_in || !d->h_out || EVP_DigestInit_ex(d->h_in, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestInit_ex(d->h_out, EVP_sha256(), NULL) != 1)
+	d->h_in = layer_hash_new();
+	d->h_out = layer_hash_new();
+	if (!d->h_in || !d->h_out)
 		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
 	if (detect(d, progress, ctx, e) < 0)
 		return -1;

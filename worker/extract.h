@@ -69,10 +69,6 @@ int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
 int extract_rebase(int target_fd, const int *lower_fds, size_t nlower, const struct extract_limits *lim,
 		   struct err *e);
 
-/* Loads what the engine would otherwise load lazily from the file system
- * (OpenSSL's digest implementation): call it before chroot.  Idempotent. */
-void extract_preload(void);
-
 /* ---- internal to worker/extract*.c (and their tests) -------------------- */
 
 /* The uncompressed stream, as the tar reader pulls it. */

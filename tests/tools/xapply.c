@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../worker/extract.h"
+#include "../../worker/layer_hash.h"
 
 #define MAX_LOWER 64
 
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		struct extract_result res;
-		extract_preload();
+		layer_hash_preload();
 		rc = extract_layer(in, target, NULL, 0, &lim, NULL, NULL, &res, &e);
 		if (rc == 0 && !lim.rebase) {
 			printf("sha256:");
