@@ -22,9 +22,10 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "../common/tar_header.h"
 #include "../common/util.h"
 
-#define BLOCK	 512
+#define BLOCK	 TAR_BLOCK
 #define TBUF_CAP (1u << 20) /* bytes buffered before the sink */
 
 struct tarw {
@@ -100,165 +101,40 @@ static int put_zeros(struct tarw *t, size_t n, struct err *e)
 	return 0;
 }
 
-/* ---- header fields ---------------------------------------------------------- */
+/* ---- PAX records ------------------------------------------------------------ */
 
-/* Octal, zero-padded, NUL-terminated in a field of w bytes; 0 if v does
- * not fit in w - 1 digits. */
-static int put_octal(char *f, size_t w, uint64_t v)
+/* Room for n more bytes of PAX records. */
+static void pax_room(struct tarw *t, size_t n)
 {
-	if (w < 22 && v >> (3 * (w - 1)))
-		return 0;
-	snprintf(f, w, "%0*llo", (int)(w - 1), (unsigned long long)v);
-	return 1;
-}
-
-/* GNU base-256 for device numbers past the octal field (PAX has no
- * record for them); libarchive and Go read it. */
-static void put_base256(char *f, size_t w, uint64_t v)
-{
-	memset(f, 0, w);
-	for (size_t i = w; i-- > 1 && v; v >>= 8)
-		f[i] = (char)(v & 0xff);
-	f[0] = (char)0x80;
-}
-
-static void pax_add(struct tarw *t, const char *key, const void *val, size_t vlen)
-{
-	/* "LEN KEY=VALUE\n", LEN counting its own digits. */
-	size_t body = 1 + strlen(key) + 1 + vlen + 1, len = body + 1;
-	while (len < body + (size_t)snprintf(NULL, 0, "%zu", len))
-		len++;
-	len = body + (size_t)snprintf(NULL, 0, "%zu", len);
-	if (t->pax_cap - t->pax_len < len + 1) {
-		t->pax_cap = (t->pax_len + len + 1) * 2;
+	if (t->pax_cap - t->pax_len < n) {
+		t->pax_cap = (t->pax_len + n) * 2;
 		t->pax = xrealloc(t->pax, t->pax_cap);
 	}
-	char *p = t->pax + t->pax_len;
-	int n = snprintf(p, len + 1, "%zu %s=", len, key);
-	memcpy(p + n, val, vlen);
-	p[n + vlen] = '\n';
-	t->pax_len += len;
-}
-
-static void pax_add_num(struct tarw *t, const char *key, int64_t v)
-{
-	char s[24];
-	int n = snprintf(s, sizeof s, "%lld", (long long)v);
-	pax_add(t, key, s, (size_t)n);
-}
-
-static void checksum(char *h)
-{
-	unsigned sum = 0;
-	memset(h + 148, ' ', 8);
-	for (int i = 0; i < BLOCK; i++)
-		sum += (unsigned char)h[i];
-	snprintf(h + 148, 8, "%06o", sum);
-	h[155] = ' ';
-}
-
-struct hdr {
-	const char *name;
-	const char *link;
-	char type;
-	unsigned mode;
-	uint64_t uid, gid, size;
-	int64_t mtime;
-	unsigned major, minor;
-};
-
-/* Splits name into ustar's prefix (155) and name (100) at a slash, as
- * Go's tar.Writer does before it falls back to a PAX path record. */
-static int split_name(const char *name, size_t *pfx)
-{
-	size_t n = strlen(name);
-	if (n <= 100) {
-		*pfx = 0;
-		return 1;
-	}
-	for (size_t i = n - 1; i > 0; i--) {
-		if (name[i] != '/' || i > 155)
-			continue;
-		if (n - i - 1 == 0 || n - i - 1 > 100)
-			return 0;
-		*pfx = i;
-		return 1;
-	}
-	return 0;
-}
-
-static void fill_ustar(char *h, const struct hdr *x, int *need_pax)
-{
-	memset(h, 0, BLOCK);
-	size_t pfx = 0, n = strlen(x->name);
-	if (split_name(x->name, &pfx)) {
-		if (pfx) {
-			memcpy(h + 345, x->name, pfx);
-			memcpy(h, x->name + pfx + 1, n - pfx - 1);
-		} else {
-			memcpy(h, x->name, n);
-		}
-	} else {
-		memcpy(h, x->name, 100); /* readers take the PAX path */
-		*need_pax = 1;
-	}
-	put_octal(h + 100, 8, x->mode & 07777);
-	if (!put_octal(h + 108, 8, x->uid))
-		put_octal(h + 108, 8, 0);
-	if (!put_octal(h + 116, 8, x->gid))
-		put_octal(h + 116, 8, 0);
-	if (!put_octal(h + 124, 12, x->size))
-		put_octal(h + 124, 12, 0);
-	if (x->mtime < 0 || !put_octal(h + 136, 12, (uint64_t)x->mtime))
-		put_octal(h + 136, 12, 0);
-	h[156] = x->type;
-	if (x->link)
-		memcpy(h + 157, x->link, strnlen(x->link, 100));
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	if (!put_octal(h + 329, 8, x->major))
-		put_base256(h + 329, 8, x->major);
-	if (!put_octal(h + 337, 8, x->minor))
-		put_base256(h + 337, 8, x->minor);
-	checksum(h);
 }
 
 /* The records, in key order ("SCHILY..." sorts before lowercase keys). */
-static void pax_records(struct tarw *t, const struct hdr *x, const struct dnode *n, int name_pax)
+static void pax_records(struct tarw *t, const struct tar_hdr *x, const struct dnode *n, int name_pax)
 {
 	t->pax_len = 0;
 	for (size_t i = 0; i < n->nxattrs; i++) {
 		char key[16 + 256];
 		snprintf(key, sizeof key, "SCHILY.xattr.%s", n->xattrs[i].name);
-		pax_add(t, key, n->xattrs[i].value, n->xattrs[i].size);
+		size_t len = tar_pax_record(NULL, 0, key, n->xattrs[i].value, n->xattrs[i].size);
+		pax_room(t, len);
+		t->pax_len +=
+		    tar_pax_record(t->pax + t->pax_len, len, key, n->xattrs[i].value, n->xattrs[i].size);
 	}
-	if (x->gid >> 21)
-		pax_add_num(t, "gid", (int64_t)x->gid);
-	if (x->link && strlen(x->link) > 100)
-		pax_add(t, "linkpath", x->link, strlen(x->link));
-	if (x->mtime < 0 || (uint64_t)x->mtime >> 33)
-		pax_add_num(t, "mtime", x->mtime);
-	if (name_pax)
-		pax_add(t, "path", x->name, strlen(x->name));
-	if (x->size >> 33)
-		pax_add_num(t, "size", (int64_t)x->size);
-	if (x->uid >> 21)
-		pax_add_num(t, "uid", (int64_t)x->uid);
+	size_t len = tar_pax_fields(NULL, 0, x, name_pax);
+	pax_room(t, len);
+	t->pax_len += tar_pax_fields(t->pax + t->pax_len, len, x, name_pax);
 }
 
 static int put_pax(struct tarw *t, const char *name, struct err *e)
 {
-	/* Name: PaxHeaders.0/BASE cut to the field; readers ignore it. */
-	const char *base = strrchr(name, '/');
-	base = base ? base + 1 : name;
-	char pname[101];
-	snprintf(pname, sizeof pname, "PaxHeaders.0/%s", base);
-	struct hdr p = {.name = pname, .type = 'x', .mode = 0644, .size = t->pax_len};
-	int dummy = 0;
 	unsigned char *h = reserve(t, BLOCK, e);
 	if (!h)
 		return -1;
-	fill_ustar((char *)h, &p, &dummy);
+	tar_pax_header_fill((char *)h, name, t->pax_len);
 	t->len += BLOCK;
 	for (size_t off = 0; off < t->pax_len;) {
 		size_t chunk = t->pax_len - off < TBUF_CAP / 2 ? t->pax_len - off : TBUF_CAP / 2;
@@ -295,9 +171,9 @@ static int put_data(struct tarw *t, const struct dnode *n, uint64_t size, struct
 	return put_zeros(t, (BLOCK - size % BLOCK) % BLOCK, e);
 }
 
-static void hdr_from_node(struct tarw *t, const struct dnode *n, struct hdr *x, char *name, size_t cap)
+static void hdr_from_node(struct tarw *t, const struct dnode *n, struct tar_hdr *x, char *name, size_t cap)
 {
-	*x = (struct hdr){.name = name};
+	*x = (struct tar_hdr){.name = name};
 	if (n->kind == DN_WHITEOUT) {
 		snprintf(name, cap, "%s", n->path);
 		x->type = '0';
@@ -345,7 +221,7 @@ int tarw_entry(struct tarw *t, const struct dnode *n, struct err *e)
 {
 	size_t cap = strlen(n->path) + 2;
 	cleanup_free char *name = xmalloc(cap);
-	struct hdr x;
+	struct tar_hdr x;
 	hdr_from_node(t, n, &x, name, cap);
 	for (size_t i = 0; i < n->nxattrs; i++)
 		if (strchr(n->xattrs[i].name, '=') || strlen(n->xattrs[i].name) > 255)
@@ -353,7 +229,7 @@ int tarw_entry(struct tarw *t, const struct dnode *n, struct err *e)
 				       n->xattrs[i].name, n->path);
 	int name_pax = 0;
 	unsigned char hb[BLOCK];
-	fill_ustar((char *)hb, &x, &name_pax);
+	tar_header_fill((char *)hb, &x, &name_pax);
 	pax_records(t, &x, n, name_pax);
 	if (t->pax_len && put_pax(t, name, e) < 0)
 		return -1;
