@@ -35,7 +35,7 @@ G := $(B)/gen
 DEB_PACKAGES := gcc make pkg-config clang-format \
 	libseccomp-dev libcap-ng-dev libprotobuf-c-dev protobuf-c-compiler \
 	libarchive-dev check libnghttp2-dev liblmdb-dev libssl-dev \
-	libisal-dev libdeflate-dev libzstd-dev libinih-dev libjansson-dev \
+	libisal-dev libdeflate-dev libzstd-dev libinih-dev libjansson-dev zlib1g-dev \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd \
 	python3 python3-prometheus-client zstd procps binutils e2fsprogs xfsprogs \
@@ -58,16 +58,20 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>
 # none of the broker's or the workers').
 LDFLAGS += -Wl,-z,now -Wl,-z,relro -Wl,--as-needed
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# The worker links libarchive statically: only the tar reader it calls
-# (the linker takes those objects alone, none of which needs another
-# library), where libarchive.so would map every format it writes and reads
-# and, through them, libxml2, ICU and libstdc++.  The worker is exec'd for
-# every job, and loading that chain was about 10 ms of each job's CPU
-# (README, Performance); none of it is code the worker needs in the address
-# space it parses hostile layers in.  The price: an updated libarchive
-# reaches the worker when strata is rebuilt (debian/control's Built-Using
-# says which version it holds).
-WORKER_LIBS = -Wl,-Bstatic -larchive -Wl,-Bdynamic $(filter-out -larchive,$(LIBS))
+# The worker and the CLI link libarchive statically: only the tar reader
+# they call (and the CLI its gzip filter, over zlib), where libarchive.so
+# would map every format it writes and reads and, through them, libxml2,
+# ICU and libstdc++.  The worker is exec'd for every job and the CLI for
+# every command, and loading that chain was about 5 ms of each start
+# (README, Performance); none of it is code the worker needs in the
+# address space it parses hostile layers in.  The price: an updated
+# libarchive reaches them when strata is rebuilt (debian/control's
+# Built-Using says which version they hold).  The CLI writes the tar of
+# its exports itself (common/tar_header.h): libarchive's writers would
+# bring the whole chain back.
+ARCHIVE_STATIC = -Wl,-Bstatic -larchive -Wl,-Bdynamic
+WORKER_LIBS = $(ARCHIVE_STATIC) $(filter-out -larchive,$(LIBS))
+CLI_LIBS = $(ARCHIVE_STATIC) $(filter-out -larchive,$(LIBS)) $(shell pkg-config --libs zlib 2>/dev/null)
 
 # ---- generated protocol code -------------------------------------------------
 PROTOS := $(shell cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
@@ -152,7 +156,7 @@ $(B)/stratad-worker: $(call obj,$(WORKER_MAIN)) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
 
 $(B)/strata: $(call obj,$(CLIENT_MAIN)) $(CLIENT_OBJ) $(B)/libstrata.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libstrata.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)

@@ -10,8 +10,6 @@
  * compact JSON in a fixed key order, tar entries in a fixed order with
  * mtime 0 and numeric owner 0:0, so exporting the same chain twice gives
  * the same archive and the same manifest digest. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -25,6 +23,7 @@
 #include "oci_archive.h"
 #include "../common/layer.h"
 #include "../common/sort.h"
+#include "../common/tar_header.h"
 #include "../common/util.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest stat_req;
@@ -327,37 +326,46 @@ static void build_docs(struct export *ex)
 	fclose(f);
 }
 
-/* One tar entry with fixed metadata: mtime 0, owner 0:0, no names. */
-static int entry_begin(struct archive *a, const char *path, int dir, int64_t size, struct err *e)
+/* The archive's file while it is written (its temp name, for errors). */
+struct tarout {
+	int fd;
+	const char *tmp;
+};
+
+static int out(struct tarout *o, const void *buf, size_t len, struct err *e)
 {
-	struct archive_entry *en = archive_entry_new();
-	archive_entry_set_pathname(en, path);
-	archive_entry_set_filetype(en, dir ? AE_IFDIR : AE_IFREG);
-	archive_entry_set_perm(en, dir ? 0755 : 0644);
-	archive_entry_set_size(en, dir ? 0 : size);
-	archive_entry_set_mtime(en, 0, 0);
-	archive_entry_set_uid(en, 0);
-	archive_entry_set_gid(en, 0);
-	int r = archive_write_header(a, en);
-	archive_entry_free(en);
-	if (r != ARCHIVE_OK)
-		return err_set(e, ST_INTERNAL, "write the tar header of `%s`: %s", path,
-			       archive_error_string(a));
+	if (write_all(o->fd, buf, len) < 0)
+		return err_errno(e, 0, errno, "write `%s`", o->tmp);
 	return 0;
 }
 
-static int write_data(struct archive *a, const char *path, const void *buf, size_t len, struct err *e)
+/* Zeros up to the next block boundary after len bytes of data. */
+static int pad(struct tarout *o, uint64_t len, struct err *e)
 {
-	if (archive_write_data(a, buf, len) != (la_ssize_t)len)
-		return err_set(e, ST_INTERNAL, "write `%s`: %s", path, archive_error_string(a));
-	return 0;
+	static const char zeros[TAR_BLOCK];
+	return out(o, zeros, (TAR_BLOCK - len % TAR_BLOCK) % TAR_BLOCK, e);
 }
 
-static int add_doc(struct archive *a, const char *path, const char *data, size_t len, struct err *e)
+/* One tar entry with fixed metadata: mtime 0, owner 0:0, no names (a
+ * blob of 8 GiB or more has its size in a PAX record). */
+static int entry_begin(struct tarout *o, const char *path, int dir, int64_t size, struct err *e)
 {
-	if (entry_begin(a, path, 0, (int64_t)len, e) < 0)
+	struct tar_hdr x = {.name = path,
+			    .type = dir ? '5' : '0',
+			    .mode = dir ? 0755 : 0644,
+			    .size = dir ? 0 : (uint64_t)size};
+	char h[3 * TAR_BLOCK]; /* this file's names fit ustar's fields: only a size record */
+	size_t n = tar_entry_headers(h, sizeof h, &x);
+	if (n > sizeof h)
+		return err_set(e, ST_INTERNAL, "`%s`: a name too long for the archive", path);
+	return out(o, h, n, e);
+}
+
+static int add_doc(struct tarout *o, const char *path, const char *data, size_t len, struct err *e)
+{
+	if (entry_begin(o, path, 0, (int64_t)len, e) < 0 || out(o, data, len, e) < 0)
 		return -1;
-	return write_data(a, path, data, len, e);
+	return pad(o, len, e);
 }
 
 static void blob_path(char *buf, size_t len, const char *digest)
@@ -365,26 +373,27 @@ static void blob_path(char *buf, size_t len, const char *digest)
 	snprintf(buf, len, "blobs/sha256/%s", digest + 7);
 }
 
-static int add_layer(struct archive *a, const struct export_layer *l, struct err *e)
+static int add_layer(struct tarout *o, const struct export_layer *l, struct err *e)
 {
 	static unsigned char buf[COPY_BUF];
 	char path[128];
 	int64_t off = 0;
 	blob_path(path, sizeof path, l->digest);
-	if (entry_begin(a, path, 0, l->size, e) < 0)
+	if (entry_begin(o, path, 0, l->size, e) < 0)
 		return -1;
 	while (off < l->size) {
-		ssize_t r = pread(l->fd, buf, sizeof buf, off);
+		size_t want = l->size - off < (int64_t)sizeof buf ? (size_t)(l->size - off) : sizeof buf;
+		ssize_t r = pread(l->fd, buf, want, off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return r < 0 ? err_errno(e, 0, errno, "read the layer of `%s`", l->name)
 				     : err_set(e, ST_INTERNAL, "the layer of `%s` shrank", l->name);
-		if (write_data(a, path, buf, (size_t)r, e) < 0)
+		if (out(o, buf, (size_t)r, e) < 0)
 			return -1;
 		off += r;
 	}
-	return 0;
+	return pad(o, (uint64_t)l->size, e);
 }
 
 static int by_digest(const void *x, const void *y)
@@ -394,13 +403,13 @@ static int by_digest(const void *x, const void *y)
 
 /* The entries: oci-layout, index.json, the directories, then the blobs
  * sorted by digest (a layer appearing twice is stored once). */
-static int write_entries(struct archive *a, const struct export *ex, struct err *e)
+static int write_entries(struct tarout *o, const struct export *ex, struct err *e)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	char path[128];
-	if (add_doc(a, "oci-layout", layout, sizeof layout - 1, e) < 0 ||
-	    add_doc(a, "index.json", ex->index.data, ex->index.len, e) < 0 ||
-	    entry_begin(a, "blobs/", 1, 0, e) < 0 || entry_begin(a, "blobs/sha256/", 1, 0, e) < 0)
+	if (add_doc(o, "oci-layout", layout, sizeof layout - 1, e) < 0 ||
+	    add_doc(o, "index.json", ex->index.data, ex->index.len, e) < 0 ||
+	    entry_begin(o, "blobs/", 1, 0, e) < 0 || entry_begin(o, "blobs/sha256/", 1, 0, e) < 0)
 		return -1;
 	struct {
 		const char *digest;
@@ -430,8 +439,8 @@ static int write_entries(struct archive *a, const struct export *ex, struct err 
 	int r = 0;
 	for (size_t i = 0; i < nb && r == 0; i++) {
 		blob_path(path, sizeof path, blobs[i].digest);
-		r = blobs[i].doc ? add_doc(a, path, blobs[i].doc->data, blobs[i].doc->len, e)
-				 : add_layer(a, blobs[i].layer, e);
+		r = blobs[i].doc ? add_doc(o, path, blobs[i].doc->data, blobs[i].doc->len, e)
+				 : add_layer(o, blobs[i].layer, e);
 	}
 	free(sorted);
 	return r;
@@ -448,22 +457,17 @@ static int write_archive(const struct export *ex, const char *path, struct err *
 	if (fd < 0)
 		return err_errno(e, 0, errno, "create `%s`", tmp);
 	fchmod(fd, 0644);
-	struct archive *a = archive_write_new();
+	struct tarout o = {.fd = fd, .tmp = tmp};
+	static const char end[2 * TAR_BLOCK]; /* the end: two zero blocks, as Go's tar.Writer */
 	int r = -1;
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK)
-		err_set(e, ST_INTERNAL, "start the archive `%s`: %s", tmp, archive_error_string(a));
-	else if (write_entries(a, ex, e) == 0) {
-		if (archive_write_close(a) != ARCHIVE_OK)
-			err_set(e, ST_INTERNAL, "finish the archive `%s`: %s", tmp, archive_error_string(a));
-		else if (fsync(fd) < 0)
+	if (write_entries(&o, ex, e) == 0 && out(&o, end, sizeof end, e) == 0) {
+		if (fsync(fd) < 0)
 			err_errno(e, 0, errno, "sync `%s`", tmp);
 		else if (rename(tmp, path) < 0)
 			err_errno(e, 0, errno, "rename `%s` to `%s`", tmp, path);
 		else
 			r = 0;
 	}
-	archive_write_free(a);
 	close(fd);
 	if (r < 0)
 		unlink(tmp);

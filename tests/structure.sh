@@ -12,10 +12,11 @@
 #     the codecs); those are why they are separate binaries.  No daemon
 #     binary maps what only the CLI needs.  Mapped means by ldd: every
 #     library the loader maps at start, also through another library.
-#     The worker alone links a library statically (libarchive's tar
-#     reader, Makefile: WORKER_LIBS), so ldd sees every library the others
-#     link; the worker maps neither libarchive.so nor what its other
-#     formats pull in (libxml2, ICU, libstdc++, the other codecs).
+#     The worker and the CLI alone link a library statically (libarchive's
+#     tar reader, Makefile: ARCHIVE_STATIC), so ldd sees every library the
+#     daemon's other binaries link; the two map neither libarchive.so nor
+#     what its other formats pull in (libxml2, ICU, libstdc++, the other
+#     codecs; the CLI keeps zlib for gzip-compressed archives).
 #   calls: no binary binds glibc's qsort (common/sort.h says why).
 # Usage: sh tests/structure.sh [BUILD_DIR [SBIN_DIR]]   (prints each breach;
 #   exit 1 if any).  SBIN_DIR: where `make install` put the daemon binaries,
@@ -69,7 +70,7 @@ check_libs() {
 untrusted_bytes='libarchive libcrypto libzstd libisal libdeflate'
 client_facing='libprotobuf-c libnghttp2 liblmdb'
 cli_only='libjansson'
-archive_formats='libarchive libxml2 libicuuc libstdc++ liblzma libbz2 liblz4 libnettle libacl libz'
+archive_formats='libarchive libxml2 libicuuc libstdc++ liblzma libbz2 liblz4 libnettle libacl'
 # DIR: the daemon binaries in DIR.
 check_daemon_libs() {
 	# shellcheck disable=SC2086 # lists of library names
@@ -79,9 +80,11 @@ check_daemon_libs() {
 	# shellcheck disable=SC2086
 	check_libs "$1" stratad-spawner $untrusted_bytes $client_facing $cli_only
 	# shellcheck disable=SC2086
-	check_libs "$1" stratad-worker $client_facing $cli_only $archive_formats
+	check_libs "$1" stratad-worker $client_facing $cli_only $archive_formats libz
 }
 check_daemon_libs "$B"
+# shellcheck disable=SC2086
+check_libs "$B" strata $archive_formats
 [ -z "$SBIN" ] || check_daemon_libs "$SBIN"
 
 # BINARY...: none binds glibc's qsort, which may call sysinfo, a call no

@@ -68,9 +68,9 @@ for p in $PKGS; do
 	f=$D/${p}_$VERSION-1_$(dpkg --print-architecture).deb
 	if [ -f "$f" ]; then debs="$debs $f"; else fail "make deb builds $p" "no $f"; fi
 done
-# The worker holds libarchive's tar reader (linked statically): the
-# package names the libarchive it was built from.
-same "strata's Built-Using names the libarchive linked into the worker" \
+# The worker and the CLI hold libarchive's tar reader (linked statically):
+# the package names the libarchive it was built from.
+same "strata's Built-Using names the libarchive linked into the worker and the CLI" \
 	"$(dpkg-deb -f "$D/strata_$VERSION-1_$(dpkg --print-architecture).deb" Built-Using 2>&1)" \
 	"$(dpkg-query -W -f '${source:Package} (= ${source:Version})' libarchive-dev)"
 # Not as root: lintian says so in a line of its own; its findings are E:, W:, I:...

@@ -29,7 +29,8 @@ static struct archive *read_one(const struct tar_hdr *x, struct archive_entry **
 	len += (data + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK + 2 * TAR_BLOCK;
 	struct archive *a = archive_read_new();
 	archive_read_support_format_tar(a);
-	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK || archive_read_next_header(a, ent) != ARCHIVE_OK) {
+	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK ||
+	    archive_read_next_header(a, ent) != ARCHIVE_OK) {
 		archive_read_free(a);
 		return NULL;
 	}
@@ -38,8 +39,13 @@ static struct archive *read_one(const struct tar_hdr *x, struct archive_entry **
 
 START_TEST(fields_read_back)
 {
-	struct tar_hdr x = {.name = "etc/hosts", .type = '0', .mode = 04755, .uid = 1000, .gid = 2000,
-			    .size = 700, .mtime = 1600000000};
+	struct tar_hdr x = {.name = "etc/hosts",
+			    .type = '0',
+			    .mode = 04755,
+			    .uid = 1000,
+			    .gid = 2000,
+			    .size = 700,
+			    .mtime = 1600000000};
 	struct archive_entry *en;
 	struct archive *a = read_one(&x, &en);
 	ck_assert_ptr_nonnull(a);
@@ -61,7 +67,8 @@ START_TEST(fields_read_back)
 	archive_read_free(a);
 
 	/* device numbers past the 7 octal digits: GNU base-256 */
-	struct tar_hdr d = {.name = "dev/big", .type = '3', .mode = 0600, .major = 1u << 22, .minor = 0xfffff};
+	struct tar_hdr d = {
+	    .name = "dev/big", .type = '3', .mode = 0600, .major = 1u << 22, .minor = 0xfffff};
 	a = read_one(&d, &en);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_int_eq(archive_entry_filetype(en), AE_IFCHR);
@@ -80,7 +87,8 @@ START_TEST(names_split_or_need_pax)
 	struct {
 		size_t dir, base; /* a name "d...d/b...b" (dir 0: no slash) */
 		int pax;
-	} cases[] = {{0, 100, 0}, {0, 101, 1}, {155, 100, 0}, {156, 10, 1}, {20, 101, 1}, {154, 100, 0}, {40, 60, 0}};
+	} cases[] = {{0, 100, 0},  {0, 101, 1},	  {155, 100, 0}, {156, 10, 1},
+		     {20, 101, 1}, {154, 100, 0}, {40, 60, 0}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		size_t n = 0;
 		if (cases[i].dir) {
@@ -112,8 +120,14 @@ START_TEST(big_values_come_from_pax_records)
 	char link[300];
 	memset(link, 't', 200);
 	link[200] = 0;
-	struct tar_hdr x = {.name = "f", .type = '1', .mode = 0644, .uid = 1ull << 32, .gid = 3000000,
-			    .size = 1ull << 34, .mtime = -5, .link = link};
+	struct tar_hdr x = {.name = "f",
+			    .type = '1',
+			    .mode = 0644,
+			    .uid = 1ull << 32,
+			    .gid = 3000000,
+			    .size = 1ull << 34,
+			    .mtime = -5,
+			    .link = link};
 	char h[TAR_BLOCK];
 	int long_name = 0;
 	tar_header_fill(h, &x, &long_name);
