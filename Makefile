@@ -57,7 +57,13 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>
 # --as-needed: each binary records only the libraries it calls (the parent
 # none of the broker's or the workers').
 LDFLAGS += -Wl,-z,now -Wl,-z,relro -Wl,--as-needed
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# SHA-256 is OpenSSL's, linked statically (common/sha256.h says why): a
+# binary that hashes takes libcrypto.a's SHA-256 objects alone and maps no
+# libcrypto.so.  Tests that call EVP themselves link libcrypto.so first
+# (TEST_CRYPTO), which then serves common/sha256.c as well.
+CRYPTO_STATIC = -Wl,-Bstatic -lcrypto -Wl,-Bdynamic
+TEST_CRYPTO = $(shell pkg-config --libs libcrypto 2>/dev/null)
+LIBS = $(shell pkg-config --libs $(filter-out libcrypto,$(PKGS)) 2>/dev/null) $(CRYPTO_STATIC)
 # The worker and the CLI link libarchive statically: only the tar reader
 # they call (and the CLI its gzip filter, over zlib), where libarchive.so
 # would map every format it writes and reads and, through them, libxml2,
@@ -150,8 +156,8 @@ $(B)/stratad-broker: $(call obj,$(BROKER_MAIN)) $(B)/libstrata.a
 $(B)/stratad-spawner: $(call obj,$(SPAWNER_MAIN)) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# Only stratad-worker, which the spawner execs for the layer roles, maps
-# libarchive, the decompressors and libcrypto (tests/structure.sh).
+# Only stratad-worker, which the spawner execs for the layer roles, holds
+# libarchive's tar reader and maps the decompressors (tests/structure.sh).
 $(B)/stratad-worker: $(call obj,$(WORKER_MAIN)) $(B)/libstrata.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(WORKER_LIBS)
 
@@ -161,7 +167,7 @@ $(B)/strata: $(call obj,$(CLIENT_MAIN)) $(CLIENT_OBJ) $(B)/libstrata.a
 $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libstrata.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(CLIENT_OBJ) $(B)/libstrata.a \
-		$(LIBS) $(shell pkg-config --libs check)
+		$(TEST_CRYPTO) $(LIBS) $(shell pkg-config --libs check)
 
 # ---- libstrata-client --------------------------------------------------------
 # The shared library of include/strata/'s API (client/api.c over the CLI's
@@ -192,7 +198,7 @@ $(B)/tests/mountfd: tests/tools/mountfd.c $(B)/libstrata.a $(CLIENT_OBJ)
 # stratad-broker, it attacks the parent and the spawner on their ipc channels.
 $(B)/tests/probebroker: tests/tools/probebroker.c $(B)/libstrata.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libstrata.a $(TEST_CRYPTO) $(LIBS)
 
 # tests/integration/apply-vs-containerd.sh's extract engine without the
 # daemon: a layer applied before its lowers exist, then rebased onto them.
@@ -204,7 +210,7 @@ $(B)/tests/xapply: tests/tools/xapply.c $(B)/libstrata.a
 # layer's tree from memory (no parsing, decompression or hashing), and hashes it.
 $(B)/tests/createfloor: tests/tools/createfloor.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libcrypto)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_CRYPTO)
 
 # tests/fixtures/stratad-as-unit.sh's set-up of the unit's read-only system,
 # writable paths, /proc and namespace restriction.

@@ -12,7 +12,6 @@
  * the same archive and the same manifest digest. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "cli.h"
 #include "oci_archive.h"
 #include "../common/layer.h"
+#include "../common/sha256.h"
 #include "../common/sort.h"
 #include "../common/tar_header.h"
 #include "../common/util.h"
@@ -65,8 +65,7 @@ struct export
 static void doc_digest(struct export_doc *d)
 {
 	unsigned char md[32];
-	unsigned n = 0;
-	EVP_Digest(d->data, d->len, md, &n, EVP_sha256(), NULL);
+	sha256(d->data, d->len, md);
 	digest_format(d->digest, md);
 }
 
@@ -74,28 +73,21 @@ static void doc_digest(struct export_doc *d)
 static int fd_digest(int fd, char out[OCI_DIGEST_LEN], int64_t *size, struct err *e)
 {
 	unsigned char buf[COPY_BUF], md[32];
-	unsigned n = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct sha256_ctx ctx;
 	int64_t total = 0;
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return err_set(e, ST_INTERNAL, "cannot start a sha256 digest");
-	}
+	sha256_init(&ctx);
 	for (;;) {
 		ssize_t r = pread(fd, buf, sizeof buf, total);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			EVP_MD_CTX_free(ctx);
+		if (r < 0)
 			return err_errno(e, 0, errno, "read the layer's temp file");
-		}
 		if (r == 0)
 			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)r);
+		sha256_update(&ctx, buf, (size_t)r);
 		total += r;
 	}
-	EVP_DigestFinal_ex(ctx, md, &n);
-	EVP_MD_CTX_free(ctx);
+	sha256_final(&ctx, md);
 	digest_format(out, md);
 	*size = total;
 	return 0;

@@ -20,7 +20,6 @@
 #include "../proto/roles.h"
 #include "../worker/diff.h"
 #include "../worker/extract.h"
-#include "../worker/layer_hash.h"
 #include "../worker/roles.h"
 #include "../worker/sandbox.h"
 #include "prepare.h"
@@ -72,8 +71,6 @@ int main(int argc, char **argv)
 	log_init("stratad-worker", c.log_level);
 	log_set_format(c.log_format);
 	read_job(&j);
-	/* OpenSSL's SHA-256, fetched before confinement (layer_hash.c). */
-	layer_hash_preload();
 	if (j.kind == WORKER_JOB_PUBLISH) {
 		if (prepare_role(&c, ROLE_PUBLISH, &e) < 0)
 			fail(&e);

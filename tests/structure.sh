@@ -12,11 +12,13 @@
 #     the codecs); those are why they are separate binaries.  No daemon
 #     binary maps what only the CLI needs.  Mapped means by ldd: every
 #     library the loader maps at start, also through another library.
-#     The worker and the CLI alone link a library statically (libarchive's
-#     tar reader, Makefile: ARCHIVE_STATIC), so ldd sees every library the
-#     daemon's other binaries link; the two map neither libarchive.so nor
-#     what its other formats pull in (libxml2, ICU, libstdc++, the other
-#     codecs; the CLI keeps zlib for gzip-compressed archives).
+#     Two libraries are linked statically, in part: libarchive's tar reader
+#     into the worker and the CLI (Makefile: ARCHIVE_STATIC), and OpenSSL's
+#     SHA-256 into every binary that hashes (CRYPTO_STATIC, common/sha256.h).
+#     No binary maps libcrypto.so, and the worker and the CLI map neither
+#     libarchive.so nor what its other formats pull in (libxml2, ICU,
+#     libstdc++, the other codecs; the CLI keeps zlib for gzip-compressed
+#     archives).  ldd sees every other library a binary links.
 #   calls: no binary binds glibc's qsort (common/sort.h says why).
 # Usage: sh tests/structure.sh [BUILD_DIR [SBIN_DIR]]   (prints each breach;
 #   exit 1 if any).  SBIN_DIR: where `make install` put the daemon binaries,
@@ -80,11 +82,11 @@ check_daemon_libs() {
 	# shellcheck disable=SC2086
 	check_libs "$1" stratad-spawner $untrusted_bytes $client_facing $cli_only
 	# shellcheck disable=SC2086
-	check_libs "$1" stratad-worker $client_facing $cli_only $archive_formats libz
+	check_libs "$1" stratad-worker $client_facing $cli_only $archive_formats libz libcrypto
 }
 check_daemon_libs "$B"
 # shellcheck disable=SC2086
-check_libs "$B" strata $archive_formats
+check_libs "$B" strata $archive_formats libcrypto
 [ -z "$SBIN" ] || check_daemon_libs "$SBIN"
 
 # BINARY...: none binds glibc's qsort, which may call sysinfo, a call no

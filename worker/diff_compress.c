@@ -22,14 +22,13 @@
 
 #include <errno.h>
 #include <libdeflate.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include "../common/sha256.h"
 #include "../common/util.h"
-#include "layer_hash.h"
 
 #define GZ_BLOCK	(2u << 20)
 #define GZ_LEVEL	7
@@ -46,7 +45,7 @@ struct gzjob {
 
 struct dsink {
 	int fd, codec;
-	EVP_MD_CTX *h_tar, *h_out;
+	struct sha256_ctx h_tar, h_out;
 	uint64_t tar_bytes, out_bytes;
 	/* zstd */
 	ZSTD_CCtx *zc;
@@ -69,8 +68,7 @@ static int emit(struct dsink *s, const void *buf, size_t len, struct err *e)
 {
 	if (!len)
 		return 0;
-	if (EVP_DigestUpdate(s->h_out, buf, len) != 1)
-		return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
+	sha256_update(&s->h_out, buf, len);
 	if (write_all(s->fd, buf, len) < 0)
 		return err_errno(e, ST_INTERNAL, errno, "write layer");
 	s->out_bytes += len;
@@ -279,10 +277,8 @@ int dsink_new(struct dsink **out, int out_fd, const struct diff_opts *o, struct 
 	*out = s;
 	s->fd = out_fd;
 	s->codec = o->compression;
-	s->h_tar = layer_hash_new();
-	s->h_out = layer_hash_new();
-	if (!s->h_tar || !s->h_out)
-		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
+	sha256_init(&s->h_tar);
+	sha256_init(&s->h_out);
 	switch (s->codec) {
 	case DIFF_TAR:
 		return 0;
@@ -297,8 +293,7 @@ int dsink_new(struct dsink **out, int out_fd, const struct diff_opts *o, struct 
 
 int dsink_write(struct dsink *s, const void *buf, size_t len, struct err *e)
 {
-	if (EVP_DigestUpdate(s->h_tar, buf, len) != 1)
-		return err_set(e, ST_INTERNAL, "sha256 of the tar failed");
+	sha256_update(&s->h_tar, buf, len);
 	s->tar_bytes += len;
 	switch (s->codec) {
 	case DIFF_GZIP:
@@ -316,10 +311,8 @@ int dsink_finish(struct dsink *s, struct diff_result *res, struct err *e)
 		return -1;
 	if (s->codec == DIFF_ZSTD && zs_run(s, NULL, 0, ZSTD_e_end, e) < 0)
 		return -1;
-	unsigned len = 0;
-	if (EVP_DigestFinal_ex(s->h_tar, res->diff_id, &len) != 1 || len != 32 ||
-	    EVP_DigestFinal_ex(s->h_out, res->digest, &len) != 1 || len != 32)
-		return err_set(e, ST_INTERNAL, "sha256 finalisation failed");
+	sha256_final(&s->h_tar, res->diff_id);
+	sha256_final(&s->h_out, res->digest);
 	res->size = s->out_bytes;
 	res->uncompressed_size = s->tar_bytes;
 	return 0;
@@ -333,7 +326,5 @@ void dsink_free(struct dsink *s)
 		gz_free(s);
 	ZSTD_freeCCtx(s->zc);
 	free(s->zout);
-	EVP_MD_CTX_free(s->h_tar);
-	EVP_MD_CTX_free(s->h_out);
 	free(s);
 }

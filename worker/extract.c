@@ -33,7 +33,6 @@
 
 #include <errno.h>
 #include <isa-l/igzip_lib.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <time.h>
 #include <stdatomic.h>
@@ -44,8 +43,8 @@
 #include <zstd_errors.h>
 
 #include "../common/layer.h"
+#include "../common/sha256.h"
 #include "../common/util.h"
-#include "layer_hash.h"
 
 #define IN_BUF	 (128 * 1024)
 #define RING_BUF (256 * 1024)
@@ -69,7 +68,7 @@ struct decoder {
 	struct inflate_state *gz;
 	ZSTD_DCtx *zs;
 	size_t zs_hint; /* ZSTD_decompressStream's last return: 0 at a frame end */
-	EVP_MD_CTX *h_in, *h_out;
+	struct sha256_ctx h_in, h_out;
 	int hash_in; /* the compressed bytes are hashed (h_in) */
 	uint64_t bytes_out, max_bytes;
 	uint32_t max_ratio;
@@ -98,7 +97,7 @@ struct xstream {
 	int self_fill;	    /* no producer: the consumer reads into ring[tail] */
 	int started;	    /* the producer thread runs */
 	int hasher_started; /* the hasher thread runs */
-	int prod_done, prod_rc, cancel, hash_failed;
+	int prod_done, prod_rc, cancel;
 	struct err prod_err;
 	/* Called by the consumer every WAIT_TICK_NS it waits for the producer
 	 * (xstream_on_wait): a layer that trickles in is still moving. */
@@ -186,8 +185,8 @@ static int refill(struct decoder *d, struct err *e)
 		return -1;
 	d->in_pos = 0;
 	d->in_len = (size_t)n;
-	if (n > 0 && d->hash_in && EVP_DigestUpdate(d->h_in, d->in, (size_t)n) != 1)
-		return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
+	if (n > 0 && d->hash_in)
+		sha256_update(&d->h_in, d->in, (size_t)n);
 	return 0;
 }
 
@@ -200,8 +199,8 @@ static int detect(struct decoder *d, void (*progress)(void *ctx, uint64_t in, ui
 		ssize_t n = read_layer(d, d->in + d->in_len, IN_BUF - d->in_len, e);
 		if (n < 0)
 			return -1;
-		if (n > 0 && EVP_DigestUpdate(d->h_in, d->in + d->in_len, (size_t)n) != 1)
-			return err_set(e, ST_INTERNAL, "sha256 of the layer failed");
+		if (n > 0)
+			sha256_update(&d->h_in, d->in + d->in_len, (size_t)n);
 		d->in_len += (size_t)n;
 		if (progress)
 			progress(ctx, d->in_len, 0);
@@ -237,10 +236,8 @@ static int decoder_init(struct decoder *d, int fd, const struct extract_limits *
 	d->start = lseek(fd, 0, SEEK_CUR);
 	struct stat st;
 	d->size_at_start = d->start >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
-	d->h_in = layer_hash_new();
-	d->h_out = layer_hash_new();
-	if (!d->h_in || !d->h_out)
-		return err_set(e, ST_INTERNAL, "sha256 initialisation failed");
+	sha256_init(&d->h_in);
+	sha256_init(&d->h_out);
 	if (detect(d, progress, ctx, e) < 0)
 		return -1;
 	/* An uncompressed layer's digest is its diff ID, hashed as that. */
@@ -263,8 +260,6 @@ static void decoder_free(struct decoder *d)
 	free(d->in);
 	free(d->gz);
 	ZSTD_freeDCtx(d->zs);
-	EVP_MD_CTX_free(d->h_in);
-	EVP_MD_CTX_free(d->h_out);
 }
 
 /* What detect() read first, then straight from the input into out: the
@@ -507,9 +502,8 @@ static void *hasher_main(void *arg)
 			break;
 		unsigned slot = (unsigned)(s->hashed % RING_N);
 		pthread_mutex_unlock(&s->mu);
-		int ok = s->hash_failed || EVP_DigestUpdate(s->d.h_out, s->ring[slot], s->len[slot]) == 1;
+		sha256_update(&s->d.h_out, s->ring[slot], s->len[slot]);
 		pthread_mutex_lock(&s->mu);
-		s->hash_failed |= !ok;
 		s->hashed++;
 		pthread_cond_broadcast(&s->cv);
 	}
@@ -526,8 +520,8 @@ ssize_t xstream_next(struct xstream *s, const void **buf, struct err *e)
 	ssize_t n = decode(&s->d, s->buf, RING_BUF, e);
 	if (n > 0)
 		*buf = s->buf;
-	if (n > 0 && EVP_DigestUpdate(s->d.h_out, *buf, (size_t)n) != 1)
-		return err_set(e, ST_INTERNAL, "sha256 of the uncompressed layer failed");
+	if (n > 0)
+		sha256_update(&s->d.h_out, *buf, (size_t)n);
 	return n;
 }
 
@@ -630,24 +624,22 @@ static int stream_drain(struct xstream *s, struct err *e)
 }
 
 /* After the stream's end: the hasher's last slots. */
-static int hash_wait(struct xstream *s)
+static void hash_wait(struct xstream *s)
 {
 	if (!s->hasher_started)
-		return 0;
+		return;
 	pthread_mutex_lock(&s->mu);
 	while (s->hashed != s->tail)
 		pthread_cond_wait(&s->cv, &s->mu);
-	int failed = s->hash_failed;
 	pthread_mutex_unlock(&s->mu);
-	return failed ? -1 : 0;
 }
 
 static int stream_result(struct xstream *s, struct extract_result *res, struct err *e)
 {
-	unsigned int len = 32, len2 = 32;
-	if (hash_wait(s) < 0 || EVP_DigestFinal_ex(s->d.h_out, res->diff_id, &len2) != 1 || len2 != 32 ||
-	    (s->d.hash_in && (EVP_DigestFinal_ex(s->d.h_in, res->compressed_digest, &len) != 1 || len != 32)))
-		return err_set(e, ST_INTERNAL, "sha256 finalisation failed");
+	hash_wait(s);
+	sha256_final(&s->d.h_out, res->diff_id);
+	if (s->d.hash_in)
+		sha256_final(&s->d.h_in, res->compressed_digest);
 	if (s->d.codec == CODEC_NONE)
 		memcpy(res->compressed_digest, res->diff_id, 32);
 	res->compressed_size = atomic_load(&s->d.bytes_in);

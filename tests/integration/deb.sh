@@ -68,11 +68,11 @@ for p in $PKGS; do
 	f=$D/${p}_$VERSION-1_$(dpkg --print-architecture).deb
 	if [ -f "$f" ]; then debs="$debs $f"; else fail "make deb builds $p" "no $f"; fi
 done
-# The worker and the CLI hold libarchive's tar reader (linked statically):
-# the package names the libarchive it was built from.
-same "strata's Built-Using names the libarchive linked into the worker and the CLI" \
+# The worker and the CLI hold libarchive's tar reader, and the binaries
+# OpenSSL's SHA-256, linked statically: the package names the versions.
+same "strata's Built-Using names the libarchive and OpenSSL linked into it" \
 	"$(dpkg-deb -f "$D/strata_$VERSION-1_$(dpkg --print-architecture).deb" Built-Using 2>&1)" \
-	"$(dpkg-query -W -f '${source:Package} (= ${source:Version})' libarchive-dev)"
+	"$(dpkg-query -W -f '${source:Package} (= ${source:Version}), ' libarchive-dev libssl-dev | sed 's/, $//')"
 # Not as root: lintian says so in a line of its own; its findings are E:, W:, I:...
 lintian "$D"/strata_"$VERSION"-1_*.changes >"$T/lintian" 2>&1
 lrc=$?

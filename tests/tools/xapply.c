@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "../../worker/extract.h"
-#include "../../worker/layer_hash.h"
 
 #define MAX_LOWER 64
 
@@ -52,7 +51,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		struct extract_result res;
-		layer_hash_preload();
 		rc = extract_layer(in, target, NULL, 0, &lim, NULL, NULL, &res, &e);
 		if (rc == 0 && !lim.rebase) {
 			printf("sha256:");

@@ -23,7 +23,6 @@
 
 #include "common/util.h"
 #include "worker/extract.h"
-#include "worker/layer_hash.h"
 #include "run_suite.h"
 
 static char g_root[] = "/tmp/strata-test-extract-XXXXXX";
@@ -1693,7 +1692,6 @@ int main(void)
 		fprintf(stderr, "test_extract: needs root (chown, mknod, trusted xattrs); skipped\n");
 		return 0;
 	}
-	layer_hash_preload();
 	Suite *s = suite_create("extract");
 	TCase *tc = tcase_create("apply");
 	tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);

@@ -1,5 +1,6 @@
-/* common/sha256.c against FIPS 180-4's examples and OpenSSL, at every length
- * around the padding boundaries; common/hex.c, the form strata writes a
+/* common/sha256.c (OpenSSL's low-level SHA-256, linked statically) against
+ * FIPS 180-4's examples and OpenSSL's EVP interface, at every length around
+ * the padding boundaries, and fed in pieces; common/hex.c, the form strata writes a
  * sha256 in and the one check of it; common/layer.c's check of a digest
  * ("sha256:" and that form). */
 #include <check.h>
@@ -39,6 +40,36 @@ START_TEST(matches_openssl_at_every_length)
 		ck_assert_int_eq(EVP_Digest(buf, len, b, &n, EVP_sha256(), NULL), 1);
 		ck_assert_msg(!memcmp(a, b, 32), "length %zu", len);
 	}
+}
+END_TEST
+
+/* The streaming interface, fed the same bytes in pieces of every size
+ * from 1 to 200 (crossing block boundaries each way), gives the one-shot
+ * digest; FIPS 180-4's million 'a's, fed in uneven pieces. */
+START_TEST(pieces_hash_as_the_whole)
+{
+	unsigned char buf[3000], whole[32], part[32];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (unsigned char)(i * 31 + 3);
+	sha256(buf, sizeof buf, whole);
+	for (size_t piece = 1; piece <= 200; piece++) {
+		struct sha256_ctx c;
+		sha256_init(&c);
+		for (size_t off = 0; off < sizeof buf; off += piece)
+			sha256_update(&c, buf + off, off + piece <= sizeof buf ? piece : sizeof buf - off);
+		sha256_final(&c, part);
+		ck_assert_msg(!memcmp(whole, part, 32), "pieces of %zu", piece);
+	}
+	static char a[1000000];
+	memset(a, 'a', sizeof a);
+	struct sha256_ctx c;
+	sha256_init(&c);
+	for (size_t off = 0, step = 1; off < sizeof a; off += step, step = step * 7 % 9973 + 1)
+		sha256_update(&c, a + off, off + step <= sizeof a ? step : sizeof a - off);
+	sha256_final(&c, part);
+	char h[65];
+	hex_encode(part, 32, h);
+	ck_assert_str_eq(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 END_TEST
 
@@ -122,6 +153,7 @@ int main(void)
 	TCase *tc = tcase_create("digest");
 	tcase_add_test(tc, fips_examples);
 	tcase_add_test(tc, matches_openssl_at_every_length);
+	tcase_add_test(tc, pieces_hash_as_the_whole);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("hex");
 	tcase_add_test(th, hex_encodes_every_byte_lowercase);
