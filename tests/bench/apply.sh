@@ -39,19 +39,23 @@
 # debug: its spawner logs each extract worker's peak resident memory and CPU
 # time.
 #
+# Last, the fixed cost: a one-file layer applied FIXED_RUNS times,
+# interleaved with tar -xf of it (the summary's last line).
+#
 # Environment: B (build dir, default build), STRATAD, STRATA (default
 # $B/strata), CREATEFLOOR (default $B/tests/createfloor), STRATA_USER,
 # BENCH_DATA, ROUNDS (timed rounds, default 3, at least 3), WARMUP (untimed
-# rounds first, default 1), LAYERS (default "distro npm big"), FORMATS
-# (default "tar.gz tar.zst tar"), KEEP=1, BASE_B (another build directory:
-# its daemon runs as a side of its own, `base`, and the summary adds
-# strata/base).
+# rounds first, default 1), FIXED_RUNS (default 20), LAYERS (default
+# "distro npm big"), FORMATS (default "tar.gz tar.zst tar"), KEEP=1, BASE_B
+# (another build directory: its daemon runs as a side of its own, `base`,
+# and the summary adds strata/base).
 # shellcheck disable=SC2317 # the run_SIDE functions are called as "run_$s"
 set -u
 . "$(dirname -- "$0")/lib-bench.sh"
 BENCH_WORKER_ROLE=extract
 LAYERS=${LAYERS:-distro npm big}
 FORMATS=${FORMATS:-tar.gz tar.zst tar}
+FIXED_RUNS=${FIXED_RUNS:-20}
 MAKE_LAYERS=${MAKE_LAYERS:-$REPO/../shared/bench/make-layers.sh}
 [ -f "$MAKE_LAYERS" ] || MAKE_LAYERS=/work/shared/bench/make-layers.sh
 
@@ -298,4 +302,26 @@ for l in $LAYERS; do
 done
 echo "goals: strata/tar <= $GOAL_TAR, strata/ctrd <= $GOAL_CTRD, worker peak RSS < 32 MiB" \
 	"(max here: $(awk -v k="$max_rss" 'BEGIN { printf "%.1f", k / 1024 }') MiB); $over ratios above (!)"
+
+# ---- the fixed cost ----------------------------------------------------------------------
+# What an apply costs whatever the layer: a tar of one small file, applied
+# FIXED_RUNS times, interleaved with tar -xf of it (and the base build's
+# apply with BASE_B).  strata's side is the CLI's start, the request, the
+# worker's exec and sandbox, and the reply.
+mkdir -p "$T/one"
+echo hi >"$T/one/f"
+tar -C "$T/one" -cf "$T/one.tar" f
+WANT=sha256:$(sha256sum "$T/one.tar" | cut -d' ' -f1)
+i=1
+while [ "$i" -le "$FIXED_RUNS" ]; do
+	for s in strata base tar; do
+		[ "$s" != base ] || [ -n "$BASE_B" ] || continue
+		"run_$s" "$s-one-$i" "$T/one.tar" tar
+		echo "$MS" >>"$R/one.$s"
+	done
+	i=$((i + 1))
+done
+printf '\n== fixed cost: a one-file layer, %s interleaved runs (median wall ms): strata %s, tar %s%s\n' \
+	"$FIXED_RUNS" "$(median <"$R/one.strata")" "$(median <"$R/one.tar")" \
+	"$([ -z "$BASE_B" ] || echo ", base $(median <"$R/one.base")")"
 exit 0
