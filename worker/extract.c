@@ -634,7 +634,7 @@ static void hash_wait(struct xstream *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static int stream_result(struct xstream *s, struct extract_result *res, struct err *e)
+static void stream_result(struct xstream *s, struct extract_result *res)
 {
 	hash_wait(s);
 	sha256_final(&s->d.h_out, res->diff_id);
@@ -644,7 +644,6 @@ static int stream_result(struct xstream *s, struct extract_result *res, struct e
 		memcpy(res->compressed_digest, res->diff_id, 32);
 	res->compressed_size = atomic_load(&s->d.bytes_in);
 	res->uncompressed_size = s->d.bytes_out;
-	return 0;
 }
 
 int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
@@ -679,7 +678,7 @@ int extract_layer(int in_fd, int target_fd, const int *lower_fds, size_t nlower,
 	if (rc == 0)
 		rc = xpool_finish(pool, e);
 	if (rc == 0)
-		rc = stream_result(s, res, e);
+		stream_result(s, res);
 	res->entries = entries;
 	if (rc == 0 && progress)
 		progress(ctx, res->compressed_size, entries);
