@@ -1,33 +1,49 @@
 /* createfloor: what any extractor of a layer costs on this machine.
  *
  *   createfloor SRC DST        recreate the tree SRC under the empty
- *                              directory DST and print the milliseconds it
- *                              took
- *   createfloor --sha256 FILE  print the milliseconds SHA-256 of FILE takes
- *                              on one core, its reads not counted
+ *                              directory DST with one thread and print the
+ *                              milliseconds it took, wall and CPU
+ *   createfloor --stream FILE  read the layer FILE, decompress it and hash
+ *                              it on one core, and print the CPU
+ *                              milliseconds of each: read, decode,
+ *                              SHA-256 of the tar (the diff ID), SHA-256
+ *                              of the compressed bytes (the blob's digest;
+ *                              0 for a plain tar, whose digest is its
+ *                              diff ID), then the bytes of the tar
  *
- * The two reference points tests/bench/apply.sh measures beside every
- * apply.  SRC (GNU tar's result of the same layer) is read into memory
- * first, untimed; then, timed,
- * its directories are made in order, its files and symbolic links created
- * by one thread per online CPU (open, one write, owner when it is not this
- * process's, mode bits chown cleared, times, close: what any extractor must
- * ask of the kernel, and no parsing, decompression or hashing), and the
- * directories' times set last.  Hardlinks become copies and devices, FIFOs and xattrs are left
- * out: none matters to the bench's layers.
+ * The reference points tests/bench/apply.sh measures beside every apply.
+ *
+ * create: SRC (GNU tar's result of the same layer) is read into memory
+ * first, untimed; then, timed, its directories are made in order, its
+ * files and symbolic links created in the directory that holds them, kept
+ * open (open, one write, owner when it is not this process's, mode bits
+ * chown cleared, times, close: what any extractor must ask of the kernel,
+ * and no parsing, decompression or hashing), and the directories' times
+ * set last.  One thread does it all:
+ * its CPU time is the kernel's work for the tree, which more threads
+ * could share out but not shrink (in one directory they only add lock
+ * contention).  Hardlinks become copies and devices, FIFOs and xattrs are
+ * left out: none matters to the bench's layers.
+ *
+ * stream: the work on the layer's bytes that no extractor that reports the
+ * diff ID can skip, done as the extract worker does it, with the same
+ * libraries: read(2) in 128 KiB blocks, isa-l's inflate or libzstd into
+ * 256 KiB blocks, strata's SHA-256 (common/sha256.h).  Each part's thread
+ * CPU time is summed on its own.
  *
  * Unconfined, as root: a bench tool only, run on the bench's own trees. */
 #include <fcntl.h>
 #include <ftw.h>
-#include <openssl/evp.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <isa-l/igzip_lib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
+
+#include "../../common/sha256.h"
 
 struct node {
 	char *path; /* relative to SRC and DST */
@@ -38,7 +54,6 @@ struct node {
 static struct node *nodes;
 static size_t n_nodes, cap_nodes, src_len;
 static int dst_fd;
-static _Atomic size_t next_node;
 
 static void die(const char *what, const char *path)
 {
@@ -93,25 +108,53 @@ static int foreign(const struct node *n)
 	return n->st.st_uid != geteuid() || n->st.st_gid != getegid();
 }
 
-static void own(const struct node *n)
+/* The directory that holds n, opened once for a run of its entries (as an
+ * extractor keeps its parent open: no path walk per file), and n's name
+ * in it. */
+static int parent_of(const struct node *n, const char **base)
 {
-	if (foreign(n) && fchownat(dst_fd, n->path, n->st.st_uid, n->st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+	static int fd = -1;
+	static char *path;
+	const char *slash = strrchr(n->path, '/');
+	if (!slash) {
+		*base = n->path;
+		return dst_fd;
+	}
+	*base = slash + 1;
+	size_t len = (size_t)(slash - n->path);
+	if (fd < 0 || strlen(path) != len || memcmp(path, n->path, len)) {
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		path = strndup(n->path, len);
+		fd = openat(dst_fd, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			die("open", path);
+	}
+	return fd;
+}
+
+static void own(int dir, const char *name, const struct node *n)
+{
+	if (foreign(n) && fchownat(dir, name, n->st.st_uid, n->st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
 		die("chown", n->path);
 }
 
 static void create(const struct node *n)
 {
 	struct timespec t[2] = {n->st.st_atim, n->st.st_mtim};
+	const char *base;
+	int dir = parent_of(n, &base);
 	if (S_ISLNK(n->st.st_mode)) {
-		if (symlinkat(n->bytes, dst_fd, n->path) < 0)
+		if (symlinkat(n->bytes, dir, base) < 0)
 			die("symlink", n->path);
-		own(n);
-		if (utimensat(dst_fd, n->path, t, AT_SYMLINK_NOFOLLOW) < 0)
+		own(dir, base, n);
+		if (utimensat(dir, base, t, AT_SYMLINK_NOFOLLOW) < 0)
 			die("set times of", n->path);
 		return;
 	}
-	int fd = openat(dst_fd, n->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			n->st.st_mode & 07777);
+	int fd =
+	    openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, n->st.st_mode & 07777);
 	if (fd < 0)
 		die("create", n->path);
 	size_t len = (size_t)n->st.st_size;
@@ -131,56 +174,141 @@ static void create(const struct node *n)
 	close(fd);
 }
 
-static void *creator(void *arg)
-{
-	(void)arg;
-	for (size_t i; (i = atomic_fetch_add(&next_node, 1)) < n_nodes;)
-		if (!S_ISDIR(nodes[i].st.st_mode))
-			create(&nodes[i]);
-	return NULL;
-}
-
 static double ms_between(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
-/* The diff ID alone: SHA-256 of FILE on one core, as the extract worker's
- * hasher does it: a block of 256 KiB at a time, just read into a buffer
- * used again for every block.  Only the hashing is timed, not the reads. */
-#define BLOCK (256 * 1024)
-static int sha256_only(const char *path)
+static double cpu_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+#define IN_BLOCK  (128 * 1024)
+#define OUT_BLOCK (256 * 1024)
+
+struct parts {
+	double read, decode, sha_out, sha_in;
+	unsigned long long bytes_out;
+};
+
+static void hash_out(struct sha256_ctx *h, const unsigned char *b, size_t n, struct parts *p)
+{
+	double t = cpu_ms();
+	sha256_update(h, b, n);
+	p->sha_out += cpu_ms() - t;
+	p->bytes_out += n;
+}
+
+/* One gzip member after another (isa-l), as the worker reads them; n == 0
+ * at the end flushes what the decoder holds. */
+static int gunzip(struct inflate_state *z, const unsigned char *in, size_t n, unsigned char *out,
+		  struct sha256_ctx *h, struct parts *p)
+{
+	z->next_in = (unsigned char *)in;
+	z->avail_in = (uint32_t)n;
+	for (;;) {
+		if (z->block_state == ISAL_BLOCK_FINISH) {
+			isal_inflate_reset(z);
+			z->crc_flag = ISAL_GZIP;
+		}
+		z->next_out = out;
+		z->avail_out = OUT_BLOCK;
+		double t = cpu_ms();
+		int rc = isal_inflate(z);
+		p->decode += cpu_ms() - t;
+		if (rc != ISAL_DECOMP_OK)
+			return -1;
+		hash_out(h, out, OUT_BLOCK - z->avail_out, p);
+		if (z->avail_out && (!z->avail_in || z->block_state != ISAL_BLOCK_FINISH))
+			return 0; /* all input taken, nothing more to give */
+	}
+}
+
+static int unzstd(ZSTD_DCtx *z, const unsigned char *in, size_t n, unsigned char *out, struct sha256_ctx *h,
+		  struct parts *p)
+{
+	ZSTD_inBuffer ib = {in, n, 0};
+	for (;;) {
+		ZSTD_outBuffer ob = {out, OUT_BLOCK, 0};
+		double t = cpu_ms();
+		size_t rc = ZSTD_decompressStream(z, &ob, &ib);
+		p->decode += cpu_ms() - t;
+		if (ZSTD_isError(rc))
+			return -1;
+		hash_out(h, out, ob.pos, p);
+		if (ib.pos == ib.size && ob.pos < OUT_BLOCK)
+			return 0; /* all input taken, nothing more to give */
+	}
+}
+
+static int stream(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		die("open", path);
-	static unsigned char buf[BLOCK];
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
-	unsigned char md[32];
-	double ms = 0;
-	int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1;
-	ssize_t n = 0;
-	while (ok && (n = read(fd, buf, sizeof buf)) > 0) {
-		struct timespec a, b;
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		ok = EVP_DigestUpdate(h, buf, (size_t)n) == 1;
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		ms += ms_between(&a, &b);
+	static unsigned char in[IN_BLOCK], out[OUT_BLOCK];
+	struct parts p = {0};
+	struct sha256_ctx h_out, h_in;
+	sha256_init(&h_out);
+	sha256_init(&h_in);
+	struct inflate_state gz;
+	ZSTD_DCtx *zs = NULL;
+	enum { PLAIN, GZIP, ZSTD } codec = PLAIN;
+	ssize_t n;
+	int rc = 0;
+	for (int first = 1; rc == 0; first = 0) {
+		double t = cpu_ms();
+		n = read(fd, in, sizeof in);
+		p.read += cpu_ms() - t;
+		if (n < 0)
+			die("read", path);
+		if (first && n >= 3 && in[0] == 0x1f && in[1] == 0x8b) {
+			codec = GZIP;
+			isal_inflate_init(&gz);
+			gz.crc_flag = ISAL_GZIP;
+		} else if (first && n >= 4 && !memcmp(in, "\x28\xb5\x2f\xfd", 4)) {
+			codec = ZSTD;
+			if (!(zs = ZSTD_createDCtx()))
+				die("start zstd for", path);
+		}
+		/* at the end (n == 0), the decoders give what they still hold */
+		if (codec == PLAIN)
+			hash_out(&h_out, in, (size_t)n, &p);
+		else if (codec == GZIP)
+			rc = gunzip(&gz, in, (size_t)n, out, &h_out, &p);
+		else
+			rc = unzstd(zs, in, (size_t)n, out, &h_out, &p);
+		if (codec != PLAIN) {
+			t = cpu_ms();
+			sha256_update(&h_in, in, (size_t)n);
+			p.sha_in += cpu_ms() - t;
+		}
+		if (n == 0)
+			break;
 	}
-	if (n < 0)
-		die("read", path);
-	if (!ok || EVP_DigestFinal_ex(h, md, NULL) != 1)
-		die("hash", path);
-	printf("%.1f\n", ms);
+	if (rc < 0) {
+		fprintf(stderr, "createfloor: `%s`: corrupt %s data\n", path,
+			codec == GZIP ? "gzip" : "zstd");
+		return 1;
+	}
+	unsigned char md[32];
+	sha256_final(&h_out, md);
+	sha256_final(&h_in, md);
+	ZSTD_freeDCtx(zs);
+	close(fd);
+	printf("%.1f %.1f %.1f %.1f %llu\n", p.read, p.decode, p.sha_out, p.sha_in, p.bytes_out);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "--sha256"))
-		return sha256_only(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--stream"))
+		return stream(argv[2]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: createfloor SRC DST | --sha256 FILE\n");
+		fprintf(stderr, "usage: createfloor SRC DST | --stream FILE\n");
 		return 2;
 	}
 	src_len = strlen(argv[1]);
@@ -191,27 +319,22 @@ int main(int argc, char **argv)
 	if ((dst_fd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		die("open", argv[2]);
 	umask(0);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t threads = cpus > 1 ? (size_t)cpus : 1;
-	pthread_t *tid = calloc(threads, sizeof *tid);
-
 	struct timespec a, b;
+	double cpu = cpu_ms();
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	/* nftw is preorder: every directory comes before what it holds. */
 	for (size_t i = 0; i < n_nodes; i++)
 		if (S_ISDIR(nodes[i].st.st_mode)) {
 			if (mkdirat(dst_fd, nodes[i].path, nodes[i].st.st_mode & 07777) < 0)
 				die("mkdir", nodes[i].path);
-			own(&nodes[i]);
+			own(dst_fd, nodes[i].path, &nodes[i]);
 			if ((nodes[i].st.st_mode & 07000) &&
 			    fchmodat(dst_fd, nodes[i].path, nodes[i].st.st_mode & 07777, 0) < 0)
 				die("chmod", nodes[i].path);
 		}
-	for (size_t t = 0; t < threads; t++)
-		if (pthread_create(&tid[t], NULL, creator, NULL) != 0)
-			die("start a thread for", argv[2]);
-	for (size_t t = 0; t < threads; t++)
-		pthread_join(tid[t], NULL);
+	for (size_t i = 0; i < n_nodes; i++)
+		if (!S_ISDIR(nodes[i].st.st_mode))
+			create(&nodes[i]);
 	for (size_t i = n_nodes; i-- > 0;)
 		if (S_ISDIR(nodes[i].st.st_mode)) {
 			struct timespec t[2] = {nodes[i].st.st_atim, nodes[i].st.st_mtim};
@@ -219,6 +342,6 @@ int main(int argc, char **argv)
 				die("set times of", nodes[i].path);
 		}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("%.1f\n", ms_between(&a, &b));
+	printf("%.1f %.1f\n", ms_between(&a, &b), cpu_ms() - cpu);
 	return 0;
 }
