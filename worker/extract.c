@@ -49,6 +49,8 @@
 #define IN_BUF	 (128 * 1024)
 #define RING_BUF (256 * 1024)
 #define RING_N	 8
+/* Slots that wake the hasher once it has caught up (see hcv). */
+#define HASH_BATCH 2
 /* 16 MiB: every zstd level up to 19 and --long=24 fit; a frame asking for
  * more is refused instead of growing the worker past its memory budget. */
 #define ZSTD_WINDOW_LOG_MAX 24
@@ -85,6 +87,11 @@ struct xstream {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t hasher;
+	/* The hasher sleeps on hcv once it has caught up, and is woken when
+	 * HASH_BATCH slots wait for it or the stream ends: a wake-up per slot
+	 * would cost a futex call and a context switch per 256 KiB. */
+	pthread_cond_t hcv;
+	int hasher_waits;
 	unsigned char *ring[RING_N];
 	size_t len[RING_N];
 	/* consumed, hashed, produced: head, hashed <= tail <= RING_N + both */
@@ -382,6 +389,15 @@ static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, struct 
 
 /* ---- the ring ------------------------------------------------------------- */
 
+/* Called with mu held once the ring grew or ended: wakes the hasher when
+ * HASH_BATCH slots wait for it, or at the end.  HASH_BATCH < RING_N, so
+ * the hasher is woken before a full ring waits for it. */
+static void hasher_kick(struct xstream *s)
+{
+	if (s->hasher_waits && (s->tail - s->hashed >= HASH_BATCH || s->prod_done || s->cancel))
+		pthread_cond_signal(&s->hcv);
+}
+
 static void *producer_main(void *arg)
 {
 	struct xstream *s = arg;
@@ -405,11 +421,13 @@ static void *producer_main(void *arg)
 		}
 		s->len[slot] = (size_t)n;
 		s->tail++;
+		hasher_kick(s);
 		pthread_cond_broadcast(&s->cv);
 	}
 	s->prod_done = 1;
 	s->prod_rc = rc;
 	s->prod_err = e;
+	hasher_kick(s);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -475,6 +493,7 @@ static ssize_t ring_fill(struct xstream *s, const void **buf, struct err *e)
 		s->prod_rc = (int)n;
 		s->prod_err = fe;
 	}
+	hasher_kick(s);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	if (n < 0) {
@@ -496,8 +515,11 @@ static void *hasher_main(void *arg)
 	struct xstream *s = arg;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (s->hashed == s->tail && !s->prod_done && !s->cancel)
-			pthread_cond_wait(&s->cv, &s->mu);
+		while (s->hashed == s->tail && !s->prod_done && !s->cancel) {
+			s->hasher_waits = 1;
+			pthread_cond_wait(&s->hcv, &s->mu);
+			s->hasher_waits = 0;
+		}
 		if (s->cancel || s->hashed == s->tail)
 			break;
 		unsigned slot = (unsigned)(s->hashed % RING_N);
@@ -568,6 +590,7 @@ static int stream_start(struct xstream *s, struct err *e)
 		s->ring[i] = xmalloc(RING_BUF);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->hcv, NULL);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -597,6 +620,7 @@ static void stream_stop(struct xstream *s)
 	if (s->hasher_started) {
 		pthread_mutex_lock(&s->mu);
 		s->cancel = 1;
+		hasher_kick(s);
 		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 		if (s->started)
@@ -604,6 +628,7 @@ static void stream_stop(struct xstream *s)
 		pthread_join(s->hasher, NULL);
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->cv);
+		pthread_cond_destroy(&s->hcv);
 	}
 	for (int i = 0; i < RING_N; i++)
 		free(s->ring[i]);
