@@ -39,7 +39,7 @@ DEB_PACKAGES := gcc make pkg-config clang-format \
 	containerd runc golang-go golang-github-containerd-containerd-dev \
 	busybox-static util-linux iproute2 kmod strace libarchive-tools systemd \
 	python3 python3-prometheus-client zstd procps binutils e2fsprogs xfsprogs \
-	clang libclang-rt-14-dev llvm \
+	clang libclang-rt-14-dev llvm libtsan2 \
 	debhelper dpkg-dev lintian
 
 PKGS := libseccomp libcap-ng libprotobuf-c libnghttp2 lmdb libcrypto libzstd libisal libdeflate inih libarchive jansson
@@ -110,7 +110,7 @@ PUBLIC_H := $(sort $(wildcard include/strata/*.h))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check check-sanitized unit integration format format-check install uninstall deb run bench soak \
+.PHONY: all deps check check-sanitized check-tsan unit integration format format-check install uninstall deb run bench soak \
 	fuzz clean
 .SECONDARY:
 
@@ -246,6 +246,7 @@ check: deps
 	$(MAKE) integration
 ifneq ($(SANITIZE),1)
 	$(MAKE) check-sanitized
+	$(MAKE) check-tsan
 endif
 
 # The sanitized pass of `make check`: every unit test, and the integration
@@ -256,6 +257,15 @@ check-sanitized:
 	$(MAKE) SANITIZE=1 all
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) SANITIZE=1 integration SUITES="$(SAN_SUITES)"
+
+# The threads under ThreadSanitizer: the extract engine's (parser, writers,
+# producer, hasher, in test_extract), the diff compressor's (test_diff) and
+# the metadata store's (test_meta), built with -fsanitize=thread into
+# build-tsan; a race reported fails the test (halt_on_error).
+TSAN_UNITS := $(addprefix build-tsan/tests/,test_extract test_diff test_meta)
+check-tsan:
+	$(MAKE) SANITIZE=1 B=build-tsan SAN_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_UNITS)
+	@set -e; for t in $(TSAN_UNITS); do echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 CK_FORK=yes $$t; done
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(SAN_ENV) CK_FORK=yes $$t; done
