@@ -93,13 +93,28 @@ check "the workload runs" workload
 check "a probe worker calls what its policy lacks" sh -c "! '$STRATA' --address '$ADDR' debug probe usage reboot p2 >/dev/null 2>&1"
 # A layer that stalls: its job times out (job_idle_timeout 1 s); meanwhile
 # a second apply finds no room (max_jobs 1, max_queued_jobs 0).
+# Each apply starts once the one worker is where it should be: the probe's
+# job frees its slot just after the CLI has its answer, and a fixed sleep
+# lost both races on a loaded machine.
+# running N: within 10 s, the daemon reports N jobs running.
+running()
+{
+	_i=0
+	while [ "$_i" -lt 100 ]; do
+		scrape "$MSOCK" "$T/mid.json" && [ "$(val "$T/mid.json" 'strata_jobs_running{}')" = "$1" ] && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+check "the probe's job is over" running 0
 mkfifo "$T/fifo"
 (exec 3<>"$T/fifo" && sleep 8) &
 HOLDER=$!
 at_exit "kill $HOLDER 2>/dev/null"
 st apply p2 "$T/fifo" >"$T/stall.out" 2>&1 &
 STALL=$!
-sleep 0.5
+check "the stalled apply holds the worker" running 1
 check "a second job is refused while one runs" sh -c "'$STRATA' --address '$ADDR' apply p4 '$T/layer.tar' 2>&1 | grep -q 'no room'"
 wait "$STALL"
 check "the stalled apply timed out" grep -qi 'job_idle_timeout' "$T/stall.out"
