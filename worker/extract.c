@@ -91,7 +91,6 @@ struct xstream {
 	 * HASH_BATCH slots wait for it or the stream ends: a wake-up per slot
 	 * would cost a futex call and a context switch per 256 KiB. */
 	pthread_cond_t hcv;
-	int hasher_waits;
 	unsigned char *ring[RING_N];
 	size_t len[RING_N];
 	/* consumed, hashed, produced: head, hashed <= tail <= RING_N + both */
@@ -390,11 +389,12 @@ static ssize_t decode(struct decoder *d, unsigned char *out, size_t cap, struct 
 /* ---- the ring ------------------------------------------------------------- */
 
 /* Called with mu held once the ring grew or ended: wakes the hasher when
- * HASH_BATCH slots wait for it, or at the end.  HASH_BATCH < RING_N, so
- * the hasher is woken before a full ring waits for it. */
+ * HASH_BATCH slots wait for it, or at the end (a signal that finds it
+ * awake costs no system call).  HASH_BATCH < RING_N, so the hasher is
+ * woken before a full ring waits for it. */
 static void hasher_kick(struct xstream *s)
 {
-	if (s->hasher_waits && (s->tail - s->hashed >= HASH_BATCH || s->prod_done || s->cancel))
+	if (s->tail - s->hashed >= HASH_BATCH || s->prod_done || s->cancel)
 		pthread_cond_signal(&s->hcv);
 }
 
@@ -515,11 +515,8 @@ static void *hasher_main(void *arg)
 	struct xstream *s = arg;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (s->hashed == s->tail && !s->prod_done && !s->cancel) {
-			s->hasher_waits = 1;
+		while (s->hashed == s->tail && !s->prod_done && !s->cancel)
 			pthread_cond_wait(&s->hcv, &s->mu);
-			s->hasher_waits = 0;
-		}
 		if (s->cancel || s->hashed == s->tail)
 			break;
 		unsigned slot = (unsigned)(s->hashed % RING_N);
