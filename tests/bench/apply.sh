@@ -38,14 +38,15 @@
 # cannot meet it on this machine; the summary counts them.
 # Only the apply command is timed (wall clock); preparing the target is not.
 # Every run starts after `sync`, so no run pays for an earlier run's
-# writeback. Extracted trees are never deleted between timed runs (ext4
-# without a journal creates files slowly right after large deletes); they go
-# with the temp dir at the end, so a second run started within about five
-# minutes of the first (or of `make check`) times npm's many small files on
-# a file system that still skips the freed inodes: wait (ext4's
-# recently_deleted in a profile says so).  stratad runs with --log-level
-# debug: its spawner logs each extract worker's peak resident memory and CPU
-# time.
+# writeback.  Every tree, and the daemons' state, is on an ext4 file system
+# without a journal made for this run (bench_fresh_fs): on the machine's own
+# disk, ext4 looks up every inode freed in the last minutes before it
+# reuses one, and after the deletes of a `make check` or of an earlier
+# bench, creating npm's files there took two to three times as long, by
+# amounts that changed from run to run.  Trees are never deleted between
+# timed runs; the file system goes with the temp dir at the end.  stratad
+# runs with --log-level debug: its spawner logs each extract worker's peak
+# resident memory and CPU time.
 #
 # Last, the fixed cost: a one-file layer applied FIXED_RUNS times,
 # interleaved with tar -xf of it (the summary's last line).
@@ -146,17 +147,27 @@ UNPIGZ=$(command -v unpigz) || { echo "bench: no unpigz on the PATH" >&2; exit 1
 nsides=4
 [ -z "${BASE_B:-}" ] || nsides=5
 need_kb=0
+need_inodes=$((FIXED_RUNS * nsides + 1000))
 for l in $LAYERS; do
 	[ -d "$BENCH_DATA/src/$l" ] || { echo "bench: no layer $l in $BENCH_DATA" >&2; exit 2; }
 	kb=$(du -sk "$BENCH_DATA/src/$l" | cut -f1)
+	ni=$(find "$BENCH_DATA/src/$l" | wc -l)
 	nf=0
 	for _f in $FORMATS; do nf=$((nf + 1)); done
 	need_kb=$((need_kb + kb * nf * nsides * (ROUNDS + WARMUP)))
+	need_inodes=$((need_inodes + ni * nf * nsides * (ROUNDS + WARMUP)))
 done
 bench_need_space "$need_kb" "lower ROUNDS or WARMUP, or choose fewer LAYERS"
 
+# ---- a fresh file system --------------------------------------------------------------
+# Every tree, and the daemons' state with their snapshots, on a file system
+# made for this run (lib-bench.sh, bench_fresh_fs, says why).
+bench_fresh_fs "$T/fs" "$need_kb" $((need_inodes + need_inodes / 5))
+BENCH_STATE=$T/fs
+TREES=$T/fs/trees
+
 # ---- the daemon --------------------------------------------------------------------
-mkdir -p "$T/trees"
+mkdir -p "$TREES"
 bench_start_stratad
 bench_start_base
 
@@ -194,11 +205,11 @@ run_base()
 
 run_tar()
 {
-	mkdir "$T/trees/$1"
+	mkdir "$TREES/$1"
 	case $3 in
-	tar.gz) set -- -xzf "$2" -C "$T/trees/$1" ;;
-	tar.zst) set -- --zstd -xf "$2" -C "$T/trees/$1" ;;
-	*) set -- -xf "$2" -C "$T/trees/$1" ;;
+	tar.gz) set -- -xzf "$2" -C "$TREES/$1" ;;
+	tar.zst) set -- --zstd -xf "$2" -C "$TREES/$1" ;;
+	*) set -- -xf "$2" -C "$TREES/$1" ;;
 	esac
 	_t=$(now_ns)
 	tar "$@" 2>"$T/err" || { echo "bench: tar $* failed: $(cat "$T/err")" >&2; exit 1; }
@@ -207,9 +218,9 @@ run_tar()
 
 run_ctrd()
 {
-	mkdir "$T/trees/$1"
+	mkdir "$TREES/$1"
 	_t=$(now_ns)
-	"$CTRDAPPLY" -mode bind "$T/trees/$1" "$2" >"$T/out" 2>"$T/err" ||
+	"$CTRDAPPLY" -mode bind "$TREES/$1" "$2" >"$T/out" 2>"$T/err" ||
 		{ echo "bench: ctrdapply $2 failed: $(cat "$T/err")" >&2; exit 1; }
 	MS=$(ms_since "$_t")
 	[ "$(cat "$T/out")" = "$WANT" ] ||
@@ -222,8 +233,8 @@ run_ctrd()
 # decode, sha-tar and sha-blob CPU ms).
 run_create()
 {
-	mkdir "$T/trees/$1"
-	PARTS=$("$CREATEFLOOR" "$T/trees/tar-${1#create-}" "$T/trees/$1" 2>"$T/err") ||
+	mkdir "$TREES/$1"
+	PARTS=$("$CREATEFLOOR" "$TREES/tar-${1#create-}" "$TREES/$1" 2>"$T/err") ||
 		{ echo "bench: createfloor $1 failed: $(cat "$T/err")" >&2; exit 1; }
 	MS=${PARTS% *}
 	PARTS=${PARTS#* }
