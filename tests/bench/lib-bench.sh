@@ -82,7 +82,7 @@ bench_need_space()
 # the root file system half an hour after large deletes, 0.58 s on a fresh
 # one; ext4's recently_deleted in a profile).  On a fresh file system every
 # side of a benchmark creates its files at the speed the disk gives any new
-# tree.
+# tree.  With KEEP=1 the file stays in $T (mount -o loop it to look).
 bench_fresh_fs()
 {
 	truncate -s "$(($2 + $2 / 10 + 1048576))K" "$T/fresh.img" &&
