@@ -3,9 +3,8 @@
 # (tests/tools/xapply.c, the engine without the daemon) apply the same
 # layer in alternating order (A B, B A, A B ...), each into a new
 # directory of an ext4 file system without a journal made for the run in
-# memory (a file in /dev/shm on a loop device), so that neither the disk
-# nor inodes freed before (bench_fresh_fs in lib-bench.sh says why) move
-# the result.  Prints every pair's wall and CPU seconds, then the medians
+# memory (bench_fresh_fs over a file in /dev/shm), so that neither the disk
+# nor inodes freed before (bench_fresh_fs says why) move the result.  Prints every pair's wall and CPU seconds, then the medians
 # of the paired ratios B/A.
 #
 # For a change to worker/extract*.c: the apply bench's cells move by more
@@ -17,8 +16,9 @@
 #
 # A and B: xapply binaries (copy the one of the build before a change away
 # before rebuilding); LAYER: a layer file, any compression; PAIRS: default 8.
-# FS_MB (default: 1.25 times the layer's tar per run, and 1 GiB) sizes the
-# file system, which takes as much memory as the trees fill.
+# FS_MB (default: 1.25 times the layer's tar per run, and 1 GiB; an inode
+# per 8 KiB) sizes the file system, which takes as much memory as the trees
+# and its inode tables fill.
 set -u
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
 	echo "usage: engine-ab.sh A_XAPPLY B_XAPPLY LAYER [PAIRS]" >&2
@@ -52,14 +52,12 @@ fi
 
 IMG=/dev/shm/strata-engine-ab.$$.img
 at_exit "rm -f $IMG"
-if ! truncate -s "${FS_MB}M" "$IMG" || ! mkfs.ext4 -q -F -O ^has_journal "$IMG"; then
-	echo "engine-ab: cannot make a file system in $IMG" >&2
-	exit 1
-fi
-mkdir "$T/fs"
-mount -o loop "$IMG" "$T/fs" || { echo "engine-ab: cannot mount $IMG" >&2; exit 1; }
+bench_fresh_fs "$T/fs" $((FS_MB * 1024)) $((FS_MB * 128)) "$IMG"
 
-# run SIDE BIN: applies once; appends "wall cpu" (seconds) to $T/SIDE.
+# run SIDE BIN: applies once; appends its wall and CPU seconds to
+# $R/wall.SIDE and $R/cpu.SIDE.
+R=$T/res
+mkdir "$R"
 k=0
 run()
 {
@@ -67,9 +65,9 @@ run()
 	mkdir "$T/fs/$k"
 	/usr/bin/time -f "%e %U %S" -o "$T/time" "$2" --apply "$T/fs/$k" "$L" >"$T/out" 2>"$T/err" ||
 		{ echo "engine-ab: $2 --apply $L failed: $(cat "$T/err")" >&2; exit 1; }
-	awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$T/time" >>"$T/$1"
-	[ "$1" = a ] && cp "$T/out" "$T/id.a"
-	[ "$1" = b ] && cp "$T/out" "$T/id.b"
+	awk '{ print $1 }' "$T/time" >>"$R/wall.$1"
+	awk '{ print $2 + $3 }' "$T/time" >>"$R/cpu.$1"
+	cp "$T/out" "$T/id.$1"
 }
 
 i=0
@@ -85,20 +83,7 @@ while [ "$i" -lt "$PAIRS" ]; do
 done
 cmp -s "$T/id.a" "$T/id.b" || { echo "engine-ab: A and B print different diff IDs" >&2; exit 1; }
 
-echo "engine-ab: $(basename -- "$L"), $PAIRS pairs, wall and CPU seconds (A | B), then the medians"
-paste "$T/a" "$T/b" | awk '
-	function med(v, n,  i, j, t) {
-		for (i = 1; i <= n; i++)
-			for (j = i + 1; j <= n; j++)
-				if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-	}
-	{
-		printf "  %6.3f %6.3f | %6.3f %6.3f\n", $1, $2, $3, $4
-		aw[NR] = $1; ac[NR] = $2; bw[NR] = $3; bc[NR] = $4
-		rw[NR] = $3 / $1; rc[NR] = ($2 > 0 ? $4 / $2 : 1)
-	}
-	END {
-		printf "A: wall %.3f cpu %.3f   B: wall %.3f cpu %.3f   B/A (paired): wall %.3f cpu %.3f\n",
-			med(aw, NR), med(ac, NR), med(bw, NR), med(bc, NR), med(rw, NR), med(rc, NR)
-	}'
+echo "engine-ab: $(basename -- "$L"), $PAIRS pairs; wall and CPU seconds, A then B:"
+paste "$R/wall.a" "$R/cpu.a" "$R/wall.b" "$R/cpu.b" | awk '{ printf "  %6.2f %6.2f   %6.2f %6.2f\n", $1, $2, $3, $4 }'
+echo "medians: A wall $(median <"$R/wall.a") cpu $(median <"$R/cpu.a"), B wall $(median <"$R/wall.b")" \
+	"cpu $(median <"$R/cpu.b"); B/A paired: wall $(paired_exact b a wall), cpu $(paired_exact b a cpu)"

@@ -41,11 +41,10 @@ median()
 	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# paired A B LAYER: the median over rounds of A/B within a round.
-paired()
-{
-	paste "$R/$3.$1" "$R/$3.$2" | awk '{ printf "%.4f\n", $1 / $2 }' | median | awk '{ printf "%.2f", $1 }'
-}
+# paired_exact A B LAYER: the median over rounds of A/B within a round;
+# paired: the same to two decimals.
+paired_exact() { paste "$R/$3.$1" "$R/$3.$2" | awk '{ printf "%.4f\n", $1 / $2 }' | median; }
+paired() { paired_exact "$@" | awk '{ printf "%.2f", $1 }'; }
 secs() { median <"$R/$1" | awk '{ printf "%.2f", $1 / 1000 }'; }
 
 # bench_install PACKAGE...: installs the Debian packages named (none: nothing).
@@ -71,11 +70,12 @@ bench_need_space()
 	fi
 }
 
-# bench_fresh_fs DIR KB INODES: a new ext4 file system without a journal
-# (as this project's machines format their disks), of KB and at least
-# INODES inodes, mounted at DIR (made) from a sparse file in $T through a
-# loop device that reads and writes the file directly (no second copy in
-# the page cache) and goes away when DIR is unmounted (at exit, with $T).
+# bench_fresh_fs DIR KB INODES [IMAGE]: a new ext4 file system without a
+# journal (as this project's machines format their disks), of KB and at
+# least INODES inodes, mounted at DIR (made) from the sparse file IMAGE
+# (default $T/fresh.img; the caller removes one outside $T) through a loop
+# device that reads and writes the file directly (no second copy in the
+# page cache) and goes away when DIR is unmounted (at exit, with $T).
 # ext4 without a journal does not reuse an inode freed in the last minutes:
 # it looks each free one up, and on a disk where many were freed, creating a
 # file then costs several times more (tar -xf npm.tar took 0.9-1.8 s on
@@ -85,11 +85,12 @@ bench_need_space()
 # tree.  With KEEP=1 the file stays in $T (mount -o loop it to look).
 bench_fresh_fs()
 {
-	truncate -s "$(($2 + $2 / 10 + 1048576))K" "$T/fresh.img" &&
-		mkfs.ext4 -q -F -O ^has_journal -N "$3" -E lazy_itable_init=0 "$T/fresh.img" ||
-		{ echo "bench: cannot make a file system in $T/fresh.img" >&2; exit 1; }
-	_bench_loop=$(losetup -f --show --direct-io=on "$T/fresh.img") ||
-		{ echo "bench: no loop device for $T/fresh.img" >&2; exit 1; }
+	_bench_img=${4:-$T/fresh.img}
+	truncate -s "$(($2 + $2 / 10 + 1048576))K" "$_bench_img" &&
+		mkfs.ext4 -q -F -O ^has_journal -N "$3" -E lazy_itable_init=0 "$_bench_img" ||
+		{ echo "bench: cannot make a file system in $_bench_img" >&2; exit 1; }
+	_bench_loop=$(losetup -f --show --direct-io=on "$_bench_img") ||
+		{ echo "bench: no loop device for $_bench_img" >&2; exit 1; }
 	mkdir -p "$1"
 	if ! mount "$_bench_loop" "$1"; then
 		losetup -d "$_bench_loop"
