@@ -37,8 +37,9 @@
 # tree, and more).  A cell whose floor/tar (floor/ctrd) is above the goal
 # cannot meet it on this machine; the summary counts them.
 # Only the apply command is timed (wall clock); preparing the target is not.
-# Every run starts after `sync`, so no run pays for an earlier run's
-# writeback.  Every tree, and the daemons' state, is on an ext4 file system
+# Every run starts after bench_settle: no run pays for an earlier run's
+# writeback, and the trees of the runs before are out of the page cache
+# (lib-bench.sh says why).  Every tree, and the daemons' state, is on an ext4 file system
 # without a journal made for this run (bench_fresh_fs): on the machine's own
 # disk, ext4 looks up every inode freed in the last minutes before it
 # reuses one, and after the deletes of a `make check` or of an earlier
@@ -87,6 +88,7 @@ command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
 command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
 command -v unpigz >/dev/null 2>&1 || missing="$missing pigz"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v vmtouch >/dev/null 2>&1 || missing="$missing vmtouch"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 # shellcheck disable=SC2086 # a list of package names
 bench_install $missing
@@ -177,7 +179,8 @@ bench_start_base
 run_strata()
 {
 	_k=$1
-	st prepare "$_k" >/dev/null || { echo "bench: strata prepare $_k failed" >&2; exit 1; }
+	_tree=$(st prepare "$_k") || { echo "bench: strata prepare $_k failed" >&2; exit 1; }
+	bench_wrote "$(echo "$_tree" | awk '{ print $2; exit }')"
 	_n=$(worker_exits)
 	_t=$(now_ns)
 	st apply "$_k" "$2" >"$T/out" 2>"$T/err" || {
@@ -194,7 +197,8 @@ run_strata()
 # The same through the base build's daemon (BASE_B), without worker stats.
 run_base()
 {
-	st_base prepare "$1" >/dev/null || { echo "bench: base prepare $1 failed" >&2; exit 1; }
+	_tree=$(st_base prepare "$1") || { echo "bench: base prepare $1 failed" >&2; exit 1; }
+	bench_wrote "$(echo "$_tree" | awk '{ print $2; exit }')"
 	_t=$(now_ns)
 	st_base apply "$1" "$2" >"$T/out" 2>"$T/err" ||
 		{ echo "bench: base apply $1 $2 failed: $(cat "$T/err")" >&2; exit 1; }
@@ -205,7 +209,7 @@ run_base()
 
 run_tar()
 {
-	mkdir "$TREES/$1"
+	mkdir "$TREES/$1" # dropped after create, which reads it
 	case $3 in
 	tar.gz) set -- -xzf "$2" -C "$TREES/$1" ;;
 	tar.zst) set -- --zstd -xf "$2" -C "$TREES/$1" ;;
@@ -219,6 +223,7 @@ run_tar()
 run_ctrd()
 {
 	mkdir "$TREES/$1"
+	bench_wrote "$TREES/$1"
 	_t=$(now_ns)
 	"$CTRDAPPLY" -mode bind "$TREES/$1" "$2" >"$T/out" 2>"$T/err" ||
 		{ echo "bench: ctrdapply $2 failed: $(cat "$T/err")" >&2; exit 1; }
@@ -234,6 +239,7 @@ run_ctrd()
 run_create()
 {
 	mkdir "$TREES/$1"
+	bench_wrote "$TREES/$1" "$TREES/tar-${1#create-}"
 	PARTS=$("$CREATEFLOOR" "$TREES/tar-${1#create-}" "$TREES/$1" 2>"$T/err") ||
 		{ echo "bench: createfloor $1 failed: $(cat "$T/err")" >&2; exit 1; }
 	MS=${PARTS% *}
@@ -274,7 +280,7 @@ for l in $LAYERS; do
 			[ "$r" -le 0 ] && tag=w$((WARMUP + r))
 			line=''
 			for s in $SIDES; do
-				sync
+				bench_settle
 				PARTS=''
 				"run_$s" "$s-$L-$tag" "$F" "$f"
 				line="$line $s $MS"

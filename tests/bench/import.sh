@@ -15,9 +15,10 @@
 #               private daemon, its overlayfs snapshotter and walking
 #               differ): it stores the blobs in its content store, then
 #               unpacks the layers one after the other.
-# Every run starts after `sync`.  Both daemons keep their state on a file
-# system made for the run (lib-bench.sh, bench_fresh_fs).  Prints the
-# median wall time of each side and the paired ratios.
+# Every run starts after bench_settle (lib-bench.sh): what earlier runs
+# wrote is on disk and out of the page cache.  Both daemons keep their
+# state on a file system made for the run (lib-bench.sh, bench_fresh_fs).
+# Prints the median wall time of each side and the paired ratios.
 #
 # Environment: as apply.sh (B, STRATAD, STRATA, BENCH_DATA, ROUNDS >= 3,
 # WARMUP, KEEP=1); FORMAT (default tar.gz), JOBS (parallel side's --jobs,
@@ -37,6 +38,7 @@ done
 [ -f "$BENCH_DATA/STATS" ] || { echo "bench: no layer data in $BENCH_DATA (run tests/bench/apply.sh first)" >&2; exit 1; }
 lib_init bench-import
 need_tools containerd ctr
+command -v vmtouch >/dev/null 2>&1 || bench_install vmtouch
 
 # ---- the image ----------------------------------------------------------------------
 sh "$REPO/tests/fixtures/make-oci.sh" "$T/image.tar" "$BENCH_DATA/distro.$FORMAT" "$BENCH_DATA/npm.$FORMAT" \
@@ -94,6 +96,15 @@ run_containerd()
 	MS=$(ms_since "$_t")
 }
 
+# What the imports wrote, for bench_settle to drop from the page cache.
+wrote_trees()
+{
+	for _d in "$T/fs/strata/root/snapshots" "$T/fs/containerd-root/io.containerd.content.v1.content" \
+		"$T/fs/containerd-root/io.containerd.snapshotter.v1.overlayfs/snapshots"; do
+		[ ! -d "$_d" ] || bench_wrote "$_d"
+	done
+}
+
 # ---- timed rounds ----------------------------------------------------------------------
 SIDES='parallel sequential containerd'
 R=$T/res
@@ -104,8 +115,9 @@ round=0
 while [ "$round" -lt $((ROUNDS + WARMUP)) ]; do
 	line=''
 	for s in $SIDES; do
-		sync
+		bench_settle
 		"run_$s" "$round"
+		wrote_trees
 		[ "$round" -lt "$WARMUP" ] || echo "$MS" >>"$R/image.$s"
 		line="$line $s=${MS}ms"
 	done

@@ -101,6 +101,29 @@ bench_fresh_fs()
 	chmod 0711 "$1"
 }
 
+# bench_wrote DIR...: trees a run has just written; bench_settle, before
+# every timed run, writes back what is dirty (sync) and drops those trees
+# from the page cache (vmtouch -e).  On these virtual machines, once the
+# page cache holds about 10 GiB, every page it adds costs several times
+# more: one
+# `tar -xf big.tar` after another, each into a new tree on a fresh file
+# system, took 0.65-0.89 s for the first eight or nine and 1.6-3.1 s from
+# there on; with each tree dropped after its run, twelve took 0.67-0.95 s.
+# A full apply bench writes over 40 GiB of trees, so without this the
+# later cells (npm, big) ran on the dear memory, which added the same
+# seconds to every side and pulled their ratios towards 1.  The daemons'
+# metadata stays cached: only trees are dropped.
+_bench_written=''
+bench_wrote() { _bench_written="$_bench_written $*"; }
+bench_settle()
+{
+	sync
+	[ -n "$_bench_written" ] || return 0
+	# shellcheck disable=SC2086 # a list of the bench's own paths, without blanks
+	vmtouch -qe $_bench_written 2>/dev/null || { echo "bench: vmtouch -e$_bench_written failed" >&2; exit 1; }
+	_bench_written=''
+}
+
 # Where the daemons keep their state: $T, or a fresh file system's mount
 # point (BENCH_STATE, set before bench_start_stratad).
 BENCH_STATE=${BENCH_STATE:-}
