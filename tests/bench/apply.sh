@@ -39,12 +39,12 @@
 # Only the apply command is timed (wall clock); preparing the target is not.
 # Every run starts after bench_settle: no run pays for an earlier run's
 # writeback, and the trees of the runs before are out of the page cache
-# (lib-bench.sh says why).  Every tree, and the daemons' state, is on an ext4 file system
-# without a journal made for this run (bench_fresh_fs): on the machine's own
-# disk, ext4 looks up every inode freed in the last minutes before it
-# reuses one, and after the deletes of a `make check` or of an earlier
-# bench, creating npm's files there took two to three times as long, by
-# amounts that changed from run to run.  Trees are never deleted between
+# (lib-bench.sh says why).  Every tree, and the daemons' state, is on an
+# ext4 file system without a journal made for this run (bench_fresh_fs):
+# on the machine's own disk, ext4 looks up every inode freed in the last
+# minutes before it reuses one, and after the deletes of a `make check` or
+# of an earlier bench, creating npm's files there took two to three times
+# as long, by amounts that changed from run to run.  Trees are never deleted between
 # timed runs; the file system goes with the temp dir at the end.  stratad
 # runs with --log-level debug: its spawner logs each extract worker's peak
 # resident memory and CPU time.
@@ -180,7 +180,7 @@ run_strata()
 {
 	_k=$1
 	_tree=$(st prepare "$_k") || { echo "bench: strata prepare $_k failed" >&2; exit 1; }
-	bench_wrote "$(echo "$_tree" | awk '{ print $2; exit }')"
+	bench_wrote_snapshot "$_tree"
 	_n=$(worker_exits)
 	_t=$(now_ns)
 	st apply "$_k" "$2" >"$T/out" 2>"$T/err" || {
@@ -198,7 +198,7 @@ run_strata()
 run_base()
 {
 	_tree=$(st_base prepare "$1") || { echo "bench: base prepare $1 failed" >&2; exit 1; }
-	bench_wrote "$(echo "$_tree" | awk '{ print $2; exit }')"
+	bench_wrote_snapshot "$_tree"
 	_t=$(now_ns)
 	st_base apply "$1" "$2" >"$T/out" 2>"$T/err" ||
 		{ echo "bench: base apply $1 $2 failed: $(cat "$T/err")" >&2; exit 1; }

@@ -105,16 +105,18 @@ bench_fresh_fs()
 # every timed run, writes back what is dirty (sync) and drops those trees
 # from the page cache (vmtouch -e).  On these virtual machines, once the
 # page cache holds about 10 GiB, every page it adds costs several times
-# more: one
-# `tar -xf big.tar` after another, each into a new tree on a fresh file
-# system, took 0.65-0.89 s for the first eight or nine and 1.6-3.1 s from
-# there on; with each tree dropped after its run, twelve took 0.67-0.95 s.
-# A full apply bench writes over 40 GiB of trees, so without this the
-# later cells (npm, big) ran on the dear memory, which added the same
-# seconds to every side and pulled their ratios towards 1.  The daemons'
-# metadata stays cached: only trees are dropped.
+# more: one `tar -xf big.tar` after another, each into a new tree on a
+# fresh file system, took 0.65-0.89 s for the first eight or nine and
+# 1.6-3.1 s from there on; with each tree dropped after its run, twelve
+# took 0.67-0.95 s.  A full apply bench writes over 40 GiB of trees, so
+# without this the later cells (npm, big) ran on the dear memory, which
+# added the same seconds to every side and pulled their ratios towards 1.
+# The daemons' metadata stays cached: only trees are dropped.
+# bench_wrote_snapshot PREPARED: the tree of a snapshot, from what
+# `strata prepare` printed (its bind mount's source).
 _bench_written=''
 bench_wrote() { _bench_written="$_bench_written $*"; }
+bench_wrote_snapshot() { bench_wrote "$(echo "$1" | awk '$1 == "bind" { print $2; exit }')"; }
 bench_settle()
 {
 	sync
