@@ -109,7 +109,7 @@ tree_of()
 	_k=bench-$1
 	st prepare "$_k" >/dev/null || { echo "bench: strata prepare $_k failed" >&2; return 1; }
 	st apply "$_k" "$BENCH_DATA/$1.tar" >/dev/null || { echo "bench: strata apply $1.tar failed" >&2; return 1; }
-	_d=$(st mounts "$_k" | awk '$1 == "bind" { print $2 }')
+	_d=$(bench_snapshot_tree "$(st mounts "$_k")")
 	case $_d in
 	"$T/strata/root/snapshots/"*/fs) ;;
 	*) echo "bench: strata mounts $_k: no bind of ROOT/snapshots/ID/fs ($_d)" >&2; return 1 ;;

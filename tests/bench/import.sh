@@ -96,13 +96,23 @@ run_containerd()
 	MS=$(ms_since "$_t")
 }
 
-# What the imports wrote, for bench_settle to drop from the page cache.
+# What the daemons hold: their snapshots and containerd's blobs, an entry a
+# line.  A run's new entries are what it wrote, for bench_settle to drop
+# from the page cache (the earlier runs' are out already).
+state_entries()
+{
+	for _d in "$T/fs/strata/root/snapshots" "$T/fs/containerd-root/io.containerd.content.v1.content/blobs/sha256" \
+		"$T/fs/containerd-root/io.containerd.snapshotter.v1.overlayfs/snapshots"; do
+		[ ! -d "$_d" ] || find "$_d" -mindepth 1 -maxdepth 1
+	done | sort
+}
+: >"$T/entries"
 wrote_trees()
 {
-	for _d in "$T/fs/strata/root/snapshots" "$T/fs/containerd-root/io.containerd.content.v1.content" \
-		"$T/fs/containerd-root/io.containerd.snapshotter.v1.overlayfs/snapshots"; do
-		[ ! -d "$_d" ] || bench_wrote "$_d"
-	done
+	state_entries >"$T/entries.now"
+	# shellcheck disable=SC2046 # the bench's own paths, without blanks
+	bench_wrote $(comm -13 "$T/entries" "$T/entries.now")
+	mv "$T/entries.now" "$T/entries"
 }
 
 # ---- timed rounds ----------------------------------------------------------------------

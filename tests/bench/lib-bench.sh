@@ -113,10 +113,19 @@ bench_fresh_fs()
 # added the same seconds to every side and pulled their ratios towards 1.
 # The daemons' metadata stays cached: only trees are dropped.
 # bench_wrote_snapshot PREPARED: the tree of a snapshot, from what
-# `strata prepare` printed (its bind mount's source).
+# `strata prepare` printed (bench_snapshot_tree).
 _bench_written=''
-bench_wrote() { _bench_written="$_bench_written $*"; }
-bench_wrote_snapshot() { bench_wrote "$(echo "$1" | awk '$1 == "bind" { print $2; exit }')"; }
+bench_wrote()
+{
+	for _bench_w in "$@"; do
+		[ -z "$_bench_w" ] || _bench_written="$_bench_written $_bench_w"
+	done
+}
+bench_wrote_snapshot() { bench_wrote "$(bench_snapshot_tree "$1")"; }
+# bench_snapshot_tree MOUNTS: the tree of a snapshot without parent, the
+# source of the bind mount in what `strata prepare` or `strata mounts`
+# printed.
+bench_snapshot_tree() { echo "$1" | awk '$1 == "bind" { print $2; exit }'; }
 bench_settle()
 {
 	sync

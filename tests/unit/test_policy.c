@@ -551,6 +551,34 @@ START_TEST(extract_maps_no_file)
 }
 END_TEST
 
+/* extract's advice on its memory is the two it gives (policy/extract.policy):
+ * MADV_HUGEPAGE on a 2 MiB anonymous map and MADV_DONTNEED on it live;
+ * MADV_MERGEABLE, which would hand its pages to KSM, dies. */
+static int try_advise(void *arg)
+{
+	size_t n = 2u << 20;
+	void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 1;
+	int advice[] = {MADV_HUGEPAGE, MADV_DONTNEED, *(int *)arg};
+	for (size_t i = 0; i < ARRAY_SIZE(advice); i++)
+		if (advice[i] >= 0 && madvise(m, n, advice[i]) < 0 && errno != EINVAL)
+			return 1;
+	return 0;
+}
+
+START_TEST(extract_advice_is_narrow)
+{
+	int none = -1, mergeable = MADV_MERGEABLE;
+	int st = run_confined("extract", 0, try_advise, &none);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "extract: MADV_HUGEPAGE or MADV_DONTNEED refused (%#x)", st);
+	st = run_confined("extract", 0, try_advise, &mergeable);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "extract: MADV_MERGEABLE not killed (%#x)",
+		      st);
+}
+END_TEST
+
 /* diff has no call that creates, changes or removes a file, and writes only
  * to fd 4. */
 static int try_open_creat(void *arg)
@@ -1130,6 +1158,7 @@ int main(void)
 	tcase_add_loop_test(conf, roles_die_on_forbidden_calls, 0, (int)nrole_policies);
 	tcase_add_test(conf, extract_threads_fall_back_to_clone);
 	tcase_add_test(conf, extract_maps_no_file);
+	tcase_add_test(conf, extract_advice_is_narrow);
 	tcase_add_test(conf, threads_get_no_namespace_flags);
 	tcase_add_test(conf, import_role_reads_only_what_it_is_given);
 	tcase_add_test(conf, diff_changes_no_file);
